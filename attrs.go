@@ -1,0 +1,255 @@
+package ipvs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+)
+
+// The attribute codec is our own rather than netlink.AttributeEncoder and
+// AttributeDecoder: those allocate for every attribute and every nest,
+// while a table of tens of thousands of services is encoded and decoded
+// here in reused buffers. The wire rules are the usual ones: a 4-byte
+// header (length, type), the payload, padding to 4 bytes. Integers are in
+// host order (binary.NativeEndian) except where the kernel says otherwise;
+// the exceptions have the helpers below.
+
+const (
+	attrHeaderLen = 4
+	// attrNested is NLA_F_NESTED. Requests set it on every nest, as current
+	// netlink practice asks; the kernel accepts nests with or without it
+	// and never sets it in replies, so the decoder ignores it.
+	attrNested = 0x8000
+	// attrTypeMask strips NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+	attrTypeMask = 0x3fff
+)
+
+// attrWriter appends attributes to a buffer.
+type attrWriter struct{ b []byte }
+
+func (w *attrWriter) header(typ uint16, n int) {
+	w.b = binary.NativeEndian.AppendUint16(w.b, uint16(attrHeaderLen+n))
+	w.b = binary.NativeEndian.AppendUint16(w.b, typ)
+}
+
+func (w *attrWriter) pad() {
+	for len(w.b)%4 != 0 {
+		w.b = append(w.b, 0)
+	}
+}
+
+func (w *attrWriter) bytes(typ uint16, v []byte) {
+	w.header(typ, len(v))
+	w.b = append(w.b, v...)
+	w.pad()
+}
+
+func (w *attrWriter) u8(typ uint16, v uint8) {
+	w.header(typ, 1)
+	w.b = append(w.b, v)
+	w.pad()
+}
+
+func (w *attrWriter) u16(typ uint16, v uint16) {
+	w.header(typ, 2)
+	w.b = binary.NativeEndian.AppendUint16(w.b, v)
+	w.pad()
+}
+
+// be16 writes a __be16: service, destination and tunnel ports.
+func (w *attrWriter) be16(typ uint16, v uint16) {
+	w.header(typ, 2)
+	w.b = binary.BigEndian.AppendUint16(w.b, v)
+	w.pad()
+}
+
+func (w *attrWriter) u32(typ uint16, v uint32) {
+	w.header(typ, 4)
+	w.b = binary.NativeEndian.AppendUint32(w.b, v)
+}
+
+// be32 writes a __be32: the IPv4 service netmask and IPv4 multicast group.
+func (w *attrWriter) be32(typ uint16, v uint32) {
+	w.header(typ, 4)
+	w.b = binary.BigEndian.AppendUint32(w.b, v)
+}
+
+func (w *attrWriter) u64(typ uint16, v uint64) {
+	w.header(typ, 8)
+	w.b = binary.NativeEndian.AppendUint64(w.b, v)
+}
+
+// str writes a NUL-terminated string (NLA_NUL_STRING).
+func (w *attrWriter) str(typ uint16, s string) {
+	w.header(typ, len(s)+1)
+	w.b = append(w.b, s...)
+	w.b = append(w.b, 0)
+	w.pad()
+}
+
+// addr writes an address as the kernel's union nf_inet_addr prefix: 4
+// bytes for IPv4, 16 for IPv6. Never the v4-mapped 16-byte form, which the
+// kernel reads as 0.0.0.0 for an IPv4 service.
+func (w *attrWriter) addr(typ uint16, a netip.Addr) {
+	if a.Is4() {
+		v := a.As4()
+		w.bytes(typ, v[:])
+		return
+	}
+	v := a.As16()
+	w.bytes(typ, v[:])
+}
+
+// nest starts a nested attribute and returns the offset end needs.
+func (w *attrWriter) nest(typ uint16) int {
+	off := len(w.b)
+	w.header(typ|attrNested, 0)
+	return off
+}
+
+func (w *attrWriter) end(off int) {
+	binary.NativeEndian.PutUint16(w.b[off:], uint16(len(w.b)-off))
+}
+
+// attrs iterates over the attributes in b without allocating. Malformed
+// input stops the iteration with err set; callers check err after the loop.
+type attrs struct {
+	b    []byte
+	typ  uint16
+	data []byte
+	err  error
+}
+
+func (a *attrs) next() bool {
+	if a.err != nil || len(a.b) == 0 {
+		return false
+	}
+	if len(a.b) < attrHeaderLen {
+		a.err = fmt.Errorf("%d trailing bytes are too short for an attribute", len(a.b))
+		return false
+	}
+	l := int(binary.NativeEndian.Uint16(a.b))
+	if l < attrHeaderLen || l > len(a.b) {
+		a.err = fmt.Errorf("attribute type %d has length %d, with %d bytes left", binary.NativeEndian.Uint16(a.b[2:])&attrTypeMask, l, len(a.b))
+		return false
+	}
+	a.typ = binary.NativeEndian.Uint16(a.b[2:]) & attrTypeMask
+	a.data = a.b[attrHeaderLen:l]
+	a.b = a.b[min((l+3)&^3, len(a.b)):]
+	return true
+}
+
+// The getters below check the payload length of a known attribute and set
+// err on a mismatch, naming the attribute.
+
+func (a *attrs) fail(name string, want string) {
+	if a.err == nil {
+		a.err = fmt.Errorf("attribute %s has %d bytes, want %s", name, len(a.data), want)
+	}
+}
+
+func (a *attrs) u8(name string) uint8 {
+	if len(a.data) != 1 {
+		a.fail(name, "1")
+		return 0
+	}
+	return a.data[0]
+}
+
+func (a *attrs) u16(name string) uint16 {
+	if len(a.data) != 2 {
+		a.fail(name, "2")
+		return 0
+	}
+	return binary.NativeEndian.Uint16(a.data)
+}
+
+func (a *attrs) be16(name string) uint16 {
+	if len(a.data) != 2 {
+		a.fail(name, "2")
+		return 0
+	}
+	return binary.BigEndian.Uint16(a.data)
+}
+
+func (a *attrs) u32(name string) uint32 {
+	if len(a.data) != 4 {
+		a.fail(name, "4")
+		return 0
+	}
+	return binary.NativeEndian.Uint32(a.data)
+}
+
+func (a *attrs) be32(name string) uint32 {
+	if len(a.data) != 4 {
+		a.fail(name, "4")
+		return 0
+	}
+	return binary.BigEndian.Uint32(a.data)
+}
+
+func (a *attrs) u64(name string) uint64 {
+	if len(a.data) != 8 {
+		a.fail(name, "8")
+		return 0
+	}
+	return binary.NativeEndian.Uint64(a.data)
+}
+
+// str reads a NUL-terminated string, tolerating a missing NUL.
+func (a *attrs) str() string {
+	d := a.data
+	for i, c := range d {
+		if c == 0 {
+			d = d[:i]
+			break
+		}
+	}
+	return string(d)
+}
+
+// decodeAddr interprets a union nf_inet_addr for the given family. The
+// kernel sends all 16 bytes in replies, and uses only the first 4 for
+// IPv4; requests may carry only those 4.
+func decodeAddr(f Family, b []byte) (netip.Addr, error) {
+	switch {
+	case f == FamilyIPv4 && len(b) >= 4 && len(b) <= 16:
+		return netip.AddrFrom4([4]byte(b[:4])), nil
+	case f == FamilyIPv6 && len(b) == 16:
+		return netip.AddrFrom16([16]byte(b)), nil
+	case f != FamilyIPv4 && f != FamilyIPv6:
+		return netip.Addr{}, fmt.Errorf("address of unknown family %s", f)
+	}
+	return netip.Addr{}, fmt.Errorf("%s address has %d bytes", f, len(b))
+}
+
+// familyOf returns the family an address belongs to; v4-mapped IPv6
+// addresses are IPv6, as the kernel would treat them.
+func familyOf(a netip.Addr) Family {
+	if a.Is4() {
+		return FamilyIPv4
+	}
+	return FamilyIPv6
+}
+
+// genlPayload strips the Generic Netlink header from a reply message.
+func genlPayload(b []byte) ([]byte, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("generic netlink message of %d bytes has no header", len(b))
+	}
+	return b[4:], nil
+}
+
+// nested finds the first attribute of type typ at the top level of a
+// reply and returns its payload; ok is false when it is absent.
+func nested(b []byte, typ uint16) (payload []byte, ok bool, err error) {
+	a := attrs{b: b}
+	for a.next() {
+		if a.typ == typ {
+			return a.data, true, nil
+		}
+	}
+	return nil, false, a.err
+}
+

@@ -1,0 +1,118 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
+)
+
+// socket is one netlink socket, bound to the network namespace the
+// client works in. conn_linux.go has the real one; the tests have one
+// over a socketpair, which runs the same code below against a fake
+// kernel.
+type socket interface {
+	// write sends one datagram of one or more netlink messages.
+	write(b []byte) error
+	// read receives one datagram into b and returns its full length,
+	// which exceeds len(b) when it was truncated.
+	read(b []byte) (int, error)
+	// setDeadline bounds write and read; the zero time removes the bound.
+	setDeadline(t time.Time) error
+	// portID is the socket's netlink port ID, which replies carry.
+	portID() uint32
+	close() error
+}
+
+// receiveBufferSize is the receive buffer of each socket. The kernel sizes
+// dump chunks from the largest buffer a socket has read with, up to about
+// 32 KiB, and each chunk walks the service table from its start again: a
+// small buffer makes a large dump quadratic. 64 KiB holds the largest
+// chunk with room to spare.
+const receiveBufferSize = 64 << 10
+
+// conn is a socket with the state of the request it is serving.
+type conn struct {
+	sock   socket
+	seq    uint32
+	buf    []byte // receive buffer
+	req    []byte // request buffer, reused
+	rd     nlmsg.Reader
+	broken bool // out of step with the kernel: close it, never reuse it
+
+	stopCancel func() bool // undoes the context hook of the current call
+}
+
+func newConn(s socket) *conn {
+	return &conn{sock: s, buf: make([]byte, receiveBufferSize), seq: uint32(time.Now().UnixNano())}
+}
+
+// begin bounds the socket's I/O by ctx: its deadline becomes the socket's,
+// and its cancellation sets a deadline in the past, which wakes a blocked
+// read at once. end must follow.
+func (c *conn) begin(ctx context.Context) error {
+	dl, _ := ctx.Deadline()
+	if err := c.sock.setDeadline(dl); err != nil {
+		c.broken = true
+		return err
+	}
+	c.stopCancel = context.AfterFunc(ctx, func() { _ = c.sock.setDeadline(time.Unix(1, 0)) })
+	return nil
+}
+
+// end undoes begin. If the cancellation hook already ran, or is running,
+// it may still move the deadline, so the socket is not reused.
+func (c *conn) end() {
+	if c.stopCancel != nil && !c.stopCancel() {
+		c.broken = true
+	}
+	c.stopCancel = nil
+}
+
+// ctxErr turns an I/O error caused by ctx into ctx's error, and marks the
+// socket broken when the request may have been left half done.
+func (c *conn) ctxErr(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return err
+	}
+	var ke *nlmsg.KernelError
+	if errors.As(err, &ke) {
+		// A kernel error ends the reply cleanly.
+		return err
+	}
+	c.broken = true
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
+		}
+	}
+	return err
+}
+
+// send frames one request and writes it, and readies the reader for its
+// replies. encode appends the request's attributes, if any.
+func (c *conn) send(ctx context.Context, family uint16, version uint8, cmd uint8, flags uint16, encode func(*attrWriter)) error {
+	c.seq++
+	var off int
+	c.req, off = nlmsg.StartRequest(c.req[:0], family, flags, c.seq, cmd, version)
+	if encode != nil {
+		w := attrWriter{b: c.req}
+		encode(&w)
+		c.req = w.b
+	}
+	c.req = nlmsg.FinishRequest(c.req, off)
+	c.rd = *nlmsg.NewReader(c.sock.read, c.buf, c.seq, c.sock.portID(), flags&nlmsg.FlagAck != 0)
+	return c.ctxErr(ctx, c.sock.write(c.req))
+}
+
+// next returns the next reply message of the current request, or io.EOF.
+func (c *conn) next(ctx context.Context) ([]byte, error) {
+	_, p, err := c.rd.Next()
+	return p, c.ctxErr(ctx, err)
+}

@@ -1,0 +1,183 @@
+//go:build linux
+
+package ipvs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+)
+
+// newClient opens the namespace, the first socket, and looks the family
+// up through it.
+func newClient(cfg *Config) (*Client, error) {
+	ns, err := openNetNS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := dialNetlink(int(ns.Fd()))
+	if err != nil {
+		_ = ns.Close()
+		return nil, err
+	}
+	f, err := resolveFamily(genetlink.NewConn(nc))
+	if err != nil {
+		_ = nc.Close()
+		_ = ns.Close()
+		return nil, err
+	}
+	first, err := newRawSocket(nc)
+	if err != nil {
+		_ = nc.Close()
+		_ = ns.Close()
+		return nil, err
+	}
+	c := &Client{
+		family:  f.ID,
+		version: f.Version,
+		dial: func() (socket, error) {
+			nc, err := dialNetlink(int(ns.Fd()))
+			if err != nil {
+				return nil, err
+			}
+			return newRawSocket(nc)
+		},
+		release: ns.Close,
+	}
+	c.idle = append(c.idle, newConn(first))
+	return c, nil
+}
+
+// openNetNS returns a file of the namespace the Client works in. The
+// Client holds it for its lifetime, because it dials new sockets there
+// whenever one was abandoned or all are busy, possibly from a thread in
+// another namespace.
+func openNetNS(cfg *Config) (*os.File, error) {
+	switch {
+	case cfg.NetNS != 0:
+		fd, err := unix.FcntlInt(uintptr(cfg.NetNS), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("duplicate network namespace fd %d: %w", cfg.NetNS, err)
+		}
+		return os.NewFile(uintptr(fd), fmt.Sprintf("netns fd %d", cfg.NetNS)), nil
+	case cfg.NetNSPath != "":
+		f, err := os.Open(cfg.NetNSPath)
+		if err != nil {
+			return nil, fmt.Errorf("open network namespace: %w", err)
+		}
+		return f, nil
+	}
+	// The caller's namespace is its thread's, which may differ from the
+	// process's if it locked its goroutine and called setns.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return nil, fmt.Errorf("open the caller's network namespace: %w", err)
+	}
+	return f, nil
+}
+
+// dialNetlink opens a Generic Netlink socket in the namespace of nsfd.
+func dialNetlink(nsfd int) (*netlink.Conn, error) {
+	nc, err := netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{NetNS: nsfd})
+	if err != nil {
+		return nil, fmt.Errorf("dial generic netlink: %w", err)
+	}
+	// Best effort, not netlink.Config.Strict: kernels before 4.12 lack
+	// extended ACKs, and IPVS must work there. Capped ACKs keep the kernel
+	// from echoing each request back in its error.
+	for _, o := range []netlink.ConnOption{netlink.ExtendedAcknowledge, netlink.CapAcknowledge} {
+		_ = nc.SetOption(o, true)
+	}
+	return nc, nil
+}
+
+// resolveFamily looks the IPVS family up by name; its ID is assigned at
+// boot, or when ip_vs loads, and is the same in every namespace. A lookup
+// for a missing family may load ip_vs through the kernel's module alias.
+func resolveFamily(gc *genetlink.Conn) (genetlink.Family, error) {
+	f, err := gc.GetFamily(ipvsh.GenlName)
+	if errors.Is(err, os.ErrNotExist) {
+		return f, fmt.Errorf("%w: %w", ErrNoIPVS, err)
+	}
+	if err != nil {
+		return f, fmt.Errorf("look up generic netlink family %q: %w", ipvsh.GenlName, err)
+	}
+	return f, nil
+}
+
+// rawSocket does its I/O with plain system calls on the netlink socket's
+// file descriptor: one write per request and one recvfrom per datagram,
+// into the caller's buffer. netlink.Conn would peek at every datagram to
+// size a fresh buffer, and read a whole dump before returning any of it.
+type rawSocket struct {
+	nc  *netlink.Conn
+	rc  syscall.RawConn
+	pid uint32
+}
+
+func newRawSocket(nc *netlink.Conn) (*rawSocket, error) {
+	rc, err := nc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &rawSocket{nc: nc, rc: rc, pid: nc.PID()}, nil
+}
+
+func (s *rawSocket) write(b []byte) error {
+	var werr error
+	err := s.rc.Write(func(fd uintptr) bool {
+		for {
+			_, werr = unix.Write(int(fd), b)
+			if werr != unix.EINTR {
+				return werr != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return os.NewSyscallError("write", werr)
+	}
+	return nil
+}
+
+func (s *rawSocket) read(b []byte) (int, error) {
+	var (
+		n    uintptr
+		rerr syscall.Errno
+	)
+	err := s.rc.Read(func(fd uintptr) bool {
+		for {
+			// recvfrom with MSG_TRUNC returns the datagram's full length;
+			// unix.Recvfrom would allocate a source address each time.
+			n, _, rerr = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_TRUNC, 0, 0)
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if rerr != 0 {
+		return 0, os.NewSyscallError("recvfrom", rerr)
+	}
+	return int(n), nil
+}
+
+func (s *rawSocket) setDeadline(t time.Time) error { return s.nc.SetDeadline(t) }
+func (s *rawSocket) portID() uint32                { return s.pid }
+func (s *rawSocket) close() error                  { return s.nc.Close() }

@@ -1,0 +1,68 @@
+package ipvs
+
+import "github.com/ipvs-go/ipvs/internal/ipvsh"
+
+// Stats are the counters and rate estimates of a service or a destination.
+//
+// They come from the kernel's STATS64 attribute when it sends one (Linux
+// 4.1 and later), else from STATS, whose counters other than the byte
+// counts the kernel truncates to 32 bits.
+type Stats struct {
+	Connections uint64 // connections scheduled
+	InPackets   uint64 // packets from clients
+	OutPackets  uint64 // packets to clients
+	InBytes     uint64 // bytes from clients
+	OutBytes    uint64 // bytes to clients
+
+	// The rates are the kernel's estimates, per second, over the last
+	// few seconds.
+	ConnectionRate uint64
+	InPacketRate   uint64
+	OutPacketRate  uint64
+	InByteRate     uint64
+	OutByteRate    uint64
+}
+
+// decode reads a STATS (is64 false) or STATS64 (is64 true) nest. In
+// STATS, the byte counters are 64-bit and all else 32-bit; in STATS64 all
+// are 64-bit. PAD attributes, and any the kernel adds later, are skipped.
+func (s *Stats) decode(b []byte, is64 bool) error {
+	*s = Stats{}
+	a := attrs{b: b}
+	for a.next() {
+		var dst *uint64
+		name := ""
+		switch a.typ {
+		case ipvsh.StatsAttrConns:
+			dst, name = &s.Connections, "stats CONNS"
+		case ipvsh.StatsAttrInPkts:
+			dst, name = &s.InPackets, "stats INPKTS"
+		case ipvsh.StatsAttrOutPkts:
+			dst, name = &s.OutPackets, "stats OUTPKTS"
+		case ipvsh.StatsAttrInBytes:
+			s.InBytes = a.u64("stats INBYTES")
+			continue
+		case ipvsh.StatsAttrOutBytes:
+			s.OutBytes = a.u64("stats OUTBYTES")
+			continue
+		case ipvsh.StatsAttrCPS:
+			dst, name = &s.ConnectionRate, "stats CPS"
+		case ipvsh.StatsAttrInPPS:
+			dst, name = &s.InPacketRate, "stats INPPS"
+		case ipvsh.StatsAttrOutPPS:
+			dst, name = &s.OutPacketRate, "stats OUTPPS"
+		case ipvsh.StatsAttrInBPS:
+			dst, name = &s.InByteRate, "stats INBPS"
+		case ipvsh.StatsAttrOutBPS:
+			dst, name = &s.OutByteRate, "stats OUTBPS"
+		default:
+			continue
+		}
+		if is64 {
+			*dst = a.u64(name)
+		} else {
+			*dst = uint64(a.u32(name))
+		}
+	}
+	return a.err
+}
