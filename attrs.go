@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-
 )
 
 // The attribute codec is our own rather than netlink.AttributeEncoder and
@@ -252,4 +251,3 @@ func nested(b []byte, typ uint16) (payload []byte, ok bool, err error) {
 	}
 	return nil, false, a.err
 }
-

@@ -43,11 +43,13 @@ type conn struct {
 	rd     nlmsg.Reader
 	broken bool // out of step with the kernel: close it, never reuse it
 
-	stopCancel func() bool // undoes the context hook of the current call
+	replyTimeout time.Duration   // longest wait for one datagram
+	ctx          context.Context // of the current call
+	stopCancel   func() bool     // undoes the context hook of the current call
 }
 
-func newConn(s socket) *conn {
-	return &conn{sock: s, buf: make([]byte, receiveBufferSize), seq: uint32(time.Now().UnixNano())}
+func newConn(s socket, replyTimeout time.Duration) *conn {
+	return &conn{sock: s, buf: make([]byte, receiveBufferSize), seq: uint32(time.Now().UnixNano()), replyTimeout: replyTimeout}
 }
 
 // begin bounds the socket's I/O by ctx: its deadline becomes the socket's,
@@ -59,6 +61,7 @@ func (c *conn) begin(ctx context.Context) error {
 		c.broken = true
 		return err
 	}
+	c.ctx = ctx
 	c.stopCancel = context.AfterFunc(ctx, func() { _ = c.sock.setDeadline(time.Unix(1, 0)) })
 	return nil
 }
@@ -69,7 +72,38 @@ func (c *conn) end() {
 	if c.stopCancel != nil && !c.stopCancel() {
 		c.broken = true
 	}
-	c.stopCancel = nil
+	c.stopCancel, c.ctx = nil, nil
+}
+
+// errReplyTimeout means the kernel sent nothing for replyTimeout while a
+// reply was due: it never fails to answer a request that asks for one, so
+// the socket is out of step.
+var errReplyTimeout = errors.New("no reply from the kernel in time")
+
+// recv reads one datagram, waiting at most replyTimeout for it, so that a
+// lost reply can not hang a call whose context has no deadline, while a
+// long dump may take as long as it needs.
+func (c *conn) recv(b []byte) (int, error) {
+	limit := time.Now().Add(c.replyTimeout)
+	dl, ok := c.ctx.Deadline()
+	idle := !ok || limit.Before(dl)
+	if !idle {
+		limit = dl
+	}
+	if err := c.sock.setDeadline(limit); err != nil {
+		return 0, err
+	}
+	// The cancellation hook may have set its past deadline before the line
+	// above replaced it; once ctx is done, the hook has run or will run
+	// after this check, so checking here closes the race.
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.sock.read(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) && idle && c.ctx.Err() == nil {
+		return 0, errReplyTimeout
+	}
+	return n, err
 }
 
 // ctxErr turns an I/O error caused by ctx into ctx's error, and marks the
@@ -84,6 +118,9 @@ func (c *conn) ctxErr(ctx context.Context, err error) error {
 		return err
 	}
 	c.broken = true
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
@@ -107,7 +144,7 @@ func (c *conn) send(ctx context.Context, family uint16, version uint8, cmd uint8
 		c.req = w.b
 	}
 	c.req = nlmsg.FinishRequest(c.req, off)
-	c.rd = *nlmsg.NewReader(c.sock.read, c.buf, c.seq, c.sock.portID(), flags&nlmsg.FlagAck != 0)
+	c.rd = *nlmsg.NewReader(c.recv, c.buf, c.seq, c.sock.portID(), flags&nlmsg.FlagAck != 0)
 	return c.ctxErr(ctx, c.sock.write(c.req))
 }
 

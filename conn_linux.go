@@ -42,9 +42,14 @@ func newClient(cfg *Config) (*Client, error) {
 		_ = ns.Close()
 		return nil, err
 	}
+	replyTimeout := cfg.ReplyTimeout
+	if replyTimeout == 0 {
+		replyTimeout = DefaultReplyTimeout
+	}
 	c := &Client{
-		family:  f.ID,
-		version: f.Version,
+		replyTimeout: replyTimeout,
+		family:       f.ID,
+		version:      f.Version,
 		dial: func() (socket, error) {
 			nc, err := dialNetlink(int(ns.Fd()))
 			if err != nil {
@@ -54,7 +59,7 @@ func newClient(cfg *Config) (*Client, error) {
 		},
 		release: ns.Close,
 	}
-	c.idle = append(c.idle, newConn(first))
+	c.idle = append(c.idle, newConn(first, replyTimeout))
 	return c, nil
 }
 

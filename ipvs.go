@@ -34,6 +34,7 @@ import (
 	"io"
 	"iter"
 	"sync"
+	"time"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
@@ -50,7 +51,15 @@ type Config struct {
 	// /var/run/netns/NAME (as made by "ip netns add NAME"). It is used
 	// when NetNS is 0.
 	NetNSPath string
+	// ReplyTimeout is the longest the client waits for the kernel's next
+	// datagram when a reply is due, whatever the context allows. The
+	// kernel answers at once, so only a lost reply meets it; a dump may
+	// take longer as a whole. Zero means DefaultReplyTimeout.
+	ReplyTimeout time.Duration
 }
+
+// DefaultReplyTimeout is the ReplyTimeout of a Config that sets none.
+const DefaultReplyTimeout = 10 * time.Second
 
 // maxIdleSockets bounds the sockets a Client keeps open between calls.
 // More calls than this at once each open one of their own, and close it
@@ -60,10 +69,11 @@ const maxIdleSockets = 4
 // Client is a connection to the kernel's IPVS in one network namespace.
 // Create it with New and release it with Close.
 type Client struct {
-	family  uint16 // the family's ID, resolved at New
-	version uint8
-	dial    func() (socket, error)
-	release func() error // releases what dial needs, such as a namespace fd
+	family       uint16 // the family's ID, resolved at New
+	version      uint8
+	dial         func() (socket, error)
+	replyTimeout time.Duration
+	release      func() error // releases what dial needs, such as a namespace fd
 
 	mu     sync.Mutex
 	idle   []*conn
@@ -76,6 +86,9 @@ type Client struct {
 func New(cfg *Config) (*Client, error) {
 	if cfg == nil {
 		cfg = &Config{}
+	}
+	if cfg.ReplyTimeout < 0 {
+		return nil, &Error{Op: opNew, Err: invalidf("config reply timeout", "%s is negative", cfg.ReplyTimeout)}
 	}
 	c, err := newClient(cfg)
 	if err != nil {
@@ -122,7 +135,7 @@ func (c *Client) get() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newConn(s), nil
+	return newConn(s, c.replyTimeout), nil
 }
 
 // put returns a socket to the pool, or closes it if it is out of step
