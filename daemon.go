@@ -78,7 +78,8 @@ func (d *Daemon) validate() error {
 	if err := checkName("daemon interface", d.Interface, ipvsh.IfNameMaxLen); err != nil {
 		return err
 	}
-	if g := d.Group; g.IsValid() && !g.Unmap().IsMulticast() {
+	// A v4-mapped group is IPv6 here, and never multicast.
+	if g := d.Group; g.IsValid() && !g.IsMulticast() {
 		return invalidf("daemon group", "%s is not a multicast address", g)
 	}
 	return nil
@@ -95,7 +96,7 @@ func (d *Daemon) encodeNest(w *attrWriter) {
 	if d.MaxLength != 0 {
 		w.u16(ipvsh.DaemonAttrSyncMaxlen, d.MaxLength)
 	}
-	if g := d.Group.Unmap(); g.Is4() {
+	if g := d.Group; g.Is4() {
 		w.addr(ipvsh.DaemonAttrMcastGroup, g)
 	} else if g.IsValid() {
 		w.addr(ipvsh.DaemonAttrMcastGroup6, g)

@@ -38,8 +38,9 @@ func (e *Error) Error() string {
 	if e.Object != "" {
 		s += " " + e.Object
 	}
-	var errno syscall.Errno
-	if errors.As(e.Err, &errno) {
+	// Only an errno the kernel returned for this operation gets its
+	// meaning spelled out; one deeper in a chain speaks for itself.
+	if errno, ok := e.Err.(syscall.Errno); ok {
 		s += ": " + errnoMeaning(e.Op, errno) + " (" + errno.Error() + ")"
 	} else {
 		s += ": " + e.Err.Error()

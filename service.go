@@ -118,7 +118,8 @@ func (f ServiceFlags) String() string {
 // prefix length for IPv6, and the encoder writes each as it must.
 //
 // The zero Netmask means the full length of the service's family (/32 or
-// /128), which is also what ipvsadm uses unless told otherwise.
+// /128), which is also what ipvsadm uses unless told otherwise; a
+// full-length mask is always read back as the zero Netmask.
 type Netmask struct {
 	// bits is the prefix length plus one, so that the zero value is "full".
 	bits uint8
@@ -166,12 +167,14 @@ func (m Netmask) wire(f Family) uint32 {
 	return math.MaxUint32 << (32 - n)
 }
 
-// netmaskFromWire is the inverse of wire. A non-contiguous IPv4 mask,
-// which only other tools can set, reads as its leading one bits.
+// netmaskFromWire is the inverse of wire. A full-length mask reads as the
+// zero Netmask, for either family, so that equal masks compare equal. A
+// non-contiguous IPv4 mask, which only other tools can set, reads as its
+// leading one bits.
 func netmaskFromWire(f Family, v uint32) Netmask {
 	if f == FamilyIPv6 {
-		if v > 128 {
-			v = 128
+		if v >= 128 {
+			return Netmask{}
 		}
 		return Netmask{bits: uint8(v) + 1}
 	}
