@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Boots stock Debian kernels under qemu and runs a static program in each,
+# as root, from a small initramfs that also holds busybox, the modules of
+# ip_vs and friends, and ipvsadm.
+#
+#   vm/run.sh [--] PROGRAM [ARGS...]
+#
+# The program's output is streamed; the exit status is the program's, or
+# 125 for a failure of the VM itself (panic, timeout, no exit code), which
+# also prints the console. With several kernels, the status is the first
+# non-zero one, and every kernel still runs.
+#
+# Environment:
+#   KERNELS      Debian suites whose linux-image-cloud-amd64 to boot
+#                (default: "bullseye bookworm trixie sid")
+#   VM_ENV       names of environment variables to pass to the program
+#   VM_NO_IPVS   1: remove the ip_vs modules from the guest before the program runs
+#   VM_TIMEOUT   seconds before a VM is killed (default 900)
+#   VM_CACHE     download and build cache (default ~/.cache/ipvs-vm)
+#   VM_REFRESH   1: resolve the kernel packages anew
+#   VM_ACCEL     kvm or tcg (default: kvm only with kvm_intel or kvm_amd loaded)
+#   VM_VERBOSE   1: print the console even on success
+#
+# It installs what it needs (qemu, xz) through apt, and takes every package
+# from the Debian archive this machine's apt is configured with, through a
+# sources list and apt state of its own, so the system's apt is untouched.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+KERNELS=${KERNELS:-"bullseye bookworm trixie sid"}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
+CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs-vm}
+# Modules the guest needs; absent ones are built in or not built, and the
+# tests that need them say so.
+MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
+ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_pe_sip nlmon veth dummy"
+USERLAND="busybox-static ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 libc6"
+
+die() { echo "vm/run.sh: $*" >&2; exit 125; }
+log() { echo "vm/run.sh: $*" >&2; }
+
+[ "${1:-}" = "--" ] && shift
+[ $# -ge 1 ] || die "usage: vm/run.sh PROGRAM [ARGS...]"
+prog=$(readlink -f "$1"); shift
+[ -x "$prog" ] || die "$prog is not an executable"
+if command -v file >/dev/null && file "$prog" | grep -q 'dynamically linked'; then
+	die "$prog is dynamically linked; build it with CGO_ENABLED=0"
+fi
+
+# --- tools -------------------------------------------------------------------
+
+need_tools() {
+	local missing=()
+	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+	command -v xz >/dev/null || missing+=(xz-utils)
+	command -v dpkg-deb >/dev/null || die "dpkg-deb is missing: this runner needs a Debian host"
+	command -v flock >/dev/null || missing+=(util-linux)
+	[ ${#missing[@]} -eq 0 ] && return
+	[ "$(id -u)" = 0 ] || die "need ${missing[*]}; run as root, or install them"
+	log "installing ${missing[*]}"
+	# apt serializes itself; retry once if another apt holds the lock.
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2 ||
+		(sleep 5 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2 ||
+		die "could not install ${missing[*]}"
+}
+
+# --- the archive -------------------------------------------------------------
+
+# archive_uris prints the URIs of the machine's own Debian sources: the main
+# archive, then the security archive. No registry host is written here.
+archive_uris() {
+	local main="" sec=""
+	local f uri suites
+	# deb822 .sources files: a stanza has URIs: and Suites:.
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		while IFS=$'\t' read -r uri suites; do
+			case " $suites " in
+			*-security*) [ -n "$sec" ] || sec=$uri ;;
+			*) [ -n "$main" ] || main=$uri ;;
+			esac
+		done < <(awk 'BEGIN{RS="";FS="\n"} {u="";s=""; for(i=1;i<=NF;i++){ if($i ~ /^URIs:/){sub(/^URIs:[ \t]*/,"",$i); split($i,a," "); u=a[1]} if($i ~ /^Suites:/){sub(/^Suites:[ \t]*/,"",$i); s=$i} } if(u!="" && s!="" && u ~ /debian/) print u "\t" s}' "$f")
+	done
+	# One-line sources.list entries: deb [opts] URI SUITE COMPONENTS.
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -e "$f" ] || continue
+		while read -r uri suites; do
+			case "$suites" in
+			*-security*) [ -n "$sec" ] || sec=$uri ;;
+			*) [ -n "$main" ] || main=$uri ;;
+			esac
+		done < <(sed -E 's/\[[^]]*\]//' "$f" | awk '$1=="deb" && $2 ~ /debian/ {print $2, $3}')
+	done
+	[ -n "$main" ] || die "no Debian source found in /etc/apt"
+	echo "$main"
+	echo "${sec:-}"
+}
+
+# apt_for SUITE: sets APT_OPTS to a private apt state that sees only SUITE
+# (with its updates and security suites where they exist), and updates it
+# when it is missing or a day old.
+apt_for() {
+	local suite=$1 dir="$CACHE/apt/$1"
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	[ -e "$dir/status" ] || : >"$dir/status"
+	local uris main sec
+	mapfile -t uris < <(archive_uris)
+	main=${uris[0]} sec=${uris[1]:-}
+	local key=/usr/share/keyrings/debian-archive-keyring.gpg
+	{
+		echo "deb [signed-by=$key] $main $suite main"
+		case $suite in
+		sid | unstable) ;;
+		*)
+			echo "deb [signed-by=$key] $main $suite-updates main"
+			[ -z "$sec" ] || echo "deb [signed-by=$key] $sec $suite-security main"
+			;;
+		esac
+	} >"$dir/sources.list.new"
+	APT_OPTS=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$dir/lists"
+		-o "Dir::Cache=$dir/cache" -o "Dir::State::status=$dir/status" -o APT::Architecture=amd64
+		-o Acquire::Languages=none -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false)
+	if ! cmp -s "$dir/sources.list.new" "$dir/sources.list" 2>/dev/null || [ -n "${VM_REFRESH:-}" ] ||
+		[ -z "$(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+		mv "$dir/sources.list.new" "$dir/sources.list"
+		log "updating the package lists of $suite"
+		apt-get "${APT_OPTS[@]}" update -qq 2>&1 | { grep -v unsandboxed || true; } >&2; [ "${PIPESTATUS[0]}" = 0 ] || die "apt-get update for $suite failed"
+	else
+		rm -f "$dir/sources.list.new"
+	fi
+}
+
+# download DIR PACKAGES...: fetch .debs into DIR (kept as a cache).
+download() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	(cd "$dir" && apt-get "${APT_OPTS[@]}" download "$@" >&2 2> >(grep -v 'unsandboxed' >&2)) ||
+		die "apt-get download $* failed"
+}
+
+# --- kernels -----------------------------------------------------------------
+
+# prepare_kernel SUITE: resolves, downloads and unpacks the suite's cloud
+# kernel, and builds its base initramfs. Sets KVER, VMLINUZ, BASE.
+prepare_kernel() {
+	local suite=$1 state="$CACHE/state-$1"
+	if [ -z "${VM_REFRESH:-}" ] && [ -s "$state" ] && . "$state" && [ -s "${BASE:-}" ] && [ -s "${VMLINUZ:-}" ]; then
+		return
+	fi
+	apt_for "$suite"
+	local image
+	image=$(apt-cache "${APT_OPTS[@]}" depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+	[ -n "$image" ] || die "no linux-image-cloud-amd64 in $suite"
+	KVER=${image#linux-image-}
+	# Newer kernels split the image into binary, modules and base packages.
+	local pkgs=("$image")
+	local dep
+	for dep in $(apt-cache "${APT_OPTS[@]}" depends "$image" 2>/dev/null | awk '/Depends: linux-(binary|modules)-/{print $2}'); do
+		pkgs+=("$dep")
+	done
+	log "$suite: kernel $KVER (${pkgs[*]})"
+	local kdir="$CACHE/kernels/$KVER"
+	rm -rf "$kdir" && mkdir -p "$kdir/debs" "$kdir/tree"
+	download "$kdir/debs" "${pkgs[@]}"
+	local deb
+	for deb in "$kdir"/debs/*.deb; do dpkg-deb -x "$deb" "$kdir/tree"; done
+	VMLINUZ=""
+	for f in "$kdir/tree/boot/vmlinuz-$KVER" "$kdir/tree/usr/lib/modules/$KVER/vmlinuz" "$kdir/tree/lib/modules/$KVER/vmlinuz"; do
+		[ -s "$f" ] && VMLINUZ=$f && break
+	done
+	[ -n "$VMLINUZ" ] || die "no vmlinuz in ${pkgs[*]}"
+	local moddir=""
+	for d in "$kdir/tree/lib/modules/$KVER" "$kdir/tree/usr/lib/modules/$KVER"; do
+		[ -d "$d/kernel" ] && moddir=$d && break
+	done
+	[ -n "$moddir" ] || die "no modules in ${pkgs[*]}"
+	prepare_userland
+	BASE="$kdir/base.cpio.gz"
+	build_base "$moddir" "$kdir/root" "$BASE"
+	# Keep the kernel and the initramfs; drop the unpacked tree.
+	cp "$VMLINUZ" "$kdir/vmlinuz" && VMLINUZ="$kdir/vmlinuz"
+	rm -rf "$kdir/tree" "$kdir/root" "$kdir/debs"
+	printf 'KVER=%q\nVMLINUZ=%q\nBASE=%q\n' "$KVER" "$VMLINUZ" "$BASE" >"$state"
+}
+
+# prepare_userland: busybox, ipvsadm and its libraries, from the host's own
+# suite (they only need to run, on any of the kernels).
+prepare_userland() {
+	USR="$CACHE/userland"
+	[ -x "$USR/root/bin/busybox" ] && [ -x "$USR/root/usr/sbin/ipvsadm" ] && return
+	local codename
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+	apt_for "$codename"
+	rm -rf "$USR" && mkdir -p "$USR/debs" "$USR/x"
+	download "$USR/debs" $USERLAND
+	for deb in "$USR"/debs/*.deb; do dpkg-deb -x "$deb" "$USR/x"; done
+	local r="$USR/root"
+	mkdir -p "$r/bin" "$r/sbin" "$r/usr/sbin" "$r/lib/x86_64-linux-gnu" "$r/lib64"
+	cp "$USR/x/bin/busybox" "$r/bin/busybox"
+	cp "$USR/x/sbin/ipvsadm" "$r/usr/sbin/ipvsadm" 2>/dev/null || cp "$USR/x/usr/sbin/ipvsadm" "$r/usr/sbin/ipvsadm"
+	local lib
+	for lib in libc.so.6 ld-linux-x86-64.so.2 libnl-3.so.200 libnl-genl-3.so.200 libpopt.so.0 libm.so.6 libpthread.so.0; do
+		local f
+		f=$(find "$USR/x" -name "$lib" | head -1)
+		[ -n "$f" ] && cp -L "$f" "$r/lib/x86_64-linux-gnu/$lib"
+	done
+	ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$r/lib64/ld-linux-x86-64.so.2"
+	rm -rf "$USR/x" "$USR/debs"
+}
+
+# module_file MODDIR NAME: the path of a module, compressed or not.
+module_file() {
+	local n=${2//-/_}
+	grep -m1 -E "/${n//_/[-_]}\.ko(\.xz|\.zst)?$" "$1/.index" || true
+}
+
+# build_base MODDIR ROOT OUT: the initramfs without the program: busybox,
+# ipvsadm, /init, and the closure of MODULES under their dependencies,
+# decompressed, since busybox's modprobe reads only plain .ko files.
+build_base() {
+	local moddir=$1 root=$2 out=$3
+	rm -rf "$root" && mkdir -p "$root"/{proc,sys,dev,tmp,run,etc,vmtest}
+	cp -a "$USR/root/." "$root/"
+	ln -sf ../bin/busybox "$root/sbin/modprobe"
+	cp "$here/init" "$root/init" && chmod 755 "$root/init"
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+	echo 'root:x:0:' >"$root/etc/group"
+	echo '127.0.0.1 localhost' >"$root/etc/hosts"
+	(cd "$moddir" && find kernel -name '*.ko*') >"$moddir/.index"
+	local dst="$root/lib/modules/$KVER"
+	mkdir -p "$dst"
+	local queue=($MODULES) seen=" " m f deps
+	while [ ${#queue[@]} -gt 0 ]; do
+		m=${queue[0]} queue=("${queue[@]:1}")
+		case "$seen" in *" $m "*) continue ;; esac
+		seen="$seen$m "
+		f=$(module_file "$moddir" "$m")
+		[ -n "$f" ] || continue # built in, or not built
+		local plain="$dst/${f%.xz}"
+		plain=${plain%.zst}
+		mkdir -p "$(dirname "$plain")"
+		case "$f" in
+		*.xz) xz -dc "$moddir/$f" >"$plain" ;;
+		*.zst) zstd -dcq "$moddir/$f" >"$plain" ;;
+		*) cp "$moddir/$f" "$plain" ;;
+		esac
+		deps=$(tr '\0' '\n' <"$plain" | sed -n 's/^depends=//p' | head -1 | tr ',' ' ')
+		queue+=($deps)
+	done
+	cp "$moddir"/modules.builtin* "$dst/" 2>/dev/null || true
+	"$root/bin/busybox" depmod -b "$root" "$KVER"
+	echo "$MODULES" | tr -s ' \n' '\n\n' | grep . >"$root/vmtest/modules"
+	# The archive must end on a 512-byte boundary, so that the uncompressed
+	# archive appended per run starts aligned.
+	(cd "$root" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$out.tmp"
+	local size pad
+	size=$(stat -c %s "$out.tmp")
+	pad=$(((512 - size % 512) % 512))
+	head -c "$pad" /dev/zero >>"$out.tmp"
+	mv "$out.tmp" "$out"
+}
+
+# --- running -----------------------------------------------------------------
+
+accel() {
+	case "${VM_ACCEL:-}" in
+	kvm | tcg) echo "$VM_ACCEL" ;;
+	*)
+		# /dev/kvm alone is not enough: some hosts' KVM (PVM) hangs stock guests.
+		if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
+			echo kvm
+		else
+			echo tcg
+		fi
+		;;
+	esac
+}
+
+# run_one SUITE: boots the suite's kernel with the program; returns its status.
+run_one() {
+	local suite=$1 work
+	work=$(mktemp -d "${TMPDIR:-/tmp}/ipvs-vm.XXXXXX")
+	# shellcheck disable=SC2064
+	trap "rm -rf '$work'" RETURN
+	mkdir -p "$work/p/vmtest/work"
+	cp "$prog" "$work/p/vmtest/prog"
+	local a
+	for a in "$@"; do printf '%q ' "$a"; done >"$work/p/vmtest/args"
+	: >"$work/p/vmtest/env"
+	local v
+	for v in ${VM_ENV:-} VM_NO_IPVS; do
+		[ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}" >>"$work/p/vmtest/env"
+	done
+	echo "export VM_SUITE=$suite VM_KVER=$KVER" >>"$work/p/vmtest/env"
+	if [ -d testdata ]; then cp -r testdata "$work/p/vmtest/work/"; fi
+	(cd "$work/p" && find . | "$USR/root/bin/busybox" cpio -o -H newc 2>/dev/null) >"$work/payload.cpio"
+	cat "$BASE" "$work/payload.cpio" >"$work/initrd"
+	: >"$work/out" && : >"$work/console"
+	local mode cpu
+	mode=$(accel)
+	cpu=qemu64
+	[ "$mode" = kvm ] && cpu=host
+	timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
+		-machine pc -accel "$mode" -cpu "$cpu" -smp 2 -m 1024 \
+		-kernel "$VMLINUZ" -initrd "$work/initrd" \
+		-append 'console=ttyS0 quiet panic=-1 oops=panic' \
+		-serial "file:$work/console" -serial "file:$work/out" >"$work/qemu.log" 2>&1 &
+	local qpid=$!
+	# Stream the program's output as it comes, without the exit marker.
+	tail -n +1 -f --pid=$qpid "$work/out" | grep --line-buffered -v '^VMTEST_EXIT=' || true
+	local qrc=0
+	wait $qpid || qrc=$?
+	local rc
+	rc=$(sed -n 's/^VMTEST_EXIT=\([0-9]*\).*/\1/p' "$work/out" | tail -1)
+	if [ -z "$rc" ] || [ -n "${VM_VERBOSE:-}" ]; then
+		if [ -z "$rc" ]; then
+			echo "=== VM FAILURE ($suite, kernel $KVER): no exit code came back (qemu status $qrc$([ $qrc = 124 ] && echo ', timed out after '"$VM_TIMEOUT"'s'))" >&2
+			cat "$work/qemu.log" >&2
+		fi
+		echo "=== console of $suite ($KVER):" >&2
+		tail -n 80 "$work/console" >&2
+		[ -n "$rc" ] || return 125
+	fi
+	return "$rc"
+}
+
+need_tools
+mkdir -p "$CACHE"
+status=0
+for suite in $KERNELS; do
+	# The cache is shared between runs; building it is serialized.
+	exec 9>"$CACHE/lock"
+	flock 9
+	prepare_kernel "$suite"
+	prepare_userland
+	flock -u 9
+	start=$(date +%s%N)
+	echo "=== kernel $suite ($KVER)"
+	rc=0
+	run_one "$suite" "$@" || rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	printf '=== kernel %s (%s): exit %d in %d.%03ds\n' "$suite" "$KVER" "$rc" $((ms / 1000)) $((ms % 1000))
+	[ "$status" != 0 ] || status=$rc
+done
+exit "$status"
