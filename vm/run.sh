@@ -282,6 +282,7 @@ accel() {
 # run_one SUITE: boots the suite's kernel with the program; returns its status.
 run_one() {
 	local suite=$1 work
+	shift
 	work=$(mktemp -d "${TMPDIR:-/tmp}/ipvs-vm.XXXXXX")
 	# shellcheck disable=SC2064
 	trap "rm -rf '$work'" RETURN

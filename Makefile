@@ -1,0 +1,41 @@
+# make test is everything CI runs: the unit tests, the checks, and the
+# integration suite on the default kernel matrix.
+GO ?= go
+KERNELS ?= bullseye bookworm trixie sid
+FUZZTIME ?= 10s
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BUILD = build
+
+.PHONY: test unit check fuzz integration demo clean
+
+test: check unit fuzz integration
+
+check:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	$(STATICCHECK) ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) build ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Each fuzz target for FUZZTIME, seeded from testdata.
+fuzz:
+	@set -e; for t in $$($(GO) test -list '^Fuzz' . | grep ^Fuzz); do \
+		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) . ; done
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./internal/nlmsg
+
+$(BUILD)/ipvs.integration.test: $(wildcard *.go internal/*/*.go) go.mod go.sum
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) test -c -tags integration -o $@ .
+
+# Boots each kernel of KERNELS under qemu and runs the integration suite
+# there, then boots each once more without ip_vs to see New fail clearly.
+integration: $(BUILD)/ipvs.integration.test
+	KERNELS="$(KERNELS)" bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
+	KERNELS="$(KERNELS)" VM_NO_IPVS=1 bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.run '^TestKernelNoIPVS$$'
+
+clean:
+	rm -rf $(BUILD)
