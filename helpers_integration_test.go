@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/netns"
 )
 
 // The integration tests run as root on a kernel with ip_vs, inside the
@@ -37,79 +36,37 @@ func TestMain(m *testing.M) {
 
 // netNS is a network namespace made for one test.
 type netNS struct {
-	t    *testing.T
-	file *os.File
+	t *testing.T
+	*netns.NS
 }
 
-// newNetNS makes a fresh network namespace with lo up: IPVS refuses
-// every IPv4 destination in a namespace that has no IPv4 address yet.
 func newNetNS(t *testing.T) *netNS {
 	t.Helper()
-	type result struct {
-		f   *os.File
-		err error
+	ns, err := netns.New()
+	if err != nil {
+		t.Fatalf("new network namespace: %v", err)
 	}
-	ch := make(chan result)
-	go func() {
-		// The thread is never unlocked: it ends with the goroutine, so no
-		// other goroutine ever runs in the new namespace by accident.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: err}
-			return
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("new network namespace: %v", r.err)
-	}
-	ns := &netNS{t: t, file: r.f}
-	t.Cleanup(func() { _ = r.f.Close() })
-	ns.sh("ip link set lo up")
-	return ns
+	t.Cleanup(func() { _ = ns.Close() })
+	return &netNS{t, ns}
 }
 
-// in runs fn on a thread inside the namespace; sockets fn opens and
-// processes it starts live there.
-func (ns *netNS) in(fn func() error) error {
-	ch := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked, as above
-		if err := unix.Setns(int(ns.file.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		ch <- fn()
-	}()
-	return <-ch
-}
+// in runs fn on a thread inside the namespace.
+func (ns *netNS) in(fn func() error) error { return ns.Do(fn) }
 
 // sh runs a shell command in the namespace and fails the test if it fails.
 func (ns *netNS) sh(cmd string) string {
 	ns.t.Helper()
-	out, err := ns.trySh(cmd)
+	out, err := ns.Sh(cmd)
 	if err != nil {
 		ns.t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	return out
 }
 
-func (ns *netNS) trySh(cmd string) (string, error) {
-	var out []byte
-	err := ns.in(func() error {
-		var err error
-		out, err = exec.Command("/bin/sh", "-c", cmd).CombinedOutput()
-		return err
-	})
-	return string(out), err
-}
-
 // client returns a Client for the namespace.
 func (ns *netNS) client() *ipvs.Client {
 	ns.t.Helper()
-	c, err := ipvs.New(&ipvs.Config{NetNS: int(ns.file.Fd())})
+	c, err := ipvs.New(&ipvs.Config{NetNS: ns.Fd()})
 	if err != nil {
 		ns.t.Fatalf("New: %v", err)
 	}
@@ -170,50 +127,16 @@ func kernelAtLeast(major, minor int) bool {
 	return ma > major || ma == major && mi >= minor
 }
 
-// clientNS makes a second namespace, a client of ns over a veth pair:
-// ns is 10.99.0.1 and holds the virtual addresses 10.99.1.0/24 on lo,
-// the client is 10.99.0.2 and routes them through ns. Its packets reach
-// IPVS in ns as a remote client's do, at LOCAL_IN.
+// clientNS makes a client namespace of ns over a veth pair (see
+// netns.NS.Client): it reaches 10.99.1.0/24 in ns as a remote client.
 func (ns *netNS) clientNS() *netNS {
 	ns.t.Helper()
-	client := newNetNS(ns.t)
-	// busybox's ip moves a link to the namespace of a process.
-	var holder *exec.Cmd
-	must(ns.t, client.in(func() error {
-		holder = exec.Command("sleep", "600")
-		return holder.Start()
-	}))
-	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
-	// busybox's ip ignores the peer's name, so the kernel names it: find it.
-	ns.sh("ip link add dir0 type veth peer cli0")
-	peer := ns.otherLink("dir0")
-	ns.sh(fmt.Sprintf("ip link set %s netns %d && ip addr add 10.99.0.1/24 dev dir0 && ip link set dir0 up && "+
-		"ip addr add 10.99.1.1/24 dev lo", peer, holder.Process.Pid))
-	client.sh(fmt.Sprintf("ip addr add 10.99.0.2/24 dev %[1]s && ip link set %[1]s up && ip route add 10.99.1.0/24 via 10.99.0.1", client.otherLink("")))
-	return client
-}
-
-// otherLink returns the name of the one link in the namespace that is
-// neither lo nor not.
-func (ns *netNS) otherLink(not string) string {
-	ns.t.Helper()
-	var name string
-	must(ns.t, ns.in(func() error {
-		ifs, err := net.Interfaces()
-		if err != nil {
-			return err
-		}
-		for _, ifi := range ifs {
-			if ifi.Name != "lo" && ifi.Name != not {
-				name = ifi.Name
-			}
-		}
-		if name == "" {
-			return fmt.Errorf("no link other than lo and %q", not)
-		}
-		return nil
-	}))
-	return name
+	c, err := ns.Client()
+	if err != nil {
+		ns.t.Fatalf("client namespace: %v", err)
+	}
+	ns.t.Cleanup(func() { _ = c.Close() })
+	return &netNS{ns.t, c}
 }
 
 // udpTraffic sends n datagrams to addr from inside the namespace.

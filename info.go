@@ -12,8 +12,10 @@ type Info struct {
 	// Version is the IPVS version, such as 1.2.1.
 	Version Version
 	// ConnectionTableSize is the number of buckets of the connection
-	// hash table (the ip_vs module's conn_tab_bits parameter), shared by
-	// all network namespaces.
+	// hash table. Up to Linux 6.12 at least, it is fixed at load by the
+	// ip_vs module's conn_tab_bits parameter and shared by all network
+	// namespaces; Linux 7.2 reports a size per namespace, and 0 for one
+	// that has not used its table yet.
 	ConnectionTableSize uint32
 }
 

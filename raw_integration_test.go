@@ -72,10 +72,18 @@ func nest(typ uint16, fields ...nestAttr) rawAttr {
 	}
 }
 
-func u8Attr(typ uint16, v uint8) nestAttr   { return func(ae *netlink.AttributeEncoder) { ae.Uint8(typ, v) } }
-func u16Attr(typ uint16, v uint16) nestAttr { return func(ae *netlink.AttributeEncoder) { ae.Uint16(typ, v) } }
-func u32Attr(typ uint16, v uint32) nestAttr { return func(ae *netlink.AttributeEncoder) { ae.Uint32(typ, v) } }
-func strAttr(typ uint16, s string) nestAttr { return func(ae *netlink.AttributeEncoder) { ae.String(typ, s) } }
+func u8Attr(typ uint16, v uint8) nestAttr {
+	return func(ae *netlink.AttributeEncoder) { ae.Uint8(typ, v) }
+}
+func u16Attr(typ uint16, v uint16) nestAttr {
+	return func(ae *netlink.AttributeEncoder) { ae.Uint16(typ, v) }
+}
+func u32Attr(typ uint16, v uint32) nestAttr {
+	return func(ae *netlink.AttributeEncoder) { ae.Uint32(typ, v) }
+}
+func strAttr(typ uint16, s string) nestAttr {
+	return func(ae *netlink.AttributeEncoder) { ae.String(typ, s) }
+}
 func bytesAttr(typ uint16, b []byte) nestAttr {
 	return func(ae *netlink.AttributeEncoder) { ae.Bytes(typ, b) }
 }
@@ -109,7 +117,6 @@ func svcFull4WithSched(addr, sched string) rawAttr {
 	return nest(1, u16Attr(1, 2), u16Attr(2, 6), bytesAttr(3, addrBytes(addr)), be16Attr(4, 80),
 		strAttr(6, sched), flagsAttr(), u32Attr(8, 0), bytesAttr(9, []byte{0xff, 0xff, 0xff, 0xff}))
 }
-
 
 func destAttrs(addr string, port uint16, fwd, weight, upper, lower uint32) []nestAttr {
 	return []nestAttr{bytesAttr(1, addrBytes(addr)), be16Attr(2, port), u32Attr(3, fwd), u32Attr(4, weight),
