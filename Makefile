@@ -15,6 +15,7 @@ check:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags integration ./...
 	GOOS=darwin $(GO) build ./...
 	GOOS=windows $(GO) build ./...
 
@@ -36,6 +37,16 @@ $(BUILD)/ipvs.integration.test: $(wildcard *.go internal/*/*.go) go.mod go.sum
 integration: $(BUILD)/ipvs.integration.test
 	KERNELS="$(KERNELS)" bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
 	KERNELS="$(KERNELS)" VM_NO_IPVS=1 bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.run '^TestKernelNoIPVS$$'
+
+# The demo runs directly on a host with IPVS as root, else in the VM on
+# Debian bookworm's kernel.
+demo:
+	@if [ "$$(id -u)" = 0 ] && [ -e /proc/net/ip_vs ]; then \
+		$(GO) run ./internal/demo; \
+	else \
+		mkdir -p $(BUILD) && CGO_ENABLED=0 $(GO) build -o $(BUILD)/demo ./internal/demo && \
+		KERNELS=bookworm bash vm/run.sh $(BUILD)/demo; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -180,14 +180,6 @@ func (a *attrs) u32(name string) uint32 {
 	return binary.NativeEndian.Uint32(a.data)
 }
 
-func (a *attrs) be32(name string) uint32 {
-	if len(a.data) != 4 {
-		a.fail(name, "4")
-		return 0
-	}
-	return binary.BigEndian.Uint32(a.data)
-}
-
 func (a *attrs) u64(name string) uint64 {
 	if len(a.data) != 8 {
 		a.fail(name, "8")
