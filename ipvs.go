@@ -288,32 +288,28 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 	return out, nil
 }
 
-// Info returns the kernel's IPVS version and connection table size.
-func (c *Client) Info(ctx context.Context) (Info, error) {
-	var info Info
-	var got bool
-	err := c.exec(ctx, request{op: opInfo, cmd: ipvsh.CmdGetInfo, flags: flagsGet}, func(msg []byte) error {
+// get runs a single get, whose reply is one message.
+func get[T any](c *Client, ctx context.Context, r request, decode func(msg []byte, v *T) error) (T, error) {
+	var v T
+	got := false
+	err := c.exec(ctx, r, func(msg []byte) error {
 		got = true
-		return decodeInfoMessage(msg, &info)
+		return decode(msg, &v)
 	})
 	if err == nil && !got {
-		err = (&request{op: opInfo}).wrap(errNoReply)
+		err = r.wrap(errNoReply)
 	}
-	return info, err
+	return v, err
+}
+
+// Info returns the kernel's IPVS version and connection table size.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	return get(c, ctx, request{op: opInfo, cmd: ipvsh.CmdGetInfo, flags: flagsGet}, decodeInfoMessage)
 }
 
 // Timeouts returns the connection timeouts of the namespace.
 func (c *Client) Timeouts(ctx context.Context) (Timeouts, error) {
-	var t Timeouts
-	var got bool
-	err := c.exec(ctx, request{op: opTimeouts, cmd: ipvsh.CmdGetConfig, flags: flagsGet}, func(msg []byte) error {
-		got = true
-		return decodeTimeoutsMessage(msg, &t)
-	})
-	if err == nil && !got {
-		err = (&request{op: opTimeouts}).wrap(errNoReply)
-	}
-	return t, err
+	return get(c, ctx, request{op: opTimeouts, cmd: ipvsh.CmdGetConfig, flags: flagsGet}, decodeTimeoutsMessage)
 }
 
 // SetTimeouts sets the connection timeouts of the namespace; zero fields

@@ -2,7 +2,6 @@ package ipvs
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"os"
 	"sync"
@@ -417,17 +416,8 @@ func kernelInfo(i Info) []byte {
 	})
 }
 
+// kernelTimeouts leaves out zero timeouts, as a kernel built without
+// that protocol does; the client's encoder does the same for requests.
 func kernelTimeouts(t Timeouts) []byte {
-	return genlMessage(ipvsh.CmdSetConfig, func(w *attrWriter) {
-		for _, f := range []struct {
-			typ uint16
-			d   time.Duration
-		}{{ipvsh.CmdAttrTimeoutTCP, t.TCP}, {ipvsh.CmdAttrTimeoutTCPFin, t.TCPFin}, {ipvsh.CmdAttrTimeoutUDP, t.UDP}} {
-			if f.d != 0 {
-				w.u32(f.typ, uint32(f.d/time.Second))
-			}
-		}
-	})
+	return genlMessage(ipvsh.CmdSetConfig, t.encode)
 }
-
-var _ = fmt.Sprintf

@@ -486,16 +486,7 @@ func (c *Client) Service(ctx context.Context, svc Service) (Service, error) {
 	if err := svc.validateKey(); err != nil {
 		return Service{}, r.wrap(err)
 	}
-	var out Service
-	var got bool
-	err := c.exec(ctx, r, func(msg []byte) error {
-		got = true
-		return decodeServiceMessage(msg, &out)
-	})
-	if err == nil && !got {
-		err = r.wrap(errNoReply)
-	}
-	return out, err
+	return get(c, ctx, r, decodeServiceMessage)
 }
 
 // CreateService creates a service. If it exists, the error matches
