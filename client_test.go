@@ -460,7 +460,7 @@ func TestClientValidation(t *testing.T) {
 			s.Netmask = PrefixMask(0)
 			return c.CreateService(ctx, s)
 		}},
-		{"ipv6 prefix 129", "invalid service netmask: prefix length 254 is outside 1..128", func(c *Client) error {
+		{"ipv6 prefix 129", "invalid service netmask: prefix length 129 is outside 1..128", func(c *Client) error {
 			s := udp6
 			s.Netmask = PrefixMask(129)
 			return c.CreateService(ctx, s)
@@ -567,5 +567,19 @@ func TestClientDecodesReplies(t *testing.T) {
 	to, err := c.Timeouts(ctx)
 	if err != nil || to != (Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second}) {
 		t.Errorf("Timeouts = %+v, %v", to, err)
+	}
+}
+
+func TestPrefixMask(t *testing.T) {
+	for _, tt := range []struct {
+		in, v4, v6 int
+	}{{-5, -1, -1}, {0, 0, 0}, {24, 24, 24}, {64, 64, 64}, {129, 129, 129}, {253, 253, 253}, {1000, 253, 253}} {
+		m := PrefixMask(tt.in)
+		if got4, got6 := m.Bits(FamilyIPv4), m.Bits(FamilyIPv6); got4 != tt.v4 || got6 != tt.v6 {
+			t.Errorf("PrefixMask(%d).Bits = %d, %d; want %d, %d", tt.in, got4, got6, tt.v4, tt.v6)
+		}
+	}
+	if (Netmask{}).Bits(FamilyIPv4) != 32 || (Netmask{}).Bits(FamilyIPv6) != 128 {
+		t.Error("the zero Netmask is not full length")
 	}
 }

@@ -361,6 +361,7 @@ type destObject struct {
 	dst Destination
 }
 
+// String names the destination and its service.
 func (o destObject) String() string { return o.dst.String() + " of " + o.svc.String() }
 
 func (c *Client) writeDestination(ctx context.Context, op string, cmd uint8, svc Service, dst Destination) error {

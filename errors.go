@@ -74,6 +74,7 @@ type InvalidError struct {
 	Reason string
 }
 
+// Error returns "invalid FIELD: REASON".
 func (e *InvalidError) Error() string { return "invalid " + e.Field + ": " + e.Reason }
 
 // Is reports whether target is os.ErrInvalid.

@@ -126,22 +126,28 @@ type Netmask struct {
 }
 
 // PrefixMask returns the Netmask of a prefix length: 0 to 32 for IPv4
-// services, 1 to 128 for IPv6 ones.
+// services, 1 to 128 for IPv6 ones. Other lengths are kept (a negative one
+// as -1, a large one as 253) so that the client's refusal names them.
 func PrefixMask(bits int) Netmask {
-	if bits < 0 || bits > 128 {
-		// Keep it out of range so validation names it; 255 never fits.
-		return Netmask{bits: math.MaxUint8}
+	if bits < 0 {
+		return Netmask{bits: netmaskNegative}
 	}
-	return Netmask{bits: uint8(bits + 1)}
+	return Netmask{bits: uint8(min(bits, netmaskNegative-2) + 1)}
 }
+
+// netmaskNegative marks a Netmask made from a negative prefix length.
+const netmaskNegative = math.MaxUint8
 
 // Bits returns the prefix length for a service of family f.
 func (m Netmask) Bits(f Family) int {
-	if m.bits == 0 {
+	switch m.bits {
+	case 0:
 		if f == FamilyIPv6 {
 			return 128
 		}
 		return 32
+	case netmaskNegative:
+		return -1
 	}
 	return int(m.bits) - 1
 }
@@ -151,7 +157,7 @@ func (m Netmask) String() string {
 	if m.bits == 0 {
 		return "full"
 	}
-	return "/" + strconv.Itoa(int(m.bits)-1)
+	return "/" + strconv.Itoa(m.Bits(0))
 }
 
 // wire returns the NETMASK attribute value for family f: the mask itself

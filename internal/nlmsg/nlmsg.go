@@ -105,6 +105,7 @@ type KernelError struct {
 	Offset  int    // NLMSGERR_ATTR_OFFS into the request, if any; else -1
 }
 
+// Error returns the errno's text, with the kernel's message if any.
 func (e *KernelError) Error() string {
 	if e.Message != "" {
 		return fmt.Sprintf("%s (%s)", e.Errno.Error(), e.Message)
