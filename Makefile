@@ -6,7 +6,7 @@ FUZZTIME ?= 10s
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BUILD = build
 
-.PHONY: test unit check fuzz integration demo clean
+.PHONY: test unit check fuzz integration capture demo clean
 
 test: check unit fuzz integration
 
@@ -37,6 +37,15 @@ $(BUILD)/ipvs.integration.test: $(wildcard *.go internal/*/*.go) go.mod go.sum
 integration: $(BUILD)/ipvs.integration.test
 	KERNELS="$(KERNELS)" bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
 	KERNELS="$(KERNELS)" VM_NO_IPVS=1 bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.run '^TestKernelNoIPVS$$'
+
+# Stores the raw replies of each kernel in KERNELS, for a fixed
+# configuration, under testdata/replies/linux-X.Y (see testdata/README).
+capture: $(BUILD)/ipvs.integration.test
+	KERNELS="$(KERNELS)" VM_ENV=IPVS_CAPTURE IPVS_CAPTURE=1 bash vm/run.sh $(BUILD)/ipvs.integration.test \
+		-test.run '^TestKernelCaptureReplies$$' | tee $(BUILD)/capture.log
+	grep '^CAPTURE ' $(BUILD)/capture.log | while read -r _ name hex; do \
+		mkdir -p testdata/replies/$$(dirname $$name) && \
+		printf '%s' "$$hex" | basenc --base16 -d > testdata/replies/$$name.bin; done
 
 # The demo runs directly on a host with IPVS as root, else in the VM on
 # Debian bookworm's kernel.

@@ -101,7 +101,7 @@ func fuzzEncodeService(s Service) []byte {
 }
 
 func FuzzDecodeService(f *testing.F) {
-	seedFuzz(f, "replies/service_*.bin", "requests/service_*.bin", "requests/dest*.bin")
+	seedFuzz(f, "replies/service_*.bin", "replies/linux-*/service_*.bin", "requests/service_*.bin", "requests/dest*.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s Service
 		if decodeServiceMessage(b, &s) != nil {
@@ -147,7 +147,7 @@ func fuzzEncodeDestination(d Destination) []byte {
 }
 
 func FuzzDecodeDestination(f *testing.F) {
-	seedFuzz(f, "replies/dest_*.bin", "requests/dest_*.bin")
+	seedFuzz(f, "replies/dest_*.bin", "replies/linux-*/dests_*.bin", "requests/dest_*.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var d Destination
 		decode := func(b []byte, d *Destination) error { return decodeDestinationMessage(b, FamilyIPv4, d) }
@@ -171,7 +171,7 @@ func FuzzDecodeDestination(f *testing.F) {
 }
 
 func FuzzDecodeDaemon(f *testing.F) {
-	seedFuzz(f, "replies/daemon_*.bin", "requests/daemon_*.bin")
+	seedFuzz(f, "replies/daemon_*.bin", "replies/linux-*/daemons_*.bin", "requests/daemon_*.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var d Daemon
 		if decodeDaemonMessage(b, &d) != nil {
@@ -225,7 +225,7 @@ func FuzzDecodeStats(f *testing.F) {
 }
 
 func FuzzDecodeInfo(f *testing.F) {
-	seedFuzz(f, "replies/info*.bin")
+	seedFuzz(f, "replies/info*.bin", "replies/linux-*/info.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var i Info
 		if decodeInfoMessage(b, &i) != nil {
@@ -236,7 +236,7 @@ func FuzzDecodeInfo(f *testing.F) {
 }
 
 func FuzzDecodeTimeouts(f *testing.F) {
-	seedFuzz(f, "replies/timeouts*.bin", "requests/timeouts_set*.bin")
+	seedFuzz(f, "replies/timeouts*.bin", "replies/linux-*/timeouts.bin", "requests/timeouts_set*.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var to Timeouts
 		if decodeTimeoutsMessage(b, &to) != nil {

@@ -14,8 +14,8 @@ type Info struct {
 	// ConnectionTableSize is the number of buckets of the connection
 	// hash table. Up to Linux 6.12 at least, it is fixed at load by the
 	// ip_vs module's conn_tab_bits parameter and shared by all network
-	// namespaces; Linux 7.2 reports a size per namespace, and 0 for one
-	// that has not used its table yet.
+	// namespaces; Linux 7.2 reports a table of the namespace's own: 0
+	// before the namespace's first service, 256 buckets after it.
 	ConnectionTableSize uint32
 }
 

@@ -1,9 +1,11 @@
 package ipvs
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +128,95 @@ func TestGoldenReplies(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got, cmpOpts...); diff != "" {
 				t.Fatalf("unexpected decoded value (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+// TestCapturedReplies decodes replies captured from real kernels (make
+// capture, testdata/replies/linux-X.Y) for the configuration that
+// TestKernelCaptureReplies makes, into the values that configuration
+// must read back as.
+func TestCapturedReplies(t *testing.T) {
+	skipBigEndian(t)
+	dirs, err := filepath.Glob(filepath.Join("testdata", "replies", "linux-*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no captured replies (make capture): %v", err)
+	}
+	services := map[string]Service{
+		"service_tcp4": {Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr", Flags: FlagHashed},
+		"service_udp6": {Family: FamilyIPv6, Protocol: ProtocolUDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 53, Scheduler: "wlc",
+			Flags: FlagPersistent | FlagHashed, Timeout: 300 * time.Second, Netmask: PrefixMask(64)},
+		"service_fwmark4": {Family: FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: FlagSHFallback | FlagSHPort | FlagHashed},
+		"service_sip4": {Family: FamilyIPv4, Protocol: ProtocolUDP, Address: netip.MustParseAddr("10.0.0.5"), Port: 5060, Scheduler: "rr",
+			PersistenceEngine: "sip", Flags: FlagPersistent | FlagHashed, Timeout: 60 * time.Second, Netmask: PrefixMask(24)},
+	}
+	dests := map[netip.Addr]Destination{}
+	for _, d := range []Destination{
+		{Family: FamilyIPv4, Address: netip.MustParseAddr("192.168.7.2"), Port: 8080, Forward: ForwardMasquerade, Weight: 3},
+		{Family: FamilyIPv4, Address: netip.MustParseAddr("192.168.7.4"), Port: 80, Forward: ForwardTunnel, Weight: 2, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum},
+		{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::7"), Port: 80, Forward: ForwardTunnel, Weight: 1, TunnelType: TunnelGRE},
+		{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::2"), Port: 53, Forward: ForwardDirectRoute, Weight: 100, UpperThreshold: 1000, LowerThreshold: 800},
+	} {
+		dests[d.Address] = d
+	}
+	daemons := []Daemon{
+		{State: DaemonMaster, Interface: "sync0", SyncID: 7, MaxLength: 1000, Group: netip.MustParseAddr("239.1.2.3"), Port: 12345, TTL: 2},
+		// The backup's maximum length is the kernel's default for an IPv6
+		// group on a 1500-byte MTU.
+		{State: DaemonBackup, Interface: "sync0", SyncID: 9, MaxLength: 1452, Group: netip.MustParseAddr("ff02::81"), Port: 8849, TTL: 1},
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			read := func(name string) []byte {
+				t.Helper()
+				b, err := os.ReadFile(filepath.Join(dir, name+".bin"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+			check := func(name string, want, got any, err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", name, diff)
+				}
+			}
+			for name, want := range services {
+				got, err := decodeService(read(name))
+				check(name, want, got, err)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "dests_*.bin"))
+			if len(files) != 4 {
+				t.Fatalf("%d destination replies, want 4", len(files))
+			}
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				svcFamily := FamilyIPv4
+				if strings.Contains(f, "udp6") {
+					svcFamily = FamilyIPv6
+				}
+				got, err := decodeDest(svcFamily)(b)
+				d, _ := got.(Destination)
+				check(filepath.Base(f), dests[d.Address], got, err)
+			}
+			for i, want := range daemons {
+				got, err := decodeDaemon(read(fmt.Sprintf("daemons_%d", i)))
+				check(fmt.Sprintf("daemons_%d", i), want, got, err)
+			}
+			info, err := decodeInfo(read("info"))
+			// Earlier kernels report the global table's 4096 buckets;
+			// Linux 7.2 a table of the namespace's own, of 256 buckets
+			// once the namespace has services.
+			size := uint32(4096)
+			if filepath.Base(dir) == "linux-7.2" {
+				size = 256
+			}
+			check("info", Info{Version: Version{1, 2, 1}, ConnectionTableSize: size}, info, err)
+			to, err := decodeTimeouts(read("timeouts"))
+			check("timeouts", Timeouts{TCP: 1000 * time.Second, TCPFin: 20 * time.Second, UDP: 30 * time.Second}, to, err)
 		})
 	}
 }
