@@ -3,6 +3,7 @@ package ipvs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -24,6 +25,10 @@ type socket interface {
 	setDeadline(t time.Time) error
 	// portID is the socket's netlink port ID, which replies carry.
 	portID() uint32
+	// batchLimits bounds one datagram of a batch: its bytes, which the
+	// send buffer limits, and its messages, whose error answers must all
+	// fit the receive buffer at once.
+	batchLimits() (maxBytes, maxMsgs int)
 	close() error
 }
 
@@ -146,6 +151,20 @@ func (c *conn) send(ctx context.Context, family uint16, version uint8, cmd uint8
 	c.req = nlmsg.FinishRequest(c.req, off)
 	c.rd = *nlmsg.NewReader(c.recv, c.buf, c.seq, c.sock.portID(), flags&nlmsg.FlagAck != 0)
 	return c.ctxErr(ctx, c.sock.write(c.req))
+}
+
+// recvDatagram reads one datagram of replies, for callers that parse
+// them themselves; it aliases the receive buffer.
+func (c *conn) recvDatagram(ctx context.Context) ([]byte, error) {
+	n, err := c.recv(c.buf)
+	if err != nil {
+		return nil, c.ctxErr(ctx, err)
+	}
+	if n > len(c.buf) {
+		c.broken = true
+		return nil, fmt.Errorf("netlink datagram of %d bytes truncated to the %d-byte receive buffer", n, len(c.buf))
+	}
+	return c.buf[:n], nil
 }
 
 // next returns the next reply message of the current request, or io.EOF.

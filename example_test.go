@@ -151,3 +151,30 @@ func ExampleClient_AllServices() {
 	}
 	fmt.Println("connections scheduled:", conns)
 }
+
+// Apply many writes at once: they travel in a few large datagrams, and
+// each gets its own result.
+func ExampleClient_Apply() {
+	ctx := context.Background()
+	c, err := ipvs.New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	var b ipvs.Batch
+	for i := range 100 {
+		svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), Port: 80, Scheduler: "rr"}
+		b.CreateService(svc)
+		b.CreateDestination(svc, ipvs.Destination{Address: netip.MustParseAddr("10.0.0.2"), Port: 8080, Weight: 1})
+	}
+	results, err := c.Apply(ctx, &b)
+	for i, r := range results {
+		if r != nil && !errors.Is(r, os.ErrExist) {
+			log.Printf("write %d: %v", i, r)
+		}
+	}
+	if err != nil {
+		log.Fatal(err) // the batch ended early: see ErrNotSent
+	}
+}

@@ -55,15 +55,19 @@ type fakeKernel struct {
 	t        testing.TB
 	handler  kernelHandler
 	perDgram int // messages per dump datagram
+	// Batch limits of the fake sockets: small, so that tests cross
+	// datagram boundaries.
+	batchBytes, batchMsgs int
 
 	mu      sync.Mutex
+	writes  int // datagrams written to the fake
 	reqs    []kernelRequest
 	dialled int
 	socks   []*fakeSocket
 }
 
 func newFakeKernel(t testing.TB, h kernelHandler) *fakeKernel {
-	return &fakeKernel{t: t, handler: h, perDgram: 2}
+	return &fakeKernel{t: t, handler: h, perDgram: 2, batchBytes: 1024, batchMsgs: 4}
 }
 
 // client returns a Client whose sockets are this kernel's.
@@ -195,6 +199,9 @@ func (s *fakeSocket) write(b []byte) error {
 		return os.ErrClosed
 	}
 	s.mu.Unlock()
+	s.k.mu.Lock()
+	s.k.writes++
+	s.k.mu.Unlock()
 	replies := s.k.serve(b)
 	s.mu.Lock()
 	s.queue = append(s.queue, replies...)
@@ -259,6 +266,8 @@ func (s *fakeSocket) setDeadline(t time.Time) error {
 }
 
 func (s *fakeSocket) portID() uint32 { return testPortID }
+
+func (s *fakeSocket) batchLimits() (int, int) { return s.k.batchBytes, s.k.batchMsgs }
 
 func (s *fakeSocket) close() error {
 	s.mu.Lock()

@@ -117,6 +117,12 @@ func (e *KernelError) Error() string {
 // errno's own mapping onto os.ErrNotExist and friends work.
 func (e *KernelError) Unwrap() error { return e.Errno }
 
+// ParseError decodes the payload of an NLMSG_ERROR message with header
+// flags flags: errno is 0 for an ACK, else negative with ke describing it.
+func ParseError(flags uint16, payload []byte) (errno int32, ke *KernelError, err error) {
+	return parseError(flags, payload)
+}
+
 // parseError decodes the payload of an NLMSG_ERROR message: a negative
 // errno, the request's header (and its payload unless the kernel capped
 // it), then extended acknowledgement attributes if flags say so.

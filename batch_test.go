@@ -1,0 +1,206 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
+)
+
+func mixedBatch() *Batch {
+	var b Batch
+	b.CreateService(tcp4)
+	b.CreateDestination(tcp4, masq4)
+	d := masq4
+	d.Weight = 9
+	b.UpdateDestination(tcp4, d)
+	b.RemoveDestination(tcp4, masq4)
+	s := tcp4
+	s.Scheduler = "wrr"
+	b.UpdateService(s)
+	b.RemoveService(tcp4)
+	return &b
+}
+
+// TestBatchGolden pins the bytes of a batch: the requests of the single
+// calls, without NLM_F_ACK but on the last, with consecutive sequence
+// numbers (zeroed in the golden file), in one datagram.
+func TestBatchGolden(t *testing.T) {
+	skipBigEndian(t)
+	k := newFakeKernel(t, answer)
+	k.batchBytes, k.batchMsgs = 1<<16, 100
+	res, err := k.client().Apply(context.Background(), mixedBatch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r != nil {
+			t.Errorf("op %d: %v", i, r)
+		}
+	}
+	reqs := k.requests()
+	if k.writes != 1 || len(reqs) != 6 {
+		t.Fatalf("%d datagrams, %d requests; want 1 and 6", k.writes, len(reqs))
+	}
+	var all []byte
+	for i, r := range reqs {
+		want := uint16(nlmsg.FlagRequest)
+		if i == len(reqs)-1 {
+			want |= nlmsg.FlagAck
+		}
+		if r.Header.Flags != want {
+			t.Errorf("request %d has flags %#x, want %#x", i, r.Header.Flags, want)
+		}
+		if i > 0 && r.Header.Sequence != reqs[i-1].Header.Sequence+1 {
+			t.Errorf("request %d has sequence %d after %d", i, r.Header.Sequence, reqs[i-1].Header.Sequence)
+		}
+		raw := append([]byte(nil), r.Raw...)
+		copy(raw[8:12], []byte{0, 0, 0, 0})
+		all = append(all, raw...)
+	}
+	golden(t, filepath.Join("requests", "batch_mixed.bin"), all)
+}
+
+// TestBatchResults has the kernel refuse some writes of a batch that
+// spans several datagrams, and checks each write's result.
+func TestBatchResults(t *testing.T) {
+	refuse := map[uint8]syscall.Errno{ipvsh.CmdNewDest: syscall.EEXIST, ipvsh.CmdDelDest: syscall.ENOENT}
+	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+		if req.Cmd == ipvsh.CmdGetInfo {
+			return answer(req)
+		}
+		return kernelReply{Errno: refuse[req.Cmd]}
+	})
+	k.batchMsgs = 4
+	c := k.client()
+	var b Batch
+	for range 3 {
+		for _, op := range mixedBatch().ops {
+			b.ops = append(b.ops, op)
+		}
+	}
+	// An invalid write in the middle is refused by the client alone.
+	bad := tcp4
+	bad.Scheduler = ""
+	b.ops = append(b.ops[:5], append([]batchOp{{op: opCreateService, cmd: ipvsh.CmdNewService, svc: bad}}, b.ops[5:]...)...)
+	res, err := c.Apply(context.Background(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 19 {
+		t.Fatalf("%d results for 19 writes", len(res))
+	}
+	for i, r := range res {
+		o := b.ops[i]
+		switch {
+		case i == 5:
+			if !errors.Is(r, os.ErrInvalid) {
+				t.Errorf("op %d (invalid): %v", i, r)
+			}
+		case refuse[o.cmd] != 0:
+			if !errors.Is(r, refuse[o.cmd]) || !errors.Is(r, map[syscall.Errno]error{syscall.EEXIST: os.ErrExist, syscall.ENOENT: os.ErrNotExist}[refuse[o.cmd]]) {
+				t.Errorf("op %d (%s): %v, want %v", i, o.op, r, refuse[o.cmd])
+			}
+			var e *Error
+			if !errors.As(r, &e) || e.Op != o.op {
+				t.Errorf("op %d: %#v does not name its operation %q", i, r, o.op)
+			}
+		case r != nil:
+			t.Errorf("op %d (%s): %v", i, o.op, r)
+		}
+	}
+	if sent := len(k.requests()); sent != 18 || k.writes != 5 {
+		t.Errorf("%d requests in %d datagrams; want 18 in 5", sent, k.writes)
+	}
+	// The socket stays in step for the next call.
+	if _, err := c.Info(context.Background()); err != nil || k.dialled != 1 {
+		t.Fatalf("after the batch: %v, %d sockets", err, k.dialled)
+	}
+}
+
+func TestBatchSplitsByBytes(t *testing.T) {
+	k := newFakeKernel(t, answer)
+	k.batchBytes, k.batchMsgs = 300, 1000
+	var b Batch
+	for i := range 10 {
+		s := tcp4
+		s.Port = uint16(i + 1)
+		b.CreateService(s)
+	}
+	res, err := k.client().Apply(context.Background(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r != nil {
+			t.Errorf("op %d: %v", i, r)
+		}
+	}
+	// Each NEW_SERVICE is 92 bytes: three fit 300.
+	if k.writes != 4 {
+		t.Errorf("%d datagrams, want 4", k.writes)
+	}
+}
+
+func TestBatchCancelled(t *testing.T) {
+	k := newFakeKernel(t, answer)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := k.client().Apply(ctx, mixedBatch())
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	for i, r := range res {
+		if !errors.Is(r, ErrNotSent) {
+			t.Errorf("op %d: %v, want ErrNotSent", i, r)
+		}
+	}
+}
+
+// TestBatchLostAnswers has the kernel swallow the fence's ACK: the ops of
+// that datagram are of unknown outcome, the ones after it not sent.
+func TestBatchLostAnswers(t *testing.T) {
+	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+		if req.Cmd == ipvsh.CmdDelDest {
+			return kernelReply{Silent: true}
+		}
+		return kernelReply{}
+	})
+	k.batchMsgs = 4
+	c := k.client()
+	c.replyTimeout = 50 * time.Millisecond
+	res, err := c.Apply(context.Background(), mixedBatch())
+	if !errors.Is(err, errReplyTimeout) {
+		t.Fatalf("got %v", err)
+	}
+	for i, r := range res {
+		want := ErrOutcomeUnknown
+		if i >= 4 {
+			want = ErrNotSent
+		}
+		if !errors.Is(r, want) {
+			t.Errorf("op %d: %v, want %v", i, r, want)
+		}
+	}
+}
+
+func TestBatchEmptyAndReset(t *testing.T) {
+	k := newFakeKernel(t, answer)
+	var b Batch
+	res, err := k.client().Apply(context.Background(), &b)
+	if err != nil || len(res) != 0 || len(k.requests()) != 0 {
+		t.Fatalf("empty batch: %v, %v, %d requests", res, err, len(k.requests()))
+	}
+	b.CreateService(Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 1, Scheduler: "rr"})
+	b.Reset()
+	if b.Len() != 0 {
+		t.Fatal("Reset left writes")
+	}
+}
