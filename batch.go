@@ -151,7 +151,7 @@ func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 		return results, (&request{op: "apply batch"}).wrap(err)
 	}
 	defer c.put(cn)
-	maxBytes, maxMsgs := cn.sock.batchLimits()
+	maxBytes, maxMsgs := batchLimits(cn.sock)
 	for len(pending) > 0 {
 		if err := ctx.Err(); err != nil {
 			return results, (&request{op: "apply batch"}).wrap(err)
@@ -258,6 +258,19 @@ func (c *Client) lost(sent []int, results []error, wrap func(int, error) error, 
 		}
 	}
 	return cause
+}
+
+// errorAnswerCost is what an error answer costs in the receive buffer
+// (an skb's true size), with room to spare.
+const errorAnswerCost = 2048
+
+// batchLimits bounds one datagram of a batch: its bytes, since the kernel
+// refuses a datagram larger than the send buffer less 32 bytes (half of it
+// leaves room for its accounting); and its messages, since the error
+// answers to all of them must fit the receive buffer at once.
+func batchLimits(s socket) (maxBytes, maxMsgs int) {
+	snd, rcv := s.buffers()
+	return min(max(snd/2, 256), 1<<20), max(rcv/errorAnswerCost, 1)
 }
 
 // lastMessageOffset returns the offset of the last message in b.

@@ -35,7 +35,7 @@ func mixedBatch() *Batch {
 func TestBatchGolden(t *testing.T) {
 	skipBigEndian(t)
 	k := newFakeKernel(t, answer)
-	k.batchBytes, k.batchMsgs = 1<<16, 100
+	k.sndbuf, k.rcvbuf = 1<<17, 100*errorAnswerCost
 	res, err := k.client().Apply(context.Background(), mixedBatch())
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestBatchResults(t *testing.T) {
 		}
 		return kernelReply{Errno: refuse[req.Cmd]}
 	})
-	k.batchMsgs = 4
+	k.rcvbuf = 4 * errorAnswerCost
 	c := k.client()
 	var b Batch
 	for range 3 {
@@ -127,7 +127,7 @@ func TestBatchResults(t *testing.T) {
 
 func TestBatchSplitsByBytes(t *testing.T) {
 	k := newFakeKernel(t, answer)
-	k.batchBytes, k.batchMsgs = 300, 1000
+	k.sndbuf, k.rcvbuf = 600, 1000*errorAnswerCost
 	var b Batch
 	for i := range 10 {
 		s := tcp4
@@ -173,7 +173,7 @@ func TestBatchLostAnswers(t *testing.T) {
 		}
 		return kernelReply{}
 	})
-	k.batchMsgs = 4
+	k.rcvbuf = 4 * errorAnswerCost
 	c := k.client()
 	c.replyTimeout = 50 * time.Millisecond
 	res, err := c.Apply(context.Background(), mixedBatch())

@@ -25,10 +25,9 @@ type socket interface {
 	setDeadline(t time.Time) error
 	// portID is the socket's netlink port ID, which replies carry.
 	portID() uint32
-	// batchLimits bounds one datagram of a batch: its bytes, which the
-	// send buffer limits, and its messages, whose error answers must all
-	// fit the receive buffer at once.
-	batchLimits() (maxBytes, maxMsgs int)
+	// buffers returns the sizes of the socket's send and receive buffers,
+	// which bound the datagrams of Client.Apply and AllVirtualServers.
+	buffers() (send, receive int)
 	close() error
 }
 

@@ -127,22 +127,18 @@ func resolveFamily(gc *genetlink.Conn) (genetlink.Family, error) {
 // into the caller's buffer. netlink.Conn would peek at every datagram to
 // size a fresh buffer, and read a whole dump before returning any of it.
 type rawSocket struct {
-	nc                *netlink.Conn
-	rc                syscall.RawConn
-	pid               uint32
-	maxBytes, maxMsgs int // see batchLimits
+	nc             *netlink.Conn
+	rc             syscall.RawConn
+	pid            uint32
+	sndbuf, rcvbuf int // as the kernel reports them
 }
 
 // socketBufferSize is what each socket asks for its send and receive
-// buffers, so that a batch (Client.Apply) can send large datagrams and
-// every error answer to one fits at once. It is a limit, not memory
-// held. SO_*BUFFORCE needs CAP_NET_ADMIN, which IPVS needs anyway; without
-// it the system's maximum applies.
+// buffers, so that batches can send large datagrams and their answers
+// fit at once. It is a limit, not memory held. SO_*BUFFORCE needs
+// CAP_NET_ADMIN, which IPVS needs anyway; without it the system's
+// maximum applies.
 const socketBufferSize = 4 << 20
-
-// errorAnswerCost is what one error answer of the kernel costs in the
-// receive buffer (the skb's true size), with room to spare.
-const errorAnswerCost = 2048
 
 func newRawSocket(nc *netlink.Conn) (*rawSocket, error) {
 	rc, err := nc.SyscallConn()
@@ -150,24 +146,19 @@ func newRawSocket(nc *netlink.Conn) (*rawSocket, error) {
 		return nil, err
 	}
 	s := &rawSocket{nc: nc, rc: rc, pid: nc.PID()}
-	snd, rcv := 0, 0
 	_ = rc.Control(func(fd uintptr) {
 		for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
 			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], socketBufferSize) != nil {
 				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], socketBufferSize)
 			}
 		}
-		snd, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
-		rcv, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		s.sndbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+		s.rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	})
-	// The kernel refuses a datagram larger than the send buffer less 32
-	// bytes; half of it leaves room for its own accounting.
-	s.maxBytes = min(max(snd/2, 4096), 1<<20)
-	s.maxMsgs = max(rcv/errorAnswerCost, 1)
 	return s, nil
 }
 
-func (s *rawSocket) batchLimits() (int, int) { return s.maxBytes, s.maxMsgs }
+func (s *rawSocket) buffers() (int, int) { return s.sndbuf, s.rcvbuf }
 
 func (s *rawSocket) write(b []byte) error {
 	var werr error

@@ -616,6 +616,19 @@ func TestKernelScale(t *testing.T) {
 	}
 	read := time.Since(start)
 	start = time.Now()
+	snap, err := c.VirtualServers(ctx)
+	must(t, err)
+	snapRead := time.Since(start)
+	if len(snap) != nsvc {
+		t.Fatalf("VirtualServers: %d services", len(snap))
+	}
+	for _, vs := range snap {
+		if len(vs.Destinations) != ndst {
+			t.Fatalf("VirtualServers: %s has %d destinations", vs.Service, len(vs.Destinations))
+		}
+	}
+	t.Logf("read with one dump per service: %s; with VirtualServers: %s", read, snapRead)
+	start = time.Now()
 	for _, s := range svcs {
 		must(t, c.RemoveService(ctx, s))
 	}
@@ -625,6 +638,52 @@ func TestKernelScale(t *testing.T) {
 		t.Fatalf("%d services left, %d destinations read", len(left), total)
 	}
 	t.Logf("%d services, %d destinations: created in %s, read in %s, removed in %s (under emulation)", nsvc, total, created, read, time.Since(start))
+}
+
+// TestKernelVirtualServers reads services with their destinations, one of
+// them with more than fit a dump's chunk, and compares each with what
+// Destinations reads.
+func TestKernelVirtualServers(t *testing.T) {
+	_, c := newClient(t)
+	ctx := ctxT(t)
+	var b ipvs.Batch
+	want := map[string]int{}
+	for i := range 20 {
+		svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: netip.AddrFrom4([4]byte{10, 40, 0, byte(i)}), Port: 53, Scheduler: "rr"}
+		b.CreateService(svc)
+		n := i % 3
+		if i == 5 {
+			n = 300
+		}
+		for j := range n {
+			b.CreateDestination(svc, ipvs.Destination{Address: netip.AddrFrom4([4]byte{10, 41, byte(j >> 8), byte(j)}), Port: 53, Weight: 1})
+		}
+		want[svc.String()] = n
+	}
+	res, err := c.Apply(ctx, &b)
+	must(t, err)
+	for i, r := range res {
+		if r != nil {
+			t.Fatalf("write %d: %v", i, r)
+		}
+	}
+	got, err := c.VirtualServers(ctx)
+	must(t, err)
+	if len(got) != len(want) {
+		t.Fatalf("%d services, want %d", len(got), len(want))
+	}
+	for _, vs := range got {
+		if len(vs.Destinations) != want[vs.Service.String()] {
+			t.Errorf("%s: %d destinations, want %d", vs.Service, len(vs.Destinations), want[vs.Service.String()])
+		}
+		single, err := c.Destinations(ctx, vs.Service)
+		must(t, err)
+		sortDests(single)
+		sortDests(vs.Destinations)
+		if diff := cmp.Diff(single, vs.Destinations, addrCmp); diff != "" {
+			t.Errorf("%s differs from Destinations (-single +snapshot):\n%s", vs.Service, diff)
+		}
+	}
 }
 
 // TestKernelBatch applies 1000 services with 10 destinations each, then

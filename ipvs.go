@@ -64,7 +64,7 @@ const DefaultReplyTimeout = 10 * time.Second
 // maxIdleSockets bounds the sockets a Client keeps open between calls.
 // More calls than this at once each open one of their own, and close it
 // after.
-const maxIdleSockets = 4
+const maxIdleSockets = 8
 
 // Client is a connection to the kernel's IPVS in one network namespace.
 // Create it with New and release it with Close.

@@ -55,9 +55,9 @@ type fakeKernel struct {
 	t        testing.TB
 	handler  kernelHandler
 	perDgram int // messages per dump datagram
-	// Batch limits of the fake sockets: small, so that tests cross
+	// Buffer sizes of the fake sockets: small, so that tests cross
 	// datagram boundaries.
-	batchBytes, batchMsgs int
+	sndbuf, rcvbuf int
 
 	mu      sync.Mutex
 	writes  int // datagrams written to the fake
@@ -67,7 +67,7 @@ type fakeKernel struct {
 }
 
 func newFakeKernel(t testing.TB, h kernelHandler) *fakeKernel {
-	return &fakeKernel{t: t, handler: h, perDgram: 2, batchBytes: 1024, batchMsgs: 4}
+	return &fakeKernel{t: t, handler: h, perDgram: 2, sndbuf: 2048, rcvbuf: 4 * errorAnswerCost}
 }
 
 // client returns a Client whose sockets are this kernel's.
@@ -267,7 +267,7 @@ func (s *fakeSocket) setDeadline(t time.Time) error {
 
 func (s *fakeSocket) portID() uint32 { return testPortID }
 
-func (s *fakeSocket) batchLimits() (int, int) { return s.k.batchBytes, s.k.batchMsgs }
+func (s *fakeSocket) buffers() (int, int) { return s.k.sndbuf, s.k.rcvbuf }
 
 func (s *fakeSocket) close() error {
 	s.mu.Lock()

@@ -1,0 +1,94 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+)
+
+// snapshotKernel serves n services, service i with i%5 destinations.
+func snapshotKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
+	var want []VirtualServer
+	for i := range n {
+		vs := VirtualServer{Service: manyServices(n)[i], Destinations: []Destination{}}
+		for j := range i % 5 {
+			vs.Destinations = append(vs.Destinations, Destination{Family: FamilyIPv4, Address: netip.AddrFrom4([4]byte{10, 2, byte(i), byte(j)}), Port: 80, Weight: uint32(j)})
+		}
+		want = append(want, vs)
+	}
+	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+		var r kernelReply
+		switch req.Cmd {
+		case ipvsh.CmdGetService:
+			for _, vs := range want {
+				r.Msgs = append(r.Msgs, kernelService(vs.Service, replyOptions{}))
+			}
+		case ipvsh.CmdGetDest:
+			var key Service
+			if err := decodeServiceMessage(req.Raw[16:], &key); err != nil {
+				t.Errorf("GET_DEST request: %v", err)
+			}
+			i := int(key.Address.As4()[2])<<8 | int(key.Address.As4()[3])
+			for _, d := range want[i].Destinations {
+				r.Msgs = append(r.Msgs, kernelDestination(d, replyOptions{}))
+			}
+		}
+		return r
+	})
+	return k, want
+}
+
+func TestVirtualServers(t *testing.T) {
+	k, want := snapshotKernel(t, 150)
+	got, err := k.client().VirtualServers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+		t.Fatalf("unexpected virtual servers (-want +got):\n%s", diff)
+	}
+	// One dump of services, one of destinations per service.
+	if k.writes != 151 {
+		t.Errorf("%d datagrams for 150 services, want 151", k.writes)
+	}
+}
+
+func TestVirtualServersError(t *testing.T) {
+	k, _ := snapshotKernel(t, 10)
+	inner := k.handler
+	k.handler = func(req kernelRequest) kernelReply {
+		if req.Cmd == ipvsh.CmdGetDest {
+			return kernelReply{Errno: syscall.EPERM}
+		}
+		return inner(req)
+	}
+	_, err := k.client().VirtualServers(context.Background())
+	if !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("got %v, want EPERM", err)
+	}
+}
+
+func TestAllVirtualServersBreak(t *testing.T) {
+	k, _ := snapshotKernel(t, 100)
+	c := k.client()
+	n := 0
+	for _, err := range c.AllVirtualServers(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 3 {
+			break
+		}
+	}
+	// The next read works, on sockets in step.
+	got, err := c.VirtualServers(context.Background())
+	if err != nil || len(got) != 100 {
+		t.Fatalf("after a broken-off read: %d, %v", len(got), err)
+	}
+}
