@@ -200,6 +200,28 @@ func (a *attrs) str() string {
 	return string(d)
 }
 
+// knownNames are the scheduler and persistence engine names that the
+// kernel ships; decoding them returns these strings instead of
+// allocating new ones, since every service reply carries one.
+var knownNames = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos", "none", "sip"}
+
+// name reads a NUL-terminated name, without allocating for a known one.
+func (a *attrs) name() string {
+	d := a.data
+	for i, c := range d {
+		if c == 0 {
+			d = d[:i]
+			break
+		}
+	}
+	for _, n := range knownNames {
+		if string(d) == n {
+			return n
+		}
+	}
+	return string(d)
+}
+
 // decodeAddr interprets a union nf_inet_addr for the given family. The
 // kernel sends all 16 bytes in replies, and uses only the first 4 for
 // IPv4; requests may carry only those 4.

@@ -31,12 +31,12 @@ type socket interface {
 	close() error
 }
 
-// receiveBufferSize is the receive buffer of each socket. The kernel sizes
-// dump chunks from the largest buffer a socket has read with, up to about
-// 32 KiB, and each chunk walks the service table from its start again: a
-// small buffer makes a large dump quadratic. 64 KiB holds the largest
-// chunk with room to spare.
-const receiveBufferSize = 64 << 10
+// DefaultReceiveBufferSize is the ReceiveBufferSize of a Config that sets
+// none. The kernel sizes dump chunks from the largest buffer a socket has
+// read with, up to about 32 KiB, and each chunk of a service dump walks
+// the table from its start again, so a small buffer makes a large dump
+// quadratic; 64 KiB holds the largest chunk with room to spare.
+const DefaultReceiveBufferSize = 64 << 10
 
 // conn is a socket with the state of the request it is serving.
 type conn struct {
@@ -52,8 +52,8 @@ type conn struct {
 	stopCancel   func() bool     // undoes the context hook of the current call
 }
 
-func newConn(s socket, replyTimeout time.Duration) *conn {
-	return &conn{sock: s, buf: make([]byte, receiveBufferSize), seq: uint32(time.Now().UnixNano()), replyTimeout: replyTimeout}
+func newConn(s socket, replyTimeout time.Duration, bufSize int) *conn {
+	return &conn{sock: s, buf: make([]byte, bufSize), seq: uint32(time.Now().UnixNano()), replyTimeout: replyTimeout}
 }
 
 // begin bounds the socket's I/O by ctx: its deadline becomes the socket's,
@@ -66,7 +66,9 @@ func (c *conn) begin(ctx context.Context) error {
 		return err
 	}
 	c.ctx = ctx
-	c.stopCancel = context.AfterFunc(ctx, func() { _ = c.sock.setDeadline(time.Unix(1, 0)) })
+	if ctx.Done() != nil { // a context that can be cancelled
+		c.stopCancel = context.AfterFunc(ctx, func() { _ = c.sock.setDeadline(time.Unix(1, 0)) })
+	}
 	return nil
 }
 

@@ -46,8 +46,13 @@ func newClient(cfg *Config) (*Client, error) {
 	if replyTimeout == 0 {
 		replyTimeout = DefaultReplyTimeout
 	}
+	bufSize := cfg.ReceiveBufferSize
+	if bufSize == 0 {
+		bufSize = DefaultReceiveBufferSize
+	}
 	c := &Client{
 		replyTimeout: replyTimeout,
+		bufSize:      bufSize,
 		family:       f.ID,
 		version:      f.Version,
 		dial: func() (socket, error) {
@@ -59,7 +64,7 @@ func newClient(cfg *Config) (*Client, error) {
 		},
 		release: ns.Close,
 	}
-	c.idle = append(c.idle, newConn(first, replyTimeout))
+	c.idle = append(c.idle, newConn(first, replyTimeout, bufSize))
 	return c, nil
 }
 

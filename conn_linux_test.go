@@ -83,7 +83,7 @@ func hostConn(t *testing.T) *conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.close() })
-	return newConn(s, DefaultReplyTimeout)
+	return newConn(s, DefaultReplyTimeout, DefaultReceiveBufferSize)
 }
 
 // The nlctrl family's request to list families, which every kernel has:

@@ -56,6 +56,11 @@ type Config struct {
 	// kernel answers at once, so only a lost reply meets it; a dump may
 	// take longer as a whole. Zero means DefaultReplyTimeout.
 	ReplyTimeout time.Duration
+	// ReceiveBufferSize is the size of each socket's buffer for one
+	// datagram of replies, which also sets the size of the kernel's dump
+	// chunks (up to about 32 KiB). Zero means DefaultReceiveBufferSize; it
+	// must be at least 4096.
+	ReceiveBufferSize int
 }
 
 // DefaultReplyTimeout is the ReplyTimeout of a Config that sets none.
@@ -73,6 +78,7 @@ type Client struct {
 	version      uint8
 	dial         func() (socket, error)
 	replyTimeout time.Duration
+	bufSize      int          // of each conn's receive buffer
 	release      func() error // releases what dial needs, such as a namespace fd
 
 	mu     sync.Mutex
@@ -89,6 +95,9 @@ func New(cfg *Config) (*Client, error) {
 	}
 	if cfg.ReplyTimeout < 0 {
 		return nil, &Error{Op: opNew, Err: invalidf("config reply timeout", "%s is negative", cfg.ReplyTimeout)}
+	}
+	if n := cfg.ReceiveBufferSize; n != 0 && n < 4096 {
+		return nil, &Error{Op: opNew, Err: invalidf("config receive buffer size", "%d is less than 4096", n)}
 	}
 	c, err := newClient(cfg)
 	if err != nil {
@@ -135,7 +144,7 @@ func (c *Client) get() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newConn(s, c.replyTimeout), nil
+	return newConn(s, c.replyTimeout, c.bufSize), nil
 }
 
 // put returns a socket to the pool, or closes it if it is out of step

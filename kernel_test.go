@@ -72,7 +72,7 @@ func newFakeKernel(t testing.TB, h kernelHandler) *fakeKernel {
 
 // client returns a Client whose sockets are this kernel's.
 func (k *fakeKernel) client() *Client {
-	c := &Client{family: testFamilyID, version: ipvsh.GenlVersion, dial: k.dial, replyTimeout: 5 * time.Second}
+	c := &Client{family: testFamilyID, version: ipvsh.GenlVersion, dial: k.dial, replyTimeout: 5 * time.Second, bufSize: DefaultReceiveBufferSize}
 	k.t.Cleanup(func() { _ = c.Close() })
 	return c
 }

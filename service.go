@@ -405,9 +405,9 @@ func (s *Service) decode(b []byte) error {
 		case ipvsh.SvcAttrFwmark:
 			s.FWMark = a.u32("service FWMARK")
 		case ipvsh.SvcAttrSchedName:
-			s.Scheduler = a.str()
+			s.Scheduler = a.name()
 		case ipvsh.SvcAttrPEName:
-			s.PersistenceEngine = a.str()
+			s.PersistenceEngine = a.name()
 		case ipvsh.SvcAttrFlags:
 			// The mask in replies is always ~0; only the flags matter.
 			if len(a.data) != 8 {

@@ -1,0 +1,99 @@
+package ipvs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+)
+
+func benchReply(b *testing.B, name string) []byte {
+	msg, err := os.ReadFile(filepath.Join("testdata", "replies", "linux-6.1", name+".bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return msg
+}
+
+func BenchmarkDecodeService(b *testing.B) {
+	msg := benchReply(b, "service_sip4")
+	b.ReportAllocs()
+	var s Service
+	for b.Loop() {
+		if err := decodeServiceMessage(msg, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeDestination(b *testing.B) {
+	msg := benchReply(b, "dests_tcp4_0")
+	b.ReportAllocs()
+	var d Destination
+	for b.Loop() {
+		if err := decodeDestinationMessage(msg, FamilyIPv4, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeService(b *testing.B) {
+	b.ReportAllocs()
+	w := attrWriter{b: make([]byte, 0, 512)}
+	for b.Loop() {
+		w.b = w.b[:0]
+		sip.encodeNest(&w)
+	}
+}
+
+func BenchmarkEncodeDestination(b *testing.B) {
+	b.ReportAllocs()
+	w := attrWriter{b: make([]byte, 0, 512)}
+	for b.Loop() {
+		w.b = w.b[:0]
+		tcp4.encodeKeyNest(&w)
+		masq4.encodeNest(&w)
+	}
+}
+
+// BenchmarkServicesDump reads 1000 services through the whole client
+// path, from a fake kernel's datagrams: allocations per service.
+func BenchmarkServicesDump(b *testing.B) {
+	svcs := manyServices(1000)
+	var msgs [][]byte
+	for _, s := range svcs {
+		msgs = append(msgs, kernelService(s, replyOptions{}))
+	}
+	k := newFakeKernel(b, func(req kernelRequest) kernelReply {
+		if req.Cmd == ipvsh.CmdGetService {
+			return kernelReply{Msgs: msgs}
+		}
+		return kernelReply{}
+	})
+	k.perDgram = 100
+	c := k.client()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := c.Services(ctx)
+		if err != nil || len(got) != 1000 {
+			b.Fatal(len(got), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/service")
+}
+
+// BenchmarkCreateService is one single call through the client path.
+func BenchmarkCreateService(b *testing.B) {
+	k := newFakeKernel(b, func(kernelRequest) kernelReply { return kernelReply{} })
+	c := k.client()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.CreateService(ctx, sip); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
