@@ -13,48 +13,41 @@ import (
 // The zero Batch is empty and ready to use; a Batch may be reused after
 // Reset.
 type Batch struct {
-	ops []batchOp
+	ops []request
 }
 
-type batchOp struct {
-	op  string
-	cmd uint8
-	svc Service
-	dst Destination
-}
-
-func (b *Batch) add(op string, cmd uint8, svc Service, dst Destination) {
-	b.ops = append(b.ops, batchOp{op: op, cmd: cmd, svc: svc, dst: dst})
+func (b *Batch) add(op string, cmd uint8, bd body, svc Service, dst Destination) {
+	b.ops = append(b.ops, request{op: op, cmd: cmd, body: bd, svc: svc, dst: dst})
 }
 
 // CreateService adds the creation of a service to the batch.
 func (b *Batch) CreateService(svc Service) {
-	b.add(opCreateService, ipvsh.CmdNewService, svc, Destination{})
+	b.add(opCreateService, ipvsh.CmdNewService, bodySvc, svc, Destination{})
 }
 
 // UpdateService adds an update of a service to the batch.
 func (b *Batch) UpdateService(svc Service) {
-	b.add(opUpdateService, ipvsh.CmdSetService, svc, Destination{})
+	b.add(opUpdateService, ipvsh.CmdSetService, bodySvc, svc, Destination{})
 }
 
 // RemoveService adds the removal of a service to the batch.
 func (b *Batch) RemoveService(svc Service) {
-	b.add(opRemoveService, ipvsh.CmdDelService, svc, Destination{})
+	b.add(opRemoveService, ipvsh.CmdDelService, bodySvcKey, svc, Destination{})
 }
 
 // CreateDestination adds the creation of a destination to the batch.
 func (b *Batch) CreateDestination(svc Service, dst Destination) {
-	b.add(opCreateDest, ipvsh.CmdNewDest, svc, dst)
+	b.add(opCreateDest, ipvsh.CmdNewDest, bodyDest, svc, dst)
 }
 
 // UpdateDestination adds an update of a destination to the batch.
 func (b *Batch) UpdateDestination(svc Service, dst Destination) {
-	b.add(opUpdateDest, ipvsh.CmdSetDest, svc, dst)
+	b.add(opUpdateDest, ipvsh.CmdSetDest, bodyDest, svc, dst)
 }
 
 // RemoveDestination adds the removal of a destination to the batch.
 func (b *Batch) RemoveDestination(svc Service, dst Destination) {
-	b.add(opRemoveDest, ipvsh.CmdDelDest, svc, dst)
+	b.add(opRemoveDest, ipvsh.CmdDelDest, bodyDestKey, svc, dst)
 }
 
 // Len returns the number of writes in the batch.
@@ -62,48 +55,6 @@ func (b *Batch) Len() int { return len(b.ops) }
 
 // Reset empties the batch, keeping its memory.
 func (b *Batch) Reset() { b.ops = b.ops[:0] }
-
-// object names the op's target in errors.
-func (o *batchOp) object() fmt.Stringer {
-	switch o.cmd {
-	case ipvsh.CmdNewDest, ipvsh.CmdSetDest, ipvsh.CmdDelDest:
-		return destObject{o.svc, o.dst}
-	}
-	return o.svc
-}
-
-func (o *batchOp) validate() error {
-	switch o.cmd {
-	case ipvsh.CmdNewService, ipvsh.CmdSetService:
-		return o.svc.validate()
-	case ipvsh.CmdDelService:
-		return o.svc.validateKey()
-	case ipvsh.CmdDelDest:
-		if err := o.svc.validateKey(); err != nil {
-			return err
-		}
-		return o.dst.validateKey()
-	}
-	if err := o.svc.validateKey(); err != nil {
-		return err
-	}
-	return o.dst.validate(&o.svc)
-}
-
-func (o *batchOp) encode(w *attrWriter) {
-	switch o.cmd {
-	case ipvsh.CmdNewService, ipvsh.CmdSetService:
-		o.svc.encodeNest(w)
-	case ipvsh.CmdDelService:
-		o.svc.encodeKeyNest(w)
-	case ipvsh.CmdDelDest:
-		o.svc.encodeKeyNest(w)
-		o.dst.encodeKeyNest(w)
-	default:
-		o.svc.encodeKeyNest(w)
-		o.dst.encodeNest(w)
-	}
-}
 
 // ErrNotSent is the result of a write that Apply did not send, because
 // the batch ended before it: its context ended, or the socket failed.
@@ -129,11 +80,7 @@ var ErrOutcomeUnknown = errors.New("outcome unknown: the kernel received this wr
 // ends midway: ctx only stops further datagrams from being sent.
 func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 	results := make([]error, len(b.ops))
-	wrap := func(i int, err error) error {
-		o := &b.ops[i]
-		r := request{op: o.op, object: o.object()}
-		return r.wrap(err)
-	}
+	wrap := func(i int, err error) error { return b.ops[i].wrap(err) }
 	pending := make([]int, 0, len(b.ops)) // indexes of valid ops
 	for i := range b.ops {
 		if err := b.ops[i].validate(); err != nil {

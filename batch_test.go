@@ -89,7 +89,7 @@ func TestBatchResults(t *testing.T) {
 	// An invalid write in the middle is refused by the client alone.
 	bad := tcp4
 	bad.Scheduler = ""
-	b.ops = append(b.ops[:5], append([]batchOp{{op: opCreateService, cmd: ipvsh.CmdNewService, svc: bad}}, b.ops[5:]...)...)
+	b.ops = append(b.ops[:5], append([]request{{op: opCreateService, cmd: ipvsh.CmdNewService, body: bodySvc, svc: bad}}, b.ops[5:]...)...)
 	res, err := c.Apply(context.Background(), &b)
 	if err != nil {
 		t.Fatal(err)

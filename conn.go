@@ -53,7 +53,9 @@ type conn struct {
 }
 
 func newConn(s socket, replyTimeout time.Duration, bufSize int) *conn {
-	return &conn{sock: s, buf: make([]byte, bufSize), seq: uint32(time.Now().UnixNano()), replyTimeout: replyTimeout}
+	c := &conn{sock: s, buf: make([]byte, bufSize), seq: uint32(time.Now().UnixNano()), replyTimeout: replyTimeout}
+	c.rd = *nlmsg.NewReader(c.recv, c.buf, 0, s.portID(), false)
+	return c
 }
 
 // begin bounds the socket's I/O by ctx: its deadline becomes the socket's,
@@ -139,18 +141,15 @@ func (c *conn) ctxErr(ctx context.Context, err error) error {
 }
 
 // send frames one request and writes it, and readies the reader for its
-// replies. encode appends the request's attributes, if any.
-func (c *conn) send(ctx context.Context, family uint16, version uint8, cmd uint8, flags uint16, encode func(*attrWriter)) error {
+// replies.
+func (c *conn) send(ctx context.Context, family uint16, version uint8, r *request) error {
 	c.seq++
 	var off int
-	c.req, off = nlmsg.StartRequest(c.req[:0], family, flags, c.seq, cmd, version)
-	if encode != nil {
-		w := attrWriter{b: c.req}
-		encode(&w)
-		c.req = w.b
-	}
-	c.req = nlmsg.FinishRequest(c.req, off)
-	c.rd = *nlmsg.NewReader(c.recv, c.buf, c.seq, c.sock.portID(), flags&nlmsg.FlagAck != 0)
+	c.req, off = nlmsg.StartRequest(c.req[:0], family, r.flags, c.seq, r.cmd, version)
+	w := attrWriter{b: c.req}
+	r.encode(&w)
+	c.req = nlmsg.FinishRequest(w.b, off)
+	c.rd.Reset(c.seq, r.flags&nlmsg.FlagAck != 0)
 	return c.ctxErr(ctx, c.sock.write(c.req))
 }
 

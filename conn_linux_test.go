@@ -95,6 +95,19 @@ const (
 	ctrlAttrName     = unix.CTRL_ATTR_FAMILY_NAME
 )
 
+// sendRaw sends a request of another family than IPVS through conn's
+// socket, as conn.send does.
+func sendRaw(ctx context.Context, cn *conn, family uint16, cmd uint8, flags uint16, attrs func(*attrWriter)) error {
+	cn.seq++
+	b, off := nlmsg.StartRequest(nil, family, flags, cn.seq, cmd, 1)
+	w := attrWriter{b: b}
+	if attrs != nil {
+		attrs(&w)
+	}
+	cn.rd.Reset(cn.seq, flags&nlmsg.FlagAck != 0)
+	return cn.ctxErr(ctx, cn.sock.write(nlmsg.FinishRequest(w.b, off)))
+}
+
 func TestRawSocketDump(t *testing.T) {
 	cn := hostConn(t)
 	ctx := context.Background()
@@ -102,7 +115,7 @@ func TestRawSocketDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cn.end()
-	if err := cn.send(ctx, ctrlFamilyID, 1, ctrlCmdGetFamily, flagsDump, nil); err != nil {
+	if err := sendRaw(ctx, cn, ctrlFamilyID, ctrlCmdGetFamily, flagsDump, nil); err != nil {
 		t.Fatal(err)
 	}
 	var names []string
@@ -141,7 +154,7 @@ func TestRawSocketGetAndError(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cn.end()
-		if err := cn.send(ctx, ctrlFamilyID, 1, ctrlCmdGetFamily, flagsGet, func(w *attrWriter) { w.str(ctrlAttrName, name) }); err != nil {
+		if err := sendRaw(ctx, cn, ctrlFamilyID, ctrlCmdGetFamily, flagsGet, func(w *attrWriter) { w.str(ctrlAttrName, name) }); err != nil {
 			t.Fatal(err)
 		}
 		n := 0

@@ -179,11 +179,7 @@ func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
 // already, the error matches os.ErrExist; if the interface does not exist
 // in the namespace, os.ErrNotExist.
 func (c *Client) StartDaemon(ctx context.Context, d Daemon) error {
-	r := request{op: opStartDaemon, object: d, cmd: ipvsh.CmdNewDaemon, flags: flagsWrite, encode: d.encodeNest}
-	if err := d.validate(); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: opStartDaemon, cmd: ipvsh.CmdNewDaemon, flags: flagsWrite, body: bodyDaemon, daemon: d}, nil)
 }
 
 // stopDaemonGrace bounds the wait for the ACK of DEL_DAEMON. The kernel
@@ -200,10 +196,8 @@ const stopDaemonGrace = 250 * time.Millisecond
 // therefore waits for the ACK only briefly, and without one asks the
 // kernel which daemons run: if that one no longer does, it has stopped.
 func (c *Client) StopDaemon(ctx context.Context, state DaemonState) error {
-	r := request{op: opStopDaemon, object: state, cmd: ipvsh.CmdDelDaemon, flags: flagsWrite, encode: func(w *attrWriter) {
-		encodeDaemonStateNest(w, state)
-	}}
-	if err := checkDaemonState(state); err != nil {
+	r := &request{op: opStopDaemon, cmd: ipvsh.CmdDelDaemon, flags: flagsWrite, body: bodyDaemonState, state: state}
+	if err := r.validate(); err != nil {
 		return r.wrap(err)
 	}
 	ackCtx, cancel := context.WithTimeout(ctx, stopDaemonGrace)

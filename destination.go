@@ -331,10 +331,7 @@ func (c *Client) Destinations(ctx context.Context, svc Service) ([]Destination, 
 // service svc identifies, decoded as they arrive. An error ends the
 // iteration.
 func (c *Client) AllDestinations(ctx context.Context, svc Service) iter.Seq2[Destination, error] {
-	r := request{op: opDests, object: svc, cmd: ipvsh.CmdGetDest, flags: flagsDump, encode: svc.encodeKeyNest}
-	if err := svc.validateKey(); err != nil {
-		return func(yield func(Destination, error) bool) { yield(Destination{}, r.wrap(err)) }
-	}
+	r := request{op: opDests, cmd: ipvsh.CmdGetDest, flags: flagsDump, body: bodySvcKey, svc: svc}
 	f := svc.family()
 	return dump(c, ctx, r, func(msg []byte, d *Destination) error {
 		return decodeDestinationMessage(msg, f, d)
@@ -355,42 +352,13 @@ func (c *Client) UpdateDestination(ctx context.Context, svc Service, dst Destina
 	return c.writeDestination(ctx, opUpdateDest, ipvsh.CmdSetDest, svc, dst)
 }
 
-// destObject names a destination within its service in errors.
-type destObject struct {
-	svc Service
-	dst Destination
-}
-
-// String names the destination and its service.
-func (o destObject) String() string { return o.dst.String() + " of " + o.svc.String() }
-
 func (c *Client) writeDestination(ctx context.Context, op string, cmd uint8, svc Service, dst Destination) error {
-	r := request{op: op, object: destObject{svc, dst}, cmd: cmd, flags: flagsWrite, encode: func(w *attrWriter) {
-		svc.encodeKeyNest(w)
-		dst.encodeNest(w)
-	}}
-	if err := svc.validateKey(); err != nil {
-		return r.wrap(err)
-	}
-	if err := dst.validate(&svc); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: op, cmd: cmd, flags: flagsWrite, body: bodyDest, svc: svc, dst: dst}, nil)
 }
 
 // RemoveDestination removes a destination, identified by its address and
 // port, from the service svc identifies. If either does not exist, the
 // error matches os.ErrNotExist.
 func (c *Client) RemoveDestination(ctx context.Context, svc Service, dst Destination) error {
-	r := request{op: opRemoveDest, object: destObject{svc, dst}, cmd: ipvsh.CmdDelDest, flags: flagsWrite, encode: func(w *attrWriter) {
-		svc.encodeKeyNest(w)
-		dst.encodeKeyNest(w)
-	}}
-	if err := svc.validateKey(); err != nil {
-		return r.wrap(err)
-	}
-	if err := dst.validateKey(); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: opRemoveDest, cmd: ipvsh.CmdDelDest, flags: flagsWrite, body: bodyDestKey, svc: svc, dst: dst}, nil)
 }

@@ -163,23 +163,104 @@ func (c *Client) put(cn *conn) {
 }
 
 // request describes one request: what it is for errors, and how it is
-// sent.
+// sent. It carries its operands by value and encodes them by kind, so
+// that a call allocates neither closures nor boxed values.
 type request struct {
-	op     string
-	object fmt.Stringer // may be nil
-	cmd    uint8
-	flags  uint16
-	encode func(*attrWriter) // may be nil
+	op    string
+	cmd   uint8
+	flags uint16
+	body  body
+
+	svc      Service
+	dst      Destination
+	daemon   Daemon
+	state    DaemonState
+	timeouts Timeouts
+}
+
+// body is what a request's attributes are made of.
+type body uint8
+
+const (
+	bodyNone        body = iota
+	bodySvcKey           // SERVICE{identity}
+	bodySvc              // SERVICE{everything}
+	bodyDest             // SERVICE{identity}, DEST{everything}
+	bodyDestKey          // SERVICE{identity}, DEST{identity}
+	bodyDaemon           // DAEMON{everything}
+	bodyDaemonState      // DAEMON{STATE}
+	bodyTimeouts         // the TIMEOUT_* attributes
+)
+
+// encode appends the request's attributes.
+func (r *request) encode(w *attrWriter) {
+	switch r.body {
+	case bodySvcKey:
+		r.svc.encodeKeyNest(w)
+	case bodySvc:
+		r.svc.encodeNest(w)
+	case bodyDest:
+		r.svc.encodeKeyNest(w)
+		r.dst.encodeNest(w)
+	case bodyDestKey:
+		r.svc.encodeKeyNest(w)
+		r.dst.encodeKeyNest(w)
+	case bodyDaemon:
+		r.daemon.encodeNest(w)
+	case bodyDaemonState:
+		encodeDaemonStateNest(w, r.state)
+	case bodyTimeouts:
+		r.timeouts.encode(w)
+	}
+}
+
+// validate checks the request's operands before anything is sent.
+func (r *request) validate() error {
+	switch r.body {
+	case bodySvcKey:
+		return r.svc.validateKey()
+	case bodySvc:
+		return r.svc.validate()
+	case bodyDest:
+		if err := r.svc.validateKey(); err != nil {
+			return err
+		}
+		return r.dst.validate(&r.svc)
+	case bodyDestKey:
+		if err := r.svc.validateKey(); err != nil {
+			return err
+		}
+		return r.dst.validateKey()
+	case bodyDaemon:
+		return r.daemon.validate()
+	case bodyDaemonState:
+		return checkDaemonState(r.state)
+	case bodyTimeouts:
+		return r.timeouts.validate()
+	}
+	return nil
+}
+
+// object names what the request applies to, for errors.
+func (r *request) object() string {
+	switch r.body {
+	case bodySvcKey, bodySvc:
+		return r.svc.String()
+	case bodyDest, bodyDestKey:
+		return r.dst.String() + " of " + r.svc.String()
+	case bodyDaemon:
+		return r.daemon.String()
+	case bodyDaemonState:
+		return r.state.String()
+	}
+	return ""
 }
 
 func (r *request) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	e := &Error{Op: r.op, Err: err}
-	if r.object != nil {
-		e.Object = r.object.String()
-	}
+	e := &Error{Op: r.op, Object: r.object(), Err: err}
 	var ke *nlmsg.KernelError
 	if errors.As(err, &ke) {
 		e.Err, e.Message = ke.Errno, ke.Message
@@ -199,7 +280,10 @@ const (
 
 // exec sends one request and passes each reply message to fn (none for a
 // write), on a pooled socket.
-func (c *Client) exec(ctx context.Context, r request, fn func(msg []byte) error) error {
+func (c *Client) exec(ctx context.Context, r *request, fn func(msg []byte) error) error {
+	if err := r.validate(); err != nil {
+		return r.wrap(err)
+	}
 	if err := ctx.Err(); err != nil {
 		return r.wrap(err)
 	}
@@ -212,7 +296,7 @@ func (c *Client) exec(ctx context.Context, r request, fn func(msg []byte) error)
 		return r.wrap(err)
 	}
 	defer cn.end()
-	if err := cn.send(ctx, c.family, c.version, r.cmd, r.flags, r.encode); err != nil {
+	if err := cn.send(ctx, c.family, c.version, r); err != nil {
 		return r.wrap(err)
 	}
 	var fnErr error
@@ -243,6 +327,10 @@ func dump[T any](c *Client, ctx context.Context, r request, decode func(msg []by
 	return func(yield func(T, error) bool) {
 		var zero T
 		fail := func(err error) { yield(zero, r.wrap(err)) }
+		if err := r.validate(); err != nil {
+			fail(err)
+			return
+		}
 		if err := ctx.Err(); err != nil {
 			fail(err)
 			return
@@ -258,7 +346,7 @@ func dump[T any](c *Client, ctx context.Context, r request, decode func(msg []by
 			return
 		}
 		defer cn.end()
-		if err := cn.send(ctx, c.family, c.version, r.cmd, r.flags, r.encode); err != nil {
+		if err := cn.send(ctx, c.family, c.version, &r); err != nil {
 			fail(err)
 			return
 		}
@@ -298,7 +386,7 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 }
 
 // get runs a single get, whose reply is one message.
-func get[T any](c *Client, ctx context.Context, r request, decode func(msg []byte, v *T) error) (T, error) {
+func get[T any](c *Client, ctx context.Context, r *request, decode func(msg []byte, v *T) error) (T, error) {
 	var v T
 	got := false
 	err := c.exec(ctx, r, func(msg []byte) error {
@@ -313,44 +401,36 @@ func get[T any](c *Client, ctx context.Context, r request, decode func(msg []byt
 
 // Info returns the kernel's IPVS version and connection table size.
 func (c *Client) Info(ctx context.Context) (Info, error) {
-	return get(c, ctx, request{op: opInfo, cmd: ipvsh.CmdGetInfo, flags: flagsGet}, decodeInfoMessage)
+	return get(c, ctx, &request{op: opInfo, cmd: ipvsh.CmdGetInfo, flags: flagsGet}, decodeInfoMessage)
 }
 
 // Timeouts returns the connection timeouts of the namespace.
 func (c *Client) Timeouts(ctx context.Context) (Timeouts, error) {
-	return get(c, ctx, request{op: opTimeouts, cmd: ipvsh.CmdGetConfig, flags: flagsGet}, decodeTimeoutsMessage)
+	return get(c, ctx, &request{op: opTimeouts, cmd: ipvsh.CmdGetConfig, flags: flagsGet}, decodeTimeoutsMessage)
 }
 
 // SetTimeouts sets the connection timeouts of the namespace; zero fields
 // are left unchanged. Each must be a whole number of seconds.
 func (c *Client) SetTimeouts(ctx context.Context, t Timeouts) error {
-	r := request{op: opSetTimeouts, cmd: ipvsh.CmdSetConfig, flags: flagsWrite, encode: t.encode}
-	if err := t.validate(); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: opSetTimeouts, cmd: ipvsh.CmdSetConfig, flags: flagsWrite, body: bodyTimeouts, timeouts: t}, nil)
 }
 
 // Flush removes every service, with its destinations, from the namespace.
 func (c *Client) Flush(ctx context.Context) error {
-	return c.exec(ctx, request{op: opFlush, cmd: ipvsh.CmdFlush, flags: flagsWrite}, nil)
+	return c.exec(ctx, &request{op: opFlush, cmd: ipvsh.CmdFlush, flags: flagsWrite}, nil)
 }
 
 // ZeroStats zeroes the counters of every service and destination of the
 // namespace, and the namespace's totals.
 func (c *Client) ZeroStats(ctx context.Context) error {
-	return c.exec(ctx, request{op: opZero, cmd: ipvsh.CmdZero, flags: flagsWrite}, nil)
+	return c.exec(ctx, &request{op: opZero, cmd: ipvsh.CmdZero, flags: flagsWrite}, nil)
 }
 
 // ZeroServiceStats zeroes the counters of one service and of its
 // destinations. If the service does not exist, the error matches
 // os.ErrNotExist.
 func (c *Client) ZeroServiceStats(ctx context.Context, svc Service) error {
-	r := request{op: opZero, object: svc, cmd: ipvsh.CmdZero, flags: flagsWrite, encode: svc.encodeKeyNest}
-	if err := svc.validateKey(); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: opZero, cmd: ipvsh.CmdZero, flags: flagsWrite, body: bodySvcKey, svc: svc}, nil)
 }
 
 var errNoReply = errors.New("the kernel sent no reply message")

@@ -488,11 +488,7 @@ func (c *Client) AllServices(ctx context.Context) iter.Seq2[Service, error] {
 // Service returns the service svc identifies, with its settings and
 // stats. If it does not exist, the error matches os.ErrNotExist.
 func (c *Client) Service(ctx context.Context, svc Service) (Service, error) {
-	r := request{op: opService, object: svc, cmd: ipvsh.CmdGetService, flags: flagsGet, encode: svc.encodeKeyNest}
-	if err := svc.validateKey(); err != nil {
-		return Service{}, r.wrap(err)
-	}
-	return get(c, ctx, r, decodeServiceMessage)
+	return get(c, ctx, &request{op: opService, cmd: ipvsh.CmdGetService, flags: flagsGet, body: bodySvcKey, svc: svc}, decodeServiceMessage)
 }
 
 // CreateService creates a service. If it exists, the error matches
@@ -517,19 +513,11 @@ func (c *Client) UpdateService(ctx context.Context, svc Service) error {
 }
 
 func (c *Client) writeService(ctx context.Context, op string, cmd uint8, svc Service) error {
-	r := request{op: op, object: svc, cmd: cmd, flags: flagsWrite, encode: svc.encodeNest}
-	if err := svc.validate(); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: op, cmd: cmd, flags: flagsWrite, body: bodySvc, svc: svc}, nil)
 }
 
 // RemoveService removes the service svc identifies, with its
 // destinations. If it does not exist, the error matches os.ErrNotExist.
 func (c *Client) RemoveService(ctx context.Context, svc Service) error {
-	r := request{op: opRemoveService, object: svc, cmd: ipvsh.CmdDelService, flags: flagsWrite, encode: svc.encodeKeyNest}
-	if err := svc.validateKey(); err != nil {
-		return r.wrap(err)
-	}
-	return c.exec(ctx, r, nil)
+	return c.exec(ctx, &request{op: opRemoveService, cmd: ipvsh.CmdDelService, flags: flagsWrite, body: bodySvcKey, svc: svc}, nil)
 }
