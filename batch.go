@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -10,14 +11,55 @@ import (
 )
 
 // Batch is a list of writes for Client.Apply, which sends them together.
-// The zero Batch is empty and ready to use; a Batch may be reused after
-// Reset.
+// Each write is checked and encoded when it is added, into one buffer
+// that Apply then sends in slices, so a batch of many thousand writes
+// costs little more than its bytes. The zero Batch is empty and ready to
+// use; a Batch may be reused after Reset.
 type Batch struct {
-	ops []request
+	buf []byte // the requests, back to back; Apply fills in their headers
+	ops []batchOp
+}
+
+// batchOp is one write of a batch.
+type batchOp struct {
+	op       string
+	cmd      uint8
+	body     body
+	off, end int   // its request in buf; empty if refused
+	err      error // the client's refusal, if any
 }
 
 func (b *Batch) add(op string, cmd uint8, bd body, svc Service, dst Destination) {
-	b.ops = append(b.ops, request{op: op, cmd: cmd, body: bd, svc: svc, dst: dst})
+	r := request{op: op, cmd: cmd, body: bd, svc: svc, dst: dst}
+	o := batchOp{op: op, cmd: cmd, body: bd, off: len(b.buf)}
+	if err := r.validate(); err != nil {
+		o.end, o.err = o.off, r.wrap(err)
+		b.ops = append(b.ops, o)
+		return
+	}
+	// The family ID, flags and sequence number are filled in by Apply.
+	var off int
+	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, cmd, ipvsh.GenlVersion)
+	w := attrWriter{b: b.buf}
+	r.encode(&w)
+	b.buf = nlmsg.FinishRequest(w.b, off)
+	o.end = len(b.buf)
+	b.ops = append(b.ops, o)
+}
+
+// request decodes op's request back, to name its object in an error.
+func (b *Batch) request(i int) *request {
+	o := &b.ops[i]
+	r := &request{op: o.op, cmd: o.cmd, body: o.body}
+	msg := b.buf[o.off+nlmsg.HeaderLen : o.end]
+	p, _ := genlPayload(msg)
+	if nest, ok, _ := nested(p, ipvsh.CmdAttrService); ok {
+		_ = r.svc.decode(nest)
+	}
+	if nest, ok, _ := nested(p, ipvsh.CmdAttrDest); ok {
+		_ = r.dst.decode(nest, r.svc.Family)
+	}
+	return r
 }
 
 // CreateService adds the creation of a service to the batch.
@@ -54,7 +96,7 @@ func (b *Batch) RemoveDestination(svc Service, dst Destination) {
 func (b *Batch) Len() int { return len(b.ops) }
 
 // Reset empties the batch, keeping its memory.
-func (b *Batch) Reset() { b.ops = b.ops[:0] }
+func (b *Batch) Reset() { b.buf, b.ops = b.buf[:0], b.ops[:0] }
 
 // ErrNotSent is the result of a write that Apply did not send, because
 // the batch ended before it: its context ended, or the socket failed.
@@ -80,33 +122,38 @@ var ErrOutcomeUnknown = errors.New("outcome unknown: the kernel received this wr
 // ends midway: ctx only stops further datagrams from being sent.
 func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 	results := make([]error, len(b.ops))
-	wrap := func(i int, err error) error { return b.ops[i].wrap(err) }
 	pending := make([]int, 0, len(b.ops)) // indexes of valid ops
 	for i := range b.ops {
-		if err := b.ops[i].validate(); err != nil {
-			results[i] = wrap(i, err)
+		if b.ops[i].err != nil {
+			results[i] = b.ops[i].err
 			continue
 		}
-		results[i] = wrap(i, ErrNotSent)
 		pending = append(pending, i)
+	}
+	// ended marks the writes not sent when the batch ends early.
+	ended := func(err error) ([]error, error) {
+		for _, i := range pending {
+			results[i] = b.request(i).wrap(ErrNotSent)
+		}
+		return results, (&request{op: "apply batch"}).wrap(err)
 	}
 	if len(pending) == 0 {
 		return results, nil
 	}
 	cn, err := c.get()
 	if err != nil {
-		return results, (&request{op: "apply batch"}).wrap(err)
+		return ended(err)
 	}
 	defer c.put(cn)
 	maxBytes, maxMsgs := batchLimits(cn.sock)
 	for len(pending) > 0 {
 		if err := ctx.Err(); err != nil {
-			return results, (&request{op: "apply batch"}).wrap(err)
+			return ended(err)
 		}
-		n, err := c.applyDatagram(ctx, cn, b, pending, maxBytes, maxMsgs, results, wrap)
+		n, err := c.applyDatagram(ctx, cn, b, pending, maxBytes, maxMsgs, results)
 		pending = pending[n:]
 		if err != nil {
-			return results, (&request{op: "apply batch"}).wrap(err)
+			return ended(err)
 		}
 	}
 	return results, nil
@@ -114,77 +161,74 @@ func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 
 // applyDatagram sends as many of the pending ops as fit one datagram, the
 // last of them with NLM_F_ACK as a fence, and reads the kernel's answers:
-// an error for each refused op, then the fence's ACK (or error). It
+// an error for each refused op, then the fence's ACK (or error). The
+// valid ops' requests lie back to back in the batch's buffer, so the
+// datagram is a slice of it, its headers filled in where they lie. It
 // returns how many ops it sent.
-func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, pending []int, maxBytes, maxMsgs int, results []error, wrap func(int, error) error) (int, error) {
+func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, pending []int, maxBytes, maxMsgs int, results []error) (int, error) {
+	start := b.ops[pending[0]].off
 	first := cn.seq + 1
-	buf := cn.req[:0]
 	n := 0
 	for n < len(pending) && n < maxMsgs {
-		cn.seq++
-		var off int
-		before := len(buf)
-		buf, off = nlmsg.StartRequest(buf, c.family, nlmsg.FlagRequest, cn.seq, b.ops[pending[n]].cmd, c.version)
-		w := attrWriter{b: buf}
-		b.ops[pending[n]].encode(&w)
-		buf = nlmsg.FinishRequest(w.b, off)
-		if len(buf) > maxBytes && n > 0 {
-			// It does not fit: leave it for the next datagram.
-			buf, cn.seq = buf[:before], cn.seq-1
+		o := &b.ops[pending[n]]
+		if o.end-start > maxBytes && n > 0 {
 			break
 		}
+		cn.seq++
+		h := b.buf[o.off:]
+		binary.NativeEndian.PutUint16(h[4:], c.family)
+		binary.NativeEndian.PutUint16(h[6:], nlmsg.FlagRequest)
+		binary.NativeEndian.PutUint32(h[8:], cn.seq)
+		h[nlmsg.HeaderLen+1] = c.version
 		n++
 	}
-	cn.req = buf
+	sent := pending[:n]
 	last := cn.seq
 	// The fence: the last message asks for an ACK, so the end of the
-	// kernel's answers is known. Flags sit at offset 6 of its header.
-	lastOff := lastMessageOffset(buf)
-	buf[lastOff+6] |= nlmsg.FlagAck
+	// kernel's answers is known.
+	lastOp := &b.ops[sent[n-1]]
+	binary.NativeEndian.PutUint16(b.buf[lastOp.off+6:], nlmsg.FlagRequest|nlmsg.FlagAck)
 
 	if err := cn.begin(ctx); err != nil {
 		return 0, err
 	}
-	werr := cn.ctxErr(ctx, cn.sock.write(buf))
+	werr := cn.ctxErr(ctx, cn.write(b.buf[start:lastOp.end]))
 	cn.end()
 	if werr != nil {
 		return 0, werr
-	}
-	for _, i := range pending[:n] {
-		results[i] = nil
 	}
 	// Every answer was queued while the write ran: read them whatever ctx
 	// does now, bounded only by the reply timeout.
 	rctx := context.Background()
 	if err := cn.begin(rctx); err != nil {
-		return n, c.lost(pending[:n], results, wrap, err)
+		return n, c.lost(b, sent, results, err)
 	}
 	defer cn.end()
 	for {
 		dg, err := cn.recvDatagram(rctx)
 		if err != nil {
-			return n, c.lost(pending[:n], results, wrap, err)
+			return n, c.lost(b, sent, results, err)
 		}
 		for len(dg) > 0 {
 			h, err := nlmsg.ParseHeader(dg)
 			if err != nil {
 				cn.broken = true
-				return n, c.lost(pending[:n], results, wrap, err)
+				return n, c.lost(b, sent, results, err)
 			}
 			payload := dg[nlmsg.HeaderLen:h.Length]
 			dg = dg[min(nlmsg.Align(int(h.Length)), len(dg)):]
 			if h.Type != nlmsg.TypeError || h.Sequence < first || h.Sequence > last || h.PID != cn.sock.portID() {
 				cn.broken = true
-				return n, c.lost(pending[:n], results, wrap, fmt.Errorf("unexpected message type %d, sequence %d in a batch of %d..%d", h.Type, h.Sequence, first, last))
+				return n, c.lost(b, sent, results, fmt.Errorf("unexpected message type %d, sequence %d in a batch of %d..%d", h.Type, h.Sequence, first, last))
 			}
 			errno, ke, err := nlmsg.ParseError(h.Flags, payload)
 			if err != nil {
 				cn.broken = true
-				return n, c.lost(pending[:n], results, wrap, err)
+				return n, c.lost(b, sent, results, err)
 			}
-			idx := pending[h.Sequence-first]
+			idx := sent[h.Sequence-first]
 			if errno != 0 {
-				results[idx] = wrap(idx, ke)
+				results[idx] = b.request(idx).wrap(ke)
 			}
 			if h.Sequence == last {
 				if len(dg) != 0 {
@@ -198,10 +242,10 @@ func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, pending 
 
 // lost marks the ops of a datagram whose answers were not all read as of
 // unknown outcome, unless an answer already said they failed.
-func (c *Client) lost(sent []int, results []error, wrap func(int, error) error, cause error) error {
+func (c *Client) lost(b *Batch, sent []int, results []error, cause error) error {
 	for _, i := range sent {
 		if results[i] == nil {
-			results[i] = wrap(i, ErrOutcomeUnknown)
+			results[i] = b.request(i).wrap(ErrOutcomeUnknown)
 		}
 	}
 	return cause
@@ -218,20 +262,4 @@ const errorAnswerCost = 2048
 func batchLimits(s socket) (maxBytes, maxMsgs int) {
 	snd, rcv := s.buffers()
 	return min(max(snd/2, 256), 1<<20), max(rcv/errorAnswerCost, 1)
-}
-
-// lastMessageOffset returns the offset of the last message in b.
-func lastMessageOffset(b []byte) int {
-	off := 0
-	for {
-		h, err := nlmsg.ParseHeader(b[off:])
-		if err != nil {
-			return off
-		}
-		next := off + nlmsg.Align(int(h.Length))
-		if next >= len(b) {
-			return off
-		}
-		off = next
-	}
 }

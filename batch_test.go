@@ -81,15 +81,24 @@ func TestBatchResults(t *testing.T) {
 	k.rcvbuf = 4 * errorAnswerCost
 	c := k.client()
 	var b Batch
-	for range 3 {
-		for _, op := range mixedBatch().ops {
-			b.ops = append(b.ops, op)
-		}
-	}
+	d := masq4
+	d.Weight = 9
+	s := tcp4
+	s.Scheduler = "wrr"
 	// An invalid write in the middle is refused by the client alone.
 	bad := tcp4
 	bad.Scheduler = ""
-	b.ops = append(b.ops[:5], append([]request{{op: opCreateService, cmd: ipvsh.CmdNewService, body: bodySvc, svc: bad}}, b.ops[5:]...)...)
+	for k := range 3 {
+		b.CreateService(tcp4)
+		b.CreateDestination(tcp4, masq4)
+		b.UpdateDestination(tcp4, d)
+		b.RemoveDestination(tcp4, masq4)
+		b.UpdateService(s)
+		if k == 0 {
+			b.CreateService(bad)
+		}
+		b.RemoveService(tcp4)
+	}
 	res, err := c.Apply(context.Background(), &b)
 	if err != nil {
 		t.Fatal(err)

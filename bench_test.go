@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -96,4 +97,30 @@ func BenchmarkCreateService(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkBatch builds and applies 1000 services with 10 destinations
+// each against the fake kernel: allocations per write.
+func BenchmarkBatch(b *testing.B) {
+	k := newFakeKernel(b, func(kernelRequest) kernelReply { return kernelReply{} })
+	k.sndbuf, k.rcvbuf = 8<<20, 8<<20
+	c := k.client()
+	ctx := context.Background()
+	svcs := manyServices(1000)
+	var batch Batch
+	b.ReportAllocs()
+	for b.Loop() {
+		batch.Reset()
+		for i, s := range svcs {
+			batch.CreateService(s)
+			for j := range 10 {
+				batch.CreateDestination(s, Destination{Address: netip.AddrFrom4([4]byte{10, 9, byte(j), byte(i)}), Port: 80, Weight: 1})
+			}
+		}
+		res, err := c.Apply(ctx, &batch)
+		if err != nil || res[0] != nil {
+			b.Fatal(err, res[0])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*11000), "ns/write")
 }

@@ -48,6 +48,7 @@ type conn struct {
 	broken bool // out of step with the kernel: close it, never reuse it
 
 	replyTimeout time.Duration   // longest wait for one datagram
+	armed        time.Time       // the deadline set on the socket
 	ctx          context.Context // of the current call
 	stopCancel   func() bool     // undoes the context hook of the current call
 }
@@ -62,11 +63,6 @@ func newConn(s socket, replyTimeout time.Duration, bufSize int) *conn {
 // and its cancellation sets a deadline in the past, which wakes a blocked
 // read at once. end must follow.
 func (c *conn) begin(ctx context.Context) error {
-	dl, _ := ctx.Deadline()
-	if err := c.sock.setDeadline(dl); err != nil {
-		c.broken = true
-		return err
-	}
 	c.ctx = ctx
 	if ctx.Done() != nil { // a context that can be cancelled
 		c.stopCancel = context.AfterFunc(ctx, func() { _ = c.sock.setDeadline(time.Unix(1, 0)) })
@@ -88,30 +84,58 @@ func (c *conn) end() {
 // the socket is out of step.
 var errReplyTimeout = errors.New("no reply from the kernel in time")
 
+// arm bounds the socket's next I/O: by the context's deadline when it
+// comes before a reply would be overdue, else by a rolling deadline
+// ReplyTimeout ahead. The kernel answers within the write of a request,
+// so the rolling one is a safety net, and it is re-armed only when less
+// than half of it is left: setting a deadline costs a timer update, which
+// would otherwise be paid on every datagram. A lost reply is therefore
+// noticed after between half of ReplyTimeout and all of it. It reports
+// whether the deadline is the rolling one.
+func (c *conn) arm() (rolling bool, err error) {
+	now := time.Now()
+	want, ok := c.ctx.Deadline()
+	rolling = !ok || want.After(now.Add(c.replyTimeout))
+	if rolling {
+		if c.armed.After(now.Add(c.replyTimeout / 2)) {
+			return true, nil
+		}
+		want = now.Add(c.replyTimeout)
+	} else if want.Equal(c.armed) {
+		return false, nil
+	}
+	if err := c.sock.setDeadline(want); err != nil {
+		c.broken = true
+		return rolling, err
+	}
+	c.armed = want
+	// The cancellation hook may have set its past deadline before the line
+	// above replaced it; once ctx is done, the hook has run or will run
+	// after this check, so checking here closes the race.
+	return rolling, c.ctx.Err()
+}
+
 // recv reads one datagram, waiting at most replyTimeout for it, so that a
 // lost reply can not hang a call whose context has no deadline, while a
 // long dump may take as long as it needs.
 func (c *conn) recv(b []byte) (int, error) {
-	limit := time.Now().Add(c.replyTimeout)
-	dl, ok := c.ctx.Deadline()
-	idle := !ok || limit.Before(dl)
-	if !idle {
-		limit = dl
-	}
-	if err := c.sock.setDeadline(limit); err != nil {
-		return 0, err
-	}
-	// The cancellation hook may have set its past deadline before the line
-	// above replaced it; once ctx is done, the hook has run or will run
-	// after this check, so checking here closes the race.
-	if err := c.ctx.Err(); err != nil {
+	rolling, err := c.arm()
+	if err != nil {
 		return 0, err
 	}
 	n, err := c.sock.read(b)
-	if errors.Is(err, os.ErrDeadlineExceeded) && idle && c.ctx.Err() == nil {
+	if errors.Is(err, os.ErrDeadlineExceeded) && rolling && c.ctx.Err() == nil {
 		return 0, errReplyTimeout
 	}
 	return n, err
+}
+
+// write sends one datagram, bounded as recv is.
+func (c *conn) write(b []byte) error {
+	if _, err := c.arm(); err != nil {
+		return err
+	}
+	return c.sock.write(b)
 }
 
 // ctxErr turns an I/O error caused by ctx into ctx's error, and marks the
@@ -150,7 +174,7 @@ func (c *conn) send(ctx context.Context, family uint16, version uint8, r *reques
 	r.encode(&w)
 	c.req = nlmsg.FinishRequest(w.b, off)
 	c.rd.Reset(c.seq, r.flags&nlmsg.FlagAck != 0)
-	return c.ctxErr(ctx, c.sock.write(c.req))
+	return c.ctxErr(ctx, c.write(c.req))
 }
 
 // recvDatagram reads one datagram of replies, for callers that parse
