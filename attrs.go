@@ -121,22 +121,35 @@ type attrs struct {
 }
 
 func (a *attrs) next() bool {
-	if a.err != nil || len(a.b) == 0 {
+	b := a.b
+	if len(b) < attrHeaderLen {
+		if len(b) != 0 {
+			a.setErr(fmt.Errorf("%d trailing bytes are too short for an attribute", len(b)))
+		}
 		return false
 	}
-	if len(a.b) < attrHeaderLen {
-		a.err = fmt.Errorf("%d trailing bytes are too short for an attribute", len(a.b))
+	l := int(binary.NativeEndian.Uint16(b))
+	if l < attrHeaderLen || l > len(b) {
+		a.setErr(fmt.Errorf("attribute type %d has length %d, with %d bytes left", binary.NativeEndian.Uint16(b[2:])&attrTypeMask, l, len(b)))
 		return false
 	}
-	l := int(binary.NativeEndian.Uint16(a.b))
-	if l < attrHeaderLen || l > len(a.b) {
-		a.err = fmt.Errorf("attribute type %d has length %d, with %d bytes left", binary.NativeEndian.Uint16(a.b[2:])&attrTypeMask, l, len(a.b))
-		return false
+	a.typ = binary.NativeEndian.Uint16(b[2:]) & attrTypeMask
+	a.data = b[attrHeaderLen:l]
+	if n := (l + 3) &^ 3; n < len(b) {
+		a.b = b[n:]
+	} else {
+		a.b = nil
 	}
-	a.typ = binary.NativeEndian.Uint16(a.b[2:]) & attrTypeMask
-	a.data = a.b[attrHeaderLen:l]
-	a.b = a.b[min((l+3)&^3, len(a.b)):]
 	return true
+}
+
+// setErr records the first error and ends the iteration: a getter's
+// error stops next too, since it empties the input.
+func (a *attrs) setErr(err error) {
+	if a.err == nil {
+		a.err = err
+	}
+	a.b = nil
 }
 
 // The getters below check the payload length of a known attribute and set
@@ -144,7 +157,7 @@ func (a *attrs) next() bool {
 
 func (a *attrs) fail(name string, want string) {
 	if a.err == nil {
-		a.err = fmt.Errorf("attribute %s has %d bytes, want %s", name, len(a.data), want)
+		a.setErr(fmt.Errorf("attribute %s has %d bytes, want %s", name, len(a.data), want))
 	}
 }
 

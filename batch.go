@@ -29,10 +29,10 @@ type batchOp struct {
 	err      error // the client's refusal, if any
 }
 
-func (b *Batch) add(op string, cmd uint8, bd body, svc Service, dst Destination) {
-	r := request{op: op, cmd: cmd, body: bd, svc: svc, dst: dst}
+func (b *Batch) add(op string, cmd uint8, bd body, svc *Service, dst *Destination) {
 	o := batchOp{op: op, cmd: cmd, body: bd, off: len(b.buf)}
-	if err := r.validate(); err != nil {
+	if err := validateObjects(bd, svc, dst); err != nil {
+		r := request{op: op, cmd: cmd, body: bd, svc: *svc, dst: *dst}
 		o.end, o.err = o.off, r.wrap(err)
 		b.ops = append(b.ops, o)
 		return
@@ -41,7 +41,7 @@ func (b *Batch) add(op string, cmd uint8, bd body, svc Service, dst Destination)
 	var off int
 	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, cmd, ipvsh.GenlVersion)
 	w := attrWriter{b: b.buf}
-	r.encode(&w)
+	encodeObjects(&w, bd, svc, dst)
 	b.buf = nlmsg.FinishRequest(w.b, off)
 	o.end = len(b.buf)
 	b.ops = append(b.ops, o)
@@ -64,32 +64,32 @@ func (b *Batch) request(i int) *request {
 
 // CreateService adds the creation of a service to the batch.
 func (b *Batch) CreateService(svc Service) {
-	b.add(opCreateService, ipvsh.CmdNewService, bodySvc, svc, Destination{})
+	b.add(opCreateService, ipvsh.CmdNewService, bodySvc, &svc, &Destination{})
 }
 
 // UpdateService adds an update of a service to the batch.
 func (b *Batch) UpdateService(svc Service) {
-	b.add(opUpdateService, ipvsh.CmdSetService, bodySvc, svc, Destination{})
+	b.add(opUpdateService, ipvsh.CmdSetService, bodySvc, &svc, &Destination{})
 }
 
 // RemoveService adds the removal of a service to the batch.
 func (b *Batch) RemoveService(svc Service) {
-	b.add(opRemoveService, ipvsh.CmdDelService, bodySvcKey, svc, Destination{})
+	b.add(opRemoveService, ipvsh.CmdDelService, bodySvcKey, &svc, &Destination{})
 }
 
 // CreateDestination adds the creation of a destination to the batch.
 func (b *Batch) CreateDestination(svc Service, dst Destination) {
-	b.add(opCreateDest, ipvsh.CmdNewDest, bodyDest, svc, dst)
+	b.add(opCreateDest, ipvsh.CmdNewDest, bodyDest, &svc, &dst)
 }
 
 // UpdateDestination adds an update of a destination to the batch.
 func (b *Batch) UpdateDestination(svc Service, dst Destination) {
-	b.add(opUpdateDest, ipvsh.CmdSetDest, bodyDest, svc, dst)
+	b.add(opUpdateDest, ipvsh.CmdSetDest, bodyDest, &svc, &dst)
 }
 
 // RemoveDestination adds the removal of a destination to the batch.
 func (b *Batch) RemoveDestination(svc Service, dst Destination) {
-	b.add(opRemoveDest, ipvsh.CmdDelDest, bodyDestKey, svc, dst)
+	b.add(opRemoveDest, ipvsh.CmdDelDest, bodyDestKey, &svc, &dst)
 }
 
 // Len returns the number of writes in the batch.

@@ -246,8 +246,9 @@ func (d *Destination) encodeNest(w *attrWriter) {
 func (d *Destination) decode(b []byte, svcFamily Family) error {
 	*d = Destination{}
 	var (
-		addr   []byte
-		have64 bool
+		addr    []byte
+		stats32 []byte // decoded only if no STATS64 follows
+		have64  bool
 	)
 	a := attrs{b: b}
 	for a.next() {
@@ -279,16 +280,21 @@ func (d *Destination) decode(b []byte, svcFamily Family) error {
 		case ipvsh.DestAttrTunFlags:
 			d.TunnelFlags = TunnelFlags(a.u16("destination TUN_FLAGS"))
 		case ipvsh.DestAttrStats:
-			if !have64 {
-				a.err = d.Stats.decode(a.data, false)
-			}
+			stats32 = a.data
 		case ipvsh.DestAttrStats64:
-			a.err = d.Stats.decode(a.data, true)
+			if err := d.Stats.decode(a.data, true); err != nil {
+				a.setErr(err)
+			}
 			have64 = true
 		}
 	}
 	if a.err != nil {
 		return a.err
+	}
+	if stats32 != nil && !have64 {
+		if err := d.Stats.decode(stats32, false); err != nil {
+			return err
+		}
 	}
 	if d.Family == 0 {
 		d.Family = svcFamily

@@ -195,16 +195,8 @@ const (
 // encode appends the request's attributes.
 func (r *request) encode(w *attrWriter) {
 	switch r.body {
-	case bodySvcKey:
-		r.svc.encodeKeyNest(w)
-	case bodySvc:
-		r.svc.encodeNest(w)
-	case bodyDest:
-		r.svc.encodeKeyNest(w)
-		r.dst.encodeNest(w)
-	case bodyDestKey:
-		r.svc.encodeKeyNest(w)
-		r.dst.encodeKeyNest(w)
+	case bodySvcKey, bodySvc, bodyDest, bodyDestKey:
+		encodeObjects(w, r.body, &r.svc, &r.dst)
 	case bodyDaemon:
 		r.daemon.encodeNest(w)
 	case bodyDaemonState:
@@ -217,20 +209,8 @@ func (r *request) encode(w *attrWriter) {
 // validate checks the request's operands before anything is sent.
 func (r *request) validate() error {
 	switch r.body {
-	case bodySvcKey:
-		return r.svc.validateKey()
-	case bodySvc:
-		return r.svc.validate()
-	case bodyDest:
-		if err := r.svc.validateKey(); err != nil {
-			return err
-		}
-		return r.dst.validate(&r.svc)
-	case bodyDestKey:
-		if err := r.svc.validateKey(); err != nil {
-			return err
-		}
-		return r.dst.validateKey()
+	case bodySvcKey, bodySvc, bodyDest, bodyDestKey:
+		return validateObjects(r.body, &r.svc, &r.dst)
 	case bodyDaemon:
 		return r.daemon.validate()
 	case bodyDaemonState:
@@ -239,6 +219,41 @@ func (r *request) validate() error {
 		return r.timeouts.validate()
 	}
 	return nil
+}
+
+// validateObjects checks the service and destination of a request of
+// body bd; encodeObjects writes them. Batches call them directly.
+func validateObjects(bd body, svc *Service, dst *Destination) error {
+	switch bd {
+	case bodySvc:
+		return svc.validate()
+	case bodyDest:
+		if err := svc.validateKey(); err != nil {
+			return err
+		}
+		return dst.validate(svc)
+	case bodyDestKey:
+		if err := svc.validateKey(); err != nil {
+			return err
+		}
+		return dst.validateKey()
+	}
+	return svc.validateKey()
+}
+
+func encodeObjects(w *attrWriter, bd body, svc *Service, dst *Destination) {
+	switch bd {
+	case bodySvc:
+		svc.encodeNest(w)
+		return
+	}
+	svc.encodeKeyNest(w)
+	switch bd {
+	case bodyDest:
+		dst.encodeNest(w)
+	case bodyDestKey:
+		dst.encodeKeyNest(w)
+	}
 }
 
 // object names what the request applies to, for errors.

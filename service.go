@@ -387,9 +387,9 @@ func (s *Service) encodeNest(w *attrWriter) {
 func (s *Service) decode(b []byte) error {
 	*s = Service{}
 	var (
-		addr    []byte
-		netmask []byte
-		have64  bool
+		addr, netmask []byte
+		stats32       []byte // decoded only if no STATS64 follows
+		have64        bool
 	)
 	a := attrs{b: b}
 	for a.next() {
@@ -425,16 +425,21 @@ func (s *Service) decode(b []byte) error {
 			}
 			netmask = a.data
 		case ipvsh.SvcAttrStats:
-			if !have64 {
-				a.err = s.Stats.decode(a.data, false)
-			}
+			stats32 = a.data
 		case ipvsh.SvcAttrStats64:
-			a.err = s.Stats.decode(a.data, true)
+			if err := s.Stats.decode(a.data, true); err != nil {
+				a.setErr(err)
+			}
 			have64 = true
 		}
 	}
 	if a.err != nil {
 		return a.err
+	}
+	if stats32 != nil && !have64 {
+		if err := s.Stats.decode(stats32, false); err != nil {
+			return err
+		}
 	}
 	if addr != nil {
 		ip, err := decodeAddr(s.Family, addr)

@@ -76,6 +76,8 @@ func main() {
 		err = runMatrix(*sizes, *dests, strings.Split(*only, ","))
 	case "child":
 		err = runChild(*name, *n, *dests, *rep)
+	case "curve":
+		err = runCurve(*n, *rep)
 	case "report":
 		err = report(*in, *out, *chart)
 	default:
@@ -88,6 +90,16 @@ func main() {
 }
 
 func runMatrix(sizes string, dests int, only []string) error {
+	// The receive buffer curve: 10000 services dumped with each size, three
+	// times, in a namespace of its own.
+	if curve := os.Getenv("BENCH_CURVE"); curve != "0" {
+		cmd := exec.Command("/proc/self/exe", "-mode", "curve", "-services", "10000", "-rep", "3")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("curve: %w", err)
+		}
+	}
 	for _, spec := range strings.Split(sizes, ",") {
 		var n, reps int
 		if _, err := fmt.Sscanf(spec, "%d:%d", &n, &reps); err != nil {
@@ -148,8 +160,8 @@ func runOne(c string, n, dests, rep int) error {
 // runChild runs the four workloads of one contender, in this process's
 // fresh network namespace.
 func runChild(name string, n, d, rep int) error {
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("lo up: %v: %s", err, out)
+	if err := loUp(); err != nil {
+		return err
 	}
 	c, err := newContender(name)
 	if err != nil {
@@ -195,6 +207,14 @@ func runChild(name string, n, d, rep int) error {
 		b, _ := json.Marshal(result{Contender: name, Services: n, Dests: d, Rep: rep, Workload: w, Objects: objects,
 			Seconds: took.Seconds(), Allocs: allocs, RSSKiB: max(self.Maxrss, kids.Maxrss), Kernel: strings.TrimSpace(string(kernel))})
 		fmt.Printf("RESULT %s\n", b)
+	}
+	return nil
+}
+
+// loUp brings lo up: a fresh namespace refuses IPv4 destinations until then.
+func loUp() error {
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		return fmt.Errorf("lo up: %v: %s", err, out)
 	}
 	return nil
 }
