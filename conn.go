@@ -18,9 +18,13 @@ import (
 type socket interface {
 	// write sends one datagram of one or more netlink messages.
 	write(b []byte) error
+	// writeNow is write without waiting: errWouldBlock if it would wait.
+	writeNow(b []byte) error
 	// read receives one datagram into b and returns its full length,
 	// which exceeds len(b) when it was truncated.
 	read(b []byte) (int, error)
+	// readNow is read without waiting: errWouldBlock if nothing is queued.
+	readNow(b []byte) (int, error)
 	// setDeadline bounds write and read; the zero time removes the bound.
 	setDeadline(t time.Time) error
 	// portID is the socket's netlink port ID, which replies carry.
@@ -115,10 +119,21 @@ func (c *conn) arm() (rolling bool, err error) {
 	return rolling, c.ctx.Err()
 }
 
+// errWouldBlock is readNow's answer when no datagram is queued.
+var errWouldBlock = errors.New("no datagram queued")
+
 // recv reads one datagram, waiting at most replyTimeout for it, so that a
 // lost reply can not hang a call whose context has no deadline, while a
 // long dump may take as long as it needs.
+//
+// The kernel queues its answer to a request within the write that sends
+// it, and builds the next chunk of a dump within the read that asks for
+// it, so a datagram is nearly always there: recv first reads without
+// waiting, and arms a deadline only when it must wait.
 func (c *conn) recv(b []byte) (int, error) {
+	if n, err := c.sock.readNow(b); !errors.Is(err, errWouldBlock) {
+		return n, err
+	}
 	rolling, err := c.arm()
 	if err != nil {
 		return 0, err
@@ -130,8 +145,16 @@ func (c *conn) recv(b []byte) (int, error) {
 	return n, err
 }
 
-// write sends one datagram, bounded as recv is.
+// write sends one datagram. The kernel handles a request within the
+// write and never makes it wait, so it goes straight to the socket; only
+// if it would wait after all is a deadline armed.
 func (c *conn) write(b []byte) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.sock.writeNow(b); !errors.Is(err, errWouldBlock) {
+		return err
+	}
 	if _, err := c.arm(); err != nil {
 		return err
 	}

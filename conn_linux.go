@@ -184,6 +184,52 @@ func (s *rawSocket) write(b []byte) error {
 	return nil
 }
 
+func (s *rawSocket) writeNow(b []byte) error {
+	var werr error
+	err := s.rc.Control(func(fd uintptr) {
+		for {
+			if _, werr = unix.Write(int(fd), b); werr != unix.EINTR {
+				return
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return err
+	case werr == unix.EAGAIN:
+		return errWouldBlock
+	case werr != nil:
+		return os.NewSyscallError("write", werr)
+	}
+	return nil
+}
+
+func (s *rawSocket) readNow(b []byte) (int, error) {
+	var (
+		n    uintptr
+		rerr syscall.Errno
+	)
+	// Control runs the call on the fd without the poller: the socket is
+	// non-blocking, so an empty queue answers EAGAIN at once.
+	err := s.rc.Control(func(fd uintptr) {
+		for {
+			n, _, rerr = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_TRUNC, 0, 0)
+			if rerr != unix.EINTR {
+				return
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr == unix.EAGAIN:
+		return 0, errWouldBlock
+	case rerr != 0:
+		return 0, os.NewSyscallError("recvfrom", rerr)
+	}
+	return int(n), nil
+}
+
 func (s *rawSocket) read(b []byte) (int, error) {
 	var (
 		n    uintptr

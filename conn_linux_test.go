@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
@@ -105,7 +106,7 @@ func sendRaw(ctx context.Context, cn *conn, family uint16, cmd uint8, flags uint
 		attrs(&w)
 	}
 	cn.rd.Reset(cn.seq, flags&nlmsg.FlagAck != 0)
-	return cn.ctxErr(ctx, cn.sock.write(nlmsg.FinishRequest(w.b, off)))
+	return cn.ctxErr(ctx, cn.write(nlmsg.FinishRequest(w.b, off)))
 }
 
 func TestRawSocketDump(t *testing.T) {
@@ -187,5 +188,36 @@ func TestRawSocketGetAndError(t *testing.T) {
 	// The error ended the reply cleanly: the socket still works.
 	if n, err := get("nlctrl"); n != 1 || err != nil || cn.broken {
 		t.Fatalf("after an error: %d messages, %v, broken %v", n, err, cn.broken)
+	}
+}
+
+// TestRawSocketStaleDeadline makes calls with a rolling deadline that has
+// expired between them: the next call must not fail on it.
+func TestRawSocketStaleDeadline(t *testing.T) {
+	cn := hostConn(t)
+	cn.replyTimeout = 20 * time.Millisecond
+	ctx := context.Background()
+	for i := range 3 {
+		if err := cn.begin(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A dump waits once the first chunk is read, so it arms a deadline.
+		if err := sendRaw(ctx, cn, ctrlFamilyID, ctrlCmdGetFamily, flagsDump, nil); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if _, err := cn.arm(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, err := cn.next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		cn.end()
+		time.Sleep(50 * time.Millisecond)
 	}
 }
