@@ -28,12 +28,7 @@ func TestKernelCaptureReplies(t *testing.T) {
 	ns, c := newClient(t)
 	ctx := ctxT(t)
 	ns.sh("ip link add sync0 type dummy && ip link set sync0 up")
-	tcp := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
-	udp6 := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 53, Scheduler: "wlc",
-		Flags: ipvs.FlagPersistent, Timeout: 300 * time.Second, Netmask: ipvs.PrefixMask(64)}
-	fwm := ipvs.Service{Family: ipvs.FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: ipvs.FlagSHFallback | ipvs.FlagSHPort}
-	sip := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: netip.MustParseAddr("10.0.0.5"), Port: 5060, Scheduler: "rr",
-		PersistenceEngine: "sip", Flags: ipvs.FlagPersistent, Timeout: 60 * time.Second, Netmask: ipvs.PrefixMask(24)}
+	tcp, udp6, fwm, sip := fixtureServices()
 	for _, s := range []ipvs.Service{tcp, udp6, fwm, sip} {
 		must(t, c.CreateService(ctx, s))
 	}

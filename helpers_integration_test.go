@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -104,6 +105,19 @@ func wantErr(t *testing.T, err error, targets ...error) {
 			t.Errorf("errors.Is(%v, %v) is false", err, target)
 		}
 	}
+}
+
+// fixtureServices are four services of every kind, which the ipvsadm and
+// capture tests configure: TCP over IPv4, persistent UDP over IPv6, a
+// fwmark service with scheduler flags, and SIP persistence.
+func fixtureServices() (tcp, udp6, fwm, sip ipvs.Service) {
+	tcp = ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
+	udp6 = ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 53, Scheduler: "wlc",
+		Flags: ipvs.FlagPersistent, Timeout: 300 * time.Second, Netmask: ipvs.PrefixMask(64)}
+	fwm = ipvs.Service{Family: ipvs.FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: ipvs.FlagSHFallback | ipvs.FlagSHPort}
+	sip = ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: netip.MustParseAddr("10.0.0.5"), Port: 5060, Scheduler: "rr",
+		PersistenceEngine: "sip", Flags: ipvs.FlagPersistent, Timeout: 60 * time.Second, Netmask: ipvs.PrefixMask(24)}
+	return
 }
 
 // moduleBuilt reports whether the kernel has a module, built in or loadable.

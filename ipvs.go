@@ -16,6 +16,10 @@
 //	defer c.Close()
 //	services, err := c.Services(ctx)
 //
+// For tables of thousands of objects, Apply sends a Batch of writes in a
+// few large datagrams with a result per write, and VirtualServers reads
+// every service with its destinations.
+//
 // A Client is safe for concurrent use by many goroutines: each call takes
 // a socket of its own from a small pool, and the kernel serializes the
 // requests. Every call takes a context whose deadline and cancellation
