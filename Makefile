@@ -1,12 +1,16 @@
 # make test is everything CI runs: the unit tests, the checks, and the
 # integration suite on the default kernel matrix.
+# Recipes that pipe (bench, capture) must fail when the VM run fails.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 GO ?= go
 KERNELS ?= bullseye bookworm trixie sid
 FUZZTIME ?= 10s
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BUILD = build
 
-.PHONY: test unit check fuzz integration capture demo clean
+.PHONY: test unit check fuzz integration capture bench demo clean
 
 test: check unit fuzz integration
 
@@ -16,6 +20,7 @@ check:
 	$(GO) vet -tags integration ./...
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags integration ./...
+	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
 	GOOS=darwin $(GO) build ./...
 	GOOS=windows $(GO) build ./...
 
@@ -37,6 +42,17 @@ $(BUILD)/ipvs.integration.test: $(wildcard *.go internal/*/*.go) go.mod go.sum
 integration: $(BUILD)/ipvs.integration.test
 	KERNELS="$(KERNELS)" bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
 	KERNELS="$(KERNELS)" VM_NO_IPVS=1 bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.run '^TestKernelNoIPVS$$'
+
+# Runs the benchmark (bench/, a module of its own) in the VM on bookworm's
+# kernel and regenerates BENCHMARKS.md, its chart and bench/results.jsonl.
+BENCH_SIZES ?= 1000:5,10000:3
+bench:
+	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
+	@mkdir -p $(BUILD)
+	cd bench && CGO_ENABLED=0 $(GO) build -o ../$(BUILD)/bench .
+	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -sizes $(BENCH_SIZES) | tee $(BUILD)/bench.log
+	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
+	cd bench && $(GO) run . -mode report -in results.jsonl -out ../BENCHMARKS.md -chart ../benchmarks.png
 
 # Stores the raw replies of each kernel in KERNELS, for a fixed
 # configuration, under testdata/replies/linux-X.Y (see testdata/README).
