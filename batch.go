@@ -189,9 +189,7 @@ func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, pending 
 	lastOp := &b.ops[sent[n-1]]
 	binary.NativeEndian.PutUint16(b.buf[lastOp.off+6:], nlmsg.FlagRequest|nlmsg.FlagAck)
 
-	if err := cn.begin(ctx); err != nil {
-		return 0, err
-	}
+	cn.begin(ctx)
 	werr := cn.ctxErr(ctx, cn.write(b.buf[start:lastOp.end]))
 	cn.end()
 	if werr != nil {
@@ -200,9 +198,7 @@ func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, pending 
 	// Every answer was queued while the write ran: read them whatever ctx
 	// does now, bounded only by the reply timeout.
 	rctx := context.Background()
-	if err := cn.begin(rctx); err != nil {
-		return n, c.lost(b, sent, results, err)
-	}
+	cn.begin(rctx)
 	defer cn.end()
 	for {
 		dg, err := cn.recvDatagram(rctx)

@@ -12,8 +12,8 @@ import (
 )
 
 // socket is one netlink socket, bound to the network namespace the
-// client works in. conn_linux.go has the real one; the tests have one
-// over a socketpair, which runs the same code below against a fake
+// client works in. conn_linux.go has the real one; the tests have one in
+// memory (kernel_test.go), which runs the same code below against a fake
 // kernel.
 type socket interface {
 	// write sends one datagram of one or more netlink messages.
@@ -63,15 +63,14 @@ func newConn(s socket, replyTimeout time.Duration, bufSize int) *conn {
 	return c
 }
 
-// begin bounds the socket's I/O by ctx: its deadline becomes the socket's,
-// and its cancellation sets a deadline in the past, which wakes a blocked
-// read at once. end must follow.
-func (c *conn) begin(ctx context.Context) error {
+// begin ties the socket's I/O to ctx: arm applies its deadline when the
+// I/O must wait, and its cancellation sets a deadline in the past, which
+// wakes a blocked read at once. end must follow.
+func (c *conn) begin(ctx context.Context) {
 	c.ctx = ctx
 	if ctx.Done() != nil { // a context that can be cancelled
 		c.stopCancel = context.AfterFunc(ctx, func() { _ = c.sock.setDeadline(time.Unix(1, 0)) })
 	}
-	return nil
 }
 
 // end undoes begin. If the cancellation hook already ran, or is running,

@@ -311,9 +311,7 @@ func (c *Client) exec(ctx context.Context, r *request, fn func(msg []byte) error
 		return r.wrap(err)
 	}
 	defer c.put(cn)
-	if err := cn.begin(ctx); err != nil {
-		return r.wrap(err)
-	}
+	cn.begin(ctx)
 	defer cn.end()
 	if err := cn.send(ctx, c.family, c.version, r); err != nil {
 		return r.wrap(err)
@@ -360,10 +358,7 @@ func dump[T any](c *Client, ctx context.Context, r request, decode func(msg []by
 			return
 		}
 		defer c.put(cn)
-		if err := cn.begin(ctx); err != nil {
-			fail(err)
-			return
-		}
+		cn.begin(ctx)
 		defer cn.end()
 		if err := cn.send(ctx, c.family, c.version, &r); err != nil {
 			fail(err)
