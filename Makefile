@@ -52,7 +52,8 @@ bench:
 	cd bench && CGO_ENABLED=0 $(GO) build -o ../$(BUILD)/bench .
 	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -sizes $(BENCH_SIZES) | tee $(BUILD)/bench.log
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
-	cd bench && $(GO) run . -mode report -in results.jsonl -out ../BENCHMARKS.md -chart ../benchmarks.png
+	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
+	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
 
 # Stores the raw replies of each kernel in KERNELS, for a fixed
 # configuration, under testdata/replies/linux-X.Y (see testdata/README).

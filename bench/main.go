@@ -69,6 +69,7 @@ func main() {
 	in := flag.String("in", "", "report: the RESULT lines")
 	out := flag.String("out", "BENCHMARKS.md", "report: the Markdown file")
 	chart := flag.String("chart", "benchmarks.png", "report: the chart")
+	micro := flag.String("micro", "", "report: output of the host's go test -bench")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -79,7 +80,7 @@ func main() {
 	case "curve":
 		err = runCurve(*n, *rep)
 	case "report":
-		err = report(*in, *out, *chart)
+		err = report(*in, *out, *chart, *micro)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
