@@ -14,7 +14,8 @@ import (
 // Each write is checked and encoded when it is added, into one buffer
 // that Apply then sends in slices, so a batch of many thousand writes
 // costs little more than its bytes. The zero Batch is empty and ready to
-// use; a Batch may be reused after Reset.
+// use; a Batch may be reused after Reset, and applied again, but not by
+// two calls at once: Apply fills in the requests' headers where they lie.
 type Batch struct {
 	buf []byte // the requests, back to back; Apply fills in their headers
 	ops []batchOp
