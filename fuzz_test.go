@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // Each decoder has a fuzz target. A target checks that no input panics
@@ -247,5 +249,54 @@ func FuzzDecodeTimeouts(f *testing.F) {
 			return
 		}
 		roundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, to.encode), decodeTimeoutsMessage)
+	})
+}
+
+// FuzzApplyAnswers gives Apply arbitrary datagrams as the kernel's answers
+// to a batch, with their sequence numbers moved into the batch's range so
+// that they reach the answer parser. Apply must not panic, must end, and
+// must return one result per write.
+func FuzzApplyAnswers(f *testing.F) {
+	ack := func(flags uint16, errno int32) []byte {
+		p := binary.NativeEndian.AppendUint32(nil, uint32(errno))
+		p = append(p, make([]byte, 16)...)
+		return appendMessage(nil, 2, flags, 3, testPortID, p)
+	}
+	f.Add(ack(0x100, 0))
+	f.Add(append(ack(0x100, -17), ack(0x100, 0)...))
+	f.Add(append(ack(0x300, -22), ack(0, 0)...))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, answers []byte) {
+		var first uint32
+		k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+			if first == 0 {
+				first = req.Header.Sequence
+			}
+			if req.Header.Flags&nlmsg.FlagAck == 0 {
+				return kernelReply{Silent: true}
+			}
+			// The fence: answer with the fuzzer's bytes, sequence numbers
+			// moved into this datagram's range.
+			dg := bytes.Clone(answers)
+			n := req.Header.Sequence - first + 1
+			for off := 0; off+nlmsg.HeaderLen <= len(dg); {
+				seq := binary.NativeEndian.Uint32(dg[off+8:])
+				binary.NativeEndian.PutUint32(dg[off+8:], first+seq%n)
+				l := int(binary.NativeEndian.Uint32(dg[off:]))
+				if l < nlmsg.HeaderLen {
+					break
+				}
+				off += nlmsg.Align(l)
+			}
+			first = 0
+			return kernelReply{Raw: [][]byte{dg}}
+		})
+		c := k.client()
+		c.replyTimeout = 5 * time.Millisecond
+		b := mixedBatch()
+		res, _ := c.Apply(context.Background(), b)
+		if len(res) != b.Len() {
+			t.Fatalf("%d results for %d writes", len(res), b.Len())
+		}
 	})
 }

@@ -46,6 +46,7 @@ type kernelReply struct {
 	ExtAck  string
 	Silent  bool // send nothing at all (as DEL_DAEMON sometimes does)
 	DoneErr syscall.Errno
+	Raw     [][]byte // datagrams to send as they are, instead of the above
 }
 
 type kernelHandler func(req kernelRequest) kernelReply
@@ -120,6 +121,9 @@ func (k *fakeKernel) serve(b []byte) [][]byte {
 func (k *fakeKernel) frame(req nlmsg.Header, r kernelReply) [][]byte {
 	if r.Silent {
 		return nil
+	}
+	if r.Raw != nil {
+		return r.Raw
 	}
 	pid := uint32(testPortID)
 	if r.Errno != 0 {
