@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -25,21 +24,26 @@ func newClient(cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := dialNetlink(int(ns.Fd()))
+	nsfd := 0
+	release := func() error { return nil }
+	if ns != nil {
+		nsfd, release = int(ns.Fd()), ns.Close
+	}
+	nc, err := dialNetlink(nsfd)
 	if err != nil {
-		_ = ns.Close()
+		_ = release()
 		return nil, err
 	}
 	f, err := resolveFamily(genetlink.NewConn(nc))
 	if err != nil {
 		_ = nc.Close()
-		_ = ns.Close()
+		_ = release()
 		return nil, err
 	}
 	first, err := newRawSocket(nc)
 	if err != nil {
 		_ = nc.Close()
-		_ = ns.Close()
+		_ = release()
 		return nil, err
 	}
 	replyTimeout := cfg.ReplyTimeout
@@ -56,46 +60,17 @@ func newClient(cfg *Config) (*Client, error) {
 		family:       f.ID,
 		version:      f.Version,
 		dial: func() (socket, error) {
-			nc, err := dialNetlink(int(ns.Fd()))
+			nc, err := dialNetlink(nsfd)
 			if err != nil {
 				return nil, err
 			}
 			return newRawSocket(nc)
 		},
-		release: ns.Close,
+		release: release,
+		ns:      ns,
 	}
 	c.idle = append(c.idle, newConn(first, replyTimeout, bufSize))
 	return c, nil
-}
-
-// openNetNS returns a file of the namespace the Client works in. The
-// Client holds it for its lifetime, because it dials new sockets there
-// whenever one was abandoned or all are busy, possibly from a thread in
-// another namespace.
-func openNetNS(cfg *Config) (*os.File, error) {
-	switch {
-	case cfg.NetNS != 0:
-		fd, err := unix.FcntlInt(uintptr(cfg.NetNS), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("duplicate network namespace fd %d: %w", cfg.NetNS, err)
-		}
-		return os.NewFile(uintptr(fd), fmt.Sprintf("netns fd %d", cfg.NetNS)), nil
-	case cfg.NetNSPath != "":
-		f, err := os.Open(cfg.NetNSPath)
-		if err != nil {
-			return nil, fmt.Errorf("open network namespace: %w", err)
-		}
-		return f, nil
-	}
-	// The caller's namespace is its thread's, which may differ from the
-	// process's if it locked its goroutine and called setns.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, fmt.Errorf("open the caller's network namespace: %w", err)
-	}
-	return f, nil
 }
 
 // dialNetlink opens a Generic Netlink socket in the namespace of nsfd.

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
 	"sync"
 	"time"
 
@@ -84,6 +85,8 @@ type Client struct {
 	replyTimeout time.Duration
 	bufSize      int          // of each conn's receive buffer
 	release      func() error // releases what dial needs, such as a namespace fd
+	ns           *os.File     // the namespace to enter; nil for the caller's own
+	nsUsers      sync.WaitGroup
 
 	mu     sync.Mutex
 	idle   []*conn
@@ -129,6 +132,18 @@ func (c *Client) Close() error {
 }
 
 var errClosed = errors.New("client is closed")
+
+// holdNetNS returns the client's namespace file (nil for the caller's own
+// namespace) and keeps Close from releasing it until done is called.
+func (c *Client) holdNetNS() (ns *os.File, done func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, nil, errClosed
+	}
+	c.nsUsers.Add(1)
+	return c.ns, c.nsUsers.Done, nil
+}
 
 // get takes an idle socket, or opens one.
 func (c *Client) get() (*conn, error) {

@@ -36,6 +36,9 @@ type result struct {
 	Allocs    int64   `json:"allocs"` // -1: not a Go contender
 	RSSKiB    int64   `json:"rss_kib"`
 	Kernel    string  `json:"kernel"`
+	// Group names the suite of a result beyond the four workloads; empty
+	// for those.
+	Group string `json:"group,omitempty"`
 }
 
 var contenders = []string{"ipvs", "ipvs-batch", "cloudflare", "moby", "ipvsadm", "raw"}
@@ -59,7 +62,7 @@ func dstAddr(i, j int) (netip.Addr, uint16) {
 }
 
 func main() {
-	mode := flag.String("mode", "run", "run (the matrix), child (one run; internal) or report")
+	mode := flag.String("mode", "run", "run (the matrix), child (one run; internal), suites (the other suites, -services N -rep R), suite-child (internal) or report")
 	sizes := flag.String("sizes", "1000:5,10000:3", "services:repetitions, comma-separated")
 	dests := flag.Int("dests", 10, "destinations per service")
 	only := flag.String("contenders", strings.Join(contenders, ","), "contenders to run")
@@ -70,6 +73,8 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report: the Markdown file")
 	chart := flag.String("chart", "benchmarks.png", "report: the chart")
 	micro := flag.String("micro", "", "report: output of the host's go test -bench")
+	suiteList := flag.String("suites", "", "suites: comma-separated names (default all); suite-child: unused")
+	suiteName := flag.String("suite", "", "suite-child: the suite")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -81,6 +86,10 @@ func main() {
 		err = runCurve(*n, *rep)
 	case "report":
 		err = report(*in, *out, *chart, *micro)
+	case "suites":
+		err = runSuites(strings.Split(*suiteList, ","), *n, *dests, max(*rep, 1))
+	case "suite-child":
+		err = runSuiteChild(*suiteName, *n, *dests, *rep)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}

@@ -20,6 +20,8 @@
 #   VM_REFRESH   1: resolve the kernel packages anew
 #   VM_ACCEL     kvm or tcg (default: kvm only with kvm_intel or kvm_amd loaded)
 #   VM_VERBOSE   1: print the console even on success
+#   VM_FILES     more files (test binaries, scripts) to copy into the
+#                program's working directory in the guest
 #
 # It installs what it needs (qemu, xz) through apt, and takes every package
 # from the Debian archive this machine's apt is configured with, through a
@@ -297,6 +299,8 @@ run_one() {
 	done
 	echo "export VM_SUITE=$suite VM_KVER=$KVER" >>"$work/p/vmtest/env"
 	if [ -d testdata ]; then cp -r testdata "$work/p/vmtest/work/"; fi
+	local f
+	for f in ${VM_FILES:-}; do cp "$f" "$work/p/vmtest/work/"; done
 	(cd "$work/p" && find . | "$USR/root/bin/busybox" cpio -o -H newc 2>/dev/null) >"$work/payload.cpio"
 	cat "$BASE" "$work/payload.cpio" >"$work/initrd"
 	: >"$work/out" && : >"$work/console"
