@@ -1,0 +1,75 @@
+package reconcile
+
+import (
+	"fmt"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// Advisory is a kernel setting (a sysctl of the namespace, under
+// /proc/sys/net/ipv4/vs) that works against what a plan does to the
+// destinations it drains or removes.
+type Advisory struct {
+	// Sysctl is the setting's name, such as "expire_nodest_conn".
+	Sysctl string
+	// Value is its value.
+	Value int
+	// Message says what it defeats, naming an example.
+	Message string
+}
+
+// String returns "SYSCTL=VALUE: MESSAGE".
+func (a Advisory) String() string { return fmt.Sprintf("%s=%d: %s", a.Sysctl, a.Value, a.Message) }
+
+// settings are the sysctls the advisories depend on.
+type settings struct {
+	expireNodestConn        bool
+	expireQuiescentTemplate bool
+	connReuseMode           int
+}
+
+// advise returns the advisories for plan p under settings s, each naming
+// the first change or drain it concerns and how many more there are.
+func advise(p *Plan, s settings) []Advisory {
+	var removed, retired, quiescent []string
+	for _, c := range p.changes {
+		switch c.Kind {
+		case RemoveDestination:
+			what := fmt.Sprintf("%s of %s", c.Destination, c.Service)
+			retired = append(retired, what)
+			if c.Service.Protocol == ipvs.ProtocolUDP || c.Service.Protocol == ipvs.ProtocolSCTP ||
+				c.Destination.ActiveConnections+c.Destination.InactiveConnections > 0 {
+				removed = append(removed, what)
+			}
+		case DrainDestination:
+			retired = append(retired, fmt.Sprintf("%s of %s", c.Destination, c.Service))
+		}
+	}
+	for _, d := range p.draining {
+		if d.Service.Flags&ipvs.FlagPersistent != 0 {
+			quiescent = append(quiescent, fmt.Sprintf("%s of %s", d.Destination, d.Service))
+		}
+	}
+	var out []Advisory
+	if !s.expireNodestConn && len(removed) > 0 {
+		out = append(out, Advisory{"expire_nodest_conn", 0, "connections of removed destinations (" + some(removed) +
+			") keep being dropped until they time out, which for UDP flows that keep sending is never; 1 ends each at its next packet"})
+	}
+	if s.connReuseMode == 0 && len(retired) > 0 {
+		out = append(out, Advisory{"conn_reuse_mode", 0, "a new connection that reuses the source port of an old one goes to the old one's destination, even at weight 0 or removed (" +
+			some(retired) + "), and so ignores expire_nodest_conn; the default 1 reschedules it"})
+	}
+	if !s.expireQuiescentTemplate && len(quiescent) > 0 {
+		out = append(out, Advisory{"expire_quiescent_template", 0, "clients of a persistent service keep reaching its weight-0 destinations (" +
+			some(quiescent) + ") while their persistence templates live, so the drain lasts as long as they come back; 1 expires the templates"})
+	}
+	return out
+}
+
+// some names the first of a list and counts the rest.
+func some(list []string) string {
+	if len(list) == 1 {
+		return list[0]
+	}
+	return fmt.Sprintf("%s and %d more", list[0], len(list)-1)
+}

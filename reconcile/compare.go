@@ -1,0 +1,159 @@
+package reconcile
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// serviceKey is the identity of a service, as the kernel looks it up: a
+// firewall mark with its family, or a protocol, address and port.
+type serviceKey struct {
+	family   ipvs.Family
+	protocol ipvs.Protocol
+	addr     netip.Addr
+	port     uint16
+	fwmark   uint32
+}
+
+// destKey is the identity of a destination within its service.
+type destKey struct {
+	addr netip.Addr
+	port uint16
+}
+
+// familyOf is the family an address implies, or 0 for none.
+func familyOf(a netip.Addr) ipvs.Family {
+	switch {
+	case !a.IsValid():
+		return 0
+	case a.Unmap().Is4():
+		return ipvs.FamilyIPv4
+	}
+	return ipvs.FamilyIPv6
+}
+
+// normService returns svc as the kernel reads it back: its family filled
+// in, an IPv4 address in 4 bytes, no kernel-set or read-only fields, a
+// whole number of seconds and the full-length netmask as the zero one.
+func normService(svc ipvs.Service) ipvs.Service {
+	if svc.Family == 0 {
+		svc.Family = familyOf(svc.Address)
+	}
+	if svc.Family == ipvs.FamilyIPv4 {
+		svc.Address = svc.Address.Unmap()
+	}
+	svc.Flags &^= ipvs.FlagHashed
+	svc.FlagsMask = 0
+	svc.Timeout = svc.Timeout.Truncate(time.Second)
+	full := 32
+	if svc.Family == ipvs.FamilyIPv6 {
+		full = 128
+	}
+	if svc.Netmask.Bits(svc.Family) == full {
+		svc.Netmask = ipvs.Netmask{}
+	}
+	svc.Stats = ipvs.Stats{}
+	return svc
+}
+
+// normDest returns dst as the kernel reads it back in service svc (already
+// normalized): family filled in, the service's port for a zero port of a
+// non-fwmark service, tunnel fields only for tunnels, no read-only fields.
+// The connection counts are kept: the planner needs them.
+func normDest(svc ipvs.Service, dst ipvs.Destination) ipvs.Destination {
+	if dst.Family == 0 {
+		dst.Family = familyOf(dst.Address)
+		if dst.Family == 0 {
+			dst.Family = svc.Family
+		}
+	}
+	if dst.Family == ipvs.FamilyIPv4 {
+		dst.Address = dst.Address.Unmap()
+	}
+	if dst.Port == 0 && svc.FWMark == 0 {
+		dst.Port = svc.Port
+	}
+	if dst.Forward != ipvs.ForwardTunnel {
+		dst.TunnelType, dst.TunnelPort, dst.TunnelFlags = 0, 0, 0
+	}
+	dst.Stats = ipvs.Stats{}
+	return dst
+}
+
+func keyOf(svc ipvs.Service) serviceKey {
+	if svc.FWMark != 0 {
+		return serviceKey{family: svc.Family, fwmark: svc.FWMark}
+	}
+	return serviceKey{family: svc.Family, protocol: svc.Protocol, addr: svc.Address, port: svc.Port}
+}
+
+func destKeyOf(dst ipvs.Destination) destKey { return destKey{dst.Address, dst.Port} }
+
+// diffService describes how the settings of normalized services a and b
+// differ, or returns "" when they are the same.
+func diffService(a, b ipvs.Service) string {
+	var d differ
+	d.str("scheduler", a.Scheduler, b.Scheduler)
+	d.str("persistence engine", a.PersistenceEngine, b.PersistenceEngine)
+	if a.Flags != b.Flags {
+		d.add("flags", a.Flags, b.Flags)
+	}
+	if a.Timeout != b.Timeout {
+		d.add("timeout", a.Timeout, b.Timeout)
+	}
+	if a.Netmask != b.Netmask {
+		d.add("netmask", a.Netmask, b.Netmask)
+	}
+	return d.String()
+}
+
+// diffDest describes how the settings of normalized destinations a and b
+// differ, or returns "" when they are the same. Connection counts are not
+// settings.
+func diffDest(a, b ipvs.Destination) string {
+	var d differ
+	if a.Family != b.Family {
+		d.add("family", a.Family, b.Family)
+	}
+	if a.Forward != b.Forward {
+		d.add("forward", a.Forward, b.Forward)
+	}
+	if a.Weight != b.Weight {
+		d.add("weight", a.Weight, b.Weight)
+	}
+	if a.UpperThreshold != b.UpperThreshold {
+		d.add("upper threshold", a.UpperThreshold, b.UpperThreshold)
+	}
+	if a.LowerThreshold != b.LowerThreshold {
+		d.add("lower threshold", a.LowerThreshold, b.LowerThreshold)
+	}
+	if a.TunnelType != b.TunnelType {
+		d.add("tunnel type", a.TunnelType, b.TunnelType)
+	}
+	if a.TunnelPort != b.TunnelPort {
+		d.add("tunnel port", a.TunnelPort, b.TunnelPort)
+	}
+	if a.TunnelFlags != b.TunnelFlags {
+		d.add("tunnel flags", a.TunnelFlags, b.TunnelFlags)
+	}
+	return d.String()
+}
+
+// differ collects "field a -> b" descriptions.
+type differ struct{ parts []string }
+
+func (d *differ) add(field string, a, b any) {
+	d.parts = append(d.parts, fmt.Sprintf("%s %v -> %v", field, a, b))
+}
+
+func (d *differ) str(field, a, b string) {
+	if a != b {
+		d.parts = append(d.parts, fmt.Sprintf("%s %q -> %q", field, a, b))
+	}
+}
+
+func (d *differ) String() string { return strings.Join(d.parts, ", ") }

@@ -1,0 +1,214 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// DrainPolicy says what becomes of a destination that is no longer
+// desired in a service that stays.
+type DrainPolicy uint8
+
+// Possible DrainPolicy values.
+const (
+	// DrainByProtocol is kube-proxy's default: destinations of TCP
+	// services (and of firewall-mark services, whose protocol the kernel
+	// does not report) drain; those of UDP and SCTP services are removed
+	// at once, since their flows never go idle by themselves.
+	DrainByProtocol DrainPolicy = iota
+	// DrainGracefully sets the destination's weight to 0, so it gets no
+	// new connections, and removes it once its connections have ended or
+	// Options.DrainTimeout has passed.
+	DrainGracefully
+	// RemoveAtOnce removes the destination in the same plan.
+	RemoveAtOnce
+)
+
+// String returns "by protocol", "drain" or "remove".
+func (p DrainPolicy) String() string {
+	switch p {
+	case DrainByProtocol:
+		return "by protocol"
+	case DrainGracefully:
+		return "drain"
+	case RemoveAtOnce:
+		return "remove"
+	}
+	return fmt.Sprintf("policy(%d)", uint8(p))
+}
+
+// resolve turns DrainByProtocol into the policy it means for svc.
+func (p DrainPolicy) resolve(svc ipvs.Service) DrainPolicy {
+	if p != DrainByProtocol {
+		return p
+	}
+	switch svc.Protocol {
+	case ipvs.ProtocolUDP, ipvs.ProtocolSCTP:
+		return RemoveAtOnce
+	}
+	return DrainGracefully
+}
+
+// Options configure a plan.
+type Options struct {
+	// Owns says which services of the table are this caller's; nil owns
+	// all. A service it does not own is never updated or removed, nor
+	// are its destinations, and a desired service must be owned.
+	Owns func(ipvs.Service) bool
+	// Drain chooses the policy for the destinations of a service (as the
+	// kernel holds it) that are no longer desired; nil, or
+	// DrainByProtocol, means kube-proxy's default.
+	Drain func(ipvs.Service) DrainPolicy
+	// DrainTimeout, if positive, removes a draining destination this long
+	// after it was first seen draining, even with connections left.
+	DrainTimeout time.Duration
+	// CountPersistent counts the persistent connections (templates) of a
+	// draining destination of a persistent service as connections that
+	// keep it: its clients' affinity then ends before it goes.
+	CountPersistent bool
+	// DrainStarted returns when the destination dst of service svc was
+	// first seen draining, or the zero time if never; it bounds drains
+	// with DrainTimeout. The Reconciler keeps these times; a nil
+	// DrainStarted lets only connections end a drain.
+	DrainStarted func(svc ipvs.Service, dst ipvs.Destination) time.Time
+	// Now is the time the plan is made at, for DrainTimeout; zero means
+	// time.Now().
+	Now time.Time
+}
+
+// Kind is the kind of a Change.
+type Kind uint8
+
+// Possible Kind values, in the order a plan applies them.
+const (
+	CreateService Kind = iota + 1
+	UpdateService
+	CreateDestination
+	UpdateDestination
+	// DrainDestination sets the weight of a destination that is no
+	// longer desired to 0; it stays until its connections end.
+	DrainDestination
+	RemoveDestination
+	RemoveService
+)
+
+var kindNames = [...]string{
+	CreateService:     "create service",
+	UpdateService:     "update service",
+	CreateDestination: "create destination",
+	UpdateDestination: "update destination",
+	DrainDestination:  "drain destination",
+	RemoveDestination: "remove destination",
+	RemoveService:     "remove service",
+}
+
+// String returns the kind's name, such as "create service".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// isDestination reports whether changes of kind k are destination writes.
+func (k Kind) isDestination() bool { return k >= CreateDestination && k <= RemoveDestination }
+
+// Change is one write of a Plan.
+type Change struct {
+	Kind Kind
+	// Service is the service written (as desired for a create or an
+	// update, as the kernel holds it for a removal) or the one the
+	// destination belongs to.
+	Service ipvs.Service
+	// Destination is the destination written, for destination kinds: as
+	// desired for a create or an update, as the kernel holds it (with its
+	// connection counts) for a removal, and so with weight 0 for a drain.
+	Destination ipvs.Destination
+	// Reason says why, such as "weight 1 -> 2" or "not desired; no
+	// connections".
+	Reason string
+}
+
+// String returns the change on one line, as
+// "update destination 10.0.0.2:80 of tcp 10.0.0.1:80: weight 1 -> 2".
+func (c Change) String() string {
+	var b strings.Builder
+	b.WriteString(c.Kind.String())
+	b.WriteByte(' ')
+	if c.Kind.isDestination() {
+		b.WriteString(c.Destination.String())
+		b.WriteString(" of ")
+	}
+	b.WriteString(c.Service.String())
+	if c.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(c.Reason)
+	}
+	return b.String()
+}
+
+// Draining is a destination that is no longer desired and stays, at
+// weight 0, because it still has connections.
+type Draining struct {
+	Service     ipvs.Service
+	Destination ipvs.Destination // as the kernel holds it, with its counts
+	// Since is when it was first seen at weight 0 and not desired, if
+	// known.
+	Since time.Time
+	// atZero: the kernel already had it at weight 0 when the plan read it.
+	atZero bool
+}
+
+// Plan is the list of writes that turns a table into the desired one.
+type Plan struct {
+	changes    []Change
+	draining   []Draining
+	advisories []Advisory
+	read       int // the services and destinations read
+}
+
+// Changes returns the plan's writes, in the order Apply sends them:
+// services created, services updated, destinations created, updated,
+// drained and removed, services removed.
+func (p *Plan) Changes() []Change { return p.changes }
+
+// Empty reports whether the plan has no writes: the owned part of the
+// table is as desired, but for destinations still draining.
+func (p *Plan) Empty() bool { return len(p.changes) == 0 }
+
+// Draining returns the destinations that stay at weight 0 after the plan,
+// waiting for their connections to end.
+func (p *Plan) Draining() []Draining { return p.draining }
+
+// Advisories returns the kernel settings that work against the plan's
+// draining, if the plan knew them.
+func (p *Plan) Advisories() []Advisory { return p.advisories }
+
+// String returns the plan one change a line, then one line per
+// destination still draining and per advisory; "" for nothing at all.
+func (p *Plan) String() string {
+	var b strings.Builder
+	for _, c := range p.changes {
+		b.WriteString(c.String())
+		b.WriteByte('\n')
+	}
+	for _, d := range p.draining {
+		fmt.Fprintf(&b, "# draining %s of %s: %s\n", d.Destination, d.Service, connections(d.Destination, true))
+	}
+	for _, a := range p.advisories {
+		fmt.Fprintf(&b, "# advisory: %s\n", a)
+	}
+	return b.String()
+}
+
+// connections describes a destination's connection counts.
+func connections(d ipvs.Destination, persistent bool) string {
+	s := fmt.Sprintf("%d active, %d inactive", d.ActiveConnections, d.InactiveConnections)
+	if persistent {
+		s += fmt.Sprintf(", %d persistent", d.PersistentConnections)
+	}
+	return s + " connections"
+}

@@ -1,0 +1,101 @@
+package reconcile
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// Reconciler converges a client's table to desired tables, one Sync at a
+// time, and remembers since when each destination has been draining, for
+// Options.DrainTimeout.
+//
+// That memory is only ever used to end a drain early: a restarted
+// Reconciler, which has none, starts each drain's clock anew at its first
+// Sync, so a drain may last longer than DrainTimeout across a restart but
+// never ends before its connections do or its timeout has passed. A
+// destination is never left at weight 0 by a restart either: a desired one
+// gets its desired weight back from the table it reads, and one that is not
+// desired keeps draining.
+//
+// A Reconciler is safe for concurrent use; Syncs run one at a time, while
+// other users of the same Client go on as they would.
+type Reconciler struct {
+	client *ipvs.Client
+	opts   Options
+	clock  func() time.Time
+
+	mu    sync.Mutex
+	since map[drainID]time.Time
+}
+
+// drainID identifies a destination of a service.
+type drainID struct {
+	svc serviceKey
+	dst destKey
+}
+
+// NewReconciler returns a Reconciler of the table of c. Its Options.Now
+// and Options.DrainStarted are its own.
+func NewReconciler(c *ipvs.Client, opts Options) *Reconciler {
+	return &Reconciler{client: c, opts: opts, clock: time.Now, since: map[drainID]time.Time{}}
+}
+
+// Plan reads the table once and returns the plan to desired, without
+// applying it.
+func (r *Reconciler) Plan(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.plan(ctx, desired)
+}
+
+// Sync reads the table once, plans the changes to desired and applies them
+// in one batch. It returns the plan; the error is the read's, the plan's,
+// or that of Plan.Apply, joining a *ChangeError for each write the kernel
+// refused.
+func (r *Reconciler) Sync(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, err := r.plan(ctx, desired)
+	if err != nil {
+		return nil, err
+	}
+	_, err = p.Apply(ctx, r.client)
+	return p, err
+}
+
+// plan plans with the drain times and records the new ones. r.mu is held.
+func (r *Reconciler) plan(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
+	opts := r.opts
+	opts.Now = r.clock()
+	opts.DrainStarted = func(svc ipvs.Service, dst ipvs.Destination) time.Time {
+		return r.since[drainID{keyOf(svc), destKeyOf(dst)}]
+	}
+	current, err := r.client.VirtualServers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Compute(current, desired, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Only a destination read at weight 0 starts its clock: one this plan
+	// drains may yet fail to be, so its clock starts at the next read.
+	since := make(map[drainID]time.Time, len(p.draining))
+	for i := range p.draining {
+		d := &p.draining[i]
+		if !d.atZero {
+			continue
+		}
+		id := drainID{keyOf(d.Service), destKeyOf(d.Destination)}
+		t, ok := r.since[id]
+		if !ok {
+			t = opts.Now
+		}
+		since[id], d.Since = t, t
+	}
+	r.since = since
+	return p, nil
+}

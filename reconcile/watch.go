@@ -1,0 +1,181 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// EventKind is the kind of an Event.
+type EventKind uint8
+
+// Possible EventKind values.
+const (
+	ServiceAdded EventKind = iota + 1
+	ServiceRemoved
+	ServiceChanged
+	DestinationAdded
+	DestinationRemoved
+	DestinationChanged
+)
+
+var eventNames = [...]string{
+	ServiceAdded:       "service added",
+	ServiceRemoved:     "service removed",
+	ServiceChanged:     "service changed",
+	DestinationAdded:   "destination added",
+	DestinationRemoved: "destination removed",
+	DestinationChanged: "destination changed",
+}
+
+// String returns the kind's name, such as "destination added".
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("event(%d)", uint8(k))
+}
+
+// Event is a difference between two reads of a table.
+type Event struct {
+	Kind EventKind
+	// Service is the service as read last (as read before, if removed),
+	// or the one the destination belongs to.
+	Service ipvs.Service
+	// Destination is the destination, for destination kinds, likewise.
+	Destination ipvs.Destination
+	// Change says what changed, such as "weight 1 -> 0", for the changed
+	// kinds.
+	Change string
+}
+
+// String returns the event on one line, as
+// "destination changed 10.0.0.2:80 of tcp 10.0.0.1:80: weight 1 -> 0".
+func (e Event) String() string {
+	s := e.Kind.String() + " "
+	if e.Kind >= DestinationAdded {
+		s += e.Destination.String() + " of "
+	}
+	s += e.Service.String()
+	if e.Change != "" {
+		s += ": " + e.Change
+	}
+	return s
+}
+
+// Diff returns the differences from the table prev to next, with the
+// planner's comparison (see Compute): counters, connection counts and
+// what the kernel sets or ignores are no differences. A service added or
+// removed comes with an event for each of its destinations, after the
+// service's when added and before it when removed.
+func Diff(prev, next []ipvs.VirtualServer) []Event {
+	var out []Event
+	old := make(map[serviceKey]int, len(prev))
+	for i, vs := range prev {
+		old[keyOf(normService(vs.Service))] = i
+	}
+	kept := make(map[serviceKey]bool, len(next))
+	for _, vs := range next {
+		svc := normService(vs.Service)
+		k := keyOf(svc)
+		kept[k] = true
+		i, ok := old[k]
+		if !ok {
+			out = append(out, Event{Kind: ServiceAdded, Service: svc})
+			for _, d := range vs.Destinations {
+				out = append(out, Event{Kind: DestinationAdded, Service: svc, Destination: normDest(svc, d)})
+			}
+			continue
+		}
+		before := normService(prev[i].Service)
+		if c := diffService(before, svc); c != "" {
+			out = append(out, Event{Kind: ServiceChanged, Service: svc, Change: c})
+		}
+		out = diffDests(out, svc, prev[i].Destinations, vs.Destinations)
+	}
+	for _, vs := range prev {
+		svc := normService(vs.Service)
+		if !kept[keyOf(svc)] {
+			for _, d := range vs.Destinations {
+				out = append(out, Event{Kind: DestinationRemoved, Service: svc, Destination: normDest(svc, d)})
+			}
+			out = append(out, Event{Kind: ServiceRemoved, Service: svc})
+		}
+	}
+	return out
+}
+
+// diffDests appends the differences of the destinations of svc.
+func diffDests(out []Event, svc ipvs.Service, prev, next []ipvs.Destination) []Event {
+	old := make(map[destKey]ipvs.Destination, len(prev))
+	for _, d := range prev {
+		d = normDest(svc, d)
+		old[destKeyOf(d)] = d
+	}
+	kept := make(map[destKey]bool, len(next))
+	for _, d := range next {
+		d = normDest(svc, d)
+		k := destKeyOf(d)
+		kept[k] = true
+		if b, ok := old[k]; !ok {
+			out = append(out, Event{Kind: DestinationAdded, Service: svc, Destination: d})
+		} else if c := diffDest(b, d); c != "" {
+			out = append(out, Event{Kind: DestinationChanged, Service: svc, Destination: d, Change: c})
+		}
+	}
+	for _, d := range prev {
+		d = normDest(svc, d)
+		if !kept[destKeyOf(d)] {
+			out = append(out, Event{Kind: DestinationRemoved, Service: svc, Destination: d})
+		}
+	}
+	return out
+}
+
+// Watch polls the table of c every interval and yields the differences
+// between successive reads (see Diff); the first read is compared with an
+// empty table, so it yields the whole table as added. IPVS has no
+// notifications, so polling is the only way to see changes.
+//
+// A failed read yields its error and polling goes on from the last good
+// read; stop by breaking out of the loop or ending ctx, which ends the
+// iteration without an error. An interval that is not positive yields an
+// error and ends.
+func Watch(ctx context.Context, c *ipvs.Client, interval time.Duration) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		if interval <= 0 {
+			yield(Event{}, fmt.Errorf("reconcile: watch interval %s is not positive", interval))
+			return
+		}
+		var prev []ipvs.VirtualServer
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			next, err := c.VirtualServers(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				if !yield(Event{}, err) {
+					return
+				}
+			} else {
+				for _, e := range Diff(prev, next) {
+					if !yield(e, nil) {
+						return
+					}
+				}
+				prev = next
+			}
+			t.Reset(interval)
+		}
+	}
+}
