@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ipvs-go/ipvs"
 )
@@ -47,6 +48,11 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 		}
 	}
 	results, err := c.Apply(ctx, &b)
+	return results, p.outcome(results, err)
+}
+
+// outcome turns the results of Client.Apply into Apply's error.
+func (p *Plan) outcome(results []error, err error) error {
 	var failed []error
 	// The client's own error joins its refusals (a multiple-error
 	// unwrap); those are reported below with their change instead.
@@ -59,9 +65,9 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 		}
 	}
 	if len(results) != len(p.changes) && err == nil {
-		failed = append(failed, errors.New("reconcile: the client returned a result count unlike the batch's"))
+		failed = append(failed, fmt.Errorf("reconcile: %d results for %d changes", len(results), len(p.changes)))
 	}
-	return results, errors.Join(failed...)
+	return errors.Join(failed...)
 }
 
 // ChangeError is a change of a plan that was not applied.

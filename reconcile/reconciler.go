@@ -66,16 +66,22 @@ func (r *Reconciler) Sync(ctx context.Context, desired []ipvs.VirtualServer) (*P
 	return p, err
 }
 
-// plan plans with the drain times and records the new ones. r.mu is held.
+// plan reads the table and plans from it. r.mu is held.
 func (r *Reconciler) plan(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
+	current, err := r.client.VirtualServers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.planTable(current, desired)
+}
+
+// planTable plans from the table current with the drain times, and
+// records the new ones. r.mu is held.
+func (r *Reconciler) planTable(current, desired []ipvs.VirtualServer) (*Plan, error) {
 	opts := r.opts
 	opts.Now = r.clock()
 	opts.DrainStarted = func(svc ipvs.Service, dst ipvs.Destination) time.Time {
 		return r.since[drainID{keyOf(svc), destKeyOf(dst)}]
-	}
-	current, err := r.client.VirtualServers(ctx)
-	if err != nil {
-		return nil, err
 	}
 	p, err := Compute(current, desired, opts)
 	if err != nil {
