@@ -1,0 +1,168 @@
+// Package collector exports the IPVS table of one network namespace as
+// Prometheus metrics: per service and per destination the 64-bit counters
+// of connections, packets and bytes, per destination the connection counts
+// and weight, and the namespace's settings, all read in one dump per
+// scrape.
+//
+// Every series is identified by construction: a service by its family,
+// protocol, address, port and firewall mark (the ones that do not apply are
+// empty), a destination by its service's labels and its own family, address
+// and port. The Collector is checked: its label names are fixed when it is
+// built, so Describe sends every descriptor it can collect.
+package collector
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Source is what a Collector reads from: *ipvs.Client satisfies it, and
+// so does the Dialer, which opens a client when IPVS becomes available.
+type Source interface {
+	VirtualServers(ctx context.Context) ([]ipvs.VirtualServer, error)
+	Info(ctx context.Context) (ipvs.Info, error)
+	Timeouts(ctx context.Context) (ipvs.Timeouts, error)
+	Daemons(ctx context.Context) ([]ipvs.Daemon, error)
+}
+
+// DefaultTimeout bounds a scrape of a Collector built without WithTimeout.
+const DefaultTimeout = 10 * time.Second
+
+// The operations of a scrape, as the scrape error counter names them.
+var operations = []string{"virtual_servers", "info", "timeouts", "daemons"}
+
+// Collector is a prometheus.Collector of the IPVS table behind a Source.
+// It is safe for concurrent scrapes; each reads the table anew.
+type Collector struct {
+	src  Source
+	opts options
+	d    descs
+
+	// errors counts the failed reads of each operation, in the order of
+	// operations.
+	errors [4]atomic.Uint64
+	// logMu serializes the error log, which reports a failure once
+	// rather than at every scrape.
+	logMu  sync.Mutex
+	logged map[string]time.Time
+}
+
+// New returns a Collector of the table src reads, configured by opts. It
+// refuses unknown label names and a connection-state option on a Source
+// that cannot count states.
+func New(src Source, opts ...Option) (*Collector, error) {
+	if src == nil {
+		return nil, errors.New("collector: nil Source")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	return &Collector{src: src, opts: o, d: newDescs(&o), logged: map[string]time.Time{}}, nil
+}
+
+// Describe sends the descriptor of every metric the Collector can collect.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.d.all() {
+		ch <- d
+	}
+}
+
+// Collect reads the table once and sends its metrics. Without IPVS, or
+// when the read of the services fails, it sends ipvs_up 0 and the scrape
+// metrics only; a failed read of the settings leaves out just those.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.timeout)
+	defer cancel()
+	start := time.Now()
+	up := 0.0
+	vss, err := c.src.VirtualServers(ctx)
+	if c.check(0, err) {
+		up = 1
+		c.collectTable(ch, vss)
+		c.collectSettings(ctx, ch)
+	}
+	ch <- prometheus.MustNewConstMetric(c.d.up, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(c.d.duration, prometheus.GaugeValue, time.Since(start).Seconds())
+	for i, op := range operations {
+		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op)
+	}
+}
+
+// collectSettings sends the namespace's info, timeouts and sync daemons.
+func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Metric) {
+	info, err := c.src.Info(ctx)
+	if c.check(1, err) {
+		ch <- prometheus.MustNewConstMetric(c.d.info, prometheus.GaugeValue, 1, info.Version.String())
+		ch <- prometheus.MustNewConstMetric(c.d.tableSize, prometheus.GaugeValue, float64(info.ConnectionTableSize))
+	}
+	t, err := c.src.Timeouts(ctx)
+	if c.check(2, err) {
+		for _, v := range []struct {
+			name string
+			d    time.Duration
+		}{{"tcp", t.TCP}, {"tcp_fin", t.TCPFin}, {"udp", t.UDP}} {
+			// Zero means the kernel was built without the protocol.
+			if v.d != 0 {
+				ch <- prometheus.MustNewConstMetric(c.d.timeout, prometheus.GaugeValue, v.d.Seconds(), v.name)
+			}
+		}
+	}
+	daemons, err := c.src.Daemons(ctx)
+	if c.check(3, err) {
+		for _, d := range daemons {
+			ch <- prometheus.MustNewConstMetric(c.d.daemon, prometheus.GaugeValue, 1, daemonLabels(d)...)
+		}
+	}
+}
+
+// check counts and logs a failed read; it reports whether err is nil.
+func (c *Collector) check(op int, err error) bool {
+	if err == nil {
+		c.recovered(operations[op])
+		return true
+	}
+	c.errors[op].Add(1)
+	c.logFailure(operations[op], err)
+	return false
+}
+
+// logFailure logs a failed read the first time it happens and then at
+// most once per opts.logEvery while it keeps failing, so that a host
+// without IPVS does not fill its log at every scrape.
+func (c *Collector) logFailure(op string, err error) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	now := time.Now()
+	if last, ok := c.logged[op]; ok && now.Sub(last) < c.opts.logEvery {
+		return
+	}
+	c.logged[op] = now
+	msg := "IPVS read failed; ipvs_up is 0 until it succeeds, and this is logged again at most every " + c.opts.logEvery.String()
+	if op != operations[0] {
+		msg = "IPVS read failed; its metrics are left out until it succeeds, and this is logged again at most every " + c.opts.logEvery.String()
+	}
+	c.opts.logger.Warn(msg, "operation", op, "err", err)
+}
+
+// recovered logs that a read which had failed succeeds again.
+func (c *Collector) recovered(op string) {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	if _, ok := c.logged[op]; ok {
+		delete(c.logged, op)
+		c.opts.logger.Info("IPVS read succeeds again", "operation", op)
+	}
+}

@@ -1,0 +1,197 @@
+package collector
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "ipvs"
+
+// A kind is a label set that several metric families share, and the
+// object they describe.
+type kind int
+
+const (
+	kindService kind = iota
+	kindServiceInfo
+	kindDest
+	kindDestInfo
+	numKinds
+)
+
+// extraLabels are the labels a kind carries beyond the identity ones.
+var extraLabels = [numKinds][]string{
+	kindServiceInfo: {"scheduler", "persistence_engine", "flags"},
+	kindDestInfo:    {"forward", "tunnel_type", "tunnel_port", "tunnel_flags"},
+}
+
+// labelSet is the variable labels of one kind: the kept identity labels,
+// then its extras.
+type labelSet struct {
+	names []string
+	// ident are the indices in identityLabels of the kept identity labels.
+	ident []int
+	// sorted is, for each label of the metric including the constant netns
+	// label, in the order of names (as Prometheus sorts them), the index of
+	// its value in a row: identity values, extras, then netns.
+	sorted []int
+	// pairNames are the label names in that order, for dto.LabelPair.
+	pairNames []*string
+	// summed tells whether some identity label of the kind is dropped.
+	summed bool
+}
+
+// family is one metric family of a kind: its values come from a row of
+// values the kind's collector fills in, at index col.
+type family struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	col  int
+}
+
+// descs are the descriptors of a Collector, fixed by its options.
+type descs struct {
+	sets     [numKinds]labelSet
+	families [numKinds][]family
+	// The global metrics, without identity labels.
+	up, duration, errors, info, tableSize, timeout, daemon *prometheus.Desc
+	constLabels                                            prometheus.Labels
+}
+
+// The per-object counters, in the order of a row's columns: each is a
+// counter and, with WithRates, has a rate gauge.
+var counterNames = []struct{ name, help, rate, rateHelp string }{
+	{"connections_total", "Connections scheduled.", "connections_per_second", "The kernel's estimate of connections scheduled per second."},
+	{"incoming_packets_total", "Packets from clients.", "incoming_packets_per_second", "The kernel's estimate of packets from clients per second."},
+	{"outgoing_packets_total", "Packets to clients.", "outgoing_packets_per_second", "The kernel's estimate of packets to clients per second."},
+	{"incoming_bytes_total", "Bytes from clients.", "incoming_bytes_per_second", "The kernel's estimate of bytes from clients per second."},
+	{"outgoing_bytes_total", "Bytes to clients.", "outgoing_bytes_per_second", "The kernel's estimate of bytes to clients per second."},
+}
+
+// destGauges are the gauges of a destination, in the order of a row's
+// columns after the counters and rates.
+var destGauges = []struct{ name, help string }{
+	{"active_connections", "Connections in the established state (for TCP) that the destination has."},
+	{"inactive_connections", "Connections in other states that the destination has."},
+	{"persistent_connections", "Persistence templates that point to the destination."},
+	{"weight", "The destination's weight, its share of new connections; 0 takes it out of rotation."},
+}
+
+func newDescs(o *options) descs {
+	var d descs
+	if o.netns != nil {
+		d.constLabels = prometheus.Labels{"netns": *o.netns}
+	}
+	for k := range numKinds {
+		d.sets[k] = newLabelSet(k, o)
+	}
+	subsystem := [numKinds]string{"service", "service", "destination", "destination"}
+	for _, k := range []kind{kindService, kindDest} {
+		if k == kindDest && !o.destinations {
+			continue
+		}
+		for i, c := range counterNames {
+			d.add(k, subsystem[k], c.name, c.help+summedHelp(d.sets[k]), prometheus.CounterValue, i)
+		}
+		if o.rates {
+			for i, c := range counterNames {
+				d.add(k, subsystem[k], c.rate, c.rateHelp+summedHelp(d.sets[k]), prometheus.GaugeValue, len(counterNames)+i)
+			}
+		}
+	}
+	if o.destinations {
+		for i, g := range destGauges {
+			d.add(kindDest, "destination", g.name, g.help+summedHelp(d.sets[kindDest]), prometheus.GaugeValue, 2*len(counterNames)+i)
+		}
+		d.add(kindDestInfo, "destination", "info", "Settings of a destination, as labels; the value is 1"+countHelp(d.sets[kindDestInfo]), prometheus.GaugeValue, 0)
+	}
+	d.add(kindServiceInfo, "service", "info", "Settings of a service, as labels; the value is 1"+countHelp(d.sets[kindServiceInfo]), prometheus.GaugeValue, 0)
+
+	g := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(namespace+"_"+name, help, labels, d.constLabels)
+	}
+	d.up = g("up", "Whether the last read of the IPVS table succeeded (0 without IPVS).")
+	d.duration = g("scrape_duration_seconds", "How long the last scrape of the IPVS table took.")
+	d.errors = g("scrape_errors_total", "Failed reads of the IPVS table, by operation.", "operation")
+	d.info = g("info", "The kernel's IPVS version, as a label; the value is 1.", "version")
+	d.tableSize = g("connection_table_size", "Buckets of the kernel's connection hash table.")
+	d.timeout = g("timeout_seconds", "Idle timeouts of connections, by kind: tcp, tcp_fin, udp.", "timeout")
+	d.daemon = g("sync_daemon_info", "A running connection synchronization daemon, with its settings as labels; the value is 1.",
+		"state", "interface", "sync_id", "group", "port", "ttl", "max_length")
+	return d
+}
+
+func summedHelp(s labelSet) string {
+	if s.summed {
+		return " Summed over the objects that share the labels."
+	}
+	return ""
+}
+
+func countHelp(s labelSet) string {
+	if s.summed {
+		return ", summed over the objects that share the labels."
+	}
+	return "."
+}
+
+func (d *descs) add(k kind, subsystem, name, help string, typ prometheus.ValueType, col int) {
+	desc := prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, d.sets[k].names, d.constLabels)
+	d.families[k] = append(d.families[k], family{desc: desc, typ: typ, col: col})
+}
+
+// all returns every descriptor.
+func (d *descs) all() []*prometheus.Desc {
+	var all []*prometheus.Desc
+	for _, fs := range d.families {
+		for _, f := range fs {
+			all = append(all, f.desc)
+		}
+	}
+	return append(all, d.up, d.duration, d.errors, d.info, d.tableSize, d.timeout, d.daemon)
+}
+
+// newLabelSet works out the labels of a kind under the options.
+func newLabelSet(k kind, o *options) labelSet {
+	var s labelSet
+	n := serviceLabelCount
+	if k == kindDest || k == kindDestInfo {
+		n = len(identityLabels)
+	}
+	for i := range n {
+		if o.keep[i] {
+			s.ident = append(s.ident, i)
+			s.names = append(s.names, identityLabels[i])
+		} else {
+			s.summed = true
+		}
+	}
+	s.names = append(s.names, extraLabels[k]...)
+	// Row positions: identity labels at their index, extras after all of
+	// them, netns last.
+	type pos struct {
+		name string
+		at   int
+	}
+	var ps []pos
+	for _, i := range s.ident {
+		ps = append(ps, pos{identityLabels[i], i})
+	}
+	for j, e := range extraLabels[k] {
+		ps = append(ps, pos{e, len(identityLabels) + j})
+	}
+	if o.netns != nil {
+		ps = append(ps, pos{"netns", netnsColumn})
+	}
+	sort.Slice(ps, func(a, b int) bool { return ps[a].name < ps[b].name })
+	for _, p := range ps {
+		s.sorted = append(s.sorted, p.at)
+		s.pairNames = append(s.pairNames, &p.name)
+	}
+	return s
+}
+
+// netnsColumn is the index of the netns value in a row of label values:
+// after the identity labels and the most extras any kind has.
+const netnsColumn = len(identityLabels) + 4

@@ -1,0 +1,293 @@
+package collector
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ipvs-go/ipvs"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// row is one object's label values (identity labels, the kind's extras,
+// netns) and metric values (counters, rates, destination gauges).
+type row struct {
+	labels [netnsColumn + 1]string
+	values [rowValues]float64
+}
+
+// rowValues is the number of a row's metric values: five counters, their
+// five rates and the four gauges of a destination.
+const rowValues = 14
+
+// svcKey identifies a service: the kernel may yield one twice when the
+// table changes during the dump, and a registry refuses a repeated series.
+type svcKey struct {
+	family   ipvs.Family
+	protocol ipvs.Protocol
+	addr     netip.Addr
+	port     uint16
+	fwmark   uint32
+}
+
+// collectTable sends the metrics of every wanted service and destination,
+// each object once.
+func (c *Collector) collectTable(ch chan<- prometheus.Metric, vss []ipvs.VirtualServer) {
+	var out emitter = &direct{ch: ch, d: &c.d}
+	if c.summing() {
+		out = newSummer(&c.d)
+	}
+	seen := make(map[svcKey]struct{}, len(vss))
+	var seenDest map[netip.AddrPort]struct{}
+	var r row
+	if c.opts.netns != nil {
+		r.labels[netnsColumn] = *c.opts.netns
+	}
+	for i := range vss {
+		vs := &vss[i]
+		svc := &vs.Service
+		k := svcKey{svc.Family, svc.Protocol, svc.Address, svc.Port, svc.FWMark}
+		if _, dup := seen[k]; dup || !c.opts.wanted(svc) {
+			continue
+		}
+		seen[k] = struct{}{}
+		serviceLabels(&r, svc)
+		clear(r.labels[len(identityLabels):netnsColumn])
+		statsValues(&r, &svc.Stats)
+		out.emit(kindService, &r)
+		r.labels[len(identityLabels)] = svc.Scheduler
+		r.labels[len(identityLabels)+1] = svc.PersistenceEngine
+		r.labels[len(identityLabels)+2] = flagsLabel(svc.Flags)
+		out.emit(kindServiceInfo, &r)
+		if !c.opts.destinations {
+			continue
+		}
+		if seenDest == nil {
+			seenDest = make(map[netip.AddrPort]struct{}, len(vs.Destinations))
+		}
+		clear(seenDest)
+		for j := range vs.Destinations {
+			d := &vs.Destinations[j]
+			ap := netip.AddrPortFrom(d.Address, d.Port)
+			if _, dup := seenDest[ap]; dup {
+				continue
+			}
+			seenDest[ap] = struct{}{}
+			clear(r.labels[len(identityLabels):netnsColumn])
+			destLabels(&r, d)
+			statsValues(&r, &d.Stats)
+			n := 2 * len(counterNames)
+			r.values[n] = float64(d.ActiveConnections)
+			r.values[n+1] = float64(d.InactiveConnections)
+			r.values[n+2] = float64(d.PersistentConnections)
+			r.values[n+3] = float64(d.Weight)
+			out.emit(kindDest, &r)
+			tunnelLabels(&r, d)
+			out.emit(kindDestInfo, &r)
+		}
+	}
+	out.flush(ch)
+}
+
+// summing reports whether some kind drops an identity label, so that
+// series must be added up.
+func (c *Collector) summing() bool {
+	return c.d.sets[kindService].summed || c.opts.destinations && c.d.sets[kindDest].summed
+}
+
+func serviceLabels(r *row, svc *ipvs.Service) {
+	r.labels[0] = svc.Family.String()
+	if svc.FWMark != 0 {
+		r.labels[1], r.labels[2], r.labels[3] = "", "", ""
+		r.labels[4] = strconv.FormatUint(uint64(svc.FWMark), 10)
+		return
+	}
+	r.labels[1] = svc.Protocol.String()
+	r.labels[2] = svc.Address.String()
+	r.labels[3] = strconv.Itoa(int(svc.Port))
+	r.labels[4] = ""
+}
+
+func destLabels(r *row, d *ipvs.Destination) {
+	f := d.Family
+	if f == 0 {
+		f = ipvs.FamilyIPv4
+		if d.Address.Is6() {
+			f = ipvs.FamilyIPv6
+		}
+	}
+	r.labels[5] = f.String()
+	r.labels[6] = d.Address.String()
+	r.labels[7] = strconv.Itoa(int(d.Port))
+}
+
+// tunnelLabels fills in the extras of a destination's info; the tunnel's
+// settings only for a tunnel, where the kernel reports them.
+func tunnelLabels(r *row, d *ipvs.Destination) {
+	x := r.labels[len(identityLabels):]
+	x[0] = d.Forward.String()
+	if d.Forward != ipvs.ForwardTunnel {
+		return
+	}
+	x[1] = d.TunnelType.String()
+	if d.TunnelType != ipvs.TunnelIPIP {
+		x[2] = strconv.Itoa(int(d.TunnelPort))
+		x[3] = d.TunnelFlags.String()
+	}
+}
+
+// flagsLabel spells a service's flags without "hashed", which the kernel
+// sets on every live service; no flags is the empty string.
+func flagsLabel(f ipvs.ServiceFlags) string {
+	f &^= ipvs.FlagHashed
+	if f == 0 {
+		return ""
+	}
+	return f.String()
+}
+
+func statsValues(r *row, s *ipvs.Stats) {
+	v := r.values[:]
+	v[0], v[1], v[2], v[3], v[4] = float64(s.Connections), float64(s.InPackets), float64(s.OutPackets), float64(s.InBytes), float64(s.OutBytes)
+	v[5], v[6], v[7], v[8], v[9] = float64(s.ConnectionRate), float64(s.InPacketRate), float64(s.OutPacketRate), float64(s.InByteRate), float64(s.OutByteRate)
+}
+
+func daemonLabels(d ipvs.Daemon) []string {
+	group := ""
+	if d.Group.IsValid() {
+		group = d.Group.String()
+	}
+	return []string{d.State.String(), d.Interface, strconv.FormatUint(uint64(d.SyncID), 10), group,
+		strconv.Itoa(int(d.Port)), strconv.Itoa(int(d.TTL)), strconv.Itoa(int(d.MaxLength))}
+}
+
+// An emitter turns the rows of one kind into metrics.
+type emitter interface {
+	emit(k kind, r *row)
+	flush(ch chan<- prometheus.Metric)
+}
+
+// direct sends each row's metrics at once. The metrics of one row share
+// one block of label pairs: a large table makes a million metrics, and
+// prometheus.NewConstMetric would build the pairs anew for each.
+type direct struct {
+	ch chan<- prometheus.Metric
+	d  *descs
+}
+
+// labelBlock holds the label pairs of one row of one kind.
+type labelBlock struct {
+	values [netnsColumn + 1]string
+	pairs  [netnsColumn + 1]dto.LabelPair
+	ptrs   [netnsColumn + 1]*dto.LabelPair
+}
+
+func (e *direct) emit(k kind, r *row) {
+	fs := e.d.families[k]
+	if len(fs) == 0 {
+		return
+	}
+	s := &e.d.sets[k]
+	b := &labelBlock{values: r.labels}
+	for i, at := range s.sorted {
+		b.pairs[i].Name, b.pairs[i].Value = s.pairNames[i], &b.values[at]
+		b.ptrs[i] = &b.pairs[i]
+	}
+	labels := b.ptrs[:len(s.sorted):len(s.sorted)]
+	ms := make([]metric, len(fs))
+	for i, f := range fs {
+		ms[i] = metric{desc: f.desc, typ: f.typ, value: 1, labels: labels}
+		if k == kindService || k == kindDest {
+			ms[i].value = r.values[f.col]
+		}
+		e.ch <- &ms[i]
+	}
+}
+
+func (e *direct) flush(chan<- prometheus.Metric) {}
+
+// metric is a counter or gauge with label pairs it shares with others.
+type metric struct {
+	desc   *prometheus.Desc
+	typ    prometheus.ValueType
+	value  float64
+	labels []*dto.LabelPair
+}
+
+// Desc returns the metric's descriptor.
+func (m *metric) Desc() *prometheus.Desc { return m.desc }
+
+// Write fills in out; the label pairs are shared and sorted, as a registry
+// needs them, and never changed after.
+func (m *metric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	if m.typ == prometheus.CounterValue {
+		out.Counter = &dto.Counter{Value: &m.value}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &m.value}
+	}
+	return nil
+}
+
+// summer adds up the rows that share the kept labels, and sends the sums
+// at the end.
+type summer struct {
+	d    *descs
+	sums [numKinds]map[string]*sum
+	key  strings.Builder
+}
+
+type sum struct {
+	labels []string // in the order of the kind's variable labels
+	values [rowValues]float64
+}
+
+func newSummer(d *descs) *summer {
+	s := &summer{d: d}
+	for k := range s.sums {
+		s.sums[k] = map[string]*sum{}
+	}
+	return s
+}
+
+func (s *summer) emit(k kind, r *row) {
+	set := &s.d.sets[k]
+	if len(s.d.families[k]) == 0 {
+		return
+	}
+	s.key.Reset()
+	labels := make([]string, 0, len(set.names))
+	for _, i := range set.ident {
+		labels = append(labels, r.labels[i])
+	}
+	for j := range extraLabels[k] {
+		labels = append(labels, r.labels[len(identityLabels)+j])
+	}
+	for _, l := range labels {
+		s.key.WriteString(l)
+		s.key.WriteByte(0xff) // never in a label value: not UTF-8
+	}
+	e := s.sums[k][s.key.String()]
+	if e == nil {
+		e = &sum{labels: labels}
+		s.sums[k][s.key.String()] = e
+	}
+	if k == kindService || k == kindDest {
+		for i, v := range r.values {
+			e.values[i] += v
+		}
+	} else {
+		e.values[0]++
+	}
+}
+
+func (s *summer) flush(ch chan<- prometheus.Metric) {
+	for k, m := range s.sums {
+		for _, e := range m {
+			for _, f := range s.d.families[k] {
+				ch <- prometheus.MustNewConstMetric(f.desc, f.typ, e.values[f.col], e.labels...)
+			}
+		}
+	}
+}
