@@ -28,7 +28,7 @@ var (
 		ipvsh.DestAttrTunPort: {kind: polU16}, ipvsh.DestAttrTunFlags: {kind: polU16}}
 	daemonPolicy = []policy{ipvsh.DaemonAttrState: {kind: polU32},
 		ipvsh.DaemonAttrMcastIfn: {kind: polNulString, len: ipvsh.IfNameMaxLen - 1},
-		ipvsh.DaemonAttrSyncID: {kind: polU32}, ipvsh.DaemonAttrSyncMaxlen: {kind: polU16},
+		ipvsh.DaemonAttrSyncID:   {kind: polU32}, ipvsh.DaemonAttrSyncMaxlen: {kind: polU16},
 		ipvsh.DaemonAttrMcastGroup: {kind: polU32}, ipvsh.DaemonAttrMcastGroup6: {kind: polBinary, len: 16},
 		ipvsh.DaemonAttrMcastPort: {kind: polU16}, ipvsh.DaemonAttrMcastTTL: {kind: polU8}}
 )
