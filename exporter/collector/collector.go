@@ -32,11 +32,24 @@ type Source interface {
 	Daemons(ctx context.Context) ([]ipvs.Daemon, error)
 }
 
+// StateSource is a Source that can also count the connection table's
+// entries by state, for WithConnectionStates: *ipvs.Client and the Dialer
+// satisfy it.
+type StateSource interface {
+	Source
+	ConnectionStates(ctx context.Context, f ipvs.ConnectionFilter) (map[string]int, error)
+}
+
+var (
+	_ StateSource = (*ipvs.Client)(nil)
+	_ StateSource = (*Dialer)(nil)
+)
+
 // DefaultTimeout bounds a scrape of a Collector built without WithTimeout.
 const DefaultTimeout = 10 * time.Second
 
 // The operations of a scrape, as the scrape error counter names them.
-var operations = []string{"virtual_servers", "info", "timeouts", "daemons"}
+var operations = [...]string{"virtual_servers", "info", "timeouts", "daemons", "connection_states"}
 
 // Collector is a prometheus.Collector of the IPVS table behind a Source.
 // It is safe for concurrent scrapes; each reads the table anew.
@@ -47,7 +60,7 @@ type Collector struct {
 
 	// errors counts the failed reads of each operation, in the order of
 	// operations.
-	errors [4]atomic.Uint64
+	errors [len(operations)]atomic.Uint64
 	// logMu serializes the error log, which reports a failure once
 	// rather than at every scrape.
 	logMu  sync.Mutex
@@ -66,6 +79,9 @@ func New(src Source, opts ...Option) (*Collector, error) {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
+	}
+	if _, ok := src.(StateSource); o.states && !ok {
+		return nil, errors.New("collector: connection states asked for, but the Source has no ConnectionStates")
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
@@ -97,11 +113,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.d.up, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(c.d.duration, prometheus.GaugeValue, time.Since(start).Seconds())
 	for i, op := range operations {
+		if op == "connection_states" && !c.opts.states {
+			continue
+		}
 		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op)
 	}
 }
 
-// collectSettings sends the namespace's info, timeouts and sync daemons.
+// collectSettings sends the namespace's info, timeouts, sync daemons and,
+// if asked for, its connections by state.
 func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Metric) {
 	info, err := c.src.Info(ctx)
 	if c.check(1, err) {
@@ -124,6 +144,14 @@ func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Me
 	if c.check(3, err) {
 		for _, d := range daemons {
 			ch <- prometheus.MustNewConstMetric(c.d.daemon, prometheus.GaugeValue, 1, daemonLabels(d)...)
+		}
+	}
+	if c.opts.states {
+		states, err := c.src.(StateSource).ConnectionStates(ctx, ipvs.ConnectionFilter{})
+		if c.check(4, err) {
+			for state, n := range states {
+				ch <- prometheus.MustNewConstMetric(c.d.states, prometheus.GaugeValue, float64(n), state)
+			}
 		}
 	}
 }

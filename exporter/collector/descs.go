@@ -55,8 +55,8 @@ type descs struct {
 	sets     [numKinds]labelSet
 	families [numKinds][]family
 	// The global metrics, without identity labels.
-	up, duration, errors, info, tableSize, timeout, daemon *prometheus.Desc
-	constLabels                                            prometheus.Labels
+	up, duration, errors, info, tableSize, timeout, daemon, states *prometheus.Desc
+	constLabels                                                    prometheus.Labels
 }
 
 // The per-object counters, in the order of a row's columns: each is a
@@ -119,6 +119,10 @@ func newDescs(o *options) descs {
 	d.timeout = g("timeout_seconds", "Idle timeouts of connections, by kind: tcp, tcp_fin, udp.", "timeout")
 	d.daemon = g("sync_daemon_info", "A running connection synchronization daemon, with its settings as labels; the value is 1.",
 		"state", "interface", "sync_id", "group", "port", "ttl", "max_length")
+	if o.states {
+		d.states = g("connection_table_entries", "Entries of the connection table, connections and persistence templates, "+
+			"by state as the kernel names it (ESTABLISHED, SYN_RECV, UDP, NONE, ...).", "state")
+	}
 	return d
 }
 
@@ -149,7 +153,11 @@ func (d *descs) all() []*prometheus.Desc {
 			all = append(all, f.desc)
 		}
 	}
-	return append(all, d.up, d.duration, d.errors, d.info, d.tableSize, d.timeout, d.daemon)
+	all = append(all, d.up, d.duration, d.errors, d.info, d.tableSize, d.timeout, d.daemon)
+	if d.states != nil {
+		all = append(all, d.states)
+	}
+	return all
 }
 
 // newLabelSet works out the labels of a kind under the options.

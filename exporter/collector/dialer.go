@@ -87,6 +87,16 @@ func (d *Dialer) Daemons(ctx context.Context) ([]ipvs.Daemon, error) {
 	return c.Daemons(ctx)
 }
 
+// ConnectionStates counts the entries of the connection table f selects
+// by state.
+func (d *Dialer) ConnectionStates(ctx context.Context, f ipvs.ConnectionFilter) (map[string]int, error) {
+	c, err := d.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.ConnectionStates(ctx, f)
+}
+
 // Close closes the client, if one is open; later uses fail.
 func (d *Dialer) Close() error {
 	d.mu.Lock()

@@ -107,3 +107,40 @@ func TestPromtool(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionStates counts the table's entries by state, only when
+// asked to, and only from a Source that can.
+func TestConnectionStates(t *testing.T) {
+	src := goldenTable()
+	src.states = map[string]int{"ESTABLISHED": 3, "TIME_WAIT": 2, "NONE": 1}
+	if n := testutil.CollectAndCount(must(New(src)), "ipvs_connection_table_entries"); n != 0 {
+		t.Errorf("%d state series without WithConnectionStates", n)
+	}
+	c := must(New(src, WithConnectionStates(), WithNetNS("x")))
+	want := `# HELP ipvs_connection_table_entries Entries of the connection table, connections and persistence templates, by state as the kernel names it (ESTABLISHED, SYN_RECV, UDP, NONE, ...).
+# TYPE ipvs_connection_table_entries gauge
+ipvs_connection_table_entries{netns="x",state="ESTABLISHED"} 3
+ipvs_connection_table_entries{netns="x",state="NONE"} 1
+ipvs_connection_table_entries{netns="x",state="TIME_WAIT"} 2
+# HELP ipvs_scrape_errors_total Failed reads of the IPVS table, by operation.
+# TYPE ipvs_scrape_errors_total counter
+ipvs_scrape_errors_total{netns="x",operation="connection_states"} 0
+ipvs_scrape_errors_total{netns="x",operation="daemons"} 0
+ipvs_scrape_errors_total{netns="x",operation="info"} 0
+ipvs_scrape_errors_total{netns="x",operation="timeouts"} 0
+ipvs_scrape_errors_total{netns="x",operation="virtual_servers"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ipvs_connection_table_entries", "ipvs_scrape_errors_total"); err != nil {
+		t.Error(err)
+	}
+	if _, err := New(plainSource{src}, WithConnectionStates()); err == nil {
+		t.Error("connection states from a Source without ConnectionStates")
+	}
+}
+
+func must(c *Collector, err error) *Collector {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -15,9 +16,20 @@ type fakeSource struct {
 	info     ipvs.Info
 	timeouts ipvs.Timeouts
 	daemons  []ipvs.Daemon
+	states   map[string]int
 	// err fails every read; infoErr only Info.
 	err, infoErr error
 }
+
+func (f *fakeSource) ConnectionStates(ctx context.Context, filter ipvs.ConnectionFilter) (map[string]int, error) {
+	if filter != (ipvs.ConnectionFilter{}) {
+		return nil, errors.New("the collector counts the whole table")
+	}
+	return f.states, f.err
+}
+
+// plainSource hides a fakeSource's ConnectionStates.
+type plainSource struct{ Source }
 
 func (f *fakeSource) VirtualServers(ctx context.Context) ([]ipvs.VirtualServer, error) {
 	return f.vss, f.err

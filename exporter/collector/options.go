@@ -22,6 +22,7 @@ type options struct {
 	keep             [len(identityLabels)]bool
 	include, exclude *regexp.Regexp
 	rates            bool
+	states           bool
 	netns            *string
 	timeout          time.Duration
 	logger           *slog.Logger
@@ -91,6 +92,16 @@ func WithServiceFilter(include, exclude *regexp.Regexp) Option {
 // few seconds only, and on its own schedule.
 func WithRates() Option {
 	return func(o *options) error { o.rates = true; return nil }
+}
+
+// WithConnectionStates adds the number of entries of the connection
+// table in each state (connections and persistence templates). The kernel
+// has no netlink command for this: it prints the whole table of every
+// namespace through procfs, which costs far more than the rest of a scrape
+// on a busy director, so it is off by default. The Source must be a
+// StateSource.
+func WithConnectionStates() Option {
+	return func(o *options) error { o.states = true; return nil }
 }
 
 // WithNetNS adds a constant label netns with the given value to every

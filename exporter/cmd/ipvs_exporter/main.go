@@ -44,6 +44,7 @@ type config struct {
 	include                string
 	exclude                string
 	rates                  bool
+	states                 bool
 	timeout                time.Duration
 	disableExporterMetrics bool
 }
@@ -65,6 +66,8 @@ func main() {
 		"\"udp [2001:db8::1]:53\", \"fwmark 7 ipv4\") matches.").StringVar(&cfg.include)
 	app.Flag("collector.services.exclude", "Regular expression: leave out the services whose name matches.").StringVar(&cfg.exclude)
 	app.Flag("collector.rates", "Also export the kernel's rate estimates as gauges.").BoolVar(&cfg.rates)
+	app.Flag("collector.connection-states", "Also export the connection table's entries by state; "+
+		"the kernel then prints its whole connection table at each scrape.").BoolVar(&cfg.states)
 	app.Flag("scrape.timeout", "Longest time one scrape of one namespace may take.").Default(collector.DefaultTimeout.String()).
 		DurationVar(&cfg.timeout)
 	webFlags := kingpinflag.AddFlags(app, ":9778")
@@ -184,6 +187,9 @@ func collectorOptions(cfg config) ([]collector.Option, error) {
 	}
 	if cfg.rates {
 		opts = append(opts, collector.WithRates())
+	}
+	if cfg.states {
+		opts = append(opts, collector.WithConnectionStates())
 	}
 	return opts, nil
 }
