@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // The attribute codec is our own rather than netlink.AttributeEncoder and
@@ -33,7 +35,7 @@ func (w *attrWriter) header(typ uint16, n int) {
 }
 
 func (w *attrWriter) pad() {
-	for len(w.b)%4 != 0 {
+	for len(w.b) != nlmsg.Align(len(w.b)) {
 		w.b = append(w.b, 0)
 	}
 }
@@ -135,7 +137,7 @@ func (a *attrs) next() bool {
 	}
 	a.typ = binary.NativeEndian.Uint16(b[2:]) & attrTypeMask
 	a.data = b[attrHeaderLen:l]
-	if n := (l + 3) &^ 3; n < len(b) {
+	if n := nlmsg.Align(l); n < len(b) {
 		a.b = b[n:]
 	} else {
 		a.b = nil
@@ -155,126 +157,51 @@ func (a *attrs) setErr(err error) {
 // The getters below check the payload length of a known attribute and set
 // err on a mismatch, naming the attribute.
 
-func (a *attrs) fail(name string, want string) {
-	if a.err == nil {
-		a.setErr(fmt.Errorf("attribute %s has %d bytes, want %s", name, len(a.data), want))
+// fixed returns the payload if it has n bytes, else nil with err set.
+func (a *attrs) fixed(name string, n int) []byte {
+	if len(a.data) != n {
+		if a.err == nil {
+			a.setErr(fmt.Errorf("attribute %s has %d bytes, want %d", name, len(a.data), n))
+		}
+		return nil
 	}
+	return a.data
 }
 
 func (a *attrs) u8(name string) uint8 {
-	if len(a.data) != 1 {
-		a.fail(name, "1")
-		return 0
+	if v := a.fixed(name, 1); v != nil {
+		return v[0]
 	}
-	return a.data[0]
+	return 0
 }
 
 func (a *attrs) u16(name string) uint16 {
-	if len(a.data) != 2 {
-		a.fail(name, "2")
-		return 0
+	if v := a.fixed(name, 2); v != nil {
+		return binary.NativeEndian.Uint16(v)
 	}
-	return binary.NativeEndian.Uint16(a.data)
+	return 0
 }
 
 func (a *attrs) be16(name string) uint16 {
-	if len(a.data) != 2 {
-		a.fail(name, "2")
-		return 0
+	if v := a.fixed(name, 2); v != nil {
+		return binary.BigEndian.Uint16(v)
 	}
-	return binary.BigEndian.Uint16(a.data)
+	return 0
 }
 
 func (a *attrs) u32(name string) uint32 {
-	if len(a.data) != 4 {
-		a.fail(name, "4")
-		return 0
+	if v := a.fixed(name, 4); v != nil {
+		return binary.NativeEndian.Uint32(v)
 	}
-	return binary.NativeEndian.Uint32(a.data)
+	return 0
 }
 
 func (a *attrs) u64(name string) uint64 {
-	if len(a.data) != 8 {
-		a.fail(name, "8")
-		return 0
+	if v := a.fixed(name, 8); v != nil {
+		return binary.NativeEndian.Uint64(v)
 	}
-	return binary.NativeEndian.Uint64(a.data)
+	return 0
 }
 
 // str reads a NUL-terminated string, tolerating a missing NUL.
-func (a *attrs) str() string {
-	d := a.data
-	for i, c := range d {
-		if c == 0 {
-			d = d[:i]
-			break
-		}
-	}
-	return string(d)
-}
-
-// knownNames are the scheduler and persistence engine names that the
-// kernel ships; decoding them returns these strings instead of
-// allocating new ones, since every service reply carries one.
-var knownNames = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos", "none", "sip"}
-
-// name reads a NUL-terminated name, without allocating for a known one.
-func (a *attrs) name() string {
-	d := a.data
-	for i, c := range d {
-		if c == 0 {
-			d = d[:i]
-			break
-		}
-	}
-	for _, n := range knownNames {
-		if string(d) == n {
-			return n
-		}
-	}
-	return string(d)
-}
-
-// decodeAddr interprets a union nf_inet_addr for the given family. The
-// kernel sends all 16 bytes in replies, and uses only the first 4 for
-// IPv4; requests may carry only those 4.
-func decodeAddr(f Family, b []byte) (netip.Addr, error) {
-	switch {
-	case f == FamilyIPv4 && len(b) >= 4 && len(b) <= 16:
-		return netip.AddrFrom4([4]byte(b[:4])), nil
-	case f == FamilyIPv6 && len(b) == 16:
-		return netip.AddrFrom16([16]byte(b)), nil
-	case f != FamilyIPv4 && f != FamilyIPv6:
-		return netip.Addr{}, fmt.Errorf("address of unknown family %s", f)
-	}
-	return netip.Addr{}, fmt.Errorf("%s address has %d bytes", f, len(b))
-}
-
-// familyOf returns the family an address belongs to; v4-mapped IPv6
-// addresses are IPv6, as the kernel would treat them.
-func familyOf(a netip.Addr) Family {
-	if a.Is4() {
-		return FamilyIPv4
-	}
-	return FamilyIPv6
-}
-
-// genlPayload strips the Generic Netlink header from a reply message.
-func genlPayload(b []byte) ([]byte, error) {
-	if len(b) < 4 {
-		return nil, fmt.Errorf("generic netlink message of %d bytes has no header", len(b))
-	}
-	return b[4:], nil
-}
-
-// nested finds the first attribute of type typ at the top level of a
-// reply and returns its payload; ok is false when it is absent.
-func nested(b []byte, typ uint16) (payload []byte, ok bool, err error) {
-	a := attrs{b: b}
-	for a.next() {
-		if a.typ == typ {
-			return a.data, true, nil
-		}
-	}
-	return nil, false, a.err
-}
+func (a *attrs) str() string { return string(nlmsg.CString(a.data)) }

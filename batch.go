@@ -2,9 +2,10 @@ package ipvs
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"syscall"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
@@ -21,76 +22,76 @@ type Batch struct {
 	ops []batchOp
 }
 
-// batchOp is one write of a batch.
+// batchOp is one write of a batch: what it is, for its result, and where
+// its request lies in the buffer.
 type batchOp struct {
-	op       string
-	cmd      uint8
-	body     body
+	req      *request
+	svc      serviceKey
+	dst      destKey // of a destination write
+	hasDst   bool
 	off, end int   // its request in buf; empty if refused
 	err      error // the client's refusal, if any
 }
 
-func (b *Batch) add(op string, cmd uint8, bd body, svc *Service, dst *Destination) {
-	o := batchOp{op: op, cmd: cmd, body: bd, off: len(b.buf)}
-	if err := validateObjects(bd, svc, dst); err != nil {
-		r := request{op: op, cmd: cmd, body: bd, svc: *svc, dst: *dst}
-		o.end, o.err = o.off, r.wrap(err)
-		b.ops = append(b.ops, o)
+// String names the write's object, as the single call's error would.
+func (o *batchOp) String() string {
+	if o.hasDst {
+		return o.dst.String() + " of " + o.svc.String()
+	}
+	return o.svc.String()
+}
+
+// add checks and encodes one write.
+func add[O operand](b *Batch, r *request, o O, svc serviceKey, dst *Destination) {
+	op := batchOp{req: r, svc: svc, off: len(b.buf)}
+	if dst != nil {
+		op.dst, op.hasDst = dst.key(svc), true
+	}
+	if err := o.validate(); err != nil {
+		refused := op
+		refused.end, refused.err = refused.off, wrap(*r, &refused, err)
+		b.ops = append(b.ops, refused)
 		return
 	}
 	// The family ID, flags and sequence number are filled in by Apply.
 	var off int
-	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, cmd, ipvsh.GenlVersion)
-	w := attrWriter{b: b.buf}
-	encodeObjects(&w, bd, svc, dst)
-	b.buf = nlmsg.FinishRequest(w.b, off)
-	o.end = len(b.buf)
-	b.ops = append(b.ops, o)
-}
-
-// request decodes op's request back, to name its object in an error.
-func (b *Batch) request(i int) *request {
-	o := &b.ops[i]
-	r := &request{op: o.op, cmd: o.cmd, body: o.body}
-	msg := b.buf[o.off+nlmsg.HeaderLen : o.end]
-	p, _ := genlPayload(msg)
-	if nest, ok, _ := nested(p, ipvsh.CmdAttrService); ok {
-		_ = r.svc.decode(nest)
-	}
-	if nest, ok, _ := nested(p, ipvsh.CmdAttrDest); ok {
-		_ = r.dst.decode(nest, r.svc.Family)
-	}
-	return r
+	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, r.cmd, ipvsh.GenlVersion)
+	b.buf = nlmsg.FinishRequest(o.encode(b.buf), off)
+	op.end = len(b.buf)
+	b.ops = append(b.ops, op)
 }
 
 // CreateService adds the creation of a service to the batch.
 func (b *Batch) CreateService(svc Service) {
-	b.add(opCreateService, ipvsh.CmdNewService, bodySvc, &svc, &Destination{})
+	add(b, &reqCreateService, serviceSpec(svc), svc.key(), nil)
 }
 
 // UpdateService adds an update of a service to the batch.
 func (b *Batch) UpdateService(svc Service) {
-	b.add(opUpdateService, ipvsh.CmdSetService, bodySvc, &svc, &Destination{})
+	add(b, &reqUpdateService, serviceSpec(svc), svc.key(), nil)
 }
 
 // RemoveService adds the removal of a service to the batch.
 func (b *Batch) RemoveService(svc Service) {
-	b.add(opRemoveService, ipvsh.CmdDelService, bodySvcKey, &svc, &Destination{})
+	add(b, &reqRemoveService, serviceRef(svc), svc.key(), nil)
 }
 
 // CreateDestination adds the creation of a destination to the batch.
 func (b *Batch) CreateDestination(svc Service, dst Destination) {
-	b.add(opCreateDest, ipvsh.CmdNewDest, bodyDest, &svc, &dst)
+	k := svc.key()
+	add(b, &reqCreateDest, destinationSpec{k, dst}, k, &dst)
 }
 
 // UpdateDestination adds an update of a destination to the batch.
 func (b *Batch) UpdateDestination(svc Service, dst Destination) {
-	b.add(opUpdateDest, ipvsh.CmdSetDest, bodyDest, &svc, &dst)
+	k := svc.key()
+	add(b, &reqUpdateDest, destinationSpec{k, dst}, k, &dst)
 }
 
 // RemoveDestination adds the removal of a destination to the batch.
 func (b *Batch) RemoveDestination(svc Service, dst Destination) {
-	b.add(opRemoveDest, ipvsh.CmdDelDest, bodyDestKey, &svc, &dst)
+	k := svc.key()
+	add(b, &reqRemoveDest, destinationRef{k, dst}, k, &dst)
 }
 
 // Len returns the number of writes in the batch.
@@ -109,19 +110,70 @@ var ErrNotSent = errors.New("not sent: the batch ended before this write")
 // object back to know.
 var ErrOutcomeUnknown = errors.New("outcome unknown: the kernel received this write, but its answer was lost")
 
+// BatchError is Apply's error when any write of the batch failed. It
+// matches, with errors.Is and errors.As, the error of each failed write
+// and the reason the batch ended early, if it did.
+type BatchError struct {
+	// Failed counts the writes whose result is not nil, of Total.
+	Failed, Total int
+	// Cause is why the batch ended before its last write, or nil.
+	Cause error
+	// Results holds one result per write, in the batch's order: the
+	// slice Apply returns.
+	Results []error
+}
+
+// Error returns "ipvs: apply batch: N of M writes failed", with the
+// first failure and the cause, if any.
+func (e *BatchError) Error() string {
+	s := "ipvs: " + opApply + ": " + strconv.Itoa(e.Failed) + " of " + strconv.Itoa(e.Total) + " writes failed"
+	for _, err := range e.Results {
+		if err != nil {
+			s += "; the first: " + err.Error()
+			break
+		}
+	}
+	if e.Cause != nil {
+		s += "; the batch ended early: " + e.Cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause and the failed writes' errors.
+func (e *BatchError) Unwrap() []error {
+	errs := make([]error, 0, e.Failed+1)
+	if e.Cause != nil {
+		errs = append(errs, e.Cause)
+	}
+	for _, err := range e.Results {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+var errNilBatch = errors.New("the batch is nil")
+
 // Apply sends the writes of b in order, packed into as few datagrams as
 // the socket's buffers allow, without waiting for an acknowledgement of
-// each. It returns one error per write, in the batch's order: nil if the
+// each. It returns one result per write, in the batch's order: nil if the
 // kernel applied it; an *Error, as the single-call methods return, if
 // the kernel or the client refused it; ErrNotSent or ErrOutcomeUnknown
 // (wrapped in an *Error) if the batch ended early. A refused write does
-// not stop the ones after it. The second result is the reason the batch
-// ended early, if it did.
+// not stop the ones after it.
+//
+// The error is nil only if every write was applied; otherwise it is a
+// *BatchError, which holds the results too, so checking it alone is safe.
 //
 // The kernel handles each datagram within the write that sends it, so
 // everything Apply reports as applied or refused is exact, even when ctx
-// ends midway: ctx only stops further datagrams from being sent.
+// ends midway: ctx is checked before each datagram, and the answers to a
+// datagram sent are always read.
 func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
+	if b == nil {
+		return nil, &Error{Op: opApply, Err: errNilBatch}
+	}
 	results := make([]error, len(b.ops))
 	pending := make([]int, 0, len(b.ops)) // indexes of valid ops
 	for i := range b.ops {
@@ -131,121 +183,143 @@ func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 		}
 		pending = append(pending, i)
 	}
-	// ended marks the writes not sent when the batch ends early.
-	ended := func(err error) ([]error, error) {
-		for _, i := range pending {
-			results[i] = b.request(i).wrap(ErrNotSent)
+	cause := c.applyPending(ctx, b, pending, results)
+	return results, batchError(results, cause)
+}
+
+// batchError sums up the results of a batch; nil if all succeeded.
+func batchError(results []error, cause error) error {
+	failed := 0
+	for _, err := range results {
+		if err != nil {
+			failed++
 		}
-		return results, (&request{op: "apply batch"}).wrap(err)
+	}
+	if failed == 0 && cause == nil {
+		return nil
+	}
+	if cause != nil {
+		cause = &Error{Op: opApply, Err: cause}
+	}
+	return &BatchError{Failed: failed, Total: len(results), Cause: cause, Results: results}
+}
+
+// applyPending sends the pending writes datagram by datagram. It returns
+// why the batch ended early, marking the writes it did not send.
+func (c *Client) applyPending(ctx context.Context, b *Batch, pending []int, results []error) error {
+	ended := func(err error) error {
+		for _, i := range pending {
+			results[i] = wrap(*b.ops[i].req, &b.ops[i], ErrNotSent)
+		}
+		return err
 	}
 	if len(pending) == 0 {
-		return results, nil
+		return nil
 	}
-	cn, err := c.get()
+	cn, err := c.acquire()
 	if err != nil {
 		return ended(err)
 	}
-	defer c.put(cn)
+	defer c.release(cn)
 	maxBytes, maxMsgs := batchLimits(cn.sock)
 	for len(pending) > 0 {
 		if err := ctx.Err(); err != nil {
 			return ended(err)
 		}
-		n, err := c.applyDatagram(ctx, cn, b, pending, maxBytes, maxMsgs, results)
+		n := datagramSize(b, pending, maxBytes, maxMsgs)
+		sent, err := c.applyDatagram(ctx, cn, b, pending[:n], results)
+		if !sent {
+			return ended(err)
+		}
 		pending = pending[n:]
 		if err != nil {
 			return ended(err)
 		}
 	}
-	return results, nil
+	return nil
 }
 
-// applyDatagram sends as many of the pending ops as fit one datagram, the
-// last of them with NLM_F_ACK as a fence, and reads the kernel's answers:
-// an error for each refused op, then the fence's ACK (or error). The
-// valid ops' requests lie back to back in the batch's buffer, so the
-// datagram is a slice of it, its headers filled in where they lie. It
-// returns how many ops it sent.
-func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, pending []int, maxBytes, maxMsgs int, results []error) (int, error) {
+// datagramSize returns how many of the pending ops fit one datagram.
+func datagramSize(b *Batch, pending []int, maxBytes, maxMsgs int) int {
 	start := b.ops[pending[0]].off
-	first := cn.seq + 1
-	n := 0
-	for n < len(pending) && n < maxMsgs {
-		o := &b.ops[pending[n]]
-		if o.end-start > maxBytes && n > 0 {
-			break
-		}
-		cn.seq++
-		h := b.buf[o.off:]
-		binary.NativeEndian.PutUint16(h[4:], c.family)
-		binary.NativeEndian.PutUint16(h[6:], nlmsg.FlagRequest)
-		binary.NativeEndian.PutUint32(h[8:], cn.seq)
-		h[nlmsg.HeaderLen+1] = c.version
+	n := 1
+	for n < len(pending) && n < maxMsgs && b.ops[pending[n]].end-start <= maxBytes {
 		n++
 	}
-	sent := pending[:n]
-	last := cn.seq
-	// The fence: the last message asks for an ACK, so the end of the
-	// kernel's answers is known.
-	lastOp := &b.ops[sent[n-1]]
-	binary.NativeEndian.PutUint16(b.buf[lastOp.off+6:], nlmsg.FlagRequest|nlmsg.FlagAck)
-
-	cn.begin(ctx)
-	werr := cn.ctxErr(ctx, cn.write(b.buf[start:lastOp.end]))
-	cn.end()
-	if werr != nil {
-		return 0, werr
-	}
-	// Every answer was queued while the write ran: read them whatever ctx
-	// does now, bounded only by the reply timeout.
-	rctx := context.Background()
-	cn.begin(rctx)
-	defer cn.end()
-	for {
-		dg, err := cn.recvDatagram(rctx)
-		if err != nil {
-			return n, c.lost(b, sent, results, err)
-		}
-		for len(dg) > 0 {
-			h, err := nlmsg.ParseHeader(dg)
-			if err != nil {
-				cn.broken = true
-				return n, c.lost(b, sent, results, err)
-			}
-			payload := dg[nlmsg.HeaderLen:h.Length]
-			dg = dg[min(nlmsg.Align(int(h.Length)), len(dg)):]
-			if h.Type != nlmsg.TypeError || h.Sequence < first || h.Sequence > last || h.PID != cn.sock.portID() {
-				cn.broken = true
-				return n, c.lost(b, sent, results, fmt.Errorf("unexpected message type %d, sequence %d in a batch of %d..%d", h.Type, h.Sequence, first, last))
-			}
-			errno, ke, err := nlmsg.ParseError(h.Flags, payload)
-			if err != nil {
-				cn.broken = true
-				return n, c.lost(b, sent, results, err)
-			}
-			idx := sent[h.Sequence-first]
-			if errno != 0 {
-				results[idx] = b.request(idx).wrap(ke)
-			}
-			if h.Sequence == last {
-				if len(dg) != 0 {
-					cn.broken = true
-				}
-				return n, nil
-			}
-		}
-	}
+	return n
 }
 
-// lost marks the ops of a datagram whose answers were not all read as of
-// unknown outcome, unless an answer already said they failed.
-func (c *Client) lost(b *Batch, sent []int, results []error, cause error) error {
-	for _, i := range sent {
-		if results[i] == nil {
-			results[i] = b.request(i).wrap(ErrOutcomeUnknown)
+// applyDatagram sends the ops of sent, which lie back to back in the
+// batch's buffer, as one datagram, the last with NLM_F_ACK as a fence so
+// that the end of the kernel's answers is known, and records the answers:
+// an error for each refused write, then the fence's ACK or error.
+//
+// If every write met ENOENT, the family's ID may have gone stale (ip_vs
+// reloaded): nothing was applied, so the datagram is sent once more under
+// the ID a fresh lookup finds.
+// It reports whether the datagram was sent.
+func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, sent []int, results []error) (bool, error) {
+	fam := c.currentFamily()
+	for attempt := 0; ; attempt++ {
+		first := cn.seq + 1
+		for k, i := range sent {
+			flags := uint16(nlmsg.FlagRequest)
+			if k == len(sent)-1 {
+				flags |= nlmsg.FlagAck
+			}
+			nlmsg.SetHeader(b.buf[b.ops[i].off:], fam.id, flags, cn.next(), fam.version)
 		}
+		last := cn.seq
+		refused := 0
+		record := func(i int, ke *nlmsg.KernelError) {
+			results[i] = wrap(*b.ops[i].req, &b.ops[i], ke)
+			if ke.Errno == syscall.ENOENT {
+				refused++
+			}
+		}
+		dgram := b.buf[b.ops[sent[0]].off:b.ops[sent[len(sent)-1]].end]
+		// The answers to a datagram sent are always read: they are queued
+		// by then, and they make every result exact.
+		err := cn.exchange(context.WithoutCancel(ctx), dgram, first, last, fam.id, true, func(h nlmsg.Header, msg []byte) error {
+			if h.Type != nlmsg.TypeError {
+				return fmt.Errorf("unexpected message of type %d among the answers to a batch", h.Type)
+			}
+			errno, ke, err := nlmsg.ParseError(h.Flags, msg)
+			if err != nil {
+				return err
+			}
+			if errno != 0 {
+				record(sent[h.Sequence-first], ke)
+			}
+			return nil
+		})
+		var ke *nlmsg.KernelError
+		var unsent *notSentError
+		switch {
+		case errors.As(err, &ke):
+			record(sent[len(sent)-1], ke)
+		case errors.As(err, &unsent):
+			return false, unsent.err
+		case err != nil:
+			for _, i := range sent {
+				if results[i] == nil {
+					results[i] = wrap(*b.ops[i].req, &b.ops[i], ErrOutcomeUnknown)
+				}
+			}
+			return true, err
+		}
+		if refused < len(sent) || attempt > 0 {
+			return true, nil
+		}
+		changed, ferr := c.refreshFamily(ctx, cn, fam, nil)
+		if !changed {
+			return true, ferr
+		}
+		for _, i := range sent {
+			results[i] = nil
+		}
+		fam = c.currentFamily()
 	}
-	return cause
 }
 
 // errorAnswerCost is what an error answer costs in the receive buffer
@@ -256,7 +330,7 @@ const errorAnswerCost = 2048
 // refuses a datagram larger than the send buffer less 32 bytes (half of it
 // leaves room for its accounting); and its messages, since the error
 // answers to all of them must fit the receive buffer at once.
-func batchLimits(s socket) (maxBytes, maxMsgs int) {
-	snd, rcv := s.buffers()
+func batchLimits(s interface{ Buffers() (int, int) }) (maxBytes, maxMsgs int) {
+	snd, rcv := s.Buffers()
 	return min(max(snd/2, 256), 1<<20), max(rcv/errorAnswerCost, 1)
 }

@@ -54,8 +54,7 @@ func BenchmarkEncodeDestination(b *testing.B) {
 	w := attrWriter{b: make([]byte, 0, 512)}
 	for b.Loop() {
 		w.b = w.b[:0]
-		tcp4.encodeKeyNest(&w)
-		masq4.encodeNest(&w)
+		w.b = destinationSpec{tcp4.key(), masq4}.encode(w.b)
 	}
 }
 

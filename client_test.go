@@ -205,9 +205,9 @@ func TestClientDumpEndsInError(t *testing.T) {
 func TestClientDumpInterrupted(t *testing.T) {
 	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
 	c := k.client()
-	cn, _ := c.get()
+	cn, _ := c.acquire()
 	fs := cn.sock.(*fakeSocket)
-	c.put(cn)
+	c.release(cn)
 	done := make(chan error, 1)
 	go func() { _, err := c.Services(context.Background()); done <- err }()
 	for len(k.requests()) == 0 {
@@ -241,9 +241,9 @@ func TestClientReplyTimeout(t *testing.T) {
 func TestClientRejectsStrayReply(t *testing.T) {
 	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
 	c := k.client()
-	cn, _ := c.get()
+	cn, _ := c.acquire()
 	fs := cn.sock.(*fakeSocket)
-	c.put(cn)
+	c.release(cn)
 	// A reply to an earlier request waits on the socket.
 	fs.deliver(appendMessage(nil, nlmsg.TypeError, 0, 1, testPortID, make([]byte, 20)))
 	err := c.Flush(context.Background())

@@ -3,73 +3,54 @@
 package ipvs
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"syscall"
 	"time"
 	"unsafe"
 
-	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/seam"
 )
 
-// newClient opens the namespace, the first socket, and looks the family
-// up through it.
+// newClient opens the namespace and the first socket, and looks the
+// family up through it.
 func newClient(cfg *Config) (*Client, error) {
 	ns, err := openNetNS(cfg)
 	if err != nil {
 		return nil, err
 	}
 	nsfd := 0
-	release := func() error { return nil }
 	if ns != nil {
-		nsfd, release = int(ns.Fd()), ns.Close
+		nsfd = int(ns.Fd())
 	}
-	nc, err := dialNetlink(nsfd)
+	dial := func() (seam.Socket, error) {
+		nc, err := dialNetlink(nsfd)
+		if err != nil {
+			return nil, err
+		}
+		return newRawSocket(nc)
+	}
+	c := newClientWith(cfg, dial, family{})
+	if ns != nil {
+		c.ns, c.releaseNS = ns, ns.Close
+	}
+	cn, err := c.acquire()
 	if err != nil {
-		_ = release()
+		_ = c.Close()
 		return nil, err
 	}
-	f, err := resolveFamily(genetlink.NewConn(nc))
+	f, err := lookupFamily(context.Background(), cn, ipvsh.GenlName)
+	c.release(cn)
 	if err != nil {
-		_ = nc.Close()
-		_ = release()
+		_ = c.Close()
 		return nil, err
 	}
-	first, err := newRawSocket(nc)
-	if err != nil {
-		_ = nc.Close()
-		_ = release()
-		return nil, err
-	}
-	replyTimeout := cfg.ReplyTimeout
-	if replyTimeout == 0 {
-		replyTimeout = DefaultReplyTimeout
-	}
-	bufSize := cfg.ReceiveBufferSize
-	if bufSize == 0 {
-		bufSize = DefaultReceiveBufferSize
-	}
-	c := &Client{
-		replyTimeout: replyTimeout,
-		bufSize:      bufSize,
-		family:       f.ID,
-		version:      f.Version,
-		dial: func() (socket, error) {
-			nc, err := dialNetlink(nsfd)
-			if err != nil {
-				return nil, err
-			}
-			return newRawSocket(nc)
-		},
-		release: release,
-		ns:      ns,
-	}
-	c.idle = append(c.idle, newConn(first, replyTimeout, bufSize))
+	c.setFamily(f)
 	return c, nil
 }
 
@@ -77,7 +58,7 @@ func newClient(cfg *Config) (*Client, error) {
 func dialNetlink(nsfd int) (*netlink.Conn, error) {
 	nc, err := netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{NetNS: nsfd})
 	if err != nil {
-		return nil, fmt.Errorf("dial generic netlink: %w", err)
+		return nil, fmt.Errorf("dial generic netlink: %w", setnsError(err))
 	}
 	// Best effort, not netlink.Config.Strict: kernels before 4.12 lack
 	// extended ACKs, and IPVS must work there. Capped ACKs keep the kernel
@@ -86,20 +67,6 @@ func dialNetlink(nsfd int) (*netlink.Conn, error) {
 		_ = nc.SetOption(o, true)
 	}
 	return nc, nil
-}
-
-// resolveFamily looks the IPVS family up by name; its ID is assigned at
-// boot, or when ip_vs loads, and is the same in every namespace. A lookup
-// for a missing family may load ip_vs through the kernel's module alias.
-func resolveFamily(gc *genetlink.Conn) (genetlink.Family, error) {
-	f, err := gc.GetFamily(ipvsh.GenlName)
-	if errors.Is(err, os.ErrNotExist) {
-		return f, fmt.Errorf("%w: %w", ErrNoIPVS, err)
-	}
-	if err != nil {
-		return f, fmt.Errorf("look up generic netlink family %q: %w", ipvsh.GenlName, err)
-	}
-	return f, nil
 }
 
 // rawSocket does its I/O with plain system calls on the netlink socket's
@@ -138,97 +105,71 @@ func newRawSocket(nc *netlink.Conn) (*rawSocket, error) {
 	return s, nil
 }
 
-func (s *rawSocket) buffers() (int, int) { return s.sndbuf, s.rcvbuf }
+func (s *rawSocket) Buffers() (int, int) { return s.sndbuf, s.rcvbuf }
 
-func (s *rawSocket) write(b []byte) error {
+// Send writes one datagram. Without wait it runs the call on the fd
+// directly, which is cheaper than the poller's way and enough, since the
+// kernel never makes a netlink write to itself wait.
+func (s *rawSocket) Send(b []byte, wait bool) error {
 	var werr error
-	err := s.rc.Write(func(fd uintptr) bool {
-		for {
-			_, werr = unix.Write(int(fd), b)
-			if werr != unix.EINTR {
-				return werr != unix.EAGAIN
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if werr != nil {
-		return os.NewSyscallError("write", werr)
-	}
-	return nil
-}
-
-func (s *rawSocket) writeNow(b []byte) error {
-	var werr error
-	err := s.rc.Control(func(fd uintptr) {
+	write := func(fd uintptr) bool {
 		for {
 			if _, werr = unix.Write(int(fd), b); werr != unix.EINTR {
-				return
+				return !wait || werr != unix.EAGAIN
 			}
 		}
-	})
+	}
+	var err error
+	if wait {
+		err = s.rc.Write(write)
+	} else {
+		err = s.rc.Control(func(fd uintptr) { write(fd) })
+	}
 	switch {
 	case err != nil:
 		return err
 	case werr == unix.EAGAIN:
-		return errWouldBlock
+		return seam.ErrWouldBlock
 	case werr != nil:
 		return os.NewSyscallError("write", werr)
 	}
 	return nil
 }
 
-func (s *rawSocket) readNow(b []byte) (int, error) {
+// Recv reads one datagram. Without wait, it runs on the fd directly: the
+// socket is non-blocking, so an empty queue answers EAGAIN at once.
+func (s *rawSocket) Recv(b []byte, wait bool) (int, error) {
 	var (
 		n    uintptr
 		rerr syscall.Errno
 	)
-	// Control runs the call on the fd without the poller: the socket is
-	// non-blocking, so an empty queue answers EAGAIN at once.
-	err := s.rc.Control(func(fd uintptr) {
+	read := func(fd uintptr) bool {
 		for {
+			// recvfrom with MSG_TRUNC returns the datagram's full length;
+			// unix.Recvfrom would allocate a source address each time.
 			n, _, rerr = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_TRUNC, 0, 0)
 			if rerr != unix.EINTR {
-				return
+				return !wait || rerr != unix.EAGAIN
 			}
 		}
-	})
+	}
+	var err error
+	if wait {
+		err = s.rc.Read(read)
+	} else {
+		err = s.rc.Control(func(fd uintptr) { read(fd) })
+	}
 	switch {
 	case err != nil:
 		return 0, err
 	case rerr == unix.EAGAIN:
-		return 0, errWouldBlock
+		return 0, seam.ErrWouldBlock
 	case rerr != 0:
 		return 0, os.NewSyscallError("recvfrom", rerr)
 	}
 	return int(n), nil
 }
 
-func (s *rawSocket) read(b []byte) (int, error) {
-	var (
-		n    uintptr
-		rerr syscall.Errno
-	)
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			// recvfrom with MSG_TRUNC returns the datagram's full length;
-			// unix.Recvfrom would allocate a source address each time.
-			n, _, rerr = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_TRUNC, 0, 0)
-			if rerr != unix.EINTR {
-				return rerr != unix.EAGAIN
-			}
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	if rerr != 0 {
-		return 0, os.NewSyscallError("recvfrom", rerr)
-	}
-	return int(n), nil
-}
-
-func (s *rawSocket) setDeadline(t time.Time) error { return s.nc.SetDeadline(t) }
-func (s *rawSocket) portID() uint32                { return s.pid }
-func (s *rawSocket) close() error                  { return s.nc.Close() }
+func (s *rawSocket) SetDeadline(t time.Time) error { return s.nc.SetDeadline(t) }
+func (s *rawSocket) PortID() uint32                { return s.pid }
+func (s *rawSocket) Close() error                  { return s.nc.Close() }

@@ -5,39 +5,29 @@ package ipvs
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
+	"slices"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/mdlayher/genetlink"
-	"github.com/mdlayher/genetlink/genltest"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
-func TestResolveFamily(t *testing.T) {
-	want := genetlink.Family{ID: 0x24, Version: 1, Name: "IPVS"}
-	gc := genltest.Dial(genltest.ServeFamily(want, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
-		return nil, nil
-	}))
-	defer gc.Close()
-	f, err := resolveFamily(gc)
-	if err != nil || f.ID != want.ID || f.Version != want.Version {
-		t.Fatalf("resolveFamily = %+v, %v; want %+v", f, err, want)
+// TestLookupFamily looks families up through the host's controller with
+// the client's own exchange: nlctrl exists everywhere, IPVS not here.
+func TestLookupFamily(t *testing.T) {
+	cn := hostConn(t)
+	f, err := lookupFamily(context.Background(), cn, "nlctrl")
+	if err != nil || f.id != nlmsg.CtrlFamilyID {
+		t.Fatalf("lookupFamily(nlctrl) = %+v, %v; want ID %#x", f, err, nlmsg.CtrlFamilyID)
 	}
-
-	// A kernel without IPVS answers ENOENT for the lookup.
-	gc = genltest.Dial(func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
-		return nil, genltest.Error(int(unix.ENOENT))
-	})
-	defer gc.Close()
-	_, err = resolveFamily(gc)
-	if !errors.Is(err, ErrNoIPVS) || !errors.Is(err, os.ErrNotExist) {
+	if _, err := lookupFamily(context.Background(), cn, "nosuchfamily"); !errors.Is(err, ErrNoIPVS) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing family: got %v, want ErrNoIPVS and os.ErrNotExist", err)
+	}
+	if cn.dirty {
+		t.Fatal("an ENOENT left the socket dirty")
 	}
 }
 
@@ -70,12 +60,7 @@ func TestNewBadNamespace(t *testing.T) {
 // hostConn returns a conn on a real Generic Netlink socket of the host.
 func hostConn(t *testing.T) *conn {
 	t.Helper()
-	ns, err := openNetNS(&Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	nc, err := dialNetlink(int(ns.Fd()))
+	nc, err := dialNetlink(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,107 +68,67 @@ func hostConn(t *testing.T) *conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.close() })
-	return newConn(s, DefaultReplyTimeout, DefaultReceiveBufferSize)
+	t.Cleanup(func() { _ = s.Close() })
+	return newConn(s, DefaultReplyTimeout, DefaultReceiveBufferSize, new(atomic.Bool))
 }
 
-// The nlctrl family's request to list families, which every kernel has:
-// the raw socket path is tested on a real dump, ACK and error without
-// IPVS.
-const (
-	ctrlFamilyID     = unix.GENL_ID_CTRL
-	ctrlCmdGetFamily = unix.CTRL_CMD_GETFAMILY
-	ctrlAttrName     = unix.CTRL_ATTR_FAMILY_NAME
-)
-
-// sendRaw sends a request of another family than IPVS through conn's
-// socket, as conn.send does.
-func sendRaw(ctx context.Context, cn *conn, family uint16, cmd uint8, flags uint16, attrs func(*attrWriter)) error {
-	cn.seq++
-	b, off := nlmsg.StartRequest(nil, family, flags, cn.seq, cmd, 1)
+// ctrlRequest exchanges one request to the controller, a family every
+// kernel has, so that the raw socket path is tested on a real dump, reply
+// and error without IPVS. It returns the FAMILY_NAMEs of the replies.
+func ctrlRequest(ctx context.Context, cn *conn, flags uint16, name string) ([]string, error) {
+	seq := cn.next()
+	b, off := nlmsg.StartRequest(nil, nlmsg.CtrlFamilyID, flags, seq, nlmsg.CtrlCmdGetFamily, nlmsg.CtrlVersion)
 	w := attrWriter{b: b}
-	if attrs != nil {
-		attrs(&w)
+	if name != "" {
+		w.str(nlmsg.CtrlAttrFamilyName, name)
 	}
-	cn.rd.Reset(cn.seq, flags&nlmsg.FlagAck != 0)
-	return cn.ctxErr(ctx, cn.write(nlmsg.FinishRequest(w.b, off)))
+	var names []string
+	err := cn.exchange(ctx, nlmsg.FinishRequest(w.b, off), seq, seq, nlmsg.CtrlFamilyID, flags&nlmsg.FlagAck != 0, func(_ nlmsg.Header, msg []byte) error {
+		a := attrs{b: msg[nlmsg.GenlHeaderLen:]}
+		for a.next() {
+			if a.typ == nlmsg.CtrlAttrFamilyName {
+				names = append(names, a.str())
+			}
+		}
+		return a.err
+	})
+	return names, err
 }
 
 func TestRawSocketDump(t *testing.T) {
 	cn := hostConn(t)
-	ctx := context.Background()
-	cn.begin(ctx)
-	defer cn.end()
-	if err := sendRaw(ctx, cn, ctrlFamilyID, ctrlCmdGetFamily, flagsDump, nil); err != nil {
-		t.Fatal(err)
+	names, err := ctrlRequest(context.Background(), cn, flagsDump, "")
+	if err != nil {
+		t.Fatalf("after %d families: %v", len(names), err)
 	}
-	var names []string
-	for {
-		msg, err := cn.next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("after %d families: %v", len(names), err)
-		}
-		a := attrs{b: msg[4:]}
-		for a.next() {
-			if a.typ == ctrlAttrName {
-				names = append(names, a.str())
-			}
-		}
-	}
-	found := false
-	for _, n := range names {
-		found = found || n == "nlctrl"
-	}
-	if !found {
+	if !slices.Contains(names, "nlctrl") {
 		t.Fatalf("families %q lack nlctrl", names)
 	}
-	if cn.broken {
-		t.Fatal("socket marked broken after a clean dump")
+	if cn.dirty || !cn.quiet() {
+		t.Fatal("socket dirty after a clean dump")
 	}
 }
 
 func TestRawSocketGetAndError(t *testing.T) {
 	cn := hostConn(t)
 	ctx := context.Background()
-	get := func(name string) (int, error) {
-		cn.begin(ctx)
-		defer cn.end()
-		if err := sendRaw(ctx, cn, ctrlFamilyID, ctrlCmdGetFamily, flagsGet, func(w *attrWriter) { w.str(ctrlAttrName, name) }); err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for {
-			_, err := cn.next(ctx)
-			if errors.Is(err, io.EOF) {
-				return n, nil
-			}
-			if err != nil {
-				return n, err
-			}
-			n++
-		}
+	if names, err := ctrlRequest(ctx, cn, flagsGet, "nlctrl"); len(names) != 1 || err != nil {
+		t.Fatalf("get nlctrl: %q, %v", names, err)
 	}
-	if n, err := get("nlctrl"); n != 1 || err != nil {
-		t.Fatalf("get nlctrl: %d messages, %v", n, err)
-	}
-	_, err := get("nosuchfamily")
-	if !errors.Is(err, syscall.ENOENT) {
+	if _, err := ctrlRequest(ctx, cn, flagsGet, "nosuchfamily"); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("get a missing family: %v, want ENOENT", err)
 	}
 	// A name longer than the policy's 15 bytes fails validation, with an
 	// extended ACK: the real kernel's framing of it parses.
-	_, err = get("no-such-family-here")
+	_, err := ctrlRequest(ctx, cn, flagsGet, "no-such-family-here")
 	var ke *nlmsg.KernelError
 	if !errors.As(err, &ke) || ke.Errno != syscall.EINVAL || ke.Message == "" {
 		t.Fatalf("get an over-long name: %#v, want EINVAL with a message", err)
 	}
 	t.Logf("extended ACK: %v (offset %d)", ke, ke.Offset)
 	// The error ended the reply cleanly: the socket still works.
-	if n, err := get("nlctrl"); n != 1 || err != nil || cn.broken {
-		t.Fatalf("after an error: %d messages, %v, broken %v", n, err, cn.broken)
+	if names, err := ctrlRequest(ctx, cn, flagsGet, "nlctrl"); len(names) != 1 || err != nil || cn.dirty {
+		t.Fatalf("after an error: %q, %v, dirty %v", names, err, cn.dirty)
 	}
 }
 
@@ -192,26 +137,15 @@ func TestRawSocketGetAndError(t *testing.T) {
 func TestRawSocketStaleDeadline(t *testing.T) {
 	cn := hostConn(t)
 	cn.replyTimeout = 20 * time.Millisecond
-	ctx := context.Background()
 	for i := range 3 {
-		cn.begin(ctx)
-		// A dump waits once the first chunk is read, so it arms a deadline.
-		if err := sendRaw(ctx, cn, ctrlFamilyID, ctrlCmdGetFamily, flagsDump, nil); err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
+		cn.begin(context.Background())
 		if _, err := cn.arm(); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			_, err := cn.next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("call %d: %v", i, err)
-			}
-		}
 		cn.end()
 		time.Sleep(50 * time.Millisecond)
+		if _, err := ctrlRequest(context.Background(), cn, flagsDump, ""); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
 	}
 }

@@ -17,9 +17,9 @@ type DaemonState uint32
 // Possible DaemonState values. A host may run one of each.
 const (
 	// DaemonMaster sends the host's connection state to its backups.
-	DaemonMaster DaemonState = ipvsh.StateMaster
+	DaemonMaster DaemonState = 1 // IP_VS_STATE_MASTER
 	// DaemonBackup receives a master's connection state.
-	DaemonBackup DaemonState = ipvsh.StateBackup
+	DaemonBackup DaemonState = 2 // IP_VS_STATE_BACKUP
 )
 
 // String returns "master", "backup" or the number of another state.
@@ -60,16 +60,27 @@ func (d Daemon) String() string {
 	return fmt.Sprintf("%s on %s (sync id %d)", d.State, d.Interface, d.SyncID)
 }
 
-func checkDaemonState(s DaemonState) error {
+// validate checks a state to name a daemon by.
+func (s DaemonState) validate() error {
 	if s != DaemonMaster && s != DaemonBackup {
 		return invalidf("daemon state", "%s is not master or backup", s)
 	}
 	return nil
 }
 
+// encode writes the DAEMON nest of DEL_DAEMON, which names a daemon by
+// its state: a DaemonState is the operand of StopDaemon.
+func (s DaemonState) encode(b []byte) []byte {
+	w := attrWriter{b: b}
+	n := w.nest(ipvsh.CmdAttrDaemon)
+	w.u32(ipvsh.DaemonAttrState, uint32(s))
+	w.end(n)
+	return w.b
+}
+
 // validate checks a daemon to be started.
-func (d *Daemon) validate() error {
-	if err := checkDaemonState(d.State); err != nil {
+func (d Daemon) validate() error {
+	if err := d.State.validate(); err != nil {
 		return err
 	}
 	if d.Interface == "" {
@@ -85,10 +96,12 @@ func (d *Daemon) validate() error {
 	return nil
 }
 
-// encodeNest writes the DAEMON nest of NEW_DAEMON. Zero optional fields
-// are left out, so that the kernel applies its defaults and kernels
-// before 4.3 are not sent attributes they would ignore.
-func (d *Daemon) encodeNest(w *attrWriter) {
+// encode writes the DAEMON nest of NEW_DAEMON: a Daemon is the operand of
+// StartDaemon. Zero optional fields are left out, so that the kernel
+// applies its defaults and kernels before 4.3 are not sent attributes
+// they would ignore.
+func (d Daemon) encode(b []byte) []byte {
+	w := attrWriter{b: b}
 	n := w.nest(ipvsh.CmdAttrDaemon)
 	w.u32(ipvsh.DaemonAttrState, uint32(d.State))
 	w.str(ipvsh.DaemonAttrMcastIfn, d.Interface)
@@ -109,13 +122,7 @@ func (d *Daemon) encodeNest(w *attrWriter) {
 		w.u8(ipvsh.DaemonAttrMcastTTL, d.TTL)
 	}
 	w.end(n)
-}
-
-// encodeStateNest writes the DAEMON nest of DEL_DAEMON.
-func encodeDaemonStateNest(w *attrWriter, s DaemonState) {
-	n := w.nest(ipvsh.CmdAttrDaemon)
-	w.u32(ipvsh.DaemonAttrState, uint32(s))
-	w.end(n)
+	return w.b
 }
 
 // decode reads the payload of a DAEMON nest.
@@ -133,17 +140,13 @@ func (d *Daemon) decode(b []byte) error {
 		case ipvsh.DaemonAttrSyncMaxlen:
 			d.MaxLength = a.u16("daemon SYNC_MAXLEN")
 		case ipvsh.DaemonAttrMcastGroup:
-			if len(a.data) != 4 {
-				a.fail("daemon MCAST_GROUP", "4")
-				break
+			if v := a.fixed("daemon MCAST_GROUP", 4); v != nil {
+				d.Group = netip.AddrFrom4([4]byte(v))
 			}
-			d.Group = netip.AddrFrom4([4]byte(a.data))
 		case ipvsh.DaemonAttrMcastGroup6:
-			if len(a.data) != 16 {
-				a.fail("daemon MCAST_GROUP6", "16")
-				break
+			if v := a.fixed("daemon MCAST_GROUP6", 16); v != nil {
+				d.Group = netip.AddrFrom16([16]byte(v))
 			}
-			d.Group = netip.AddrFrom16([16]byte(a.data))
 		case ipvsh.DaemonAttrMcastPort:
 			d.Port = a.u16("daemon MCAST_PORT")
 		case ipvsh.DaemonAttrMcastTTL:
@@ -153,33 +156,22 @@ func (d *Daemon) decode(b []byte) error {
 	return a.err
 }
 
-// decodeDaemonMessage decodes a NEW_DAEMON reply message.
-func decodeDaemonMessage(msg []byte, d *Daemon) error {
-	p, err := genlPayload(msg)
-	if err != nil {
-		return err
-	}
-	nest, ok, err := nested(p, ipvsh.CmdAttrDaemon)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("daemon reply has no DAEMON attribute")
-	}
-	return d.decode(nest)
+// decodeDaemonReply decodes the attributes of a NEW_DAEMON reply.
+func decodeDaemonReply(p []byte, d *Daemon) error {
+	return decodeNested(p, ipvsh.CmdAttrDaemon, "DAEMON", d.decode)
 }
 
 // Daemons returns the running synchronization daemons of the namespace:
 // none, a master, a backup, or both.
 func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
-	return collect(dump(c, ctx, request{op: opDaemons, cmd: ipvsh.CmdGetDaemon, flags: flagsDump}, decodeDaemonMessage))
+	return collect(dump(ctx, c, reqDaemons, none{}, decodeDaemonReply))
 }
 
 // StartDaemon starts a synchronization daemon. If one of that state runs
 // already, the error matches os.ErrExist; if the interface does not exist
 // in the namespace, os.ErrNotExist.
 func (c *Client) StartDaemon(ctx context.Context, d Daemon) error {
-	return c.exec(ctx, &request{op: opStartDaemon, cmd: ipvsh.CmdNewDaemon, flags: flagsWrite, body: bodyDaemon, daemon: d}, nil)
+	return call(ctx, c, reqStartDaemon, d, nil)
 }
 
 // stopDaemonGrace bounds the wait for the ACK of DEL_DAEMON. The kernel
@@ -196,23 +188,19 @@ const stopDaemonGrace = 250 * time.Millisecond
 // therefore waits for the ACK only briefly, and without one asks the
 // kernel which daemons run: if that one no longer does, it has stopped.
 func (c *Client) StopDaemon(ctx context.Context, state DaemonState) error {
-	r := &request{op: opStopDaemon, cmd: ipvsh.CmdDelDaemon, flags: flagsWrite, body: bodyDaemonState, state: state}
-	if err := r.validate(); err != nil {
-		return r.wrap(err)
-	}
 	ackCtx, cancel := context.WithTimeout(ctx, stopDaemonGrace)
-	err := c.exec(ackCtx, r, nil)
+	err := call(ackCtx, c, reqStopDaemon, state, nil)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 		return err
 	}
 	daemons, derr := c.Daemons(ctx)
 	if derr != nil {
-		return r.wrap(fmt.Errorf("no reply, and checking whether it stopped failed: %w", derr))
+		return wrap(reqStopDaemon, state, fmt.Errorf("no reply, and checking whether it stopped failed: %w", derr))
 	}
 	for _, d := range daemons {
 		if d.State == state {
-			return r.wrap(errors.New("no reply, and it still runs"))
+			return wrap(reqStopDaemon, state, errors.New("no reply, and it still runs"))
 		}
 	}
 	return nil

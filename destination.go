@@ -18,16 +18,16 @@ type ForwardMethod uint32
 // Possible ForwardMethod values.
 const (
 	// ForwardMasquerade is NAT (ipvsadm -m).
-	ForwardMasquerade ForwardMethod = ipvsh.ConnFMasq
+	ForwardMasquerade ForwardMethod = 0 // IP_VS_CONN_F_MASQ
 	// ForwardLocalNode delivers to the local host. The kernel chooses it
 	// by itself for local addresses in some versions; it is rarely asked for.
-	ForwardLocalNode ForwardMethod = ipvsh.ConnFLocalNode
+	ForwardLocalNode ForwardMethod = 1 // IP_VS_CONN_F_LOCALNODE
 	// ForwardTunnel is IP-in-IP, GUE or GRE tunnelling (ipvsadm -i).
-	ForwardTunnel ForwardMethod = ipvsh.ConnFTunnel
+	ForwardTunnel ForwardMethod = 2 // IP_VS_CONN_F_TUNNEL
 	// ForwardDirectRoute is direct routing (ipvsadm -g).
-	ForwardDirectRoute ForwardMethod = ipvsh.ConnFDroute
+	ForwardDirectRoute ForwardMethod = 3 // IP_VS_CONN_F_DROUTE
 	// ForwardBypass sends packets on unchanged.
-	ForwardBypass ForwardMethod = ipvsh.ConnFBypass
+	ForwardBypass ForwardMethod = 4 // IP_VS_CONN_F_BYPASS
 )
 
 // String returns the method's name as ipvsadm lists it.
@@ -52,10 +52,10 @@ type TunnelType uint8
 
 // Possible TunnelType values.
 const (
-	TunnelIPIP TunnelType = ipvsh.TunnelTypeIPIP
+	TunnelIPIP TunnelType = 0 // IP_VS_CONN_F_TUNNEL_TYPE_IPIP
 	// TunnelGUE is Generic UDP Encapsulation; it needs a TunnelPort.
-	TunnelGUE TunnelType = ipvsh.TunnelTypeGUE
-	TunnelGRE TunnelType = ipvsh.TunnelTypeGRE
+	TunnelGUE TunnelType = 1 // IP_VS_CONN_F_TUNNEL_TYPE_GUE
+	TunnelGRE TunnelType = 2 // IP_VS_CONN_F_TUNNEL_TYPE_GRE
 )
 
 // String returns "ipip", "gue", "gre" or the number of another type.
@@ -76,8 +76,8 @@ type TunnelFlags uint16
 
 // Possible TunnelFlags values. The zero value is no checksum.
 const (
-	TunnelChecksum       TunnelFlags = ipvsh.TunnelEncapFlagCsum
-	TunnelRemoteChecksum TunnelFlags = ipvsh.TunnelEncapFlagRemCsum
+	TunnelChecksum       TunnelFlags = 1 << 0 // IP_VS_TUNNEL_ENCAP_FLAG_CSUM
+	TunnelRemoteChecksum TunnelFlags = 1 << 1 // IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM
 )
 
 // String returns "nocsum", or "csum", "remcsum" or both joined with "|".
@@ -101,7 +101,9 @@ func (f TunnelFlags) String() string {
 // Destination is a real server behind a virtual service.
 //
 // Address and Port identify it within its service. Its family may differ
-// from the service's only when it is a tunnel destination.
+// from the service's only when it is a tunnel destination. A Port of 0 in
+// a service that is not a fwmark service means the service's port, as it
+// does for ipvsadm.
 type Destination struct {
 	// Family is the address family. It may be left zero: it is then the
 	// family of Address.
@@ -134,45 +136,63 @@ type Destination struct {
 	Stats                 Stats
 }
 
-// family returns the destination's address family, from Address if unset.
-func (d *Destination) family() Family {
-	if d.Family != 0 || !d.Address.IsValid() {
-		return d.Family
+// destKey is what identifies a destination within its service.
+type destKey struct {
+	family Family
+	addr   netip.Addr
+	port   uint16
+}
+
+// key returns the identity of d within the service k, with the service's
+// port for a port left zero.
+func (d *Destination) key(k serviceKey) destKey {
+	f := addrFamily(d.Family, d.Address)
+	port := d.Port
+	if port == 0 && k.fwmark == 0 {
+		port = k.port
 	}
-	return familyOf(d.Address)
+	return destKey{family: f, addr: inFamily(f, d.Address), port: port}
 }
 
 // String returns the destination's address and port, as "10.0.0.2:80" or
 // "[2001:db8::2]:80".
-func (d Destination) String() string {
-	a := d.Address
-	if d.family() == FamilyIPv4 {
-		a = a.Unmap()
-	}
-	return netip.AddrPortFrom(a, d.Port).String()
-}
+func (d Destination) String() string { return d.key(serviceKey{fwmark: 1}).String() }
 
-// validateKey checks the fields that identify a destination.
-func (d *Destination) validateKey() error {
-	if !d.Address.IsValid() {
+func (k destKey) String() string { return netip.AddrPortFrom(k.addr, k.port).String() }
+
+// validate checks the fields that identify a destination.
+func (k destKey) validate() error {
+	if !k.addr.IsValid() {
 		return invalidf("destination address", "is not set")
 	}
-	switch f := d.family(); {
-	case f != FamilyIPv4 && f != FamilyIPv6:
-		return invalidf("destination family", "%s is not ipv4 or ipv6", f)
-	case f == FamilyIPv4 && !d.Address.Unmap().Is4() || f == FamilyIPv6 && d.Address.Is4():
-		return invalidf("destination address", "%s does not match family %s", d.Address, f)
+	if err := checkAddrFamily("destination", k.family, k.addr); err != nil {
+		return err
+	}
+	if k.addr.IsUnspecified() {
+		// The kernel refuses it with EINVAL: it is no unicast address.
+		return invalidf("destination address", "%s is unspecified", k.addr)
 	}
 	return nil
 }
 
-// validate checks a destination to be created or updated in svc.
-func (d *Destination) validate(svc *Service) error {
-	if err := d.validateKey(); err != nil {
+// encode writes the attributes that identify the destination.
+func (k destKey) encode(w *attrWriter) {
+	w.addr(ipvsh.DestAttrAddr, k.addr)
+	w.be16(ipvsh.DestAttrPort, k.port)
+	// Always sent: it defaults to the service's family when absent, and a
+	// mixed-family destination can be found only with it. Kernels before
+	// 3.18 ignore it.
+	w.u16(ipvsh.DestAttrAddrFamily, uint16(k.family))
+}
+
+// validate checks a destination to be created or updated in the service k.
+func (d *Destination) validate(k serviceKey) error {
+	dk := d.key(k)
+	if err := dk.validate(); err != nil {
 		return err
 	}
-	if f := d.family(); f != svc.family() && d.Forward != ForwardTunnel {
-		return invalidf("destination family", "%s differs from the service's %s, which only a tunnel destination may do (forward is %s)", f, svc.family(), d.Forward)
+	if dk.family != k.family && d.Forward != ForwardTunnel {
+		return invalidf("destination family", "%s differs from the service's %s, which only a tunnel destination may do (forward is %s)", dk.family, k.family, d.Forward)
 	}
 	if d.Forward > ForwardBypass {
 		return invalidf("destination forward", "%s is not a forwarding method", d.Forward)
@@ -186,49 +206,29 @@ func (d *Destination) validate(svc *Service) error {
 	if d.LowerThreshold > d.UpperThreshold {
 		return invalidf("destination lower threshold", "%d is above the upper threshold %d (the kernel refuses this even when the upper one is 0)", d.LowerThreshold, d.UpperThreshold)
 	}
-	if d.Forward == ForwardTunnel {
-		switch d.TunnelType {
-		case TunnelIPIP, TunnelGRE:
-		case TunnelGUE:
-			if d.TunnelPort == 0 {
-				return invalidf("destination tunnel port", "is 0, and a GUE tunnel needs one")
-			}
-		default:
-			return invalidf("destination tunnel type", "%s is not ipip, gue or gre", d.TunnelType)
+	if d.Forward != ForwardTunnel {
+		return nil
+	}
+	switch d.TunnelType {
+	case TunnelIPIP, TunnelGRE:
+	case TunnelGUE:
+		if d.TunnelPort == 0 {
+			return invalidf("destination tunnel port", "is 0, and a GUE tunnel needs one")
 		}
-		if d.TunnelFlags&^(TunnelChecksum|TunnelRemoteChecksum) != 0 {
-			return invalidf("destination tunnel flags", "%s holds unknown bits", d.TunnelFlags)
-		}
+	default:
+		return invalidf("destination tunnel type", "%s is not ipip, gue or gre", d.TunnelType)
+	}
+	if d.TunnelFlags&^(TunnelChecksum|TunnelRemoteChecksum) != 0 {
+		return invalidf("destination tunnel flags", "%s holds unknown bits", d.TunnelFlags)
 	}
 	return nil
 }
 
-// encodeAddr writes the attributes that identify the destination.
-func (d *Destination) encodeKey(w *attrWriter) {
-	f := d.family()
-	a := d.Address
-	if f == FamilyIPv4 {
-		a = a.Unmap()
-	}
-	w.addr(ipvsh.DestAttrAddr, a)
-	w.be16(ipvsh.DestAttrPort, d.Port)
-	// Always sent: it defaults to the service's family when absent, and a
-	// mixed-family destination can be found only with it. Kernels before
-	// 3.18 ignore it.
-	w.u16(ipvsh.DestAttrAddrFamily, uint16(f))
-}
-
-// encodeKeyNest writes the DEST nest of DEL_DEST.
-func (d *Destination) encodeKeyNest(w *attrWriter) {
+// encodeNest writes the DEST nest of NEW_DEST and SET_DEST for a
+// destination of the service k.
+func (d *Destination) encodeNest(w *attrWriter, k serviceKey) {
 	n := w.nest(ipvsh.CmdAttrDest)
-	d.encodeKey(w)
-	w.end(n)
-}
-
-// encodeNest writes the DEST nest of NEW_DEST and SET_DEST.
-func (d *Destination) encodeNest(w *attrWriter) {
-	n := w.nest(ipvsh.CmdAttrDest)
-	d.encodeKey(w)
+	d.key(k).encode(w)
 	w.u32(ipvsh.DestAttrFwdMethod, uint32(d.Forward))
 	w.u32(ipvsh.DestAttrWeight, d.Weight)
 	if d.Forward == ForwardTunnel {
@@ -245,11 +245,8 @@ func (d *Destination) encodeNest(w *attrWriter) {
 // assume when the kernel predates ADDR_FAMILY (before 3.18).
 func (d *Destination) decode(b []byte, svcFamily Family) error {
 	*d = Destination{}
-	var (
-		addr    []byte
-		stats32 []byte // decoded only if no STATS64 follows
-		have64  bool
-	)
+	var addr []byte
+	var stats statsPair
 	a := attrs{b: b}
 	for a.next() {
 		switch a.typ {
@@ -280,21 +277,16 @@ func (d *Destination) decode(b []byte, svcFamily Family) error {
 		case ipvsh.DestAttrTunFlags:
 			d.TunnelFlags = TunnelFlags(a.u16("destination TUN_FLAGS"))
 		case ipvsh.DestAttrStats:
-			stats32 = a.data
+			stats.stats32 = a.data
 		case ipvsh.DestAttrStats64:
-			if err := d.Stats.decode(a.data, true); err != nil {
-				a.setErr(err)
-			}
-			have64 = true
+			stats.stats64 = a.data
 		}
 	}
 	if a.err != nil {
 		return a.err
 	}
-	if stats32 != nil && !have64 {
-		if err := d.Stats.decode(stats32, false); err != nil {
-			return err
-		}
+	if err := stats.decode(&d.Stats); err != nil {
+		return err
 	}
 	if d.Family == 0 {
 		d.Family = svcFamily
@@ -309,21 +301,57 @@ func (d *Destination) decode(b []byte, svcFamily Family) error {
 	return nil
 }
 
-// decodeDestinationMessage decodes a NEW_DEST reply message.
-func decodeDestinationMessage(msg []byte, svcFamily Family, d *Destination) error {
-	p, err := genlPayload(msg)
-	if err != nil {
-		return err
-	}
-	nest, ok, err := nested(p, ipvsh.CmdAttrDest)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("destination reply has no DEST attribute")
-	}
-	return d.decode(nest, svcFamily)
+// decodeDestinationReply decodes the attributes of a NEW_DEST reply.
+func decodeDestinationReply(p []byte, svcFamily Family, d *Destination) error {
+	return decodeNested(p, ipvsh.CmdAttrDest, "DEST", func(b []byte) error { return d.decode(b, svcFamily) })
 }
+
+// The operands of destination requests: one that names a destination of
+// a service, and one that carries all its settings.
+type (
+	destinationRef struct {
+		svc serviceKey
+		dst Destination
+	}
+	destinationSpec struct {
+		svc serviceKey
+		dst Destination
+	}
+)
+
+func (o destinationRef) validate() error {
+	if err := o.svc.validate(); err != nil {
+		return err
+	}
+	return o.dst.key(o.svc).validate()
+}
+
+func (o destinationRef) encode(b []byte) []byte {
+	w := attrWriter{b: b}
+	o.svc.encodeNest(&w)
+	n := w.nest(ipvsh.CmdAttrDest)
+	o.dst.key(o.svc).encode(&w)
+	w.end(n)
+	return w.b
+}
+
+func (o destinationRef) String() string { return o.dst.key(o.svc).String() + " of " + o.svc.String() }
+
+func (o destinationSpec) validate() error {
+	if err := o.svc.validate(); err != nil {
+		return err
+	}
+	return o.dst.validate(o.svc)
+}
+
+func (o destinationSpec) encode(b []byte) []byte {
+	w := attrWriter{b: b}
+	o.svc.encodeNest(&w)
+	o.dst.encodeNest(&w, o.svc)
+	return w.b
+}
+
+func (o destinationSpec) String() string { return destinationRef(o).String() }
 
 // Destinations returns the destinations of the service svc identifies.
 //
@@ -337,10 +365,9 @@ func (c *Client) Destinations(ctx context.Context, svc Service) ([]Destination, 
 // service svc identifies, decoded as they arrive. An error ends the
 // iteration.
 func (c *Client) AllDestinations(ctx context.Context, svc Service) iter.Seq2[Destination, error] {
-	r := request{op: opDests, cmd: ipvsh.CmdGetDest, flags: flagsDump, body: bodySvcKey, svc: svc}
-	f := svc.family()
-	return dump(c, ctx, r, func(msg []byte, d *Destination) error {
-		return decodeDestinationMessage(msg, f, d)
+	k := svc.key()
+	return dump(ctx, c, reqDestinations, serviceRef(svc), func(p []byte, d *Destination) error {
+		return decodeDestinationReply(p, k.family, d)
 	})
 }
 
@@ -348,23 +375,19 @@ func (c *Client) AllDestinations(ctx context.Context, svc Service) iter.Seq2[Des
 // the service does not exist, the error matches os.ErrNotExist; if the
 // destination exists, os.ErrExist.
 func (c *Client) CreateDestination(ctx context.Context, svc Service, dst Destination) error {
-	return c.writeDestination(ctx, opCreateDest, ipvsh.CmdNewDest, svc, dst)
+	return call(ctx, c, reqCreateDest, destinationSpec{svc.key(), dst}, nil)
 }
 
 // UpdateDestination changes the forwarding method, weight, thresholds and
 // tunnel settings of a destination of the service svc identifies. If
 // either does not exist, the error matches os.ErrNotExist.
 func (c *Client) UpdateDestination(ctx context.Context, svc Service, dst Destination) error {
-	return c.writeDestination(ctx, opUpdateDest, ipvsh.CmdSetDest, svc, dst)
-}
-
-func (c *Client) writeDestination(ctx context.Context, op string, cmd uint8, svc Service, dst Destination) error {
-	return c.exec(ctx, &request{op: op, cmd: cmd, flags: flagsWrite, body: bodyDest, svc: svc, dst: dst}, nil)
+	return call(ctx, c, reqUpdateDest, destinationSpec{svc.key(), dst}, nil)
 }
 
 // RemoveDestination removes a destination, identified by its address and
 // port, from the service svc identifies. If either does not exist, the
 // error matches os.ErrNotExist.
 func (c *Client) RemoveDestination(ctx context.Context, svc Service, dst Destination) error {
-	return c.exec(ctx, &request{op: opRemoveDest, cmd: ipvsh.CmdDelDest, flags: flagsWrite, body: bodyDestKey, svc: svc, dst: dst}, nil)
+	return call(ctx, c, reqRemoveDest, destinationRef{svc.key(), dst}, nil)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // Error is the error of a Client operation: the kernel's, a refusal to
@@ -88,7 +90,22 @@ func invalidf(field, format string, args ...any) error {
 // family: the ip_vs module is not loaded and could not be loaded on
 // demand, or the kernel was built without it. The library never runs
 // modprobe itself. It is also matchable as os.ErrNotExist.
-var ErrNoIPVS = errors.New("the kernel has no IPVS generic netlink family (is the ip_vs module loaded?)")
+var ErrNoIPVS error = noIPVSError{}
+
+// noIPVSError is ErrNoIPVS, which also matches os.ErrNotExist.
+type noIPVSError struct{}
+
+func (noIPVSError) Error() string {
+	return "the kernel has no IPVS generic netlink family (is the ip_vs module loaded?)"
+}
+
+func (noIPVSError) Is(target error) bool { return target == os.ErrNotExist }
+
+// ErrDumpInterrupted is the error of a dump that the kernel marked with
+// NLM_F_DUMP_INTR: the table changed while it was read, and the result
+// may have skipped or repeated entries; read it again. (IPVS has never
+// been seen to set the mark: it does not check its dumps' consistency.)
+var ErrDumpInterrupted = nlmsg.ErrDumpInterrupted
 
 // errnoMeaning spells an errno as it reads for op, after libipvs's
 // ipvs_strerror table, so that "not found" says what was not found.
@@ -160,4 +177,6 @@ const (
 	opStartDaemon   = "start daemon"
 	opStopDaemon    = "stop daemon"
 	opNew           = "connect"
+	opLookupFamily  = "look up"
+	opApply         = "apply batch"
 )

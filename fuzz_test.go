@@ -38,7 +38,7 @@ func seedFuzz(f *testing.F, patterns ...string) {
 	}
 }
 
-func roundTrip[T any](t *testing.T, what string, first T, encoded []byte, decode func([]byte, *T) error) {
+func fuzzRoundTrip[T any](t *testing.T, what string, first T, encoded []byte, decode func([]byte, *T) error) {
 	t.Helper()
 	var second T
 	if err := decode(encoded, &second); err != nil {
@@ -109,7 +109,7 @@ func FuzzDecodeService(f *testing.F) {
 		if decodeServiceMessage(b, &s) != nil {
 			return
 		}
-		roundTrip(t, "reply", s, fuzzEncodeService(s), decodeServiceMessage)
+		fuzzRoundTrip(t, "reply", s, fuzzEncodeService(s), decodeServiceMessage)
 		if s.validate() != nil {
 			return
 		}
@@ -117,7 +117,7 @@ func FuzzDecodeService(f *testing.F) {
 		writable := s
 		writable.Stats = Stats{}
 		writable.FlagsMask = 0
-		roundTrip(t, "request", writable, req, decodeServiceMessage)
+		fuzzRoundTrip(t, "request", writable, req, decodeServiceMessage)
 	})
 }
 
@@ -156,19 +156,20 @@ func FuzzDecodeDestination(f *testing.F) {
 		if decode(b, &d) != nil {
 			return
 		}
-		roundTrip(t, "reply", d, fuzzEncodeDestination(d), decode)
+		fuzzRoundTrip(t, "reply", d, fuzzEncodeDestination(d), decode)
 		svc := Service{Family: d.Family, FWMark: 1}
-		if d.validate(&svc) != nil {
+		k := svc.key()
+		if d.validate(k) != nil {
 			return
 		}
-		req := genlMessage(ipvsh.CmdNewDest, d.encodeNest)
+		req := genlMessage(ipvsh.CmdNewDest, func(w *attrWriter) { d.encodeNest(w, k) })
 		writable := d
 		writable.Stats = Stats{}
 		writable.ActiveConnections, writable.InactiveConnections, writable.PersistentConnections = 0, 0, 0
 		if d.Forward != ForwardTunnel {
 			writable.TunnelType, writable.TunnelPort, writable.TunnelFlags = 0, 0, 0
 		}
-		roundTrip(t, "request", writable, req, decode)
+		fuzzRoundTrip(t, "request", writable, req, decode)
 	})
 }
 
@@ -180,11 +181,11 @@ func FuzzDecodeDaemon(f *testing.F) {
 			return
 		}
 		// The kernel writes every daemon field, so its encoder serves.
-		roundTrip(t, "reply", d, kernelDaemon(d), decodeDaemonMessage)
+		fuzzRoundTrip(t, "reply", d, kernelDaemon(d), decodeDaemonMessage)
 		if d.validate() != nil {
 			return
 		}
-		roundTrip(t, "request", d, genlMessage(ipvsh.CmdNewDaemon, d.encodeNest), decodeDaemonMessage)
+		fuzzRoundTrip(t, "request", d, genlMessage(ipvsh.CmdNewDaemon, func(w *attrWriter) { w.b = d.encode(w.b) }), decodeDaemonMessage)
 	})
 }
 
@@ -233,7 +234,7 @@ func FuzzDecodeInfo(f *testing.F) {
 		if decodeInfoMessage(b, &i) != nil {
 			return
 		}
-		roundTrip(t, "reply", i, kernelInfo(i), decodeInfoMessage)
+		fuzzRoundTrip(t, "reply", i, kernelInfo(i), decodeInfoMessage)
 	})
 }
 
@@ -244,11 +245,11 @@ func FuzzDecodeTimeouts(f *testing.F) {
 		if decodeTimeoutsMessage(b, &to) != nil {
 			return
 		}
-		roundTrip(t, "reply", to, kernelTimeouts(to), decodeTimeoutsMessage)
+		fuzzRoundTrip(t, "reply", to, kernelTimeouts(to), decodeTimeoutsMessage)
 		if to.validate() != nil {
 			return
 		}
-		roundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, to.encode), decodeTimeoutsMessage)
+		fuzzRoundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, func(w *attrWriter) { w.b = to.encode(w.b) }), decodeTimeoutsMessage)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
+	"github.com/ipvs-go/ipvs/internal/seam"
 )
 
 // This file holds a fake kernel for the client tests, and the kernel's
@@ -73,12 +74,12 @@ func newFakeKernel(t testing.TB, h kernelHandler) *fakeKernel {
 
 // client returns a Client whose sockets are this kernel's.
 func (k *fakeKernel) client() *Client {
-	c := &Client{family: testFamilyID, version: ipvsh.GenlVersion, dial: k.dial, replyTimeout: 5 * time.Second, bufSize: DefaultReceiveBufferSize}
+	c := newClientWith(&Config{ReplyTimeout: 5 * time.Second}, k.dial, family{id: testFamilyID, version: ipvsh.GenlVersion})
 	k.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-func (k *fakeKernel) dial() (socket, error) {
+func (k *fakeKernel) dial() (seam.Socket, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.dialled++
@@ -108,6 +109,12 @@ func (k *fakeKernel) serve(b []byte) [][]byte {
 		if len(raw) >= nlmsg.HeaderLen+nlmsg.GenlHeaderLen {
 			req.Cmd = raw[nlmsg.HeaderLen]
 			req.Attrs = raw[nlmsg.HeaderLen+nlmsg.GenlHeaderLen:]
+		}
+		if h.Type == nlmsg.CtrlFamilyID {
+			// The controller: the client looks the family up again when a
+			// request meets ENOENT, and here its ID never changes.
+			out = append(out, controllerReply(h))
+			continue
 		}
 		k.mu.Lock()
 		k.reqs = append(k.reqs, req)
@@ -153,6 +160,15 @@ func (k *fakeKernel) frame(req nlmsg.Header, r kernelReply) [][]byte {
 	return dgrams
 }
 
+// controllerReply answers a GETFAMILY request for IPVS.
+func controllerReply(req nlmsg.Header) []byte {
+	w := attrWriter{b: []byte{nlmsg.CtrlCmdNewFamily, nlmsg.CtrlVersion, 0, 0}}
+	w.str(nlmsg.CtrlAttrFamilyName, ipvsh.GenlName)
+	w.u16(nlmsg.CtrlAttrFamilyID, testFamilyID)
+	w.u32(nlmsg.CtrlAttrVersion, ipvsh.GenlVersion)
+	return appendMessage(nil, nlmsg.CtrlFamilyID, 0, req.Sequence, testPortID, w.b)
+}
+
 func appendMessage(b []byte, typ, flags uint16, seq, pid uint32, payload []byte) []byte {
 	b = binary.NativeEndian.AppendUint32(b, uint32(nlmsg.HeaderLen+len(payload)))
 	b = binary.NativeEndian.AppendUint16(b, typ)
@@ -196,7 +212,7 @@ type fakeSocket struct {
 	closed   bool
 }
 
-func (s *fakeSocket) write(b []byte) error {
+func (s *fakeSocket) Send(b []byte, _ bool) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -229,23 +245,7 @@ func (s *fakeSocket) signal() {
 	}
 }
 
-func (s *fakeSocket) writeNow(b []byte) error { return s.write(b) }
-
-func (s *fakeSocket) readNow(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, os.ErrClosed
-	}
-	if len(s.queue) == 0 {
-		return 0, errWouldBlock
-	}
-	d := s.queue[0]
-	s.queue = s.queue[1:]
-	return max(copy(b, d), len(d)), nil
-}
-
-func (s *fakeSocket) read(b []byte) (int, error) {
+func (s *fakeSocket) Recv(b []byte, wait bool) (int, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -260,6 +260,9 @@ func (s *fakeSocket) read(b []byte) (int, error) {
 		}
 		dl := s.deadline
 		s.mu.Unlock()
+		if !wait {
+			return 0, seam.ErrWouldBlock
+		}
 		var timeout <-chan time.Time
 		if !dl.IsZero() {
 			d := time.Until(dl)
@@ -277,7 +280,7 @@ func (s *fakeSocket) read(b []byte) (int, error) {
 	}
 }
 
-func (s *fakeSocket) setDeadline(t time.Time) error {
+func (s *fakeSocket) SetDeadline(t time.Time) error {
 	s.mu.Lock()
 	s.deadline = t
 	s.mu.Unlock()
@@ -285,14 +288,15 @@ func (s *fakeSocket) setDeadline(t time.Time) error {
 	return nil
 }
 
-func (s *fakeSocket) portID() uint32 { return testPortID }
+func (s *fakeSocket) PortID() uint32 { return testPortID }
 
-func (s *fakeSocket) buffers() (int, int) { return s.k.sndbuf, s.k.rcvbuf }
+func (s *fakeSocket) Buffers() (int, int) { return s.k.sndbuf, s.k.rcvbuf }
 
-func (s *fakeSocket) close() error {
+func (s *fakeSocket) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
+	s.mu.Unlock()
+	s.signal()
 	return nil
 }
 
@@ -446,7 +450,16 @@ func kernelInfo(i Info) []byte {
 }
 
 // kernelTimeouts leaves out zero timeouts, as a kernel built without
-// that protocol does; the client's encoder does the same for requests.
+// that protocol does.
 func kernelTimeouts(t Timeouts) []byte {
-	return genlMessage(ipvsh.CmdSetConfig, t.encode)
+	return genlMessage(ipvsh.CmdSetConfig, func(w *attrWriter) {
+		for _, f := range []struct {
+			typ uint16
+			d   time.Duration
+		}{{ipvsh.CmdAttrTimeoutTCP, t.TCP}, {ipvsh.CmdAttrTimeoutTCPFin, t.TCPFin}, {ipvsh.CmdAttrTimeoutUDP, t.UDP}} {
+			if f.d != 0 {
+				w.u32(f.typ, uint32(f.d/time.Second))
+			}
+		}
+	})
 }

@@ -1,6 +1,10 @@
 package ipvs
 
-import "github.com/ipvs-go/ipvs/internal/ipvsh"
+import (
+	"context"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+)
 
 // Stats are the counters and rate estimates of a service or a destination.
 //
@@ -21,6 +25,20 @@ type Stats struct {
 	OutPacketRate  uint64
 	InByteRate     uint64
 	OutByteRate    uint64
+}
+
+// statsPair holds the STATS and STATS64 nests of a reply until the whole
+// reply is read: STATS64 wins, and STATS is decoded only without it.
+type statsPair struct{ stats32, stats64 []byte }
+
+func (p statsPair) decode(s *Stats) error {
+	switch {
+	case p.stats64 != nil:
+		return s.decode(p.stats64, true)
+	case p.stats32 != nil:
+		return s.decode(p.stats32, false)
+	}
+	return nil
 }
 
 // decode reads a STATS (is64 false) or STATS64 (is64 true) nest. In
@@ -65,4 +83,17 @@ func (s *Stats) decode(b []byte, is64 bool) error {
 		}
 	}
 	return a.err
+}
+
+// ZeroStats zeroes the counters of every service and destination of the
+// namespace, and the namespace's totals.
+func (c *Client) ZeroStats(ctx context.Context) error {
+	return call(ctx, c, reqZero, none{}, nil)
+}
+
+// ZeroServiceStats zeroes the counters of one service and of its
+// destinations. If the service does not exist, the error matches
+// os.ErrNotExist.
+func (c *Client) ZeroServiceStats(ctx context.Context, svc Service) error {
+	return call(ctx, c, reqZero, serviceRef(svc), nil)
 }

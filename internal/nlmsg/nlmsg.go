@@ -118,15 +118,11 @@ func (e *KernelError) Error() string {
 func (e *KernelError) Unwrap() error { return e.Errno }
 
 // ParseError decodes the payload of an NLMSG_ERROR message with header
-// flags flags: errno is 0 for an ACK, else negative with ke describing it.
-func ParseError(flags uint16, payload []byte) (errno int32, ke *KernelError, err error) {
-	return parseError(flags, payload)
-}
-
-// parseError decodes the payload of an NLMSG_ERROR message: a negative
-// errno, the request's header (and its payload unless the kernel capped
-// it), then extended acknowledgement attributes if flags say so.
-func parseError(flags uint16, b []byte) (errno int32, ext *KernelError, err error) {
+// flags flags: a negative errno, the request's header (and its payload
+// unless the kernel capped it), then extended acknowledgement attributes
+// if flags say so. errno is 0 for an ACK, else negative with ext
+// describing it.
+func ParseError(flags uint16, b []byte) (errno int32, ext *KernelError, err error) {
 	if len(b) < 4 {
 		return 0, nil, fmt.Errorf("netlink error message of %d bytes has no error code", len(b))
 	}
@@ -164,7 +160,7 @@ func parseError(flags uint16, b []byte) (errno int32, ext *KernelError, err erro
 		v := tlvs[4:l]
 		switch t {
 		case errAttrMsg:
-			ke.Message = cString(v)
+			ke.Message = string(CString(v))
 		case errAttrOffs:
 			if len(v) == 4 {
 				ke.Offset = int(binary.NativeEndian.Uint32(v))
@@ -175,16 +171,39 @@ func parseError(flags uint16, b []byte) (errno int32, ext *KernelError, err erro
 	return errno, ke, nil
 }
 
-func cString(b []byte) string {
+// CString returns b up to its first NUL byte: the string of an
+// NLA_NUL_STRING attribute, tolerating a missing NUL.
+func CString(b []byte) []byte {
 	for i, c := range b {
 		if c == 0 {
-			return string(b[:i])
+			return b[:i]
 		}
 	}
-	return string(b)
+	return b
 }
 
 // ErrDumpInterrupted is returned when the kernel marks a dump with
-// NLM_F_DUMP_INTR: the table changed while it was read, and the result may
-// have skipped or repeated entries.
+// NLM_F_DUMP_INTR. Package ipvs exports the same value.
 var ErrDumpInterrupted = errors.New("dump interrupted by a concurrent change (NLM_F_DUMP_INTR); retry it")
+
+// The Generic Netlink controller (linux/genetlink.h), which resolves
+// family names to IDs.
+const (
+	CtrlFamilyID       = 0x10 // GENL_ID_CTRL
+	CtrlVersion        = 2    // the controller's version
+	CtrlCmdNewFamily   = 1    // CTRL_CMD_NEWFAMILY, the reply to GETFAMILY
+	CtrlCmdGetFamily   = 3    // CTRL_CMD_GETFAMILY
+	CtrlAttrFamilyID   = 1    // CTRL_ATTR_FAMILY_ID: u16
+	CtrlAttrFamilyName = 2    // CTRL_ATTR_FAMILY_NAME: NUL-terminated string
+	CtrlAttrVersion    = 3    // CTRL_ATTR_VERSION: u32
+)
+
+// SetHeader fills in the type (the family ID), flags and sequence number
+// of the request that starts b, and its Generic Netlink version: the
+// fields a request encoded ahead of time leaves for its sending.
+func SetHeader(b []byte, family, flags uint16, seq uint32, version uint8) {
+	binary.NativeEndian.PutUint16(b[4:], family)
+	binary.NativeEndian.PutUint16(b[6:], flags)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	b[HeaderLen+1] = version
+}

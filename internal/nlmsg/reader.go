@@ -6,23 +6,29 @@ import (
 	"io"
 )
 
-// A Reader reads the replies to one request, one datagram at a time, so
-// that a dump of any size costs one receive buffer plus what the caller
-// keeps of each message.
+// A Reader reads the replies to one request, or to a run of requests sent
+// in one datagram, one datagram at a time, so that a dump of any size
+// costs one receive buffer plus what the caller keeps of each message.
 //
-// Every message must carry the request's sequence number and the socket's
-// port ID; anything else means the socket is out of step, which is an
-// error, never a silent skip. The reply ends at:
+// Every message must carry a sequence number of the requests it answers
+// and the socket's port ID, and a data message must have the requested
+// family's type; anything else means the socket is out of step, which is
+// an error, never a silent skip. The reply ends at:
 //   - NLMSG_DONE for a multipart reply (a dump), whose payload may carry an error;
-//   - NLMSG_ERROR, which is an ACK when its error code is 0 and a
-//     *KernelError otherwise;
+//   - NLMSG_ERROR for the last request of the run, which is an ACK when
+//     its error code is 0 and a *KernelError otherwise;
 //   - the first data message without NLM_F_MULTI, for a single reply to a
 //     request that did not ask for an ACK.
+//
+// An NLMSG_ERROR for an earlier request of a run is returned to the caller
+// as a message, with its header: it is that request's answer.
 type Reader struct {
-	recv     func([]byte) (int, error)
-	buf      []byte
-	seq, pid uint32
-	ack      bool // the request asked for an ACK, which follows a single reply
+	recv        func([]byte) (int, error)
+	buf         []byte
+	first, last uint32 // the run of sequence numbers answered
+	pid         uint32
+	typ         uint16 // of data messages; 0 accepts any
+	ack         bool   // the last request asked for an ACK, which follows a single reply
 
 	rest []byte // messages of the current datagram not yet returned
 	done bool
@@ -35,16 +41,34 @@ type Reader struct {
 // larger than the buffer (MSG_TRUNC), so that truncation is caught. ack
 // tells whether the request carried NLM_F_ACK.
 func NewReader(recv func([]byte) (int, error), buf []byte, seq, pid uint32, ack bool) *Reader {
-	return &Reader{recv: recv, buf: buf, seq: seq, pid: pid, ack: ack}
+	r := &Reader{}
+	r.Init(recv, buf, pid)
+	r.Reset(seq, seq, 0, ack)
+	return r
 }
 
-// Reset readies r for the replies to another request, keeping its buffer.
-func (r *Reader) Reset(seq uint32, ack bool) {
-	r.seq, r.ack = seq, ack
+// Init readies a Reader, typically a field of a longer-lived value, to
+// read with recv into buf the replies that port ID pid receives.
+func (r *Reader) Init(recv func([]byte) (int, error), buf []byte, pid uint32) {
+	*r = Reader{recv: recv, buf: buf, pid: pid}
+}
+
+// Reset readies r for the replies to the requests with sequence numbers
+// first to last (modulo 2^32: the run may wrap), keeping its buffer. typ
+// is the type data messages must have (the family ID), or 0 for any; ack
+// tells whether the last request carried NLM_F_ACK.
+func (r *Reader) Reset(first, last uint32, typ uint16, ack bool) {
+	r.first, r.last, r.typ, r.ack = first, last, typ, ack
 	r.rest, r.done, r.err = nil, false, nil
 }
 
-// Next returns the header and the payload of the next data message. The
+// InRun reports whether seq lies in the run first..last, modulo 2^32.
+func InRun(seq, first, last uint32) bool { return seq-first <= last-first }
+
+// Done reports whether the reply has ended, cleanly or not.
+func (r *Reader) Done() bool { return r.done || r.err != nil }
+
+// Next returns the header and the payload of the next message. The
 // payload aliases the receive buffer and is valid until the next call.
 // Next returns io.EOF once the reply has ended without error; after an
 // error it keeps returning that error.
@@ -84,8 +108,12 @@ func (r *Reader) Next() (Header, []byte, error) {
 		payload := r.rest[HeaderLen:h.Length]
 		r.rest = r.rest[min(Align(int(h.Length)), len(r.rest)):]
 
-		if h.Sequence != r.seq {
-			r.err = fmt.Errorf("netlink reply has sequence %d, want %d", h.Sequence, r.seq)
+		if !InRun(h.Sequence, r.first, r.last) {
+			if r.first == r.last {
+				r.err = fmt.Errorf("netlink reply has sequence %d, want %d", h.Sequence, r.first)
+			} else {
+				r.err = fmt.Errorf("netlink reply has sequence %d, want %d to %d", h.Sequence, r.first, r.last)
+			}
 			continue
 		}
 		if h.PID != r.pid {
@@ -99,7 +127,10 @@ func (r *Reader) Next() (Header, []byte, error) {
 			r.err = errors.New("netlink reported a receive overrun")
 			continue
 		case TypeError:
-			errno, ke, err := parseError(h.Flags, payload)
+			if h.Sequence != r.last {
+				return h, payload, nil
+			}
+			errno, ke, err := ParseError(h.Flags, payload)
 			r.done = true
 			switch {
 			case err != nil:
@@ -111,12 +142,16 @@ func (r *Reader) Next() (Header, []byte, error) {
 		case TypeDone:
 			r.done = true
 			if len(payload) >= 4 {
-				if errno, ke, err := parseError(0, payload); err != nil {
+				if errno, ke, err := ParseError(0, payload); err != nil {
 					r.err = err
 				} else if errno != 0 {
 					r.err = ke
 				}
 			}
+			continue
+		}
+		if r.typ != 0 && h.Type != r.typ {
+			r.err = fmt.Errorf("netlink reply has message type %d, want %d", h.Type, r.typ)
 			continue
 		}
 		if h.Flags&FlagDumpIntr != 0 {

@@ -12,8 +12,8 @@ import (
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
-// snapshotKernel serves n services, service i with i%5 destinations.
-func snapshotKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
+// vsKernel serves n services, service i with i%5 destinations.
+func vsKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
 	var want []VirtualServer
 	for i := range n {
 		vs := VirtualServer{Service: manyServices(n)[i], Destinations: []Destination{}}
@@ -31,7 +31,7 @@ func snapshotKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
 			}
 		case ipvsh.CmdGetDest:
 			var key Service
-			if err := decodeServiceMessage(req.Raw[16:], &key); err != nil {
+			if err := decodeServiceReply(req.Attrs, &key); err != nil {
 				t.Errorf("GET_DEST request: %v", err)
 			}
 			i := int(key.Address.As4()[2])<<8 | int(key.Address.As4()[3])
@@ -45,7 +45,7 @@ func snapshotKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
 }
 
 func TestVirtualServers(t *testing.T) {
-	k, want := snapshotKernel(t, 150)
+	k, want := vsKernel(t, 150)
 	got, err := k.client().VirtualServers(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestVirtualServers(t *testing.T) {
 }
 
 func TestVirtualServersError(t *testing.T) {
-	k, _ := snapshotKernel(t, 10)
+	k, _ := vsKernel(t, 10)
 	inner := k.handler
 	k.handler = func(req kernelRequest) kernelReply {
 		if req.Cmd == ipvsh.CmdGetDest {
@@ -75,7 +75,7 @@ func TestVirtualServersError(t *testing.T) {
 }
 
 func TestAllVirtualServersBreak(t *testing.T) {
-	k, _ := snapshotKernel(t, 100)
+	k, _ := vsKernel(t, 100)
 	c := k.client()
 	n := 0
 	for _, err := range c.AllVirtualServers(context.Background()) {

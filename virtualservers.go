@@ -13,8 +13,8 @@ type VirtualServer struct {
 	Destinations []Destination
 }
 
-// snapshotWindow is how many services AllVirtualServers holds at once.
-const snapshotWindow = 64
+// vsWindow is how many services AllVirtualServers holds at once.
+const vsWindow = 64
 
 // VirtualServers returns every service of the namespace with its
 // destinations. See AllVirtualServers.
@@ -32,7 +32,7 @@ func (c *Client) VirtualServers(ctx context.Context) ([]VirtualServer, error) {
 // yielded with no destinations.
 func (c *Client) AllVirtualServers(ctx context.Context) iter.Seq2[VirtualServer, error] {
 	return func(yield func(VirtualServer, error) bool) {
-		window := make([]VirtualServer, 0, snapshotWindow)
+		window := make([]VirtualServer, 0, vsWindow)
 		flush := func() bool {
 			if err := c.dumpDestinations(ctx, window); err != nil {
 				yield(VirtualServer{}, err)
@@ -62,9 +62,9 @@ func (c *Client) AllVirtualServers(ctx context.Context) iter.Seq2[VirtualServer,
 	}
 }
 
-// snapshotWorkers is how many destination dumps AllVirtualServers runs at
+// vsWorkers is how many destination dumps AllVirtualServers runs at
 // once, each on a socket of its own.
-const snapshotWorkers = 3
+const vsWorkers = 3
 
 // dumpDestinations fills in the destinations of each of vs, with dumps on
 // several sockets at once.
@@ -76,10 +76,10 @@ const snapshotWorkers = 3
 // request in the same datagram fails with EBUSY.
 func (c *Client) dumpDestinations(ctx context.Context, vs []VirtualServer) error {
 	var wg sync.WaitGroup
-	errs := make([]error, snapshotWorkers)
-	for w := range snapshotWorkers {
+	errs := make([]error, vsWorkers)
+	for w := range vsWorkers {
 		wg.Go(func() {
-			for i := w; i < len(vs); i += snapshotWorkers {
+			for i := w; i < len(vs); i += vsWorkers {
 				d, err := c.Destinations(ctx, vs[i].Service)
 				if err != nil {
 					errs[w] = err

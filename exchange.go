@@ -1,0 +1,210 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"syscall"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
+)
+
+// request describes a kind of request: what it is called in errors, its
+// command and flags, and the command of its reply messages.
+type request struct {
+	op    string
+	cmd   uint8
+	flags uint16
+	reply uint8 // 0 for a write, which gets no reply message
+}
+
+// Flags of the three kinds of request. Writes ask for an ACK, since a
+// successful write gets no reply at all without one. Single gets do not:
+// the kernel would send the ACK as a second datagram after the reply.
+// Dumps need both bits of NLM_F_DUMP.
+const (
+	flagsWrite = nlmsg.FlagRequest | nlmsg.FlagAck
+	flagsGet   = nlmsg.FlagRequest
+	flagsDump  = nlmsg.FlagRequest | nlmsg.FlagDump
+)
+
+var (
+	reqInfo          = request{opInfo, ipvsh.CmdGetInfo, flagsGet, ipvsh.CmdSetInfo}
+	reqTimeouts      = request{opTimeouts, ipvsh.CmdGetConfig, flagsGet, ipvsh.CmdSetConfig}
+	reqSetTimeouts   = request{opSetTimeouts, ipvsh.CmdSetConfig, flagsWrite, 0}
+	reqServices      = request{opServices, ipvsh.CmdGetService, flagsDump, ipvsh.CmdNewService}
+	reqService       = request{opService, ipvsh.CmdGetService, flagsGet, ipvsh.CmdNewService}
+	reqCreateService = request{opCreateService, ipvsh.CmdNewService, flagsWrite, 0}
+	reqUpdateService = request{opUpdateService, ipvsh.CmdSetService, flagsWrite, 0}
+	reqRemoveService = request{opRemoveService, ipvsh.CmdDelService, flagsWrite, 0}
+	reqDestinations  = request{opDests, ipvsh.CmdGetDest, flagsDump, ipvsh.CmdNewDest}
+	reqCreateDest    = request{opCreateDest, ipvsh.CmdNewDest, flagsWrite, 0}
+	reqUpdateDest    = request{opUpdateDest, ipvsh.CmdSetDest, flagsWrite, 0}
+	reqRemoveDest    = request{opRemoveDest, ipvsh.CmdDelDest, flagsWrite, 0}
+	reqFlush         = request{opFlush, ipvsh.CmdFlush, flagsWrite, 0}
+	reqZero          = request{opZero, ipvsh.CmdZero, flagsWrite, 0}
+	reqDaemons       = request{opDaemons, ipvsh.CmdGetDaemon, flagsDump, ipvsh.CmdNewDaemon}
+	reqStartDaemon   = request{opStartDaemon, ipvsh.CmdNewDaemon, flagsWrite, 0}
+	reqStopDaemon    = request{opStopDaemon, ipvsh.CmdDelDaemon, flagsWrite, 0}
+)
+
+// An operand is what a request is about: it checks itself before
+// anything is sent, appends its attributes, and names itself in errors.
+// Operands are values, passed through generic functions, so that a call
+// boxes nothing.
+type operand interface {
+	validate() error
+	encode(b []byte) []byte // appends the attributes to b
+	String() string
+}
+
+// none is the operand of requests about the whole namespace.
+type none struct{}
+
+func (none) validate() error        { return nil }
+func (none) encode(b []byte) []byte { return b }
+func (none) String() string         { return "" }
+
+// call sends one request about o on a pooled socket and passes the
+// attributes of each reply message to each (none, for a write).
+//
+// When the kernel answers ENOENT before any reply message, the family's
+// ID may have gone stale (ip_vs was reloaded, and got a new one): the
+// request then reached no IPVS handler, so it is sent once more under
+// the ID a fresh lookup finds, and if the family is gone the error
+// matches ErrNoIPVS.
+func call[O operand](ctx context.Context, c *Client, r request, o O, each func(p []byte) error) error {
+	if err := o.validate(); err != nil {
+		return wrap(r, o, err)
+	}
+	cn, err := c.acquire()
+	if err != nil {
+		return wrap(r, o, err)
+	}
+	fam := c.currentFamily()
+	got, err := roundTrip(ctx, cn, fam, r, o, each)
+	if got == 0 && errors.Is(err, syscall.ENOENT) {
+		var again bool
+		if again, err = c.refreshFamily(ctx, cn, fam, err); again {
+			_, err = roundTrip(ctx, cn, c.currentFamily(), r, o, each)
+		}
+	}
+	c.release(cn)
+	if err != nil {
+		return wrap(r, o, err)
+	}
+	return nil
+}
+
+// roundTrip encodes the request about o into the socket's buffer and
+// exchanges it, returning how many reply messages it passed to each.
+func roundTrip[O operand](ctx context.Context, cn *conn, fam family, r request, o O, each func(p []byte) error) (got int, err error) {
+	seq := cn.next()
+	var off int
+	cn.req, off = nlmsg.StartRequest(cn.req[:0], fam.id, r.flags, seq, r.cmd, fam.version)
+	cn.req = nlmsg.FinishRequest(o.encode(cn.req), off)
+	var handle func(nlmsg.Header, []byte) error
+	if each != nil {
+		handle = func(_ nlmsg.Header, msg []byte) error {
+			got++
+			p, err := genlPayload(msg, r.reply)
+			if err != nil {
+				return err
+			}
+			return each(p)
+		}
+	}
+	err = cn.exchange(ctx, cn.req, seq, seq, fam.id, r.flags&nlmsg.FlagAck != 0, handle)
+	return got, err
+}
+
+// get runs a single get, whose reply is one message.
+func get[T any, O operand](ctx context.Context, c *Client, r request, o O, decode func(p []byte, v *T) error) (T, error) {
+	var v T
+	got := false
+	err := call(ctx, c, r, o, func(p []byte) error {
+		got = true
+		return decode(p, &v)
+	})
+	if err == nil && !got {
+		err = wrap(r, o, errNoReply)
+	}
+	return v, err
+}
+
+var errNoReply = errors.New("the kernel sent no reply message")
+
+// dump runs a dump and yields each decoded object as its message arrives.
+// Breaking out of the loop closes the socket, since the rest of the dump
+// is still on its way.
+func dump[T any, O operand](ctx context.Context, c *Client, r request, o O, decode func(p []byte, v *T) error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var v T
+		stopped := false
+		err := call(ctx, c, r, o, func(p []byte) error {
+			if err := decode(p, &v); err != nil {
+				return fmt.Errorf("decode reply: %w", err)
+			}
+			if !yield(v, nil) {
+				stopped = true
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !stopped {
+			var zero T
+			yield(zero, err)
+		}
+	}
+}
+
+// collect gathers a dump into a slice; an empty dump is an empty slice.
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	out := []T{}
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// wrap makes err the *Error of request r about o.
+func wrap(r request, o fmt.Stringer, err error) error {
+	e := &Error{Op: r.op, Object: o.String(), Err: err}
+	var ke *nlmsg.KernelError
+	if errors.As(err, &ke) {
+		e.Err, e.Message = ke.Errno, ke.Message
+	}
+	return e
+}
+
+// genlPayload checks the Generic Netlink header of a reply message and
+// returns the attributes after it.
+func genlPayload(msg []byte, cmd uint8) ([]byte, error) {
+	if len(msg) < nlmsg.GenlHeaderLen {
+		return nil, fmt.Errorf("generic netlink message of %d bytes has no header", len(msg))
+	}
+	if msg[0] != cmd {
+		return nil, fmt.Errorf("reply message has generic netlink command %d, want %d", msg[0], cmd)
+	}
+	return msg[nlmsg.GenlHeaderLen:], nil
+}
+
+// decodeNested finds the nest of type typ among the top-level attributes
+// p of a reply and decodes its payload.
+func decodeNested(p []byte, typ uint16, name string, decode func(b []byte) error) error {
+	a := attrs{b: p}
+	for a.next() {
+		if a.typ == typ {
+			return decode(a.data)
+		}
+	}
+	if a.err != nil {
+		return a.err
+	}
+	return fmt.Errorf("reply has no %s attribute", name)
+}
