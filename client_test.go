@@ -570,16 +570,3 @@ func TestClientDecodesReplies(t *testing.T) {
 	}
 }
 
-func TestPrefixMask(t *testing.T) {
-	for _, tt := range []struct {
-		in, v4, v6 int
-	}{{-5, -1, -1}, {0, 0, 0}, {24, 24, 24}, {64, 64, 64}, {129, 129, 129}, {253, 253, 253}, {1000, 253, 253}} {
-		m := PrefixMask(tt.in)
-		if got4, got6 := m.Bits(FamilyIPv4), m.Bits(FamilyIPv6); got4 != tt.v4 || got6 != tt.v6 {
-			t.Errorf("PrefixMask(%d).Bits = %d, %d; want %d, %d", tt.in, got4, got6, tt.v4, tt.v6)
-		}
-	}
-	if (Netmask{}).Bits(FamilyIPv4) != 32 || (Netmask{}).Bits(FamilyIPv6) != 128 {
-		t.Error("the zero Netmask is not full length")
-	}
-}

@@ -358,7 +358,7 @@ func (o destinationSpec) String() string { return destinationRef(o).String() }
 // The kernel answers an empty list, not an error, for a service that does
 // not exist: use Service to tell the two apart.
 func (c *Client) Destinations(ctx context.Context, svc Service) ([]Destination, error) {
-	return collect(c.AllDestinations(ctx, svc))
+	return collect(opDests, c.AllDestinations(ctx, svc))
 }
 
 // AllDestinations returns an iterator over the destinations of the

@@ -160,12 +160,30 @@ func dump[T any, O operand](ctx context.Context, c *Client, r request, o O, deco
 	}
 }
 
+// MaxCollected is the most objects a method that returns a whole dump
+// as a slice (Services, Destinations, VirtualServers, Daemons) gathers:
+// a reply stream longer than that fails with ErrTooLarge, so that a peer
+// that never ends a dump can not grow memory without bound. It is far
+// above any table IPVS is used with; the iterators (AllServices, ...)
+// have no such limit, since they hold one object at a time.
+const MaxCollected = 1 << 22
+
+// maxCollected is MaxCollected, lowered by tests.
+var maxCollected = MaxCollected
+
+// ErrTooLarge is the error of a dump collected into a slice that went on
+// past MaxCollected objects.
+var ErrTooLarge = errors.New("the dump holds more than MaxCollected objects")
+
 // collect gathers a dump into a slice; an empty dump is an empty slice.
-func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+func collect[T any](op string, seq iter.Seq2[T, error]) ([]T, error) {
 	out := []T{}
 	for v, err := range seq {
 		if err != nil {
 			return nil, err
+		}
+		if len(out) == maxCollected {
+			return nil, &Error{Op: op, Err: ErrTooLarge}
 		}
 		out = append(out, v)
 	}
@@ -175,8 +193,9 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 // wrap makes err the *Error of request r about o.
 func wrap(r request, o fmt.Stringer, err error) error {
 	e := &Error{Op: r.op, Object: o.String(), Err: err}
-	var ke *nlmsg.KernelError
-	if errors.As(err, &ke) {
+	// The kernel's own answer is reported as its errno; one deeper in a
+	// chain, such as the controller's, stays where it is.
+	if ke, ok := err.(*nlmsg.KernelError); ok {
 		e.Err, e.Message = ke.Errno, ke.Message
 	}
 	return e

@@ -61,6 +61,10 @@ type fakeKernel struct {
 	// datagram boundaries.
 	sndbuf, rcvbuf int
 
+	// family, if set, returns the family's current ID, or false when it is
+	// gone (ip_vs unloaded); requests under another ID get ENOENT.
+	family func() (uint16, bool)
+
 	mu      sync.Mutex
 	writes  int // datagrams written to the fake
 	reqs    []kernelRequest
@@ -110,10 +114,22 @@ func (k *fakeKernel) serve(b []byte) [][]byte {
 			req.Cmd = raw[nlmsg.HeaderLen]
 			req.Attrs = raw[nlmsg.HeaderLen+nlmsg.GenlHeaderLen:]
 		}
+		id, present := uint16(testFamilyID), true
+		if k.family != nil {
+			id, present = k.family()
+		}
 		if h.Type == nlmsg.CtrlFamilyID {
 			// The controller: the client looks the family up again when a
-			// request meets ENOENT, and here its ID never changes.
-			out = append(out, controllerReply(h))
+			// request meets ENOENT.
+			if !present {
+				out = append(out, errorMessage(h, testPortID, syscall.ENOENT, ""))
+			} else {
+				out = append(out, controllerReply(h, id))
+			}
+			continue
+		}
+		if h.Type != id || !present {
+			out = append(out, errorMessage(h, testPortID, syscall.ENOENT, ""))
 			continue
 		}
 		k.mu.Lock()
@@ -161,10 +177,10 @@ func (k *fakeKernel) frame(req nlmsg.Header, r kernelReply) [][]byte {
 }
 
 // controllerReply answers a GETFAMILY request for IPVS.
-func controllerReply(req nlmsg.Header) []byte {
+func controllerReply(req nlmsg.Header, id uint16) []byte {
 	w := attrWriter{b: []byte{nlmsg.CtrlCmdNewFamily, nlmsg.CtrlVersion, 0, 0}}
 	w.str(nlmsg.CtrlAttrFamilyName, ipvsh.GenlName)
-	w.u16(nlmsg.CtrlAttrFamilyID, testFamilyID)
+	w.u16(nlmsg.CtrlAttrFamilyID, id)
 	w.u32(nlmsg.CtrlAttrVersion, ipvsh.GenlVersion)
 	return appendMessage(nil, nlmsg.CtrlFamilyID, 0, req.Sequence, testPortID, w.b)
 }

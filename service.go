@@ -343,7 +343,7 @@ func (s serviceSpec) encode(b []byte) []byte {
 // Services returns every service of the namespace, with its stats. An
 // empty table is an empty slice.
 func (c *Client) Services(ctx context.Context) ([]Service, error) {
-	return collect(c.AllServices(ctx))
+	return collect(opServices, c.AllServices(ctx))
 }
 
 // AllServices returns an iterator over the services of the namespace that

@@ -19,7 +19,7 @@ const vsWindow = 64
 // VirtualServers returns every service of the namespace with its
 // destinations. See AllVirtualServers.
 func (c *Client) VirtualServers(ctx context.Context) ([]VirtualServer, error) {
-	return collect(c.AllVirtualServers(ctx))
+	return collect(opVirtualServers, c.AllVirtualServers(ctx))
 }
 
 // AllVirtualServers returns an iterator over the services of the
