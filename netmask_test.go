@@ -52,7 +52,7 @@ func TestIPv4Mask(t *testing.T) {
 func TestReadModifyWriteKeepsNetmask(t *testing.T) {
 	for _, mask := range []uint32{0xff00ff00, 0xffffff00, 0xffffffff, 0, 0x80000001} {
 		svc := tcp4
-		svc.Family, svc.Flags, svc.Netmask = FamilyIPv4, FlagPersistent|FlagHashed, Netmask{mask: mask}
+		svc.Family, svc.Flags, svc.Netmask = FamilyIPv4, FlagPersistent|FlagHashed, netmaskFromWire(FamilyIPv4, mask)
 		reply := kernelService(svc, replyOptions{})
 		var read Service
 		if err := decodeServiceMessage(reply, &read); err != nil {
