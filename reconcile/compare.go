@@ -10,18 +10,19 @@ import (
 )
 
 // serviceKey is the identity of a service, as the kernel looks it up: a
-// firewall mark with its family, or a protocol, address and port.
+// firewall mark with its family, or a protocol, address and port. It holds
+// no pointer, so that maps hash it fast.
 type serviceKey struct {
-	family   ipvs.Family
-	protocol ipvs.Protocol
-	addr     netip.Addr
-	port     uint16
+	addr     [16]byte
 	fwmark   uint32
+	port     uint16
+	protocol ipvs.Protocol
+	family   ipvs.Family
 }
 
 // destKey is the identity of a destination within its service.
 type destKey struct {
-	addr netip.Addr
+	addr [16]byte
 	port uint16
 }
 
@@ -84,14 +85,27 @@ func normDest(svc ipvs.Service, dst ipvs.Destination) ipvs.Destination {
 	return dst
 }
 
+// keyOf returns the identity of svc, normalized.
 func keyOf(svc ipvs.Service) serviceKey {
 	if svc.FWMark != 0 {
 		return serviceKey{family: svc.Family, fwmark: svc.FWMark}
 	}
-	return serviceKey{family: svc.Family, protocol: svc.Protocol, addr: svc.Address, port: svc.Port}
+	return serviceKey{family: svc.Family, protocol: svc.Protocol, addr: svc.Address.As16(), port: svc.Port}
 }
 
-func destKeyOf(dst ipvs.Destination) destKey { return destKey{dst.Address, dst.Port} }
+// destKeyOf returns the identity of dst, normalized.
+func destKeyOf(dst ipvs.Destination) destKey { return destKey{dst.Address.As16(), dst.Port} }
+
+// destKeyIn returns the identity of dst in service svc (normalized), as
+// destKeyOf(normDest(svc, dst)) does, without copying dst. An IPv4
+// address's 16-byte form is the same mapped or not.
+func destKeyIn(svc *ipvs.Service, dst *ipvs.Destination) destKey {
+	k := destKey{dst.Address.As16(), dst.Port}
+	if k.port == 0 && svc.FWMark == 0 {
+		k.port = svc.Port
+	}
+	return k
+}
 
 // diffService describes how the settings of normalized services a and b
 // differ, or returns "" when they are the same.
@@ -114,7 +128,10 @@ func diffService(a, b ipvs.Service) string {
 // diffDest describes how the settings of normalized destinations a and b
 // differ, or returns "" when they are the same. Connection counts are not
 // settings.
-func diffDest(a, b ipvs.Destination) string {
+func diffDest(a, b *ipvs.Destination) string {
+	if sameDest(a, b) {
+		return ""
+	}
 	var d differ
 	if a.Family != b.Family {
 		d.add("family", a.Family, b.Family)
@@ -141,6 +158,14 @@ func diffDest(a, b ipvs.Destination) string {
 		d.add("tunnel flags", a.TunnelFlags, b.TunnelFlags)
 	}
 	return d.String()
+}
+
+// sameDest reports whether normalized destinations a and b have the same
+// settings: diffDest's fast path, as most are.
+func sameDest(a, b *ipvs.Destination) bool {
+	return a.Family == b.Family && a.Forward == b.Forward && a.Weight == b.Weight &&
+		a.UpperThreshold == b.UpperThreshold && a.LowerThreshold == b.LowerThreshold &&
+		a.TunnelType == b.TunnelType && a.TunnelPort == b.TunnelPort && a.TunnelFlags == b.TunnelFlags
 }
 
 // differ collects "field a -> b" descriptions.

@@ -51,40 +51,42 @@ func (pl *planner) add(k Kind, svc ipvs.Service, dst ipvs.Destination, reason st
 }
 
 func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error) {
-	// The owned services of the table, by identity; foreign ones only
-	// guard their identities against desired services.
+	// Every service of the table by identity, and whether it is owned:
+	// foreign ones only guard their identities against desired services.
+	owned := make([]bool, len(current))
+	matched := make([]bool, len(current))
 	cur := make(map[serviceKey]int, len(current))
-	foreign := map[serviceKey]bool{}
-	for i, vs := range current {
+	for i := range current {
+		vs := &current[i]
 		pl.plan.read += 1 + len(vs.Destinations)
-		svc := normService(vs.Service)
-		if pl.owns(vs.Service) {
-			cur[keyOf(svc)] = i
-		} else {
-			foreign[keyOf(svc)] = true
-		}
+		owned[i] = pl.owns(vs.Service)
+		cur[keyOf(normService(vs.Service))] = i
 	}
-	seen := make(map[serviceKey]bool, len(desired))
+	var created map[serviceKey]bool // desired services not in the table
 	for _, vs := range desired {
 		want := normService(vs.Service)
 		k := keyOf(want)
+		i, ok := cur[k]
 		switch {
-		case seen[k]:
+		case ok && matched[i] || !ok && created[k]:
 			return nil, fmt.Errorf("reconcile: desired service %s is given twice", want)
-		case foreign[k]:
+		case ok && !owned[i]:
 			return nil, fmt.Errorf("reconcile: desired service %s is in the table and not owned", want)
 		case !pl.owns(vs.Service):
 			return nil, fmt.Errorf("reconcile: desired service %s is not owned (Options.Owns)", want)
 		}
-		seen[k] = true
-		i, ok := cur[k]
 		if !ok {
-			pl.add(CreateService, want, ipvs.Destination{}, createReason(want))
+			if created == nil {
+				created = map[serviceKey]bool{}
+			}
+			created[k] = true
+			pl.add(CreateService, want, ipvs.Destination{}, reasonNew)
 			if err := pl.destinations(want, nil, vs.Destinations, false); err != nil {
 				return nil, err
 			}
 			continue
 		}
+		matched[i] = true
 		have := normService(current[i].Service)
 		if d := diffService(have, want); d != "" {
 			pl.add(UpdateService, want, ipvs.Destination{}, d)
@@ -93,10 +95,10 @@ func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error)
 			return nil, err
 		}
 	}
-	for _, vs := range current {
-		svc := normService(vs.Service)
-		if k := keyOf(svc); !seen[k] && !foreign[k] {
-			pl.add(RemoveService, svc, ipvs.Destination{}, fmt.Sprintf("not desired; %d destinations", len(vs.Destinations)))
+	for i := range current {
+		if owned[i] && !matched[i] {
+			vs := &current[i]
+			pl.add(RemoveService, normService(vs.Service), ipvs.Destination{}, reasonNotDesired)
 		}
 	}
 	n := 0
@@ -110,37 +112,75 @@ func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error)
 	return &pl.plan, nil
 }
 
+// smallList is the longest list of destinations matched by scanning
+// rather than through a map: most services have a few.
+const smallList = 16
+
 // destinations plans the destinations of service svc (normalized, as the
 // kernel holds it if exists): from have to want.
 func (pl *planner) destinations(svc ipvs.Service, have, want []ipvs.Destination, exists bool) error {
-	idx := make(map[destKey]int, len(have))
-	for i, d := range have {
-		idx[destKeyOf(normDest(svc, d))] = i
+	var keyBuf [smallList]destKey
+	var usedBuf [smallList]bool
+	haveKeys, used := keyBuf[:0], usedBuf[:0]
+	if len(have) > smallList {
+		haveKeys, used = make([]destKey, 0, len(have)), make([]bool, len(have))
+	} else {
+		used = usedBuf[:len(have)]
 	}
-	wanted := make(map[destKey]bool, len(want))
-	for _, d := range want {
-		d = normDest(svc, d)
-		k := destKeyOf(d)
-		if wanted[k] {
-			return fmt.Errorf("reconcile: desired destination %s of %s is given twice", d, svc)
+	for i := range have {
+		haveKeys = append(haveKeys, destKeyIn(&svc, &have[i]))
+	}
+	var index map[destKey]int
+	if len(have) > smallList {
+		index = make(map[destKey]int, len(have))
+		for i, k := range haveKeys {
+			index[k] = i
 		}
-		wanted[k] = true
-		i, ok := idx[k]
-		if !ok {
-			pl.add(CreateDestination, svc, d, fmt.Sprintf("%s, weight %d", d.Forward, d.Weight))
+	}
+	find := func(k destKey) int {
+		if index != nil {
+			if i, ok := index[k]; ok {
+				return i
+			}
+			return -1
+		}
+		for i, hk := range haveKeys {
+			if hk == k {
+				return i
+			}
+		}
+		return -1
+	}
+	var seen map[destKey]bool // desired keys not in have, for duplicates
+	for j := range want {
+		d := normDest(svc, want[j])
+		k := destKeyOf(d)
+		i := find(k)
+		if i < 0 {
+			if seen == nil {
+				seen = map[destKey]bool{}
+			}
+			if seen[k] {
+				return fmt.Errorf("reconcile: desired destination %s of %s is given twice", d, svc)
+			}
+			seen[k] = true
+			pl.add(CreateDestination, svc, d, reasonNew)
 			continue
 		}
-		if diff := diffDest(normDest(svc, have[i]), d); diff != "" {
-			pl.add(UpdateDestination, svc, d, diff)
+		if used[i] {
+			return fmt.Errorf("reconcile: desired destination %s of %s is given twice", d, svc)
+		}
+		used[i] = true
+		if h := normDest(svc, have[i]); !sameDest(&h, &d) {
+			pl.add(UpdateDestination, svc, d, diffDest(&h, &d))
 		}
 	}
 	if !exists {
 		return nil
 	}
-	for _, d := range have {
-		d = normDest(svc, d)
-		if !wanted[destKeyOf(d)] {
-			pl.retire(svc, d)
+	for i := range have {
+		if !used[i] {
+			pl.retire(svc, normDest(svc, have[i]))
 		}
 	}
 	return nil
@@ -189,14 +229,9 @@ func (pl *planner) retire(svc ipvs.Service, d ipvs.Destination) {
 	pl.plan.draining = append(pl.plan.draining, Draining{Service: svc, Destination: d, Since: since, atZero: atZero})
 }
 
-// createReason summarizes a new service's settings.
-func createReason(s ipvs.Service) string {
-	r := "scheduler " + s.Scheduler
-	if s.Flags != 0 {
-		r += ", flags " + s.Flags.String()
-	}
-	if s.Flags&ipvs.FlagPersistent != 0 {
-		r += fmt.Sprintf(", timeout %s, netmask %s", s.Timeout, s.Netmask)
-	}
-	return r
-}
+// The reasons of creations and removals of services are constants, so
+// that planning a large table costs no string each.
+const (
+	reasonNew        = "not in the table"
+	reasonNotDesired = "not desired"
+)

@@ -32,14 +32,14 @@ func TestComputeEveryKind(t *testing.T) {
 	}
 	p := mustCompute(t, current, desired, Options{})
 	wantLines(t, p,
-		"create service tcp 10.0.0.2:443: scheduler rr",
+		"create service tcp 10.0.0.2:443: not in the table (scheduler rr)",
 		`update service tcp 10.0.0.1:80: scheduler "rr" -> "wlc"`,
-		"create destination 10.1.0.1:443 of tcp 10.0.0.2:443: masq, weight 1",
-		"create destination 10.1.0.6:80 of tcp 10.0.0.1:80: masq, weight 1",
+		"create destination 10.1.0.1:443 of tcp 10.0.0.2:443: not in the table (masq, weight 1)",
+		"create destination 10.1.0.6:80 of tcp 10.0.0.1:80: not in the table (masq, weight 1)",
 		"update destination 10.1.0.2:80 of tcp 10.0.0.1:80: weight 1 -> 5",
 		"drain destination 10.1.0.3:80 of tcp 10.0.0.1:80: not desired; weight 2 -> 0 until its 3 active, 1 inactive connections end",
 		"remove destination 10.1.0.4:80 of tcp 10.0.0.1:80: not desired; no connections left",
-		"remove service tcp 10.0.0.9:80: not desired; 1 destinations",
+		"remove service tcp 10.0.0.9:80: not desired",
 	)
 	if len(p.Draining()) != 2 {
 		t.Errorf("draining %v, want 10.1.0.3 and 10.1.0.5", p.Draining())
@@ -98,12 +98,12 @@ func TestComputeIdentity(t *testing.T) {
 	current := readBack([]ipvs.VirtualServer{vs(tcp("10.0.0.1", 80), dst("10.1.0.1:80", 1))})
 	desired := []ipvs.VirtualServer{vs(udp("10.0.0.1", 80), dst("10.1.0.1:80", 1))}
 	wantLines(t, mustCompute(t, current, desired, Options{}),
-		"create service udp 10.0.0.1:80: scheduler rr",
-		"create destination 10.1.0.1:80 of udp 10.0.0.1:80: masq, weight 1",
-		"remove service tcp 10.0.0.1:80: not desired; 1 destinations")
+		"create service udp 10.0.0.1:80: not in the table (scheduler rr)",
+		"create destination 10.1.0.1:80 of udp 10.0.0.1:80: not in the table (masq, weight 1)",
+		"remove service tcp 10.0.0.1:80: not desired")
 	desired = []ipvs.VirtualServer{vs(tcp("10.0.0.1", 80), dst("10.1.0.1:81", 1))}
 	wantLines(t, mustCompute(t, current, desired, Options{}),
-		"create destination 10.1.0.1:81 of tcp 10.0.0.1:80: masq, weight 1",
+		"create destination 10.1.0.1:81 of tcp 10.0.0.1:80: not in the table (masq, weight 1)",
 		"remove destination 10.1.0.1:80 of tcp 10.0.0.1:80: not desired; no connections left")
 }
 
@@ -117,7 +117,7 @@ func TestComputeOwnership(t *testing.T) {
 		vs(tcp("10.0.0.1", 80), dst("10.1.0.1:80", 1)),
 	})
 	wantLines(t, mustCompute(t, current, nil, Options{Owns: mine}),
-		"remove service tcp 10.0.0.1:80: not desired; 1 destinations")
+		"remove service tcp 10.0.0.1:80: not desired")
 	for _, desired := range [][]ipvs.VirtualServer{
 		{vs(foreign)},             // in the table, not owned
 		{vs(tcp("10.0.0.6", 22))}, // not owned

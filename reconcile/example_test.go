@@ -69,7 +69,7 @@ func ExampleCompute() {
 	}
 	fmt.Print(p)
 	// Output:
-	// create destination 10.0.0.4:8080 of tcp 192.0.2.10:80: masq, weight 1
+	// create destination 10.0.0.4:8080 of tcp 192.0.2.10:80: not in the table (masq, weight 1)
 	// update destination 10.0.0.2:8080 of tcp 192.0.2.10:80: weight 1 -> 2
 	// drain destination 10.0.0.3:8080 of tcp 192.0.2.10:80: not desired; weight 1 -> 0 until its 4 active, 0 inactive connections end
 	// # draining 10.0.0.3:8080 of tcp 192.0.2.10:80: 4 active, 0 inactive, 0 persistent connections

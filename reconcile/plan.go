@@ -127,13 +127,14 @@ type Change struct {
 	// desired for a create or an update, as the kernel holds it (with its
 	// connection counts) for a removal, and so with weight 0 for a drain.
 	Destination ipvs.Destination
-	// Reason says why, such as "weight 1 -> 2" or "not desired; no
-	// connections".
+	// Reason says why, such as "not in the table", "weight 1 -> 2" or
+	// "not desired; no connections left".
 	Reason string
 }
 
 // String returns the change on one line, as
-// "update destination 10.0.0.2:80 of tcp 10.0.0.1:80: weight 1 -> 2".
+// "update destination 10.0.0.2:80 of tcp 10.0.0.1:80: weight 1 -> 2", with
+// the settings of a creation in parentheses.
 func (c Change) String() string {
 	var b strings.Builder
 	b.WriteString(c.Kind.String())
@@ -146,6 +147,25 @@ func (c Change) String() string {
 	if c.Reason != "" {
 		b.WriteString(": ")
 		b.WriteString(c.Reason)
+	}
+	// What a creation sets is worth seeing in a dry run; it is
+	// written out here rather than kept in every Reason.
+	switch c.Kind {
+	case CreateService:
+		s := c.Service
+		fmt.Fprintf(&b, " (scheduler %s", s.Scheduler)
+		if s.PersistenceEngine != "" {
+			fmt.Fprintf(&b, ", persistence engine %s", s.PersistenceEngine)
+		}
+		if s.Flags != 0 {
+			fmt.Fprintf(&b, ", flags %s", s.Flags)
+		}
+		if s.Flags&ipvs.FlagPersistent != 0 {
+			fmt.Fprintf(&b, ", timeout %s, netmask %s", s.Timeout, s.Netmask)
+		}
+		b.WriteByte(')')
+	case CreateDestination:
+		fmt.Fprintf(&b, " (%s, weight %d)", c.Destination.Forward, c.Destination.Weight)
 	}
 	return b.String()
 }

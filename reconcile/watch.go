@@ -122,7 +122,7 @@ func diffDests(out []Event, svc ipvs.Service, prev, next []ipvs.Destination) []E
 		kept[k] = true
 		if b, ok := old[k]; !ok {
 			out = append(out, Event{Kind: DestinationAdded, Service: svc, Destination: d})
-		} else if c := diffDest(b, d); c != "" {
+		} else if c := diffDest(&b, &d); c != "" {
 			out = append(out, Event{Kind: DestinationChanged, Service: svc, Destination: d, Change: c})
 		}
 	}
