@@ -29,6 +29,18 @@ type Fake struct {
 	faults     []*faultState
 	nextPID    uint32
 	requests   int
+	kernel     int // the Linux version modelled, as kernelVersion makes it
+}
+
+func kernelVersion(major, minor int) int { return major<<16 | minor }
+
+// SetKernelVersion makes the model behave as the given Linux version
+// where the kernels of the project's matrix differ (by default, the
+// newest): before 6.1, an upper threshold above 2^31-1 is accepted.
+func (f *Fake) SetKernelVersion(major, minor int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kernel = kernelVersion(major, minor)
 }
 
 // DefaultSchedulers are the schedulers a new Fake knows: those of every
@@ -42,7 +54,7 @@ var DefaultSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh"
 func NewFake() *Fake {
 	f := &Fake{hz: 250, version: 0x010201, connTab: 4096, familyID: 0x24,
 		schedulers: map[string]bool{}, engines: map[string]bool{"sip": true},
-		ifaces: map[string]int{"lo": 65536}, nextPID: 4000}
+		ifaces: map[string]int{"lo": 65536}, nextPID: 4000, kernel: kernelVersion(7, 2)}
 	for _, s := range DefaultSchedulers {
 		f.schedulers[s] = true
 	}

@@ -218,6 +218,21 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+// TestModelKernelVersion checks the one rule that differs in the matrix.
+func TestModelKernelVersion(t *testing.T) {
+	f := NewFake()
+	c, raw := f.Client(t), newRawConn(t, f)
+	must(t, c.CreateService(t.Context(), sTCP))
+	upper := rawDest(5, destSpec{addr: "10.1.0.1", port: 80, uthresh: 1 << 31, tunType: -1})
+	if err := runRaw(raw, upper); err != syscall.EINVAL {
+		t.Errorf("upper threshold 2^31 on 7.2: %v, want EINVAL", err)
+	}
+	f.SetKernelVersion(5, 10)
+	if err := runRaw(raw, upper); err != nil {
+		t.Errorf("upper threshold 2^31 on 5.10: %v, want success", err)
+	}
+}
+
 func TestSetConnections(t *testing.T) {
 	f := NewFake()
 	c := f.Client(t)

@@ -201,9 +201,9 @@ func (f *Fake) setCmd(cmd uint8, top *attrs) errno {
 		t.delService(svc)
 		return 0
 	case ipvsh.CmdNewDest:
-		return t.addDest(svc, ud)
+		return f.addDest(svc, ud)
 	case ipvsh.CmdSetDest:
-		return editDest(svc, ud)
+		return f.editDest(svc, ud)
 	case ipvsh.CmdDelDest:
 		return t.delDest(svc, ud.key)
 	case ipvsh.CmdZero:

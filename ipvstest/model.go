@@ -158,14 +158,15 @@ func (s *service) findDest(k destKey) (int, *dest) {
 }
 
 // checkDest holds the checks ip_vs_add_dest and ip_vs_edit_dest share.
-func checkDest(u *userDest) errno {
+// Linux 5.10 has no limit on the upper threshold; 6.1 and later do.
+func (f *Fake) checkDest(u *userDest) errno {
 	if int32(u.weight) < 0 {
 		return eRANGE
 	}
 	if u.lthresh > u.uthresh {
 		return eRANGE
 	}
-	if u.uthresh > 1<<31-1 {
+	if u.uthresh > 1<<31-1 && f.kernel >= kernelVersion(6, 1) {
 		return eINVAL
 	}
 	if u.tunType == ipvsh.TunnelTypeGUE && u.tunPort == 0 {
@@ -175,8 +176,9 @@ func checkDest(u *userDest) errno {
 }
 
 // addDest is ip_vs_add_dest and ip_vs_new_dest.
-func (t *table) addDest(s *service, u *userDest) errno {
-	if e := checkDest(u); e != 0 {
+func (f *Fake) addDest(s *service, u *userDest) errno {
+	t := f.t
+	if e := f.checkDest(u); e != 0 {
 		return e
 	}
 	if _, d := s.findDest(u.key); d != nil {
@@ -220,8 +222,8 @@ func usableDest(k destKey) bool {
 }
 
 // editDest is ip_vs_edit_dest.
-func editDest(s *service, u *userDest) errno {
-	if e := checkDest(u); e != 0 {
+func (f *Fake) editDest(s *service, u *userDest) errno {
+	if e := f.checkDest(u); e != 0 {
 		return e
 	}
 	_, d := s.findDest(u.key)

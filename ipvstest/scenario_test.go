@@ -26,6 +26,8 @@ type step struct {
 	// want is the result: nil, the kernel's errno, or os.ErrInvalid for
 	// the client's own refusal.
 	want error
+	// unreadable: the table now holds what the client refuses to read.
+	unreadable bool
 }
 
 type rawRequest struct {
@@ -199,7 +201,9 @@ func scenario() []step {
 		{name: "raw ipv6 netmask 0 on existing", raw: &rawRequest{cmd: ipvsh.CmdSetService, body: svcSpec{af: ipvsh.AFInet6, proto: 17,
 			addr: "2001:db8::1", port: 53, sched: "wlc", mask: ^uint32(0), netmask: le32(0)}.put}, want: syscall.EINVAL},
 		{name: "raw protocol 200", raw: &rawRequest{cmd: ipvsh.CmdNewService, body: svcSpec{af: ipvsh.AFInet, proto: 200, addr: "10.0.0.9",
-			port: 6, sched: "rr", mask: ^uint32(0)}.put}},
+			port: 6, sched: "rr", mask: ^uint32(0)}.put}, unreadable: true},
+		{name: "raw remove protocol 200", raw: &rawRequest{cmd: ipvsh.CmdDelService, body: svcSpec{af: ipvsh.AFInet, proto: 200,
+			addr: "10.0.0.9", port: 6, identity: true}.put}},
 		{name: "raw family 7", raw: &rawRequest{cmd: ipvsh.CmdNewService, body: svcSpec{af: 7, proto: 6, addr: "10.0.0.9",
 			port: 6, sched: "rr", mask: ^uint32(0)}.put}, want: syscall.EAFNOSUPPORT},
 		{name: "raw service missing timeout", raw: &rawRequest{cmd: ipvsh.CmdNewService, body: rawSvc(sMissing).put}, want: syscall.EINVAL},
@@ -215,7 +219,7 @@ func scenario() []step {
 		{name: "raw daemon long interface", raw: &rawRequest{cmd: ipvsh.CmdNewDaemon, body: daemonSpec{state: 1, ifname: "abcdefghijklmnopqrst", group: "239.1.1.1"}.put}, want: syscall.EINVAL},
 		{name: "raw master sync id 1000", raw: &rawRequest{cmd: ipvsh.CmdNewDaemon, body: daemonSpec{state: 1, ifname: "sync0", syncID: 1000, group: "239.1.1.1", port: 0, ttl: 0}.put}},
 		{name: "raw mixed tunnel beside daemon", raw: rawDest(ipvsh.CmdNewDest, destSpec{af: ipvsh.AFInet6, addr: "2001:db8::9", port: 80, fwd: ipvsh.ConnFTunnel, tunType: -1}), want: syscall.EINVAL},
-		{name: "raw stop master", raw: &rawRequest{cmd: ipvsh.CmdDelDaemon, body: stateOnly(ipvsh.StateMaster)}},
+		{name: "stop the raw master", do: stop(ipvs.DaemonMaster)},
 		{name: "raw zero without family", raw: &rawRequest{cmd: ipvsh.CmdZero, body: func(w *writer) { w.nest(ipvsh.CmdAttrService, func() { w.u32(ipvsh.SvcAttrFwmark, 7) }) }}, want: syscall.EINVAL},
 		{name: "raw info as a dump", raw: &rawRequest{cmd: ipvsh.CmdGetInfo, flags: nlmsg.FlagDump}, want: syscall.EOPNOTSUPP},
 		{name: "raw dests without dump", raw: &rawRequest{cmd: ipvsh.CmdGetDest, body: rawSvc(sTCP).put}, want: syscall.EOPNOTSUPP},
