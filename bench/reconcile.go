@@ -96,7 +96,7 @@ func reconcileSuite(n, d, rep int) error {
 			if err != nil {
 				return 0, 0, err
 			}
-			return 1, len(p.Changes()), nil
+			return 1, p.Len(), nil
 		}
 	}
 	theirs := func(s recStep) func() (int, int, error) {

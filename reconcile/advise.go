@@ -32,7 +32,11 @@ type settings struct {
 // the first change or drain it concerns and how many more there are.
 func advise(p *Plan, s settings) []Advisory {
 	var removed, retired, quiescent []string
-	for _, c := range p.changes {
+	for i, e := range p.entries {
+		if e.kind != RemoveDestination && e.kind != DrainDestination {
+			continue
+		}
+		c := p.change(i)
 		switch c.Kind {
 		case RemoveDestination:
 			what := fmt.Sprintf("%s of %s", c.Destination, c.Service)

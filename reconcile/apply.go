@@ -27,11 +27,12 @@ func NewPlan(ctx context.Context, c *ipvs.Client, desired []ipvs.VirtualServer, 
 // write was applied; otherwise it joins a *ChangeError for each write that
 // was not, and says why the batch ended early if it did.
 func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
-	if len(p.changes) == 0 {
+	if len(p.entries) == 0 {
 		return nil, nil
 	}
 	var b ipvs.Batch
-	for _, ch := range p.changes {
+	for i := range p.entries {
+		ch := p.change(i)
 		switch ch.Kind {
 		case CreateService:
 			b.CreateService(ch.Service)
@@ -60,12 +61,12 @@ func (p *Plan) outcome(results []error, err error) error {
 		failed = append(failed, err)
 	}
 	for i, r := range results {
-		if r != nil && i < len(p.changes) {
-			failed = append(failed, &ChangeError{Change: p.changes[i], Err: r})
+		if r != nil && i < len(p.entries) {
+			failed = append(failed, &ChangeError{Change: p.change(i), Err: r})
 		}
 	}
-	if len(results) != len(p.changes) && err == nil {
-		failed = append(failed, fmt.Errorf("reconcile: %d results for %d changes", len(results), len(p.changes)))
+	if len(results) != len(p.entries) && err == nil {
+		failed = append(failed, fmt.Errorf("reconcile: %d results for %d changes", len(results), len(p.entries)))
 	}
 	return errors.Join(failed...)
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
@@ -24,33 +25,49 @@ import (
 // of a service that is, follows Options.Drain; a service in the table that
 // is owned and not desired is removed with its destinations.
 //
-// The error names a desired service or destination given twice, or a
-// desired service that is not owned.
+// The plan refers to current and desired rather than copy them, so that a
+// plan of many thousand changes costs a few bytes each: leave them as they
+// are while using it. The error names a desired service or destination
+// given twice, or a desired service that is not owned.
 func Compute(current, desired []ipvs.VirtualServer, opts Options) (*Plan, error) {
 	pl := planner{opts: opts, now: opts.Now}
 	if pl.now.IsZero() {
 		pl.now = time.Now()
 	}
-	return pl.compute(current, desired)
+	pl.plan.current, pl.plan.desired = current, desired
+	return pl.compute()
 }
 
 type planner struct {
 	opts Options
 	now  time.Time
 	// The changes of each Kind, joined in Kind order at the end.
-	byKind [RemoveService + 1][]Change
+	byKind [RemoveService + 1][]entry
 	plan   Plan
+}
+
+// entry is a change as the planner records it: indexes into the tables,
+// from which Plan.change makes the Change, so that a plan of many
+// thousand creations costs a few bytes each.
+type entry struct {
+	kind Kind
+	// want and have index the desired and current services, or are -1;
+	// dest indexes the destinations of the desired one for creations and
+	// updates, of the current one for drains and removals.
+	want, have, dest int32
+	reason           string
 }
 
 func (pl *planner) owns(svc ipvs.Service) bool {
 	return pl.opts.Owns == nil || pl.opts.Owns(svc)
 }
 
-func (pl *planner) add(k Kind, svc ipvs.Service, dst ipvs.Destination, reason string) {
-	pl.byKind[k] = append(pl.byKind[k], Change{Kind: k, Service: svc, Destination: dst, Reason: reason})
+func (pl *planner) add(k Kind, want, have, dest int, reason string) {
+	pl.byKind[k] = append(pl.byKind[k], entry{k, int32(want), int32(have), int32(dest), reason})
 }
 
-func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error) {
+func (pl *planner) compute() (*Plan, error) {
+	current, desired := pl.plan.current, pl.plan.desired
 	// Every service of the table by identity, and whether it is owned:
 	// foreign ones only guard their identities against desired services.
 	owned := make([]bool, len(current))
@@ -58,12 +75,12 @@ func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error)
 	cur := make(map[serviceKey]int, len(current))
 	for i := range current {
 		vs := &current[i]
-		pl.plan.read += 1 + len(vs.Destinations)
 		owned[i] = pl.owns(vs.Service)
 		cur[keyOf(normService(vs.Service))] = i
 	}
 	var created map[serviceKey]bool // desired services not in the table
-	for _, vs := range desired {
+	for w := range desired {
+		vs := &desired[w]
 		want := normService(vs.Service)
 		k := keyOf(want)
 		i, ok := cur[k]
@@ -80,8 +97,8 @@ func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error)
 				created = map[serviceKey]bool{}
 			}
 			created[k] = true
-			pl.add(CreateService, want, ipvs.Destination{}, reasonNew)
-			if err := pl.destinations(want, nil, vs.Destinations, false); err != nil {
+			pl.add(CreateService, w, -1, -1, reasonNew)
+			if err := pl.destinations(want, w, -1); err != nil {
 				return nil, err
 			}
 			continue
@@ -89,25 +106,24 @@ func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error)
 		matched[i] = true
 		have := normService(current[i].Service)
 		if d := diffService(have, want); d != "" {
-			pl.add(UpdateService, want, ipvs.Destination{}, d)
+			pl.add(UpdateService, w, i, -1, d)
 		}
-		if err := pl.destinations(have, current[i].Destinations, vs.Destinations, true); err != nil {
+		if err := pl.destinations(have, w, i); err != nil {
 			return nil, err
 		}
 	}
 	for i := range current {
 		if owned[i] && !matched[i] {
-			vs := &current[i]
-			pl.add(RemoveService, normService(vs.Service), ipvs.Destination{}, reasonNotDesired)
+			pl.add(RemoveService, -1, i, -1, reasonNotDesired)
 		}
 	}
 	n := 0
-	for _, cs := range pl.byKind {
-		n += len(cs)
+	for _, es := range pl.byKind {
+		n += len(es)
 	}
-	pl.plan.changes = make([]Change, 0, n)
-	for _, cs := range pl.byKind {
-		pl.plan.changes = append(pl.plan.changes, cs...)
+	pl.plan.entries = make([]entry, 0, n)
+	for _, es := range pl.byKind {
+		pl.plan.entries = append(pl.plan.entries, es...)
 	}
 	return &pl.plan, nil
 }
@@ -117,15 +133,19 @@ func (pl *planner) compute(current, desired []ipvs.VirtualServer) (*Plan, error)
 const smallList = 16
 
 // destinations plans the destinations of service svc (normalized, as the
-// kernel holds it if exists): from have to want.
-func (pl *planner) destinations(svc ipvs.Service, have, want []ipvs.Destination, exists bool) error {
-	var keyBuf [smallList]destKey
+// kernel holds it if it exists): from those of current[h] (none if h is
+// -1) to those of desired[w].
+func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
+	want := pl.plan.desired[w].Destinations
+	var have []ipvs.Destination
+	if h >= 0 {
+		have = pl.plan.current[h].Destinations
+	}
+	var keyBuf, wantBuf [smallList]destKey
 	var usedBuf [smallList]bool
-	haveKeys, used := keyBuf[:0], usedBuf[:0]
+	haveKeys, used, wantKeys := keyBuf[:0], usedBuf[:min(len(have), smallList)], wantBuf[:0]
 	if len(have) > smallList {
 		haveKeys, used = make([]destKey, 0, len(have)), make([]bool, len(have))
-	} else {
-		used = usedBuf[:len(have)]
 	}
 	for i := range have {
 		haveKeys = append(haveKeys, destKeyIn(&svc, &have[i]))
@@ -137,58 +157,63 @@ func (pl *planner) destinations(svc ipvs.Service, have, want []ipvs.Destination,
 			index[k] = i
 		}
 	}
-	find := func(k destKey) int {
-		if index != nil {
-			if i, ok := index[k]; ok {
-				return i
-			}
-			return -1
-		}
-		for i, hk := range haveKeys {
-			if hk == k {
-				return i
-			}
-		}
-		return -1
-	}
-	var seen map[destKey]bool // desired keys not in have, for duplicates
+	var seen map[destKey]bool // desired keys not in have, past smallList
 	for j := range want {
-		d := normDest(svc, want[j])
-		k := destKeyOf(d)
-		i := find(k)
-		if i < 0 {
-			if seen == nil {
-				seen = map[destKey]bool{}
+		k := destKeyIn(&svc, &want[j])
+		i := -1
+		if index != nil {
+			if x, ok := index[k]; ok {
+				i = x
 			}
-			if seen[k] {
-				return fmt.Errorf("reconcile: desired destination %s of %s is given twice", d, svc)
+		} else {
+			i = slices.Index(haveKeys, k)
+		}
+		if i >= 0 {
+			if used[i] {
+				return pl.twice(svc, want[j])
 			}
-			seen[k] = true
-			pl.add(CreateDestination, svc, d, reasonNew)
+			used[i] = true
+			d, now := normDest(svc, want[j]), normDest(svc, have[i])
+			if !sameDest(&now, &d) {
+				pl.add(UpdateDestination, w, h, j, diffDest(&now, &d))
+			}
 			continue
 		}
-		if used[i] {
-			return fmt.Errorf("reconcile: desired destination %s of %s is given twice", d, svc)
+		// Not in the table: a creation, unless given twice.
+		if len(want) <= smallList {
+			if slices.Contains(wantKeys, k) {
+				return pl.twice(svc, want[j])
+			}
+			wantKeys = append(wantKeys, k)
+		} else {
+			if seen == nil {
+				seen = make(map[destKey]bool, len(want))
+			}
+			if seen[k] {
+				return pl.twice(svc, want[j])
+			}
+			seen[k] = true
 		}
-		used[i] = true
-		if h := normDest(svc, have[i]); !sameDest(&h, &d) {
-			pl.add(UpdateDestination, svc, d, diffDest(&h, &d))
-		}
-	}
-	if !exists {
-		return nil
+		pl.add(CreateDestination, w, h, j, reasonNew)
 	}
 	for i := range have {
 		if !used[i] {
-			pl.retire(svc, normDest(svc, have[i]))
+			pl.retire(svc, h, i)
 		}
 	}
 	return nil
 }
 
-// retire decides the fate of destination d of service svc, which is not
-// desired: remove it, drain it, or let it drain on.
-func (pl *planner) retire(svc ipvs.Service, d ipvs.Destination) {
+// twice is the error of a desired destination given twice.
+func (pl *planner) twice(svc ipvs.Service, d ipvs.Destination) error {
+	return fmt.Errorf("reconcile: desired destination %s of %s is given twice", normDest(svc, d), svc)
+}
+
+// retire decides the fate of destination i of the current service h
+// (normalized: svc), which is not desired: remove it, drain it, or let it
+// drain on.
+func (pl *planner) retire(svc ipvs.Service, h, i int) {
+	d := normDest(svc, pl.plan.current[h].Destinations[i])
 	policy := DrainByProtocol
 	if pl.opts.Drain != nil {
 		policy = pl.opts.Drain(svc)
@@ -204,11 +229,11 @@ func (pl *planner) retire(svc ipvs.Service, d ipvs.Destination) {
 		if conns > 0 {
 			reason += " with " + connections(d, persistent)
 		}
-		pl.add(RemoveDestination, svc, d, reason)
+		pl.add(RemoveDestination, -1, h, i, reason)
 		return
 	}
 	if conns == 0 {
-		pl.add(RemoveDestination, svc, d, "not desired; no connections left")
+		pl.add(RemoveDestination, -1, h, i, "not desired; no connections left")
 		return
 	}
 	var since time.Time
@@ -216,15 +241,13 @@ func (pl *planner) retire(svc ipvs.Service, d ipvs.Destination) {
 		since = pl.opts.DrainStarted(svc, d)
 	}
 	if t := pl.opts.DrainTimeout; t > 0 && !since.IsZero() && pl.now.Sub(since) >= t {
-		pl.add(RemoveDestination, svc, d, fmt.Sprintf("not desired; drain timeout %s passed with %s", t, connections(d, persistent)))
+		pl.add(RemoveDestination, -1, h, i, fmt.Sprintf("not desired; drain timeout %s passed with %s", t, connections(d, persistent)))
 		return
 	}
 	atZero := d.Weight == 0
 	if !atZero {
-		drained := d
-		drained.Weight = 0
-		pl.add(DrainDestination, svc, drained, fmt.Sprintf("not desired; weight %d -> 0 until its %s end", d.Weight, connections(d, persistent)))
-		d = drained
+		pl.add(DrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its %s end", d.Weight, connections(d, persistent)))
+		d.Weight = 0
 	}
 	pl.plan.draining = append(pl.plan.draining, Draining{Service: svc, Destination: d, Since: since, atZero: atZero})
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
@@ -183,21 +184,63 @@ type Draining struct {
 }
 
 // Plan is the list of writes that turns a table into the desired one.
+//
+// A plan refers to the tables it was computed from, rather than copy
+// them: they must not change while the plan is in use.
 type Plan struct {
-	changes    []Change
-	draining   []Draining
-	advisories []Advisory
-	read       int // the services and destinations read
+	current, desired []ipvs.VirtualServer
+	entries          []entry
+	draining         []Draining
+	advisories       []Advisory
+
+	once    sync.Once
+	changes []Change
 }
 
 // Changes returns the plan's writes, in the order Apply sends them:
 // services created, services updated, destinations created, updated,
-// drained and removed, services removed.
-func (p *Plan) Changes() []Change { return p.changes }
+// drained and removed, services removed. The slice is made at the first
+// call; Len and Empty need none.
+func (p *Plan) Changes() []Change {
+	p.once.Do(func() {
+		p.changes = make([]Change, len(p.entries))
+		for i := range p.entries {
+			p.changes[i] = p.change(i)
+		}
+	})
+	return p.changes
+}
+
+// Len returns the number of writes of the plan.
+func (p *Plan) Len() int { return len(p.entries) }
 
 // Empty reports whether the plan has no writes: the owned part of the
 // table is as desired, but for destinations still draining.
-func (p *Plan) Empty() bool { return len(p.changes) == 0 }
+func (p *Plan) Empty() bool { return len(p.entries) == 0 }
+
+// change makes the Change of entry i.
+func (p *Plan) change(i int) Change {
+	e := &p.entries[i]
+	c := Change{Kind: e.kind, Reason: e.reason}
+	switch {
+	case e.kind == CreateService || e.kind == UpdateService:
+		c.Service = normService(p.desired[e.want].Service)
+	case e.have >= 0:
+		c.Service = normService(p.current[e.have].Service)
+	default: // a destination of a service created
+		c.Service = normService(p.desired[e.want].Service)
+	}
+	switch e.kind {
+	case CreateDestination, UpdateDestination:
+		c.Destination = normDest(c.Service, p.desired[e.want].Destinations[e.dest])
+	case DrainDestination, RemoveDestination:
+		c.Destination = normDest(c.Service, p.current[e.have].Destinations[e.dest])
+		if e.kind == DrainDestination {
+			c.Destination.Weight = 0
+		}
+	}
+	return c
+}
 
 // Draining returns the destinations that stay at weight 0 after the plan,
 // waiting for their connections to end.
@@ -211,7 +254,7 @@ func (p *Plan) Advisories() []Advisory { return p.advisories }
 // destination still draining and per advisory; "" for nothing at all.
 func (p *Plan) String() string {
 	var b strings.Builder
-	for _, c := range p.changes {
+	for _, c := range p.Changes() {
 		b.WriteString(c.String())
 		b.WriteByte('\n')
 	}
