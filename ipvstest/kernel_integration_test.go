@@ -145,3 +145,29 @@ func (k *kernelRaw) do(r *rawRequest) error {
 	})
 	return err
 }
+
+// TestKernelClients runs tests in parallel, each with a namespace of its
+// own: the same service in each, seen by ipvsadm in that one only.
+func TestKernelClients(t *testing.T) {
+	for i := range 3 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			c, ns := NewKernelClient(t)
+			port := uint16(8000 + i)
+			svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: sTCP.Address, Port: port, Scheduler: "rr"}
+			if err := c.CreateService(t.Context(), svc); err != nil {
+				t.Fatal(err)
+			}
+			out, err := ns.Run("ipvsadm", "-Ln")
+			if err != nil {
+				t.Fatalf("ipvsadm: %v: %s", err, out)
+			}
+			if n := strings.Count(out, "TCP  "); n != 1 || !strings.Contains(out, fmt.Sprintf("10.0.0.1:%d", port)) {
+				t.Errorf("ipvsadm in the namespace lists:\n%s", out)
+			}
+			if err := ns.Do(func() error { return linkUp("lo") }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
