@@ -23,7 +23,8 @@ type attr struct {
 
 // attrs holds the attributes of one level, indexed by type.
 type attrs struct {
-	a [16]*attr
+	a   [16]attr
+	set uint16 // bit t: a[t] is present
 }
 
 // parseAttrs parses b, which starts at offset base of its message.
@@ -37,7 +38,8 @@ func parseAttrs(b []byte, base int) attrs {
 		}
 		typ := int(binary.NativeEndian.Uint16(b[off+2:]) & attrTypeMask)
 		if typ < len(as.a) {
-			as.a[typ] = &attr{data: b[off+attrHeaderLen : off+n], off: base + off}
+			as.a[typ] = attr{data: b[off+attrHeaderLen : off+n], off: base + off}
+			as.set |= 1 << typ
 		}
 		off += align4(n)
 	}
@@ -46,14 +48,14 @@ func parseAttrs(b []byte, base int) attrs {
 
 func align4(n int) int { return (n + 3) &^ 3 }
 
-func (as *attrs) has(t int) bool { return as.a[t] != nil }
+func (as *attrs) has(t int) bool { return as.set&(1<<t) != 0 }
 
 // nested parses the attributes inside attribute t.
 func (as *attrs) nested(t int) attrs {
-	if a := as.a[t]; a != nil {
-		return parseAttrs(a.data, a.off+attrHeaderLen)
+	if !as.has(t) {
+		return attrs{}
 	}
-	return attrs{}
+	return parseAttrs(as.a[t].data, as.a[t].off+attrHeaderLen)
 }
 
 func (as *attrs) u8(t int) uint8 { return as.a[t].data[0] }
@@ -105,8 +107,9 @@ var minLen = [...]int{polU8: 1, polU16: 2, polU32: 4}
 // validate applies the policy pol to as, as nla_validate does in liberal
 // mode. It returns the first offending attribute, and the errno.
 func (as *attrs) validate(pol []policy) (*attr, errno) {
-	for t, a := range as.a {
-		if a == nil || t >= len(pol) {
+	for t := range as.a {
+		a := &as.a[t]
+		if !as.has(t) || t >= len(pol) {
 			continue
 		}
 		p, n := pol[t], len(a.data)

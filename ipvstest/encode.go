@@ -15,7 +15,9 @@ import (
 // genlMsg starts a Generic Netlink payload: the command, the version and
 // the reserved field.
 func genlMsg(cmd, version uint8) writer {
-	return writer{b: []byte{cmd, version, 0, 0}}
+	b := make([]byte, 4, 320) // a service's message is about 300 bytes
+	b[0], b[1] = cmd, version
+	return writer{b: b}
 }
 
 func (f *Fake) encodeService(s *service) []byte {

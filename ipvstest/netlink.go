@@ -180,23 +180,31 @@ func appendMessage(b []byte, typ, flags uint16, seq, pid uint32, p []byte) []byt
 
 // ackMessage is netlink_ack for a socket with capped and extended ACKs,
 // as the client's are: the errno, the request's header, and for an error
-// the kernel explained, its message and the offending attribute.
+// the kernel explained, its message and the offending attribute. It is
+// built in place, for it answers every write.
 func ackMessage(req nlmsg.Header, pid uint32, e errno, a *answer) []byte {
-	p := binary.NativeEndian.AppendUint32(nil, uint32(-int32(e)))
-	p = binary.NativeEndian.AppendUint32(p, req.Length)
-	p = binary.NativeEndian.AppendUint16(p, req.Type)
-	p = binary.NativeEndian.AppendUint16(p, req.Flags)
-	p = binary.NativeEndian.AppendUint32(p, req.Sequence)
-	p = binary.NativeEndian.AppendUint32(p, req.PID)
+	b := make([]byte, nlmsg.HeaderLen, 2*nlmsg.HeaderLen+4)
+	b = binary.NativeEndian.AppendUint32(b, uint32(-int32(e)))
+	b = binary.NativeEndian.AppendUint32(b, req.Length)
+	b = binary.NativeEndian.AppendUint16(b, req.Type)
+	b = binary.NativeEndian.AppendUint16(b, req.Flags)
+	b = binary.NativeEndian.AppendUint32(b, req.Sequence)
+	b = binary.NativeEndian.AppendUint32(b, req.PID)
 	flags := uint16(nlmsg.FlagCapped)
 	if e != 0 && a != nil && a.extMsg != "" {
-		w := writer{b: p}
+		w := writer{b: b}
 		w.str(nlmsgerrAttrMsg, a.extMsg)
 		if a.bad != nil {
 			w.u32(nlmsgerrAttrOffs, uint32(a.bad.off))
 		}
-		p = w.b
+		b = w.b
 		flags |= nlmsg.FlagAckTLVs
 	}
-	return appendMessage(nil, nlmsg.TypeError, flags, req.Sequence, pid, p)
+	h := b[:0]
+	h = binary.NativeEndian.AppendUint32(h, uint32(len(b)))
+	h = binary.NativeEndian.AppendUint16(h, nlmsg.TypeError)
+	h = binary.NativeEndian.AppendUint16(h, flags)
+	h = binary.NativeEndian.AppendUint32(h, req.Sequence)
+	binary.NativeEndian.AppendUint32(h, pid)
+	return b
 }

@@ -173,6 +173,9 @@ func (s *socket) nextChunk() {
 		if m == nil || len(b)+nlmsg.HeaderLen+len(m) > limit {
 			break
 		}
+		if b == nil {
+			b = make([]byte, 0, limit)
+		}
 		b = appendMessage(b, s.f.familyID, nlmsg.FlagMulti|d.flags, d.seq, s.pid, m)
 		d.idx++
 	}
