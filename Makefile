@@ -68,9 +68,9 @@ capture: $(BUILD)/ipvs.integration.test
 # Debian bookworm's kernel.
 demo:
 	@if [ "$$(id -u)" = 0 ] && [ -e /proc/net/ip_vs ]; then \
-		$(GO) run ./internal/demo; \
+		$(GO) run ./cmd/ipvs-demo; \
 	else \
-		mkdir -p $(BUILD) && CGO_ENABLED=0 $(GO) build -o $(BUILD)/demo ./internal/demo && \
+		mkdir -p $(BUILD) && CGO_ENABLED=0 $(GO) build -o $(BUILD)/demo ./cmd/ipvs-demo && \
 		KERNELS=bookworm bash vm/run.sh $(BUILD)/demo; \
 	fi
 

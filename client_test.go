@@ -569,4 +569,3 @@ func TestClientDecodesReplies(t *testing.T) {
 		t.Errorf("Timeouts = %+v, %v", to, err)
 	}
 }
-

@@ -16,6 +16,35 @@ import (
 // ip_vs), so they are compiled but not run by go test: they have no
 // Output comment. The integration suite runs the same calls on a kernel.
 
+// The README's shortest use, kept compiling: TestREADMECode checks that
+// the README shows this body.
+func readmeShortestUse(ctx context.Context) error {
+	c, err := ipvs.New(nil) // errors.Is(err, ipvs.ErrNoIPVS) without ip_vs
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 80, Scheduler: "rr"}
+	if err := c.CreateService(ctx, svc); err != nil {
+		return err
+	}
+	dst := ipvs.Destination{Address: netip.MustParseAddr("10.0.0.2"), Port: 8080, Forward: ipvs.ForwardMasquerade, Weight: 1}
+	if err := c.CreateDestination(ctx, svc, dst); err != nil {
+		return err
+	}
+	services, err := c.Services(ctx) // with stats; c.Destinations(ctx, svc) for its servers
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		fmt.Println(s, s.Scheduler, s.Stats.Connections)
+	}
+	return nil
+}
+
+var _ = readmeShortestUse
+
 // List every service with its destinations, as ipvsadm -Ln does.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -53,7 +53,9 @@ func (s *endlessSocket) Close() error                { s.closed.Store(true); ret
 // tcp4v is tcp4 with its family set, as the kernel reports it.
 var tcp4v = func() Service { s := tcp4; s.Family = FamilyIPv4; return s }()
 
-func binary32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func binary32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // endlessClient returns a client whose every socket is endless, and the
 // first of them.

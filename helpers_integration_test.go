@@ -203,6 +203,51 @@ func helperMain() int {
 			return 0
 		}
 		return 1
+	case "capnetadmin":
+		// CAP_NET_ADMIN alone, as a balancer daemon runs: no namespace is
+		// entered, so New, reads and writes all work.
+		return helperStep(func(ctx context.Context) error {
+			c, err := ipvs.New(nil)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
+			if err := c.CreateService(ctx, svc); err != nil {
+				return err
+			}
+			got, err := c.Services(ctx)
+			if err == nil && len(got) != 1 {
+				err = fmt.Errorf("listed %d services, want 1", len(got))
+			}
+			return err
+		})
+	case "nocap":
+		// No capability at all: the error must say which one is missing.
+		return helperStep(func(ctx context.Context) error {
+			c, err := ipvs.New(nil)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Services(ctx)
+			if errors.Is(err, os.ErrPermission) && strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+				fmt.Println("ERROR:", err)
+				return nil
+			}
+			return fmt.Errorf("got %v, want a permission error naming CAP_NET_ADMIN", err)
+		})
 	}
 	return 2
+}
+
+// helperStep runs fn and prints its error: 0 if none, 1 else.
+func helperStep(fn func(ctx context.Context) error) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		fmt.Println("FAIL:", err)
+		return 1
+	}
+	return 0
 }

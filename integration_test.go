@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/mdlayher/netlink"
+
 	"github.com/ipvs-go/ipvs"
 )
 
@@ -376,6 +378,12 @@ func TestKernelRefusals(t *testing.T) {
 			func() error {
 				return c.CreateService(ctx, ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.7"), Port: 80, Scheduler: "abcdefghijklmnopqrst"})
 			}},
+		{"destination 0.0.0.0:0", unix.EINVAL, cmdNewDest, []rawAttr{svcKey4(svc), withAttrs(destAttrs("0.0.0.0", 0, 0, 1, 0, 0))},
+			func() error {
+				return c.CreateDestination(ctx, svc, ipvs.Destination{Address: netip.IPv4Unspecified(), Weight: 1})
+			}},
+		{"connection timeout of 2^31 s", unix.EINVAL, 12, []rawAttr{func(ae *netlink.AttributeEncoder) { ae.Uint32(4, 1<<31) }},
+			func() error { return c.SetTimeouts(ctx, ipvs.Timeouts{TCP: 1 << 31 * time.Second}) }},
 		{"interface name of 20 bytes", unix.EINVAL, cmdNewDaemon, []rawAttr{daemonAttrs(1, "abcdefghijklmnopqrst", 1)},
 			func() error {
 				return c.StartDaemon(ctx, ipvs.Daemon{State: ipvs.DaemonMaster, Interface: "abcdefghijklmnopqrst", SyncID: 1})

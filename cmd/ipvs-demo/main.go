@@ -1,6 +1,6 @@
 //go:build linux
 
-// Command demo shows the library at work, as make demo runs it: in a
+// Command ipvs-demo shows the library at work, as make demo runs it: in a
 // fresh network namespace it creates a virtual TCP service with two
 // destinations, has a client namespace make a few connections through
 // it, and prints the table with its counters the way
