@@ -1,5 +1,6 @@
-# make test is everything CI runs: the unit tests, the checks, and the
-# integration suite on the default kernel matrix.
+# make test is everything CI runs: the checks and unit tests of every
+# module of the repository, the fuzz targets, and the integration suite
+# on the default kernel matrix.
 # Recipes that pipe (bench, capture) must fail when the VM run fails.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -9,6 +10,11 @@ KERNELS ?= bullseye bookworm trixie sid
 FUZZTIME ?= 10s
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BUILD = build
+# Every Go module of the repository: the library (with ipvstest and
+# reconcile), and the modules whose dependencies it must not carry.
+MODULES = . bench exporter cmd/ipvsctl
+# Modules with tests; bench is a program, checked only.
+TESTED = . exporter cmd/ipvsctl
 
 .PHONY: test unit check fuzz integration capture bench demo clean
 
@@ -16,41 +22,66 @@ test: check unit fuzz integration
 
 check:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
-	$(GO) vet ./...
-	$(GO) vet -tags integration ./...
-	$(STATICCHECK) ./...
-	$(STATICCHECK) -tags integration ./...
-	cd bench && $(GO) vet ./... && $(STATICCHECK) ./...
+	@set -e; for m in $(MODULES); do echo "check $$m"; ( cd $$m && \
+		$(GO) vet ./... && $(GO) vet -tags integration ./... && \
+		$(STATICCHECK) ./... && $(STATICCHECK) -tags integration ./... && \
+		$(GO) mod tidy -diff ); done
 	GOOS=darwin $(GO) build ./...
 	GOOS=windows $(GO) build ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	@set -e; for m in $(TESTED); do (cd $$m && $(GO) test -race -count=1 ./...); done
 
-# Each fuzz target for FUZZTIME, seeded from testdata.
+# Each fuzz target of every package for FUZZTIME, seeded from testdata.
 fuzz:
-	@set -e; for t in $$($(GO) test -list '^Fuzz' . | grep ^Fuzz); do \
-		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) . ; done
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./internal/nlmsg
+	@set -e; for m in $(TESTED); do (cd $$m && for p in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz || true); do \
+			echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$p; done; done); done
 
-$(BUILD)/ipvs.integration.test: $(wildcard *.go internal/*/*.go) go.mod go.sum
+# The integration test binaries, one per package with kernel tests, and
+# the programs they run.
+IT = $(BUILD)/ipvs.integration.test $(BUILD)/ipvstest.integration.test $(BUILD)/reconcile.integration.test \
+	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test
+PROGRAMS = $(BUILD)/ipvsctl $(BUILD)/ipvs_exporter
+SOURCES = $(shell find . -name '*.go' -not -path './$(BUILD)/*') go.mod go.sum
+
+$(BUILD)/ipvs.integration.test: $(SOURCES)
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=0 $(GO) test -c -tags integration -o $@ .
+$(BUILD)/ipvstest.integration.test: $(SOURCES)
+	CGO_ENABLED=0 $(GO) test -c -tags integration -o $@ ./ipvstest
+$(BUILD)/reconcile.integration.test: $(SOURCES)
+	CGO_ENABLED=0 $(GO) test -c -tags integration -o $@ ./reconcile
+$(BUILD)/exporter.integration.test: $(SOURCES)
+	cd exporter && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../$@ .
+$(BUILD)/ipvsctl.integration.test: $(SOURCES)
+	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
+$(BUILD)/ipvsctl: $(SOURCES)
+	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) build -o ../../$@ .
+$(BUILD)/ipvs_exporter: $(SOURCES)
+	cd exporter && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvs_exporter
 
-# Boots each kernel of KERNELS under qemu and runs the integration suite
-# there, then boots each once more without ip_vs to see New fail clearly.
-integration: $(BUILD)/ipvs.integration.test
-	KERNELS="$(KERNELS)" bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
-	KERNELS="$(KERNELS)" VM_NO_IPVS=1 bash vm/run.sh $(BUILD)/ipvs.integration.test -test.v -test.run '^TestKernelNoIPVS$$'
+# Boots each kernel of KERNELS under qemu and runs every integration
+# binary there (the module reload first, before other tests' namespaces
+# pin ip_vs), then boots each once more without ip_vs to see New fail
+# clearly.
+integration: $(IT) $(PROGRAMS)
+	KERNELS="$(KERNELS)" VM_FILES="$(IT) $(PROGRAMS)" VM_ENV=SUITE_FIRST SUITE_FIRST='^TestKernelModuleReload$$' \
+		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
+	KERNELS="$(KERNELS)" VM_NO_IPVS=1 VM_FILES="$(BUILD)/ipvs.integration.test $(BUILD)/exporter.integration.test $(BUILD)/ipvs_exporter" \
+		bash vm/run.sh vm/suite.sh -test.v -test.run '^TestKernelNoIPVS'
 
 # Runs the benchmark (bench/, a module of its own) in the VM on bookworm's
-# kernel and regenerates BENCHMARKS.md, its chart and bench/results.jsonl.
+# kernel and regenerates BENCHMARKS.md, its chart and bench/results.jsonl:
+# the four workloads against the peers, then the suites of reconcile,
+# ipvstest, ipvsctl and the exporter.
 BENCH_SIZES ?= 1000:5,10000:3
-bench:
+bench: $(PROGRAMS)
 	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
 	@mkdir -p $(BUILD)
 	cd bench && CGO_ENABLED=0 $(GO) build -o ../$(BUILD)/bench .
-	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -sizes $(BENCH_SIZES) | tee $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/bench -sizes $(BENCH_SIZES) | tee $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/bench -mode suites -services 10000 -dests 10 -rep 3 | tee -a $(BUILD)/bench.log
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
 	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
@@ -65,13 +96,13 @@ capture: $(BUILD)/ipvs.integration.test
 		printf '%s' "$$hex" | basenc --base16 -d > testdata/replies/$$name.bin; done
 
 # The demo runs directly on a host with IPVS as root, else in the VM on
-# Debian bookworm's kernel.
-demo:
+# Debian bookworm's kernel, quietly: a cold machine installs qemu first.
+demo: $(PROGRAMS)
 	@if [ "$$(id -u)" = 0 ] && [ -e /proc/net/ip_vs ]; then \
-		$(GO) run ./cmd/ipvs-demo; \
+		PATH="$$PWD/$(BUILD):$$PATH" $(GO) run ./cmd/ipvs-demo; \
 	else \
 		mkdir -p $(BUILD) && CGO_ENABLED=0 $(GO) build -o $(BUILD)/demo ./cmd/ipvs-demo && \
-		KERNELS=bookworm bash vm/run.sh $(BUILD)/demo; \
+		KERNELS=bookworm VM_QUIET=1 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/demo; \
 	fi
 
 clean:

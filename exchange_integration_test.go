@@ -281,7 +281,7 @@ func roundTrip(t *testing.T, c *ipvs.Client) []ipvs.VirtualServer {
 	}
 	must(t, c.SetTimeouts(ctx, timeouts))
 	vs2, daemons2, timeouts2 := read()
-	addrs := cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+	addrs := addrCmp
 	ignore := cmpopts.IgnoreFields(ipvs.Service{}, "Stats")
 	ignoreD := cmpopts.IgnoreFields(ipvs.Destination{}, "Stats", "ActiveConnections", "InactiveConnections", "PersistentConnections")
 	sortVS := cmpopts.SortSlices(func(a, b ipvs.VirtualServer) bool { return a.Service.String() < b.Service.String() })

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/internal/netns"
 )
@@ -251,3 +252,6 @@ func helperStep(fn func(ctx context.Context) error) int {
 	}
 	return 0
 }
+
+// addrCmp compares addresses by value.
+var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })

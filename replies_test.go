@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
 var someStats = Stats{Connections: 3, InPackets: 40, OutPackets: 38, InBytes: 1 << 33, OutBytes: 5000,
@@ -218,5 +220,43 @@ func TestCapturedReplies(t *testing.T) {
 			to, err := decodeTimeouts(read("timeouts"))
 			check("timeouts", Timeouts{TCP: 1000 * time.Second, TCPFin: 20 * time.Second, UDP: 30 * time.Second}, to, err)
 		})
+	}
+}
+
+func TestClientDecodesReplies(t *testing.T) {
+	svc := Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr", Flags: FlagHashed, Stats: someStats}
+	dst := Destination{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.2"), Port: 80, Weight: 1, Stats: someStats}
+	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+		switch req.Cmd {
+		case ipvsh.CmdGetService:
+			return kernelReply{Msgs: [][]byte{kernelService(svc, replyOptions{})}}
+		case ipvsh.CmdGetDest:
+			return kernelReply{Msgs: [][]byte{kernelDestination(dst, replyOptions{})}}
+		}
+		return answer(req)
+	})
+	c := k.client()
+	ctx := context.Background()
+	got, err := c.Service(ctx, tcp4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(svc, got, cmpOpts...); diff != "" {
+		t.Errorf("Service (-want +got):\n%s", diff)
+	}
+	dests, err := c.Destinations(ctx, tcp4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Destination{dst}, dests, cmpOpts...); diff != "" {
+		t.Errorf("Destinations (-want +got):\n%s", diff)
+	}
+	info, err := c.Info(ctx)
+	if err != nil || info.Version.String() != "1.2.1" || info.ConnectionTableSize != 4096 {
+		t.Errorf("Info = %+v, %v", info, err)
+	}
+	to, err := c.Timeouts(ctx)
+	if err != nil || to != (Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second}) {
+		t.Errorf("Timeouts = %+v, %v", to, err)
 	}
 }

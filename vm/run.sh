@@ -20,6 +20,8 @@
 #   VM_REFRESH   1: resolve the kernel packages anew
 #   VM_ACCEL     kvm or tcg (default: kvm only with kvm_intel or kvm_amd loaded)
 #   VM_VERBOSE   1: print the console even on success
+#   VM_QUIET     1: print only the program's output; what the runner and
+#                apt say goes to a log, shown only if the run fails
 #   VM_FILES     more files (test binaries, scripts) to copy into the
 #                program's working directory in the guest
 #
@@ -39,6 +41,13 @@ ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_pe_sip nlmon veth
 USERLAND="busybox-static ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 libc6"
 
 die() { echo "vm/run.sh: $*" >&2; exit 125; }
+quietlog=""
+if [ "${VM_QUIET:-}" = 1 ]; then
+	quietlog=$(mktemp "${TMPDIR:-/tmp}/ipvs-vm-log.XXXXXX")
+	exec 3>&2 2>"$quietlog"
+fi
+# say prints the runner's own lines, which VM_QUIET leaves out.
+say() { [ -n "$quietlog" ] || echo "$@"; }
 log() { echo "vm/run.sh: $*" >&2; }
 
 [ "${1:-}" = "--" ] && shift
@@ -336,7 +345,16 @@ need_tools
 mkdir -p "$CACHE"
 status=0
 summary=$(mktemp "${TMPDIR:-/tmp}/ipvs-vm-summary.XXXXXX")
-trap 'rm -f "$summary"' EXIT
+# shellcheck disable=SC2317
+finish() {
+	local rc=$?
+	rm -f "$summary"
+	if [ -n "$quietlog" ]; then
+		[ "$rc" = 0 ] || cat "$quietlog" >&3
+		rm -f "$quietlog"
+	fi
+}
+trap finish EXIT
 for suite in $KERNELS; do
 	# The cache is shared between runs; building it is serialized.
 	exec 9>"$CACHE/lock"
@@ -345,11 +363,11 @@ for suite in $KERNELS; do
 	prepare_userland
 	flock -u 9
 	start=$(date +%s%N)
-	echo "=== kernel $suite ($KVER)"
+	say "=== kernel $suite ($KVER)"
 	rc=0
 	run_one "$suite" "$@" || rc=$?
 	ms=$((($(date +%s%N) - start) / 1000000))
-	printf '=== kernel %s (%s): exit %d in %d.%03ds\n' "$suite" "$KVER" "$rc" $((ms / 1000)) $((ms % 1000))
+	say "$(printf '=== kernel %s (%s): exit %d in %d.%03ds' "$suite" "$KVER" "$rc" $((ms / 1000)) $((ms % 1000)))"
 	[ "$status" != 0 ] || status=$rc
 	[ "$rc" != 125 ] || echo "--- FAIL: the VM of $suite" >>"$summary"
 done
@@ -357,6 +375,6 @@ done
 passed=$(grep -c '^--- PASS' "$summary" || true)
 failed=$(grep -c '^--- FAIL' "$summary" || true)
 skipped=$(grep -c '^--- SKIP' "$summary" || true)
-echo "vm: $passed passed, $failed failed, $skipped skipped"
+say "vm: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] || [ "$status" != 0 ] || status=1
 exit "$status"

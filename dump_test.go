@@ -1,0 +1,142 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
+)
+
+// dumpOf serves dumps of services and destinations from fixed lists.
+func dumpOf(services []Service, dests []Destination) kernelHandler {
+	return func(req kernelRequest) kernelReply {
+		var r kernelReply
+		switch req.Cmd {
+		case ipvsh.CmdGetService:
+			for _, s := range services {
+				r.Msgs = append(r.Msgs, kernelService(s, replyOptions{}))
+			}
+		case ipvsh.CmdGetDest:
+			for _, d := range dests {
+				r.Msgs = append(r.Msgs, kernelDestination(d, replyOptions{}))
+			}
+		}
+		return r
+	}
+}
+
+func manyServices(n int) []Service {
+	var out []Service
+	for i := range n {
+		out = append(out, Service{Family: FamilyIPv4, Protocol: ProtocolTCP,
+			Address: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Port: 80, Scheduler: "rr", Flags: FlagHashed})
+	}
+	return out
+}
+
+func TestClientDumpSpansDatagrams(t *testing.T) {
+	want := manyServices(7)
+	k := newFakeKernel(t, dumpOf(want, nil))
+	k.perDgram = 3 // 7 services in 3 datagrams, DONE in the last
+	got, err := k.client().Services(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+		t.Fatalf("unexpected services (-want +got):\n%s", diff)
+	}
+}
+
+func TestClientEmptyDumps(t *testing.T) {
+	k := newFakeKernel(t, dumpOf(nil, nil))
+	c := k.client()
+	ctx := context.Background()
+	svcs, err := c.Services(ctx)
+	if err != nil || svcs == nil || len(svcs) != 0 {
+		t.Fatalf("Services = %#v, %v; want an empty slice and no error", svcs, err)
+	}
+	dests, err := c.Destinations(ctx, tcp4)
+	if err != nil || dests == nil || len(dests) != 0 {
+		t.Fatalf("Destinations = %#v, %v; want an empty slice and no error", dests, err)
+	}
+	daemons, err := c.Daemons(ctx)
+	if err != nil || daemons == nil || len(daemons) != 0 {
+		t.Fatalf("Daemons = %#v, %v; want an empty slice and no error", daemons, err)
+	}
+}
+
+func TestClientDumpEndsInError(t *testing.T) {
+	first := true
+	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+		r := dumpOf(manyServices(3), nil)(req)
+		if first {
+			r.DoneErr, first = syscall.EINTR, false
+		}
+		return r
+	})
+	c := k.client()
+	var n int
+	var last error
+	for _, err := range c.AllServices(context.Background()) {
+		if err != nil {
+			last = err
+			break
+		}
+		n++
+	}
+	if n != 3 || !errors.Is(last, syscall.EINTR) {
+		t.Fatalf("got %d services and error %v; want 3 and EINTR from NLMSG_DONE", n, last)
+	}
+	// The reply ended cleanly, so the socket is reused.
+	if s, err := c.Services(context.Background()); err != nil || len(s) != 3 {
+		t.Fatalf("Services after the failed dump: %d, %v", len(s), err)
+	}
+	if k.dialled != 1 {
+		t.Errorf("dialled %d sockets, want 1", k.dialled)
+	}
+}
+
+// TestClientDumpInterrupted has the kernel mark a dump message with
+// NLM_F_DUMP_INTR, which Linux's IPVS never does today but a later one may.
+func TestClientDumpInterrupted(t *testing.T) {
+	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
+	c := k.client()
+	cn, _ := c.acquire()
+	fs := cn.sock.(*fakeSocket)
+	c.release(cn)
+	done := make(chan error, 1)
+	go func() { _, err := c.Services(context.Background()); done <- err }()
+	for len(k.requests()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	seq := k.requests()[0].Header.Sequence
+	fs.deliver(appendMessage(nil, testFamilyID, nlmsg.FlagMulti|nlmsg.FlagDumpIntr, seq, testPortID, kernelService(tcp4, replyOptions{})))
+	if err := <-done; !errors.Is(err, nlmsg.ErrDumpInterrupted) {
+		t.Fatalf("got %v, want ErrDumpInterrupted", err)
+	}
+	if !fs.closed {
+		t.Error("the socket of the interrupted dump was reused")
+	}
+}
+
+func TestClientIteratorBreak(t *testing.T) {
+	k := newFakeKernel(t, dumpOf(manyServices(10), nil))
+	c := k.client()
+	for range c.AllServices(context.Background()) {
+		break
+	}
+	got, err := c.Services(context.Background())
+	if err != nil || len(got) != 10 {
+		t.Fatalf("after a broken-off iteration: %d services, %v", len(got), err)
+	}
+	if k.dialled != 2 {
+		t.Errorf("dialled %d sockets, want 2: the half-read one must not be reused", k.dialled)
+	}
+}

@@ -1,0 +1,125 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClientValidation checks that bad input is refused before anything
+// is sent, with an error naming the field and the value.
+func TestClientValidation(t *testing.T) {
+	ctx := context.Background()
+	long := "abcdefghijklmnop" // 16 bytes
+	tests := []struct {
+		name, want string
+		call       func(c *Client) error
+	}{
+		{"no identity", "invalid service: has neither fwmark nor address", func(c *Client) error {
+			return c.CreateService(ctx, Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Scheduler: "rr"})
+		}},
+		{"no family", "invalid service: needs a family", func(c *Client) error { return c.RemoveService(ctx, Service{FWMark: 1}) }},
+		{"fwmark and address", "has fwmark 3 and also", func(c *Client) error {
+			return c.RemoveService(ctx, Service{FWMark: 3, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1")})
+		}},
+		{"family mismatch", "invalid service address: 2001:db8::1 does not match family ipv4", func(c *Client) error {
+			return c.RemoveService(ctx, Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("2001:db8::1")})
+		}},
+		{"unknown protocol", "invalid service protocol: proto(200) is not tcp, udp or sctp", func(c *Client) error {
+			return c.CreateService(ctx, Service{Protocol: 200, Address: netip.MustParseAddr("10.0.0.1"), Scheduler: "rr"})
+		}},
+		{"long scheduler", `invalid service scheduler: "abcdefghijklmnop" is 16 bytes, longer than 15`, func(c *Client) error {
+			s := tcp4
+			s.Scheduler = long
+			return c.CreateService(ctx, s)
+		}},
+		{"long pe", `invalid service persistence engine: "abcdefghijklmnop" is 16 bytes`, func(c *Client) error {
+			s := tcp4
+			s.PersistenceEngine = long
+			return c.CreateService(ctx, s)
+		}},
+		{"empty scheduler", "invalid service scheduler: is empty", func(c *Client) error {
+			s := tcp4
+			s.Scheduler = ""
+			return c.CreateService(ctx, s)
+		}},
+		{"ipv6 prefix 0", "invalid service netmask: prefix length 0 is outside 1..128", func(c *Client) error {
+			s := udp6
+			s.Netmask = PrefixMask(0)
+			return c.CreateService(ctx, s)
+		}},
+		{"ipv6 prefix 129", "invalid service netmask: prefix length 129 is outside 1..128", func(c *Client) error {
+			s := udp6
+			s.Netmask = PrefixMask(129)
+			return c.CreateService(ctx, s)
+		}},
+		{"ipv4 prefix 33", "invalid service netmask: prefix length 33 is outside 0..32", func(c *Client) error {
+			s := tcp4
+			s.Netmask = PrefixMask(33)
+			return c.CreateService(ctx, s)
+		}},
+		{"fractional timeout", "invalid service timeout: 1.5s is not a whole number of seconds", func(c *Client) error {
+			s := tcp4
+			s.Timeout = 1500 * time.Millisecond
+			return c.CreateService(ctx, s)
+		}},
+		{"weight", "invalid destination weight: 2147483648 is more than 2147483647", func(c *Client) error {
+			d := masq4
+			d.Weight = 1 << 31
+			return c.CreateDestination(ctx, tcp4, d)
+		}},
+		{"upper threshold", "invalid destination upper threshold: 4294967295 is more than", func(c *Client) error {
+			d := masq4
+			d.UpperThreshold, d.LowerThreshold = 1<<32-1, 0
+			return c.CreateDestination(ctx, tcp4, d)
+		}},
+		{"inverted thresholds", "invalid destination lower threshold: 10 is above the upper threshold 0", func(c *Client) error {
+			d := masq4
+			d.LowerThreshold = 10
+			return c.UpdateDestination(ctx, tcp4, d)
+		}},
+		{"gue without port", "invalid destination tunnel port: is 0, and a GUE tunnel needs one", func(c *Client) error {
+			return c.CreateDestination(ctx, tcp4, Destination{Address: netip.MustParseAddr("10.0.0.3"), Forward: ForwardTunnel, TunnelType: TunnelGUE})
+		}},
+		{"mixed family masq", "invalid destination family: ipv6 differs from the service's ipv4", func(c *Client) error {
+			return c.CreateDestination(ctx, tcp4, Destination{Address: netip.MustParseAddr("2001:db8::3"), Forward: ForwardMasquerade})
+		}},
+		{"no destination address", "invalid destination address: is not set", func(c *Client) error {
+			return c.RemoveDestination(ctx, tcp4, Destination{Port: 80})
+		}},
+		{"daemon state", "invalid daemon state: state(3) is not master or backup", func(c *Client) error {
+			return c.StartDaemon(ctx, Daemon{State: 3, Interface: "eth0"})
+		}},
+		{"stop daemon state", "invalid daemon state: state(0) is not master or backup", func(c *Client) error {
+			return c.StopDaemon(ctx, 0)
+		}},
+		{"long interface", `invalid daemon interface: "abcdefghijklmnop" is 16 bytes, longer than 15`, func(c *Client) error {
+			return c.StartDaemon(ctx, Daemon{State: DaemonMaster, Interface: long})
+		}},
+		{"group not multicast", "invalid daemon group: 10.0.0.1 is not a multicast address", func(c *Client) error {
+			return c.StartDaemon(ctx, Daemon{State: DaemonMaster, Interface: "eth0", Group: netip.MustParseAddr("10.0.0.1")})
+		}},
+		{"negative timeout", "invalid UDP timeout: -1s is negative", func(c *Client) error {
+			return c.SetTimeouts(ctx, Timeouts{UDP: -time.Second})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newFakeKernel(t, answer)
+			err := tt.call(k.client())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant it to contain %q", err, tt.want)
+			}
+			if !errors.Is(err, os.ErrInvalid) {
+				t.Errorf("errors.Is(err, os.ErrInvalid) is false")
+			}
+			if n := len(k.requests()); n != 0 {
+				t.Errorf("sent %d requests for invalid input", n)
+			}
+		})
+	}
+}
