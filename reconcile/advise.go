@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"github.com/ipvs-go/ipvs"
 )
@@ -21,16 +23,10 @@ type Advisory struct {
 // String returns "SYSCTL=VALUE: MESSAGE".
 func (a Advisory) String() string { return fmt.Sprintf("%s=%d: %s", a.Sysctl, a.Value, a.Message) }
 
-// settings are the sysctls the advisories depend on.
-type settings struct {
-	expireNodestConn        bool
-	expireQuiescentTemplate bool
-	connReuseMode           int
-}
-
-// advise returns the advisories for plan p under settings s, each naming
-// the first change or drain it concerns and how many more there are.
-func advise(p *Plan, s settings) []Advisory {
+// advise returns the advisories for plan p under the sysctls s, each
+// naming the first change or drain it concerns and how many more there
+// are. A sysctl the kernel lacks advises nothing.
+func advise(p *Plan, s *ipvs.Sysctls) []Advisory {
 	var removed, retired, quiescent []string
 	for i, e := range p.entries {
 		if e.kind != RemoveDestination && e.kind != DrainDestination {
@@ -55,15 +51,15 @@ func advise(p *Plan, s settings) []Advisory {
 		}
 	}
 	var out []Advisory
-	if !s.expireNodestConn && len(removed) > 0 {
+	if !s.ExpireNodestConn && has(s, "expire_nodest_conn") && len(removed) > 0 {
 		out = append(out, Advisory{"expire_nodest_conn", 0, "connections of removed destinations (" + some(removed) +
 			") keep being dropped until they time out, which for UDP flows that keep sending is never; 1 ends each at its next packet"})
 	}
-	if s.connReuseMode == 0 && len(retired) > 0 {
+	if s.ConnReuseMode == 0 && has(s, "conn_reuse_mode") && len(retired) > 0 {
 		out = append(out, Advisory{"conn_reuse_mode", 0, "a new connection that reuses the source port of an old one goes to the old one's destination, even at weight 0 or removed (" +
 			some(retired) + "), and so ignores expire_nodest_conn; the default 1 reschedules it"})
 	}
-	if !s.expireQuiescentTemplate && len(quiescent) > 0 {
+	if !s.ExpireQuiescentTemplate && has(s, "expire_quiescent_template") && len(quiescent) > 0 {
 		out = append(out, Advisory{"expire_quiescent_template", 0, "clients of a persistent service keep reaching its weight-0 destinations (" +
 			some(quiescent) + ") while their persistence templates live, so the drain lasts as long as they come back; 1 expires the templates"})
 	}
@@ -76,4 +72,33 @@ func some(list []string) string {
 		return list[0]
 	}
 	return fmt.Sprintf("%s and %d more", list[0], len(list)-1)
+}
+
+// has reports whether the kernel has the sysctl name.
+func has(s *ipvs.Sysctls, name string) bool { return !slices.Contains(s.Absent, name) }
+
+// retires reports whether the plan drains or removes a destination, or
+// keeps one draining: what the advisories are about.
+func (p *Plan) retires() bool {
+	if len(p.draining) > 0 {
+		return true
+	}
+	for _, e := range p.entries {
+		if e.kind == DrainDestination || e.kind == RemoveDestination {
+			return true
+		}
+	}
+	return false
+}
+
+// adviseFrom sets the plan's advisories from opts.Sysctls, or else from
+// the sysctls of c's namespace when the plan retires a destination and
+// they can be read: advisories never fail a plan.
+func (p *Plan) adviseFrom(ctx context.Context, c *ipvs.Client, opts *Options) {
+	if opts.Sysctls != nil || !p.retires() {
+		return
+	}
+	if s, err := c.Sysctls(ctx); err == nil {
+		p.advisories = advise(p, &s)
+	}
 }

@@ -9,13 +9,20 @@ import (
 )
 
 // NewPlan reads the table of c once, with Client.VirtualServers, and
-// computes the plan to desired (see Compute).
+// computes the plan to desired (see Compute). If the plan drains or
+// removes a destination and opts.Sysctls is nil, it also reads the
+// namespace's sysctls for the plan's advisories.
 func NewPlan(ctx context.Context, c *ipvs.Client, desired []ipvs.VirtualServer, opts Options) (*Plan, error) {
 	current, err := c.VirtualServers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return Compute(current, desired, opts)
+	p, err := Compute(current, desired, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.adviseFrom(ctx, c, &opts)
+	return p, nil
 }
 
 // Apply sends the plan's writes to c in one ipvs.Batch, with one call of

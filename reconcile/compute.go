@@ -35,7 +35,11 @@ func Compute(current, desired []ipvs.VirtualServer, opts Options) (*Plan, error)
 		pl.now = time.Now()
 	}
 	pl.plan.current, pl.plan.desired = current, desired
-	return pl.compute()
+	p, err := pl.compute()
+	if err == nil && opts.Sysctls != nil {
+		p.advisories = advise(p, opts.Sysctls)
+	}
+	return p, err
 }
 
 type planner struct {

@@ -110,23 +110,35 @@ func TestKernelConverge(t *testing.T) {
 }
 
 // TestKernelUDPRemovedAtOnce: by default a UDP destination that is no
-// longer desired goes in the same plan.
+// longer desired goes in the same plan, which advises expire_nodest_conn
+// while the namespace has it at 0, and no longer once it is 1.
 func TestKernelUDPRemovedAtOnce(t *testing.T) {
 	_, c, ctx := kernelSetup(t)
 	svc := udp("10.99.1.1", 53)
 	r := NewReconciler(c, Options{})
-	if _, err := r.Sync(ctx, []ipvs.VirtualServer{vs(svc, dst("10.99.2.1:53", 1), dst("10.99.2.2:53", 1))}); err != nil {
+	three := []ipvs.VirtualServer{vs(svc, dst("10.99.2.1:53", 1), dst("10.99.2.2:53", 1), dst("10.99.2.3:53", 1))}
+	if _, err := r.Sync(ctx, three); err != nil {
 		t.Fatal(err)
 	}
-	p, err := r.Sync(ctx, []ipvs.VirtualServer{vs(svc, dst("10.99.2.1:53", 1))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != RemoveDestination {
-		t.Errorf("plan:\n%s", p)
-	}
-	ds, err := c.Destinations(ctx, svc)
-	if err != nil || len(ds) != 1 {
-		t.Errorf("destinations %v, %v; want 10.99.2.1 alone", ds, err)
+	for n, expire := range []bool{false, true} {
+		if err := c.SetSysctls(ctx, ipvs.SysctlChanges{ExpireNodestConn: &expire}); err != nil {
+			t.Fatal(err)
+		}
+		// One destination fewer each time.
+		p, err := r.Sync(ctx, []ipvs.VirtualServer{vs(svc, three[0].Destinations[:2-n]...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != RemoveDestination {
+			t.Errorf("plan:\n%s", p)
+		}
+		advised := len(p.Advisories()) == 1 && p.Advisories()[0].Sysctl == "expire_nodest_conn"
+		if advised == expire {
+			t.Errorf("expire_nodest_conn %v: advisories %v", expire, p.Advisories())
+		}
+		ds, err := c.Destinations(ctx, svc)
+		if err != nil || len(ds) != 2-n {
+			t.Errorf("destinations %v, %v; want %d", ds, err, 2-n)
+		}
 	}
 }

@@ -78,6 +78,11 @@ type Options struct {
 	// Now is the time the plan is made at, for DrainTimeout; zero means
 	// time.Now().
 	Now time.Time
+	// Sysctls are the namespace's IPVS settings, from which the plan
+	// advises on drains and removals (see Plan.Advisories). If nil,
+	// NewPlan and the Reconciler read them when a plan drains or removes
+	// a destination, and Compute advises nothing.
+	Sysctls *ipvs.Sysctls
 }
 
 // Kind is the kind of a Change.
@@ -246,8 +251,12 @@ func (p *Plan) change(i int) Change {
 // waiting for their connections to end.
 func (p *Plan) Draining() []Draining { return p.draining }
 
-// Advisories returns the kernel settings that work against the plan's
-// draining, if the plan knew them.
+// Advisories returns the kernel settings that work against what the plan
+// does to the destinations it drains or removes: expire_nodest_conn 0
+// while destinations with connections (or of UDP and SCTP services) are
+// removed, conn_reuse_mode 0 while any is drained or removed, and
+// expire_quiescent_template 0 while a persistent service's destination
+// drains. See the kernel's Documentation/networking/ipvs-sysctl.rst.
 func (p *Plan) Advisories() []Advisory { return p.advisories }
 
 // String returns the plan one change a line, then one line per

@@ -72,7 +72,12 @@ func (r *Reconciler) plan(ctx context.Context, desired []ipvs.VirtualServer) (*P
 	if err != nil {
 		return nil, err
 	}
-	return r.planTable(current, desired)
+	p, err := r.planTable(current, desired)
+	if err != nil {
+		return nil, err
+	}
+	p.adviseFrom(ctx, r.client, &r.opts)
+	return p, nil
 }
 
 // planTable plans from the table current with the drain times, and
