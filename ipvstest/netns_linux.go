@@ -7,18 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/netns"
 )
 
 // NetNS is a network namespace made for a test, held open by a file
 // descriptor until the test ends.
 type NetNS struct {
-	f *os.File
+	ns *netns.NS
 }
 
 // NewNetNS makes a fresh network namespace with lo up, closed when the
@@ -30,7 +28,7 @@ func NewNetNS(t testing.TB) *NetNS {
 	if err != nil {
 		skipOrFail(t, errors.Is(err, os.ErrPermission), "make a network namespace: %v", err)
 	}
-	t.Cleanup(func() { _ = ns.f.Close() })
+	t.Cleanup(func() { _ = ns.ns.Close() })
 	return ns
 }
 
@@ -67,59 +65,15 @@ func skipOrFail(t testing.TB, missing bool, format string, args ...any) {
 }
 
 func newNetNS() (*NetNS, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result)
-	go func() {
-		// The thread is never unlocked: it ends with the goroutine, so no
-		// other goroutine ever runs in the new namespace by accident.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err == nil {
-			err = linkUp("lo")
-		}
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		if r.f != nil {
-			_ = r.f.Close()
-		}
-		return nil, r.err
-	}
-	return &NetNS{f: r.f}, nil
-}
-
-// linkUp sets an interface of the caller's namespace up, without the ip
-// command: IPVS refuses IPv4 destinations until lo is up.
-func linkUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	ns, err := netns.New()
 	if err != nil {
-		return fmt.Errorf("%s up: %w", name, err)
+		return nil, err
 	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("%s flags: %w", name, err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("%s up: %w", name, err)
-	}
-	return nil
+	return &NetNS{ns: ns}, nil
 }
 
 // Fd returns the namespace's file descriptor, as ipvs.Config.NetNS takes.
-func (ns *NetNS) Fd() int { return int(ns.f.Fd()) }
+func (ns *NetNS) Fd() int { return ns.ns.Fd() }
 
 // Path returns a path of the namespace for tools that take one, such as
 // nsenter --net=PATH; it is valid while the test runs.
@@ -127,18 +81,7 @@ func (ns *NetNS) Path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(
 
 // Do runs fn on a thread inside the namespace: sockets fn opens, and
 // processes it starts, live there.
-func (ns *NetNS) Do(fn func() error) error {
-	ch := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked, as in newNetNS
-		if err := unix.Setns(ns.Fd(), unix.CLONE_NEWNET); err != nil {
-			ch <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		ch <- fn()
-	}()
-	return <-ch
-}
+func (ns *NetNS) Do(fn func() error) error { return ns.ns.Do(fn) }
 
 // Run runs a command inside the namespace and returns its combined
 // output, such as ns.Run("ipvsadm", "-Ln").

@@ -46,13 +46,13 @@ var _ seam.Socket = (*socket)(nil)
 // dump is a dump in progress: like the kernel's, it resumes at an index,
 // walking the table from the start for each chunk.
 type dump struct {
-	cmd       uint8
-	top       attrs
-	seq       uint32
-	idx       int
-	flags     uint16 // NLM_F_DUMP_INTR when a fault interrupts it
-	delay     time.Duration
-	lost, end bool
+	cmd   uint8
+	top   attrs
+	seq   uint32
+	idx   int
+	flags uint16 // NLM_F_DUMP_INTR when a fault interrupts it
+	delay time.Duration
+	lost  bool
 }
 
 func (f *Fake) dial() (seam.Socket, error) {

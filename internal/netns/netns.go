@@ -34,18 +34,40 @@ func New() (*NS, error) {
 			return
 		}
 		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err == nil {
+			if err = linkUp("lo"); err != nil {
+				_ = f.Close()
+			}
+		}
 		ch <- result{f, err}
 	}()
 	r := <-ch
 	if r.err != nil {
 		return nil, r.err
 	}
-	ns := &NS{f: r.f}
-	if out, err := ns.Sh("ip link set lo up"); err != nil {
-		ns.Close()
-		return nil, fmt.Errorf("lo up: %v: %s", err, out)
+	return &NS{f: r.f}, nil
+}
+
+// linkUp sets an interface of the calling thread's namespace up with an
+// ioctl, so that New needs no ip command.
+func linkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s up: %w", name, err)
 	}
-	return ns, nil
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("%s flags: %w", name, err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("%s up: %w", name, err)
+	}
+	return nil
 }
 
 // Fd returns the namespace's file descriptor, for ipvs.Config.NetNS.
