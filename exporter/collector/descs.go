@@ -2,6 +2,7 @@ package collector
 
 import (
 	"sort"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -195,9 +196,18 @@ func newLabelSet(k kind, o *options) labelSet {
 	sort.Slice(ps, func(a, b int) bool { return ps[a].name < ps[b].name })
 	for _, p := range ps {
 		s.sorted = append(s.sorted, p.at)
-		s.pairNames = append(s.pairNames, &p.name)
+		s.pairNames = append(s.pairNames, labelName(p.name))
 	}
 	return s
+}
+
+// labelNames holds one copy of each label name, so that label pairs with
+// the same name and value are the same whatever kind made them.
+var labelNames sync.Map
+
+func labelName(name string) *string {
+	p, _ := labelNames.LoadOrStore(name, &name)
+	return p.(*string)
 }
 
 // netnsColumn is the index of the netns value in a row of label values:

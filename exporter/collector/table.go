@@ -7,7 +7,6 @@ import (
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // row is one object's label values (identity labels, the kind's extras,
@@ -34,9 +33,15 @@ type svcKey struct {
 // collectTable sends the metrics of every wanted service and destination,
 // each object once.
 func (c *Collector) collectTable(ch chan<- prometheus.Metric, vss []ipvs.VirtualServer) {
-	var out emitter = &direct{ch: ch, d: &c.d}
+	var out emitter
 	if c.summing() {
 		out = newSummer(&c.d)
+	} else {
+		dests := 0
+		for i := range vss {
+			dests += len(vss[i].Destinations)
+		}
+		out = newDirect(&c.d, len(vss), dests)
 	}
 	seen := make(map[svcKey]struct{}, len(vss))
 	var seenDest map[netip.AddrPort]struct{}
@@ -166,68 +171,6 @@ func daemonLabels(d ipvs.Daemon) []string {
 type emitter interface {
 	emit(k kind, r *row)
 	flush(ch chan<- prometheus.Metric)
-}
-
-// direct sends each row's metrics at once. The metrics of one row share
-// one block of label pairs: a large table makes a million metrics, and
-// prometheus.NewConstMetric would build the pairs anew for each.
-type direct struct {
-	ch chan<- prometheus.Metric
-	d  *descs
-}
-
-// labelBlock holds the label pairs of one row of one kind.
-type labelBlock struct {
-	values [netnsColumn + 1]string
-	pairs  [netnsColumn + 1]dto.LabelPair
-	ptrs   [netnsColumn + 1]*dto.LabelPair
-}
-
-func (e *direct) emit(k kind, r *row) {
-	fs := e.d.families[k]
-	if len(fs) == 0 {
-		return
-	}
-	s := &e.d.sets[k]
-	b := &labelBlock{values: r.labels}
-	for i, at := range s.sorted {
-		b.pairs[i].Name, b.pairs[i].Value = s.pairNames[i], &b.values[at]
-		b.ptrs[i] = &b.pairs[i]
-	}
-	labels := b.ptrs[:len(s.sorted):len(s.sorted)]
-	ms := make([]metric, len(fs))
-	for i, f := range fs {
-		ms[i] = metric{desc: f.desc, typ: f.typ, value: 1, labels: labels}
-		if k == kindService || k == kindDest {
-			ms[i].value = r.values[f.col]
-		}
-		e.ch <- &ms[i]
-	}
-}
-
-func (e *direct) flush(chan<- prometheus.Metric) {}
-
-// metric is a counter or gauge with label pairs it shares with others.
-type metric struct {
-	desc   *prometheus.Desc
-	typ    prometheus.ValueType
-	value  float64
-	labels []*dto.LabelPair
-}
-
-// Desc returns the metric's descriptor.
-func (m *metric) Desc() *prometheus.Desc { return m.desc }
-
-// Write fills in out; the label pairs are shared and sorted, as a registry
-// needs them, and never changed after.
-func (m *metric) Write(out *dto.Metric) error {
-	out.Label = m.labels
-	if m.typ == prometheus.CounterValue {
-		out.Counter = &dto.Counter{Value: &m.value}
-	} else {
-		out.Gauge = &dto.Gauge{Value: &m.value}
-	}
-	return nil
 }
 
 // summer adds up the rows that share the kept labels, and sends the sums
