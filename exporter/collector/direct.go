@@ -19,10 +19,10 @@ import (
 //   - the series of each family are sent in the order the registry sorts
 //     them into, so that its sort finds them sorted.
 type direct struct {
-	d       *descs
-	pairs   map[pairKey]*internedPair
-	last    [netnsColumn + 1]*internedPair
-	rows    [numKinds][]entry
+	d        *descs
+	pairs    map[pairKey]*internedPair
+	last     [netnsColumn + 1]*internedPair
+	rows     [numKinds][]entry
 	metrics  slab[metric]
 	ptrs     slab[*dto.LabelPair]
 	counters slab[dto.Counter]
