@@ -224,10 +224,3 @@ func (cn *conn) quiet() bool {
 	_, err := cn.sock.Recv(cn.buf, false)
 	return errors.Is(err, seam.ErrWouldBlock)
 }
-
-// DefaultReceiveBufferSize is the ReceiveBufferSize of a Config that sets
-// none. The kernel sizes dump chunks from the largest buffer a socket has
-// read with, up to about 32 KiB, and each chunk of a service dump walks
-// the table from its start again, so a small buffer makes a large dump
-// quadratic; 64 KiB holds the largest chunk with room to spare.
-const DefaultReceiveBufferSize = 64 << 10

@@ -93,6 +93,13 @@ type Config struct {
 // DefaultReplyTimeout is the ReplyTimeout of a Config that sets none.
 const DefaultReplyTimeout = 10 * time.Second
 
+// DefaultReceiveBufferSize is the ReceiveBufferSize of a Config that sets
+// none. The kernel sizes dump chunks from the largest buffer a socket has
+// read with, up to about 32 KiB, and each chunk of a service dump walks
+// the table from its start again, so a small buffer makes a large dump
+// quadratic; 64 KiB holds the largest chunk with room to spare.
+const DefaultReceiveBufferSize = 64 << 10
+
 // maxIdleSockets bounds the sockets a Client keeps open between calls.
 // More calls than this at once each open one of their own, and close it
 // after.

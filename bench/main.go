@@ -148,6 +148,8 @@ func runOne(c string, n, dests, rep int) error {
 		var r result
 		if rest, ok := strings.CutPrefix(sc.Text(), "RESULT "); ok && json.Unmarshal([]byte(rest), &r) == nil {
 			lines = append(lines, r)
+		} else if strings.HasPrefix(sc.Text(), "PPROF ") {
+			fmt.Println(sc.Text())
 		}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -178,6 +180,7 @@ func runChild(name string, n, d, rep int) error {
 		return err
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	defer startProfile(name)()
 	for _, w := range workloads {
 		if p, ok := c.(preparer); ok {
 			if err := p.prepare(w, n, d); err != nil {
