@@ -66,21 +66,14 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 		t.Fatalf("traffic: %v", err)
 	}
 
-	coll, err := collector.New(c, collector.WithConnectionStates(), collector.WithNetNS("director"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(coll)
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
-	defer srv.Close()
+	url := serve(t, c, collector.WithConnectionStates(), collector.WithNetNS("director"))
 
 	// The kernel folds its per-CPU counters into the ones it reports every
 	// two seconds, so three reads agree only between two library reads
 	// that agree with each other.
 	for attempt := 1; ; attempt++ {
 		before := libraryRead(ctx, t, c)
-		scraped := scrape(t, srv.URL+"/metrics")
+		scraped := scrape(t, url)
 		adm := ipvsadmRead(t, director)
 		after := libraryRead(ctx, t, c)
 		if !maps.Equal(before, after) || before[svc.String()].Connections < conns {
@@ -116,6 +109,21 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 		}
 		return
 	}
+}
+
+// serve serves the metrics of a collector of src over HTTP, until the
+// test ends, and returns their URL.
+func serve(t *testing.T, src collector.Source, opts ...collector.Option) string {
+	t.Helper()
+	c, err := collector.New(src, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/metrics"
 }
 
 // echo serves addr in ns: each connection's bytes are sent back.

@@ -5,13 +5,9 @@ package exporter_test
 import (
 	"bytes"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ipvs-go/ipvs/exporter/collector"
 )
@@ -26,18 +22,11 @@ func TestKernelNoIPVS(t *testing.T) {
 	var log bytes.Buffer
 	d := collector.NewDialer(nil)
 	defer d.Close()
-	c, err := collector.New(d, collector.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
-	defer srv.Close()
+	url := serve(t, d, collector.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	for range 2 {
-		scrape(t, srv.URL)
+		scrape(t, url)
 	}
-	s := scrape(t, srv.URL)
+	s := scrape(t, url)
 	if s.up != 0 {
 		t.Errorf("ipvs_up %v, want 0", s.up)
 	}
