@@ -1,0 +1,337 @@
+package ipvs
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sysctls are the IPVS settings of a network namespace, the entries of
+// /proc/sys/net/ipv4/vs (see the kernel's
+// Documentation/networking/ipvs-sysctl.rst), typed. They are not
+// reachable through the netlink family. Client.Sysctls reads them and
+// Client.SetSysctls writes some of them.
+//
+// A boolean reads true for any nonzero value: the kernel stores most as
+// plain integers and tests them for nonzero. An entry the running kernel
+// lacks keeps its field's zero value and is named in Absent: of the
+// kernels tested, 5.10 lacks run_estimation, 6.1 also est_cpulist and
+// est_nice, 6.12 also conn_max, conn_lfactor and svc_lfactor, which 7.2
+// has; lblc_expiration and lblcr_expiration exist only while the ip_vs_lblc
+// and ip_vs_lblcr modules are loaded, debug_level only with
+// CONFIG_IP_VS_DEBUG (none of Debian's), conntrack only with
+// CONFIG_IP_VS_NFCT.
+type Sysctls struct {
+	// Conntrack keeps netfilter connection tracking for IPVS connections.
+	Conntrack bool `sysctl:"conntrack"`
+	// ConnReuseMode says how a connection reusing an entry's ports is
+	// scheduled: 0 keeps the entry, bit 1 reschedules a reused
+	// connection, bit 2 does so for persistent ones too.
+	ConnReuseMode int `sysctl:"conn_reuse_mode"`
+	// ExpireNodestConn expires at once the entries of a removed
+	// destination, instead of at their timeout.
+	ExpireNodestConn bool `sysctl:"expire_nodest_conn"`
+	// ExpireQuiescentTemplate expires the persistence templates of a
+	// destination at weight 0.
+	ExpireQuiescentTemplate bool `sysctl:"expire_quiescent_template"`
+	// SloppyTCP and SloppySCTP create entries from any packet of a
+	// connection, not only its first: for a director taking over.
+	SloppyTCP  bool `sysctl:"sloppy_tcp"`
+	SloppySCTP bool `sysctl:"sloppy_sctp"`
+	// ScheduleICMP schedules ICMP packets too.
+	ScheduleICMP bool `sysctl:"schedule_icmp"`
+	// IgnoreTunneled leaves tunnelled packets to the stack.
+	IgnoreTunneled bool `sysctl:"ignore_tunneled"`
+	// CacheBypass forwards to the original destination when no real
+	// server is available.
+	CacheBypass bool `sysctl:"cache_bypass"`
+	// NATICMPSend answers ICMP errors for NAT connections without a
+	// destination.
+	NATICMPSend bool `sysctl:"nat_icmp_send"`
+	// PMTUDisc keeps path MTU discovery in tunnels.
+	PMTUDisc bool `sysctl:"pmtu_disc"`
+	// SNATReroute reroutes NAT replies by their source address.
+	SNATReroute bool `sysctl:"snat_reroute"`
+	// BackupOnly disables the director's forwarding while a backup
+	// synchronization daemon runs.
+	BackupOnly bool `sysctl:"backup_only"`
+
+	// AmemThresh is the available memory, in pages, below which the
+	// defense strategies turn on; AmDropRate the rate of drop_packet.
+	AmemThresh int `sysctl:"amemthresh"`
+	AmDropRate int `sysctl:"am_droprate"`
+	// DropEntry, DropPacket and SecureTCP are defense modes, 0 to 3:
+	// never, automatic, automatic now active, always.
+	DropEntry  int `sysctl:"drop_entry,0,3"`
+	DropPacket int `sysctl:"drop_packet,0,3"`
+	SecureTCP  int `sysctl:"secure_tcp,0,3"`
+
+	// SyncVersion is the synchronization protocol version, 0 or 1.
+	SyncVersion int `sysctl:"sync_version,0,1"`
+	// SyncPorts is the number of sync sockets, a power of 2.
+	SyncPorts int `sysctl:"sync_ports,1"`
+	// SyncPersistMode syncs persistent connections by their template.
+	SyncPersistMode bool `sysctl:"sync_persist_mode"`
+	// SyncQlenMax bounds the queue of sync messages.
+	SyncQlenMax uint64 `sysctl:"sync_qlen_max"`
+	// SyncSockSize is the sync sockets' buffer size, 0 for the default.
+	SyncSockSize int `sysctl:"sync_sock_size"`
+	// SyncThreshold says which packets of a connection are synced.
+	SyncThreshold SyncThreshold `sysctl:"sync_threshold"`
+	// SyncRefreshPeriod re-syncs a connection whose state or timeout
+	// did not change for that long; 0 syncs by SyncThreshold only.
+	SyncRefreshPeriod time.Duration `sysctl:"sync_refresh_period"`
+	// SyncRetries is how often a sync message is resent, 0 to 3.
+	SyncRetries int `sysctl:"sync_retries,0,3"`
+
+	// RunEstimation runs the rate estimators.
+	RunEstimation bool `sysctl:"run_estimation"`
+	// EstCPUList are the CPUs of the estimator threads, as a list such
+	// as "0-3,8".
+	EstCPUList string `sysctl:"est_cpulist"`
+	// EstNice is the estimator threads' nice value, -20 to 19.
+	EstNice int `sysctl:"est_nice,-20,19"`
+
+	// ConnMax bounds the namespace's connection entries; ConnLFactor
+	// and SvcLFactor are the load factors, -8 to 8, by which the
+	// connection and service hash tables grow.
+	ConnMax     int `sysctl:"conn_max,0"`
+	ConnLFactor int `sysctl:"conn_lfactor,-8,8"`
+	SvcLFactor  int `sysctl:"svc_lfactor,-8,8"`
+
+	// LBLCExpiration and LBLCRExpiration expire the lblc and lblcr
+	// schedulers' idle entries; they exist while those modules are loaded.
+	LBLCExpiration  time.Duration `sysctl:"lblc_expiration"`
+	LBLCRExpiration time.Duration `sysctl:"lblcr_expiration"`
+	// DebugLevel is the kernel's IPVS debug level, 0 to 12.
+	DebugLevel int `sysctl:"debug_level"`
+
+	// Absent names the entries above that the kernel lacks, in the
+	// order of the fields.
+	Absent []string
+	// Other holds the entries this package does not know, by name, as
+	// the kernel prints them without the final newline.
+	Other map[string]string
+}
+
+// SyncThreshold is the pair of sync_threshold: a connection is synced at
+// its Threshold-th packet and then every Period packets; a Period of 0
+// syncs only on state changes, after Threshold packets.
+type SyncThreshold struct {
+	Threshold int
+	Period    int
+}
+
+// SysctlChanges is a partial update of Sysctls for Client.SetSysctls:
+// each non-nil field is written, the others are left as they are. Its
+// fields are those of Sysctls, as pointers:
+//
+//	c.SetSysctls(ctx, ipvs.SysctlChanges{ExpireNodestConn: new(true), SyncRetries: new(2)})
+type SysctlChanges struct {
+	Conntrack               *bool
+	ConnReuseMode           *int
+	ExpireNodestConn        *bool
+	ExpireQuiescentTemplate *bool
+	SloppyTCP               *bool
+	SloppySCTP              *bool
+	ScheduleICMP            *bool
+	IgnoreTunneled          *bool
+	CacheBypass             *bool
+	NATICMPSend             *bool
+	PMTUDisc                *bool
+	SNATReroute             *bool
+	BackupOnly              *bool
+	AmemThresh              *int
+	AmDropRate              *int
+	DropEntry               *int
+	DropPacket              *int
+	SecureTCP               *int
+	SyncVersion             *int
+	SyncPorts               *int
+	SyncPersistMode         *bool
+	SyncQlenMax             *uint64
+	SyncSockSize            *int
+	SyncThreshold           *SyncThreshold
+	SyncRefreshPeriod       *time.Duration
+	SyncRetries             *int
+	RunEstimation           *bool
+	EstCPUList              *string
+	EstNice                 *int
+	ConnMax                 *int
+	ConnLFactor             *int
+	SvcLFactor              *int
+	LBLCExpiration          *time.Duration
+	LBLCRExpiration         *time.Duration
+	DebugLevel              *int
+
+	// Other writes entries this package does not know, by name, as text.
+	Other map[string]string
+}
+
+// sysctlEntry is a field of Sysctls and its entry.
+type sysctlEntry struct {
+	name     string
+	field    int // index in Sysctls
+	change   int // index in SysctlChanges
+	min, max int64
+}
+
+// sysctlEntries are the entries, from the fields' tags: "name[,min[,max]]".
+var sysctlEntries = func() []sysctlEntry {
+	var entries []sysctlEntry
+	st, ct := reflect.TypeFor[Sysctls](), reflect.TypeFor[SysctlChanges]()
+	for i := range st.NumField() {
+		f := st.Field(i)
+		tag, ok := f.Tag.Lookup("sysctl")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		e := sysctlEntry{name: parts[0], field: i, min: math.MinInt32, max: math.MaxInt32}
+		if len(parts) > 1 {
+			e.min, _ = strconv.ParseInt(parts[1], 10, 32)
+		}
+		if len(parts) > 2 {
+			e.max, _ = strconv.ParseInt(parts[2], 10, 32)
+		}
+		cf, ok := ct.FieldByName(f.Name)
+		if !ok || cf.Type != reflect.PointerTo(f.Type) {
+			panic("ipvs: SysctlChanges." + f.Name + " is not a *" + f.Type.String())
+		}
+		e.change = cf.Index[0]
+		entries = append(entries, e)
+	}
+	return entries
+}()
+
+// decode parses the entry's text (without its newline) into s.
+func (e *sysctlEntry) decode(s *Sysctls, text string) error {
+	v := reflect.ValueOf(s).Elem().Field(e.field)
+	switch p := v.Addr().Interface().(type) {
+	case *string:
+		*p = text
+		return nil
+	case *SyncThreshold:
+		f := strings.Fields(text)
+		if len(f) == 2 {
+			a, err1 := strconv.Atoi(f[0])
+			b, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil {
+				*p = SyncThreshold{a, b}
+				return nil
+			}
+		}
+	case *uint64:
+		n, err := strconv.ParseUint(text, 10, 64)
+		if err == nil {
+			*p = n
+			return nil
+		}
+	default:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			break
+		}
+		switch p := p.(type) {
+		case *bool:
+			*p = n != 0
+		case *time.Duration:
+			*p = time.Duration(n) * time.Second
+		case *int:
+			*p = int(n)
+		}
+		return nil
+	}
+	return fmt.Errorf("sysctl %s: unexpected value %q", e.name, text)
+}
+
+// encode validates the value of a SysctlChanges field and returns the text
+// to write, or the *InvalidError that names the entry and the value.
+func (e *sysctlEntry) encode(v any) (string, error) {
+	field := "sysctl " + e.name
+	checkInt := func(n int64) error {
+		if n < e.min || n > e.max {
+			return invalidf(field, "%d is not between %d and %d", n, e.min, e.max)
+		}
+		return nil
+	}
+	switch v := v.(type) {
+	case bool:
+		if v {
+			return "1", nil
+		}
+		return "0", nil
+	case int:
+		if err := checkInt(int64(v)); err != nil {
+			return "", err
+		}
+		if e.name == "sync_ports" && v&(v-1) != 0 {
+			return "", invalidf(field, "%d is not a power of 2", v)
+		}
+		return strconv.Itoa(v), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	case time.Duration:
+		if v < 0 || v%time.Second != 0 || v/time.Second > math.MaxInt32 {
+			return "", invalidf(field, "%v is not a whole number of seconds from 0 to %d", v, math.MaxInt32)
+		}
+		return strconv.FormatInt(int64(v/time.Second), 10), nil
+	case SyncThreshold:
+		if v.Threshold < 0 || v.Period < 0 || v.Threshold > math.MaxInt32 || v.Period > math.MaxInt32 ||
+			v.Period != 0 && v.Threshold >= v.Period {
+			return "", invalidf(field, "%d %d: want 0 <= threshold < period, or period 0", v.Threshold, v.Period)
+		}
+		return fmt.Sprintf("%d %d", v.Threshold, v.Period), nil
+	case string:
+		if strings.Trim(v, "0123456789,-:/") != "" {
+			return "", invalidf(field, "%q is not a CPU list such as 0-3,8", v)
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("ipvs: sysctl %s has no encoding for %T", e.name, v)
+}
+
+// sysctlWrite is one entry to write.
+type sysctlWrite struct{ name, text string }
+
+// writes validates ch and returns its entries' texts, known ones first in
+// the order of the fields, then Other's in the order of their names.
+func (ch *SysctlChanges) writes() ([]sysctlWrite, error) {
+	var out []sysctlWrite
+	v := reflect.ValueOf(ch).Elem()
+	for i := range sysctlEntries {
+		e := &sysctlEntries[i]
+		p := v.Field(e.change)
+		if p.IsNil() {
+			continue
+		}
+		text, err := e.encode(p.Elem().Interface())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sysctlWrite{e.name, text})
+	}
+	names := make([]string, 0, len(ch.Other))
+	for name := range ch.Other {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		text := ch.Other[name]
+		if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+			return nil, invalidf("sysctl name", "%q is not an entry's name", name)
+		}
+		if strings.ContainsAny(text, "\n\x00") {
+			return nil, invalidf("sysctl "+name, "%q has a newline or NUL", text)
+		}
+		if slices.ContainsFunc(sysctlEntries, func(e sysctlEntry) bool { return e.name == name }) {
+			return nil, invalidf("sysctl "+name, "is a field of SysctlChanges: set it there")
+		}
+		out = append(out, sysctlWrite{name, text})
+	}
+	return out, nil
+}
