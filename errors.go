@@ -89,17 +89,8 @@ func invalidf(field, format string, args ...any) error {
 // ErrNoIPVS is returned by New when the kernel has no IPVS Generic Netlink
 // family: the ip_vs module is not loaded and could not be loaded on
 // demand, or the kernel was built without it. The library never runs
-// modprobe itself. It is also matchable as os.ErrNotExist.
-var ErrNoIPVS error = noIPVSError{}
-
-// noIPVSError is ErrNoIPVS, which also matches os.ErrNotExist.
-type noIPVSError struct{}
-
-func (noIPVSError) Error() string {
-	return "the kernel has no IPVS generic netlink family (is the ip_vs module loaded?)"
-}
-
-func (noIPVSError) Is(target error) bool { return target == os.ErrNotExist }
+// modprobe itself. An error matching it also matches os.ErrNotExist.
+var ErrNoIPVS = errors.New("the kernel has no IPVS generic netlink family (is the ip_vs module loaded?)")
 
 // ErrDumpInterrupted is the error of a dump that the kernel marked with
 // NLM_F_DUMP_INTR: the table changed while it was read, and the result
