@@ -160,20 +160,29 @@ func traffic(n int) error {
 		if err != nil {
 			return err
 		}
-		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.WriteString(conn, msg); err == nil {
-			_ = conn.(*net.TCPConn).CloseWrite()
-			var got []byte
-			if got, err = io.ReadAll(conn); err == nil && string(got) != msg {
-				err = fmt.Errorf("connection %d: echoed %d bytes, want %d", i, len(got), len(msg))
-			}
-		}
+		err = exchange(conn.(*net.TCPConn), msg)
 		conn.Close()
 		if err != nil {
-			return err
+			return fmt.Errorf("connection %d: %w", i, err)
 		}
 	}
 	return nil
+}
+
+// exchange sends msg on conn and checks that it comes back.
+func exchange(conn *net.TCPConn, msg string) error {
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, msg); err != nil {
+		return err
+	}
+	if err := conn.CloseWrite(); err != nil {
+		return err
+	}
+	got, err := io.ReadAll(conn)
+	if err == nil && string(got) != msg {
+		err = fmt.Errorf("echoed %d bytes, want %d", len(got), len(msg))
+	}
+	return err
 }
 
 // counters are the five counters of an object.
