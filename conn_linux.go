@@ -78,6 +78,17 @@ type rawSocket struct {
 	rc             syscall.RawConn
 	pid            uint32
 	sndbuf, rcvbuf int // as the kernel reports them
+
+	// The system call in progress: its buffer, whether it may wait, and
+	// its results. The functions handed to the RawConn are bound once, at
+	// dial, and read these fields, so that no call allocates a closure.
+	// A socket serves one call at a time.
+	buf                  []byte
+	wait                 bool
+	n                    uintptr
+	errno                syscall.Errno
+	sendFn, recvFn       func(fd uintptr) bool
+	sendCtlFn, recvCtlFn func(fd uintptr)
 }
 
 // socketBufferSize is what each socket asks for its send and receive
@@ -93,6 +104,9 @@ func newRawSocket(nc *netlink.Conn) (*rawSocket, error) {
 		return nil, err
 	}
 	s := &rawSocket{nc: nc, rc: rc, pid: nc.PID()}
+	s.sendFn, s.recvFn = s.sysWrite, s.sysRecv
+	s.sendCtlFn = func(fd uintptr) { s.sysWrite(fd) }
+	s.recvCtlFn = func(fd uintptr) { s.sysRecv(fd) }
 	_ = rc.Control(func(fd uintptr) {
 		for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
 			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], socketBufferSize) != nil {
@@ -111,63 +125,64 @@ func (s *rawSocket) Buffers() (int, int) { return s.sndbuf, s.rcvbuf }
 // directly, which is cheaper than the poller's way and enough, since the
 // kernel never makes a netlink write to itself wait.
 func (s *rawSocket) Send(b []byte, wait bool) error {
-	var werr error
-	write := func(fd uintptr) bool {
-		for {
-			if _, werr = unix.Write(int(fd), b); werr != unix.EINTR {
-				return !wait || werr != unix.EAGAIN
-			}
-		}
-	}
+	s.buf, s.wait = b, wait
 	var err error
 	if wait {
-		err = s.rc.Write(write)
+		err = s.rc.Write(s.sendFn)
 	} else {
-		err = s.rc.Control(func(fd uintptr) { write(fd) })
+		err = s.rc.Control(s.sendCtlFn)
 	}
-	switch {
-	case err != nil:
-		return err
-	case werr == unix.EAGAIN:
-		return seam.ErrWouldBlock
-	case werr != nil:
-		return os.NewSyscallError("write", werr)
-	}
-	return nil
+	s.buf = nil
+	return s.result(err, "write")
 }
 
 // Recv reads one datagram. Without wait, it runs on the fd directly: the
 // socket is non-blocking, so an empty queue answers EAGAIN at once.
 func (s *rawSocket) Recv(b []byte, wait bool) (int, error) {
-	var (
-		n    uintptr
-		rerr syscall.Errno
-	)
-	read := func(fd uintptr) bool {
-		for {
-			// recvfrom with MSG_TRUNC returns the datagram's full length;
-			// unix.Recvfrom would allocate a source address each time.
-			n, _, rerr = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), unix.MSG_TRUNC, 0, 0)
-			if rerr != unix.EINTR {
-				return !wait || rerr != unix.EAGAIN
-			}
-		}
-	}
+	s.buf, s.wait = b, wait
 	var err error
 	if wait {
-		err = s.rc.Read(read)
+		err = s.rc.Read(s.recvFn)
 	} else {
-		err = s.rc.Control(func(fd uintptr) { read(fd) })
+		err = s.rc.Control(s.recvCtlFn)
 	}
+	s.buf = nil
+	return int(s.n), s.result(err, "recvfrom")
+}
+
+// result turns the outcome of a system call into Send's and Recv's error.
+func (s *rawSocket) result(err error, call string) error {
 	switch {
 	case err != nil:
-		return 0, err
-	case rerr == unix.EAGAIN:
-		return 0, seam.ErrWouldBlock
-	case rerr != 0:
-		return 0, os.NewSyscallError("recvfrom", rerr)
+		return err
+	case s.errno == unix.EAGAIN:
+		return seam.ErrWouldBlock
+	case s.errno != 0:
+		return os.NewSyscallError(call, s.errno)
 	}
-	return int(n), nil
+	return nil
+}
+
+// sysWrite and sysRecv make their system call on fd, again after EINTR;
+// they tell the poller to wait (false) only on EAGAIN when they may.
+func (s *rawSocket) sysWrite(fd uintptr) bool {
+	for {
+		s.n, _, s.errno = unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(s.buf))), uintptr(len(s.buf)))
+		if s.errno != unix.EINTR {
+			return !s.wait || s.errno != unix.EAGAIN
+		}
+	}
+}
+
+func (s *rawSocket) sysRecv(fd uintptr) bool {
+	for {
+		// recvfrom with MSG_TRUNC returns the datagram's full length;
+		// unix.Recvfrom would allocate a source address each time.
+		s.n, _, s.errno = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(s.buf))), uintptr(len(s.buf)), unix.MSG_TRUNC, 0, 0)
+		if s.errno != unix.EINTR {
+			return !s.wait || s.errno != unix.EAGAIN
+		}
+	}
 }
 
 func (s *rawSocket) SetDeadline(t time.Time) error { return s.nc.SetDeadline(t) }

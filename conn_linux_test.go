@@ -149,3 +149,29 @@ func TestRawSocketStaleDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestRawSocketAllocations pins what an exchange on a real socket
+// allocates, the socket's system calls included: nothing.
+func TestRawSocketAllocations(t *testing.T) {
+	cn := hostConn(t)
+	req, off := nlmsg.StartRequest(nil, nlmsg.CtrlFamilyID, flagsGet, 0, nlmsg.CtrlCmdGetFamily, nlmsg.CtrlVersion)
+	w := attrWriter{b: req}
+	w.str(nlmsg.CtrlAttrFamilyName, "nlctrl")
+	req = nlmsg.FinishRequest(w.b, off)
+	ctx := context.Background()
+	each := func(nlmsg.Header, []byte) error { return nil }
+	var err error
+	n := testing.AllocsPerRun(100, func() {
+		seq := cn.next()
+		nlmsg.SetHeader(req, nlmsg.CtrlFamilyID, flagsGet, seq, nlmsg.CtrlVersion)
+		if err = cn.exchange(ctx, req, seq, seq, nlmsg.CtrlFamilyID, false, each); err == nil && !cn.quiet() {
+			err = errors.New("something is left queued")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%v allocations per exchange on a real socket, want 0", n)
+	}
+}
