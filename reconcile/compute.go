@@ -79,8 +79,15 @@ func (pl *planner) compute() (*Plan, error) {
 	cur := make(map[serviceKey]int, len(current))
 	for i := range current {
 		vs := &current[i]
+		k := keyOf(normService(vs.Service))
+		if _, twice := cur[k]; twice {
+			// A dump may list a service twice when the table changes
+			// meanwhile: the second is the same service, not another.
+			matched[i] = true
+			continue
+		}
 		owned[i] = pl.owns(vs.Service)
-		cur[keyOf(normService(vs.Service))] = i
+		cur[k] = i
 	}
 	var created map[serviceKey]bool // desired services not in the table
 	for w := range desired {
@@ -157,8 +164,18 @@ func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
 	var index map[destKey]int
 	if len(have) > smallList {
 		index = make(map[destKey]int, len(have))
-		for i, k := range haveKeys {
-			index[k] = i
+	}
+	// A destination listed twice (the table changed during the read) is
+	// the same one: the second is set aside as if desired.
+	for i, k := range haveKeys {
+		if index != nil {
+			if _, twice := index[k]; twice {
+				used[i] = true
+			} else {
+				index[k] = i
+			}
+		} else if slices.Index(haveKeys[:i], k) >= 0 {
+			used[i] = true
 		}
 	}
 	var seen map[destKey]bool // desired keys not in have, past smallList

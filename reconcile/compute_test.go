@@ -198,3 +198,24 @@ func TestComputeRestoresWeight(t *testing.T) {
 	wantLines(t, mustCompute(t, current, []ipvs.VirtualServer{vs(svc, dst("10.1.0.1:80", 4))}, Options{}),
 		"update destination 10.1.0.1:80 of tcp 10.0.0.1:80: weight 0 -> 4")
 }
+
+// TestComputeReadTwice: a service or destination that a read lists twice
+// (the table changed during the dump) is neither removed nor drained.
+func TestComputeReadTwice(t *testing.T) {
+	svc := tcp("10.0.0.1", 80)
+	d := conns(dst("10.1.0.1:80", 1), 1, 0, 0)
+	desired := []ipvs.VirtualServer{vs(svc, dst("10.1.0.1:80", 1))}
+	current := readBack([]ipvs.VirtualServer{vs(svc, d, d), vs(svc, d)})
+	if p := mustCompute(t, current, desired, Options{}); !p.Empty() || len(p.Draining()) != 0 {
+		t.Errorf("plan:\n%s", p)
+	}
+	var many []ipvs.Destination // past the scanned lists
+	for i := range 2 * smallList {
+		many = append(many, dst(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 1, byte(i)}), 80).String(), 1))
+	}
+	desired = []ipvs.VirtualServer{vs(svc, many...)}
+	current = readBack([]ipvs.VirtualServer{vs(svc, append(many, many[3])...)})
+	if p := mustCompute(t, current, desired, Options{}); !p.Empty() {
+		t.Errorf("plan:\n%s", p)
+	}
+}
