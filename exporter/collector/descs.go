@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "ipvs"
@@ -58,6 +59,24 @@ type descs struct {
 	// The global metrics, without identity labels.
 	up, duration, errors, info, tableSize, timeout, daemon, states *prometheus.Desc
 	constLabels                                                    prometheus.Labels
+	// meta has the name, help and type of each descriptor, for Gather.
+	meta map[*prometheus.Desc]familyMeta
+}
+
+type familyMeta struct {
+	name, help string
+	typ        dto.MetricType
+}
+
+// newDesc makes a descriptor and records its metadata.
+func (d *descs) newDesc(name, help string, typ prometheus.ValueType, labels []string) *prometheus.Desc {
+	desc := prometheus.NewDesc(name, help, labels, d.constLabels)
+	t := dto.MetricType_GAUGE
+	if typ == prometheus.CounterValue {
+		t = dto.MetricType_COUNTER
+	}
+	d.meta[desc] = familyMeta{name, help, t}
+	return desc
 }
 
 // The per-object counters, in the order of a row's columns: each is a
@@ -80,7 +99,7 @@ var destGauges = []struct{ name, help string }{
 }
 
 func newDescs(o *options) descs {
-	var d descs
+	d := descs{meta: map[*prometheus.Desc]familyMeta{}}
 	if o.netns != nil {
 		d.constLabels = prometheus.Labels{"netns": *o.netns}
 	}
@@ -110,11 +129,12 @@ func newDescs(o *options) descs {
 	d.add(kindServiceInfo, "service", "info", "Settings of a service, as labels; the value is 1"+countHelp(d.sets[kindServiceInfo]), prometheus.GaugeValue, 0)
 
 	g := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(namespace+"_"+name, help, labels, d.constLabels)
+		return d.newDesc(namespace+"_"+name, help, prometheus.GaugeValue, labels)
 	}
 	d.up = g("up", "Whether the last read of the IPVS table succeeded (0 without IPVS).")
 	d.duration = g("scrape_duration_seconds", "How long the last scrape of the IPVS table took.")
-	d.errors = g("scrape_errors_total", "Failed reads of the IPVS table, by operation.", "operation")
+	d.errors = d.newDesc(namespace+"_scrape_errors_total", "Failed reads of the IPVS table, by operation.",
+		prometheus.CounterValue, []string{"operation"})
 	d.info = g("info", "The kernel's IPVS version, as a label; the value is 1.", "version")
 	d.tableSize = g("connection_table_size", "Buckets of the kernel's connection hash table.")
 	d.timeout = g("timeout_seconds", "Idle timeouts of connections, by kind: tcp, tcp_fin, udp.", "timeout")
@@ -142,7 +162,7 @@ func countHelp(s labelSet) string {
 }
 
 func (d *descs) add(k kind, subsystem, name, help string, typ prometheus.ValueType, col int) {
-	desc := prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, d.sets[k].names, d.constLabels)
+	desc := d.newDesc(prometheus.BuildFQName(namespace, subsystem, name), help, typ, d.sets[k].names)
 	d.families[k] = append(d.families[k], family{desc: desc, typ: typ, col: col})
 }
 

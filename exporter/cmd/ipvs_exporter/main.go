@@ -120,6 +120,7 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
+	gatherers := merged{reg}
 	var dialers []*collector.Dialer
 	closeAll := func() {
 		for _, d := range dialers {
@@ -130,15 +131,14 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		d := collector.NewDialer(ns.config())
 		dialers = append(dialers, d)
 		c, err := collector.New(d, append(opts, collector.WithNetNS(ns.label), collector.WithLogger(logger.With("netns", ns.label)))...)
-		if err == nil {
-			err = reg.Register(c)
-		}
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("netns %q: %w", ns.label, err)
 		}
+		// Not registered: see merged.
+		gatherers = append(gatherers, c)
 	}
-	var handler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	var handler http.Handler = promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})

@@ -80,4 +80,8 @@ func TestHandlerServesEveryNamespace(t *testing.T) {
 			t.Errorf("no %s in:\n%s", want, body)
 		}
 	}
+	// One family of both namespaces' series.
+	if n := strings.Count(string(body), "# TYPE ipvs_up gauge"); n != 1 {
+		t.Errorf("ipvs_up is %d families, want 1:\n%s", n, body)
+	}
 }
