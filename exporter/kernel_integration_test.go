@@ -73,7 +73,7 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 	// that agree with each other.
 	for attempt := 1; ; attempt++ {
 		before := libraryRead(ctx, t, c)
-		scraped := scrape(t, url)
+		scraped, gathered := scrape(t, url+"/metrics"), scrape(t, url+"/gather")
 		adm := ipvsadmRead(t, director)
 		after := libraryRead(ctx, t, c)
 		if !maps.Equal(before, after) || before[svc.String()].Connections < conns {
@@ -92,6 +92,7 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 			}
 		}
 		compare(t, "scraped", scraped.counters, before)
+		compare(t, "scraped through Gather", gathered.counters, before)
 		compare(t, "ipvsadm", adm, before)
 		for i, b := range backends {
 			if w := scraped.weights[b.String()]; w != float64(i+1) {
@@ -112,7 +113,9 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 }
 
 // serve serves the metrics of a collector of src over HTTP, until the
-// test ends, and returns their URL.
+// test ends, and returns their URL: at /metrics through a pedantic
+// registry, which refuses a repeated series, and at /gather through the
+// Collector's own Gather, as ipvs_exporter serves it.
 func serve(t *testing.T, src collector.Source, opts ...collector.Option) string {
 	t.Helper()
 	c, err := collector.New(src, opts...)
@@ -121,9 +124,12 @@ func serve(t *testing.T, src collector.Source, opts ...collector.Option) string 
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	mux.Handle("/gather", promhttp.HandlerFor(c, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv.URL + "/metrics"
+	return srv.URL
 }
 
 // echo serves addr in ns: each connection's bytes are sent back.

@@ -24,9 +24,9 @@ func TestKernelNoIPVS(t *testing.T) {
 	defer d.Close()
 	url := serve(t, d, collector.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	for range 2 {
-		scrape(t, url)
+		scrape(t, url+"/metrics")
 	}
-	s := scrape(t, url)
+	s := scrape(t, url+"/gather")
 	if s.up != 0 {
 		t.Errorf("ipvs_up %v, want 0", s.up)
 	}
