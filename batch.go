@@ -20,6 +20,13 @@ import (
 type Batch struct {
 	buf []byte // the requests, back to back; Apply fills in their headers
 	ops []batchOp
+
+	// The service of the last destination write, checked, and its
+	// SERVICE nest: writes to the destinations of one service usually
+	// come together, and then share them.
+	last     serviceKey
+	lastErr  error
+	lastNest []byte
 }
 
 // batchOp is one write of a batch: what it is, for its result, and where
@@ -41,57 +48,115 @@ func (o *batchOp) String() string {
 	return o.svc.String()
 }
 
-// add checks and encodes one write.
-func add[O operand](b *Batch, r *request, o O, svc serviceKey, dst *Destination) {
-	op := batchOp{req: r, svc: svc, off: len(b.buf)}
-	if dst != nil {
-		op.dst, op.hasDst = dst.key(svc), true
-	}
-	if err := o.validate(); err != nil {
-		refused := op
-		refused.end, refused.err = refused.off, wrap(*r, &refused, err)
-		b.ops = append(b.ops, refused)
-		return
-	}
-	// The family ID, flags and sequence number are filled in by Apply.
-	var off int
-	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, r.cmd, ipvsh.GenlVersion)
-	b.buf = nlmsg.FinishRequest(o.encode(b.buf), off)
-	op.end = len(b.buf)
-	b.ops = append(b.ops, op)
-}
+// The writes are checked and encoded by pointer, without the generic
+// operands of single calls: a batch may hold a hundred thousand of them,
+// and copying each object through several calls costs more than encoding
+// it.
 
 // CreateService adds the creation of a service to the batch.
-func (b *Batch) CreateService(svc Service) {
-	add(b, &reqCreateService, serviceSpec(svc), svc.key(), nil)
-}
+func (b *Batch) CreateService(svc Service) { b.addService(&reqCreateService, &svc, true) }
 
 // UpdateService adds an update of a service to the batch.
-func (b *Batch) UpdateService(svc Service) {
-	add(b, &reqUpdateService, serviceSpec(svc), svc.key(), nil)
-}
+func (b *Batch) UpdateService(svc Service) { b.addService(&reqUpdateService, &svc, true) }
 
 // RemoveService adds the removal of a service to the batch.
-func (b *Batch) RemoveService(svc Service) {
-	add(b, &reqRemoveService, serviceRef(svc), svc.key(), nil)
-}
+func (b *Batch) RemoveService(svc Service) { b.addService(&reqRemoveService, &svc, false) }
 
 // CreateDestination adds the creation of a destination to the batch.
 func (b *Batch) CreateDestination(svc Service, dst Destination) {
-	k := svc.key()
-	add(b, &reqCreateDest, destinationSpec{k, dst}, k, &dst)
+	b.addDestination(&reqCreateDest, &svc, &dst, true)
 }
 
 // UpdateDestination adds an update of a destination to the batch.
 func (b *Batch) UpdateDestination(svc Service, dst Destination) {
-	k := svc.key()
-	add(b, &reqUpdateDest, destinationSpec{k, dst}, k, &dst)
+	b.addDestination(&reqUpdateDest, &svc, &dst, true)
 }
 
 // RemoveDestination adds the removal of a destination to the batch.
 func (b *Batch) RemoveDestination(svc Service, dst Destination) {
+	b.addDestination(&reqRemoveDest, &svc, &dst, false)
+}
+
+func (b *Batch) addService(r *request, svc *Service, full bool) {
 	k := svc.key()
-	add(b, &reqRemoveDest, destinationRef{k, dst}, k, &dst)
+	var err error
+	if full {
+		err = svc.validate(k)
+	} else {
+		err = k.validate()
+	}
+	if b.refused(r, k, nil, err) {
+		return
+	}
+	off := b.start(r)
+	w := attrWriter{b: b.buf}
+	if full {
+		svc.encodeNest(&w, k)
+	} else {
+		k.encodeNest(&w)
+	}
+	b.finish(r, k, nil, w.b, off)
+}
+
+func (b *Batch) addDestination(r *request, svc *Service, dst *Destination, full bool) {
+	k := svc.key()
+	if k != b.last || b.lastNest == nil {
+		w := attrWriter{b: b.lastNest[:0]}
+		k.encodeNest(&w)
+		b.last, b.lastErr, b.lastNest = k, k.validate(), w.b
+	}
+	dk := dst.key(k)
+	err := b.lastErr
+	if err == nil && full {
+		err = dst.validate(k, dk)
+	} else if err == nil {
+		err = dk.validate()
+	}
+	if b.refused(r, k, &dk, err) {
+		return
+	}
+	off := b.start(r)
+	w := attrWriter{b: append(b.buf, b.lastNest...)}
+	encodeDestinationNest(&w, dk, dst, full)
+	b.finish(r, k, &dk, w.b, off)
+}
+
+// refused records a write the client refuses, if err says so.
+func (b *Batch) refused(r *request, k serviceKey, dk *destKey, err error) bool {
+	if err == nil {
+		return false
+	}
+	op := b.record(r, k, dk)
+	op.off, op.end = len(b.buf), len(b.buf)
+	op.err = wrap(*r, op, err)
+	return true
+}
+
+// record appends a write's identity, in place: a batch may hold a
+// hundred thousand of them.
+func (b *Batch) record(r *request, k serviceKey, dk *destKey) *batchOp {
+	b.ops = append(b.ops, batchOp{})
+	op := &b.ops[len(b.ops)-1]
+	op.req, op.svc = r, k
+	if dk != nil {
+		op.dst, op.hasDst = *dk, true
+	}
+	return op
+}
+
+// start begins a write's request; its family ID, flags and sequence
+// number are filled in by Apply.
+func (b *Batch) start(r *request) int {
+	var off int
+	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, r.cmd, ipvsh.GenlVersion)
+	return off
+}
+
+// finish ends the request that starts at off, whose buffer is now buf.
+func (b *Batch) finish(r *request, k serviceKey, dk *destKey, buf []byte, off int) {
+	b.buf = nlmsg.FinishRequest(buf, off)
+	op := b.record(r, k, dk)
+	op.off, op.end = off, len(b.buf)
 }
 
 // Len returns the number of writes in the batch.

@@ -45,7 +45,7 @@ func BenchmarkEncodeService(b *testing.B) {
 	w := attrWriter{b: make([]byte, 0, 512)}
 	for b.Loop() {
 		w.b = w.b[:0]
-		sip.encodeNest(&w)
+		sip.encodeNest(&w, sip.key())
 	}
 }
 

@@ -185,9 +185,9 @@ func (k destKey) encode(w *attrWriter) {
 	w.u16(ipvsh.DestAttrAddrFamily, uint16(k.family))
 }
 
-// validate checks a destination to be created or updated in the service k.
-func (d *Destination) validate(k serviceKey) error {
-	dk := d.key(k)
+// validate checks a destination to be created or updated in the service
+// k; dk is its own key.
+func (d *Destination) validate(k serviceKey, dk destKey) error {
 	if err := dk.validate(); err != nil {
 		return err
 	}
@@ -225,10 +225,10 @@ func (d *Destination) validate(k serviceKey) error {
 }
 
 // encodeNest writes the DEST nest of NEW_DEST and SET_DEST for a
-// destination of the service k.
-func (d *Destination) encodeNest(w *attrWriter, k serviceKey) {
+// destination whose key is dk.
+func (d *Destination) encodeNest(w *attrWriter, dk destKey) {
 	n := w.nest(ipvsh.CmdAttrDest)
-	d.key(k).encode(w)
+	dk.encode(w)
 	w.u32(ipvsh.DestAttrFwdMethod, uint32(d.Forward))
 	w.u32(ipvsh.DestAttrWeight, d.Weight)
 	if d.Forward == ForwardTunnel {
@@ -320,38 +320,57 @@ type (
 )
 
 func (o destinationRef) validate() error {
-	if err := o.svc.validate(); err != nil {
-		return err
-	}
-	return o.dst.key(o.svc).validate()
+	return validateDestination(o.svc, o.dst.key(o.svc), &o.dst, false)
 }
 
 func (o destinationRef) encode(b []byte) []byte {
-	w := attrWriter{b: b}
-	o.svc.encodeNest(&w)
-	n := w.nest(ipvsh.CmdAttrDest)
-	o.dst.key(o.svc).encode(&w)
-	w.end(n)
-	return w.b
+	return encodeDestination(b, o.svc, o.dst.key(o.svc), &o.dst, false)
 }
 
 func (o destinationRef) String() string { return o.dst.key(o.svc).String() + " of " + o.svc.String() }
 
 func (o destinationSpec) validate() error {
-	if err := o.svc.validate(); err != nil {
-		return err
-	}
-	return o.dst.validate(o.svc)
+	return validateDestination(o.svc, o.dst.key(o.svc), &o.dst, true)
 }
 
 func (o destinationSpec) encode(b []byte) []byte {
-	w := attrWriter{b: b}
-	o.svc.encodeNest(&w)
-	o.dst.encodeNest(&w, o.svc)
-	return w.b
+	return encodeDestination(b, o.svc, o.dst.key(o.svc), &o.dst, true)
 }
 
 func (o destinationSpec) String() string { return destinationRef(o).String() }
+
+// validateDestination checks a request about the destination d, whose
+// key is dk, of the service k: one that names it, or one that carries all
+// its settings (full). The operands and Batch share it.
+func validateDestination(k serviceKey, dk destKey, d *Destination, full bool) error {
+	if err := k.validate(); err != nil {
+		return err
+	}
+	if full {
+		return d.validate(k, dk)
+	}
+	return dk.validate()
+}
+
+// encodeDestination appends the attributes of a request about the
+// destination d, whose key is dk, of the service k.
+func encodeDestination(b []byte, k serviceKey, dk destKey, d *Destination, full bool) []byte {
+	w := attrWriter{b: b}
+	k.encodeNest(&w)
+	encodeDestinationNest(&w, dk, d, full)
+	return w.b
+}
+
+// encodeDestinationNest writes the DEST nest of a request about d.
+func encodeDestinationNest(w *attrWriter, dk destKey, d *Destination, full bool) {
+	if full {
+		d.encodeNest(w, dk)
+		return
+	}
+	n := w.nest(ipvsh.CmdAttrDest)
+	dk.encode(w)
+	w.end(n)
+}
 
 // Destinations returns the destinations of the service svc identifies.
 //

@@ -110,10 +110,11 @@ func FuzzDecodeService(f *testing.F) {
 			return
 		}
 		fuzzRoundTrip(t, "reply", s, fuzzEncodeService(s), decodeServiceMessage)
-		if s.validate() != nil {
+		k := s.key()
+		if s.validate(k) != nil {
 			return
 		}
-		req := genlMessage(ipvsh.CmdNewService, s.encodeNest)
+		req := genlMessage(ipvsh.CmdNewService, func(w *attrWriter) { s.encodeNest(w, k) })
 		writable := s
 		writable.Stats = Stats{}
 		writable.FlagsMask = 0
@@ -159,10 +160,10 @@ func FuzzDecodeDestination(f *testing.F) {
 		fuzzRoundTrip(t, "reply", d, fuzzEncodeDestination(d), decode)
 		svc := Service{Family: d.Family, FWMark: 1}
 		k := svc.key()
-		if d.validate(k) != nil {
+		if d.validate(k, d.key(k)) != nil {
 			return
 		}
-		req := genlMessage(ipvsh.CmdNewDest, func(w *attrWriter) { d.encodeNest(w, k) })
+		req := genlMessage(ipvsh.CmdNewDest, func(w *attrWriter) { d.encodeNest(w, d.key(k)) })
 		writable := d
 		writable.Stats = Stats{}
 		writable.ActiveConnections, writable.InactiveConnections, writable.PersistentConnections = 0, 0, 0

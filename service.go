@@ -184,9 +184,8 @@ func (k serviceKey) encodeNest(w *attrWriter) {
 	w.end(n)
 }
 
-// validate checks a service to be created or updated.
-func (s *Service) validate() error {
-	k := s.key()
+// validate checks a service to be created or updated; k is its key.
+func (s *Service) validate(k serviceKey) error {
 	if err := k.validate(); err != nil {
 		return err
 	}
@@ -206,9 +205,8 @@ func (s *Service) validate() error {
 }
 
 // encodeNest writes the SERVICE nest of NEW_SERVICE and SET_SERVICE, in
-// the order ipvsadm uses.
-func (s *Service) encodeNest(w *attrWriter) {
-	k := s.key()
+// the order ipvsadm uses; k is the service's key.
+func (s *Service) encodeNest(w *attrWriter, k serviceKey) {
 	n := w.nest(ipvsh.CmdAttrService)
 	k.encode(w)
 	w.str(ipvsh.SvcAttrSchedName, s.Scheduler)
@@ -331,12 +329,12 @@ func (s serviceRef) encode(b []byte) []byte {
 	return w.b
 }
 
-func (s serviceSpec) validate() error { return (*Service)(&s).validate() }
+func (s serviceSpec) validate() error { return (*Service)(&s).validate((*Service)(&s).key()) }
 func (s serviceSpec) String() string  { return Service(s).String() }
 
 func (s serviceSpec) encode(b []byte) []byte {
 	w := attrWriter{b: b}
-	(*Service)(&s).encodeNest(&w)
+	(*Service)(&s).encodeNest(&w, (*Service)(&s).key())
 	return w.b
 }
 
