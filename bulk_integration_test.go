@@ -112,7 +112,7 @@ func TestKernelVirtualServers(t *testing.T) {
 		sortDests(single)
 		sortDests(vs.Destinations)
 		if diff := cmp.Diff(single, vs.Destinations, addrCmp); diff != "" {
-			t.Errorf("%s differs from Destinations (-single +snapshot):\n%s", vs.Service, diff)
+			t.Errorf("%s differs from Destinations (-single +VirtualServers):\n%s", vs.Service, diff)
 		}
 	}
 }
