@@ -74,6 +74,7 @@ func report(in, out, chart, micro string) error {
 	}
 	defer f.Close()
 	accs := map[key]*acc{}
+	var suiteResults []result
 	var sizes []int
 	kernel := ""
 	sc := bufio.NewScanner(f)
@@ -85,6 +86,10 @@ func report(in, out, chart, micro string) error {
 		var r result
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			return err
+		}
+		if r.Group != "" {
+			suiteResults = append(suiteResults, r)
+			continue
 		}
 		k := key{r.Contender, r.Workload, r.Services}
 		a := accs[k]
@@ -186,6 +191,7 @@ func report(in, out, chart, micro string) error {
 		}
 		p("\n")
 	}
+	b.WriteString(suitesReport(suiteResults))
 	b.WriteString(curveTable(accs2curve(accs)))
 	b.WriteString(targets(stats, sizes))
 	b.WriteString(why(stats, sizes, micro))
