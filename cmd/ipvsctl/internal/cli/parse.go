@@ -1,0 +1,433 @@
+package cli
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// Limits and defaults of ipvsadm.
+const (
+	maxTimeout         = 86400 * 31
+	defaultPersistence = 300
+	defaultScheduler   = "wlc"
+	defaultMcastIfn    = "eth0"
+	schedNameMax       = 15
+	peNameMax          = 32
+	ifNameMax          = 15
+	intMax             = 1<<31 - 1
+)
+
+// state is what ipvsadm keeps in its ipvs_command_entry while it reads a
+// line: the service's family and raw netmask change meaning as options
+// arrive, so they are converted only at the end.
+type state struct {
+	cmd        *Command
+	af         ipvs.Family
+	proto      ipvs.Protocol
+	addr       netip.Addr
+	port       uint16
+	fwmark     uint32
+	netmask    uint32 // an IPv4 mask in network order, or an IPv6 prefix length
+	flags      ipvs.ServiceFlags
+	sched      string
+	schedFlags string
+	timeout    uint32
+	restore    bool
+}
+
+// Parse reads one command line, argv[0] being the program's name.
+func Parse(argv []string) (*Command, error) { return parse(argv, false) }
+
+// ParseRestore reads one line of a restore, as Parse does, but also takes
+// what ipvsadm 1.31 saves and then refuses: a GRE destination with
+// --tun-remcsum.
+func ParseRestore(argv []string) (*Command, error) { return parse(argv, true) }
+
+func parse(argv []string, restore bool) (*Command, error) {
+	cmd := &Command{}
+	st := &state{cmd: cmd, netmask: 0xffffffff, restore: restore}
+	cmd.Dest.Weight = 1
+	cmd.Dest.Forward = ipvs.ForwardDirectRoute
+	if len(argv) <= 1 {
+		cmd.Cmd = CmdList
+		return cmd, nil
+	}
+	sc := &scanner{table: options, argv: argv[1:]}
+	// In listings, where ipvsadm refuses -p, it means pretty JSON (as in
+	// iproute2) and takes no argument.
+	sc.noOptional = func(sp *spec) bool { return sp.tag == optPersistent && cmd.Cmd == CmdList }
+	var startArg string
+	first := true
+	for {
+		t, err := sc.nextToken()
+		if err != nil {
+			if first {
+				return nil, &ExitError{Code: 255, TryHelp: true}
+			}
+			return nil, &ExitError{Code: 255, Msg: err.Error()}
+		}
+		if t == nil {
+			break
+		}
+		if own, err := st.ownOption(t); own {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if first {
+			first = false
+			if t.spec.tag != tagCommand {
+				return nil, &ExitError{Code: 255, TryHelp: true}
+			}
+			cmd.Cmd = commandSpecs[t.spec.long]
+			startArg = t.value
+			if cmd.Cmd == CmdHelp || cmd.Cmd == CmdVersion {
+				return cmd, nil
+			}
+			if err := st.daemonState(startArg); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := st.option(t); err != nil {
+			return nil, err
+		}
+	}
+	if first {
+		return nil, &ExitError{Code: 255, TryHelp: true}
+	}
+	rest := sc.rest
+	if cmd.Cmd == CmdTimeout {
+		if len(rest) < 3 {
+			return nil, fail("--set option requires 3 timeout values")
+		}
+		var vals [3]time.Duration
+		for i := range vals {
+			n, err := parseTimeout(rest[i], 0, maxTimeout)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = time.Duration(n) * time.Second
+		}
+		cmd.Timeouts = ipvs.Timeouts{TCP: vals[0], TCPFin: vals[1], UDP: vals[2]}
+		rest = rest[3:]
+	}
+	if len(rest) > 0 {
+		return nil, fail("unexpected argument %s", rest[0])
+	}
+	if st.schedFlags != "" {
+		st.flags &^= ipvs.FlagSched1 | ipvs.FlagSched2 | ipvs.FlagSched3
+		f, err := parseSchedFlags(st.sched, st.schedFlags)
+		if err != nil {
+			return nil, err
+		}
+		st.flags |= f
+	}
+	if err := st.check(); err != nil {
+		return nil, err
+	}
+	if err := st.finish(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// daemonState reads the argument of --start-daemon and --stop-daemon.
+func (st *state) daemonState(arg string) error {
+	var s ipvs.DaemonState
+	switch arg {
+	case "master":
+		s = ipvs.DaemonMaster
+	case "backup":
+		s = ipvs.DaemonBackup
+	}
+	switch {
+	case st.cmd.Cmd == CmdStartDaemon && s == 0:
+		return fail("illegal start-daemon parameter specified")
+	case st.cmd.Cmd == CmdStopDaemon && s == 0:
+		return fail("illegal start_daemon specified")
+	}
+	st.cmd.Daemon.State = s
+	return nil
+}
+
+// ownOption handles ipvsctl's options, which may come anywhere.
+func (st *state) ownOption(t *token) (bool, error) {
+	c := st.cmd
+	switch t.spec.tag {
+	case tagJSON:
+		c.Output = OutputJSON
+	case tagYAML:
+		c.Output = OutputYAML
+	case tagPretty:
+		c.Pretty = true
+	case tagOutput:
+		switch t.value {
+		case "json":
+			c.Output = OutputJSON
+		case "yaml":
+			c.Output = OutputYAML
+		case "text":
+			c.Output = OutputText
+		default:
+			return true, fail("illegal output format `%s' specified (json, yaml or text)", t.value)
+		}
+	case tagNetNS:
+		if t.value == "" {
+			return true, fail("illegal netns `' specified")
+		}
+		c.NetNS = t.value
+	case tagDryRun:
+		c.DryRun = true
+	case tagFlush:
+		c.Flush = true
+	case optPersistent:
+		if c.Cmd != CmdList {
+			return false, nil
+		}
+		c.Pretty = true
+		if c.Output == OutputText {
+			c.Output = OutputJSON
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// setOption is ipvsadm's set_option: each option at most once.
+func (st *state) setOption(o int) error {
+	bit := uint64(1) << o
+	if st.cmd.Options&bit != 0 {
+		return fail("multiple '%s' options specified", optNames[o])
+	}
+	st.cmd.Options |= bit
+	return nil
+}
+
+// option applies one option after the command.
+func (st *state) option(t *token) error {
+	c := st.cmd
+	tg := t.spec.tag
+	if tg == tagCommand {
+		return fail("multiple commands specified")
+	}
+	if tg < numOpts {
+		if err := st.setOption(int(tg)); err != nil {
+			return err
+		}
+	}
+	v := t.value
+	switch tg {
+	case tagTCP, tagUDP, tagSCTP:
+		if err := st.setOption(optService); err != nil {
+			return err
+		}
+		st.proto = map[tag]ipvs.Protocol{tagTCP: ipvs.ProtocolTCP, tagUDP: ipvs.ProtocolUDP, tagSCTP: ipvs.ProtocolSCTP}[tg]
+		a, port, res := parseService(v, st.proto)
+		if res&parsedAddr == 0 {
+			return fail("illegal virtual server address[:port] specified")
+		}
+		st.setAddr(a)
+		if res&parsedPort != 0 {
+			st.port = port
+		}
+	case tagFWMark:
+		if err := st.setOption(optService); err != nil {
+			return err
+		}
+		// ipvsadm also sets TCP here, "a sane value though not used"; the
+		// library identifies a fwmark service by mark and family alone.
+		st.af = ipvs.FamilyIPv4
+		m, err := parseFWMark(v, st.restore)
+		if err != nil {
+			return err
+		}
+		st.fwmark = m
+	case optScheduler:
+		st.sched = truncate(v, schedNameMax)
+	case optPersistent:
+		st.flags |= ipvs.FlagPersistent
+		st.timeout = defaultPersistence
+		if t.hasArg {
+			n, err := parseTimeout(v, 1, maxTimeout)
+			if err != nil {
+				return err
+			}
+			st.timeout = uint32(n)
+		}
+	case optNetmask:
+		return st.parseNetmask(v)
+	case optServer:
+		a, port, res := parseService(v, st.proto)
+		if res&parsedAddr == 0 {
+			return fail("illegal real server address[:port] specified")
+		}
+		if res&parsedPort == 0 {
+			port = st.port
+		}
+		c.Dest.Address, c.Dest.Port = a, port
+		c.Dest.Family = familyOf(a)
+	case tagTunnel, tagRoute, tagMasq:
+		if err := st.setOption(optForward); err != nil {
+			return err
+		}
+		c.Dest.Forward = map[tag]ipvs.ForwardMethod{tagTunnel: ipvs.ForwardTunnel, tagRoute: ipvs.ForwardDirectRoute, tagMasq: ipvs.ForwardMasquerade}[tg]
+	case optWeight:
+		n, ok := stringToNumber(v, 0, 65535)
+		if !ok {
+			return fail("illegal weight specified")
+		}
+		c.Dest.Weight = uint32(n)
+	case optUThreshold:
+		n, ok := stringToNumber(v, 0, intMax)
+		if !ok {
+			return fail("illegal u_threshold specified")
+		}
+		c.Dest.UpperThreshold = uint32(n)
+	case optLThreshold:
+		n, ok := stringToNumber(v, 0, intMax)
+		if !ok {
+			return fail("illegal l_threshold specified")
+		}
+		c.Dest.LowerThreshold = uint32(n)
+	case optNumeric:
+		c.Format |= FmtNumeric
+	case optMcast:
+		c.Daemon.Interface = truncate(v, ifNameMax)
+	case optSyncID:
+		n, ok := stringToNumber(v, 0, 255)
+		if !ok {
+			return fail("illegal syncid specified")
+		}
+		c.Daemon.SyncID = uint32(n)
+	case optStats:
+		c.Format |= FmtStats
+	case optRate:
+		c.Format |= FmtRate
+	case optThresholds:
+		c.Format |= FmtThresholds
+	case optPersistentConn:
+		c.Format |= FmtPersistentConn
+	case optNoSort:
+		c.Format |= FmtNoSort
+	case optExact:
+		c.Format |= FmtExact
+	case optTunInfo:
+		c.Format |= FmtTunInfo
+	case tagIPv6:
+		if st.fwmark == 0 {
+			return fail("-6 used before -f\n")
+		}
+		st.af, st.netmask = ipvs.FamilyIPv6, 128
+	case optOnePacket:
+		st.flags |= ipvs.FlagOnePacket
+	case optPE:
+		c.Service.PersistenceEngine = truncate(v, peNameMax)
+	case optSchedFlags:
+		st.schedFlags = v
+	case optMcastGroup:
+		return st.parseGroup(v)
+	case optMcastPort:
+		n, ok := stringToNumber(v, 1, 65535)
+		if !ok {
+			return fail("illegal mcast-port specified")
+		}
+		c.Daemon.Port = uint16(n)
+	case optMcastTTL:
+		n, ok := stringToNumber(v, 1, 255)
+		if !ok {
+			return fail("illegal mcast-ttl specified")
+		}
+		c.Daemon.TTL = uint8(n)
+	case optSyncMaxLen:
+		n, ok := stringToNumber(v, 1, 65535-20-8)
+		if !ok {
+			return fail("illegal sync-maxlen specified")
+		}
+		c.Daemon.MaxLength = uint16(n)
+	case optTunType:
+		i := indexOf(tunnelNames[:], v)
+		if i < 0 {
+			return fail("illegal tunnel type specified")
+		}
+		c.Dest.TunnelType = ipvs.TunnelType(i)
+	case optTunPort:
+		n, ok := stringToNumber(v, 1, 65535)
+		if !ok {
+			return fail("illegal tunnel port specified")
+		}
+		c.Dest.TunnelPort = uint16(n)
+	case optTunNoCsum:
+	case optTunCsum:
+		c.Dest.TunnelFlags |= ipvs.TunnelChecksum
+	case optTunRemCsum:
+		c.Dest.TunnelFlags |= ipvs.TunnelRemoteChecksum
+	}
+	return nil
+}
+
+func (st *state) setAddr(a netip.Addr) {
+	st.addr, st.af = a, familyOf(a)
+	if st.af == ipvs.FamilyIPv6 {
+		st.netmask = 128
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// truncate cuts s as strncpy into a buffer of n+1 bytes does.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// parseSchedFlags is ipvsadm's parse_sched_flags.
+func parseSchedFlags(sched, arg string) (ipvs.ServiceFlags, error) {
+	if sched == "" {
+		sched = defaultScheduler
+	}
+	var f ipvs.ServiceFlags
+	words := strings.FieldsFunc(arg, func(r rune) bool { return r == ',' })
+	if len(words) == 0 {
+		// strtok finds no token, and ipvsadm compares a null pointer:
+		// refuse the empty list rather than crash.
+		return 0, fail("invalid scheduler flag `%s'", arg)
+	}
+	for _, w := range words {
+		need := ""
+		switch w {
+		case "flag-1":
+			f |= ipvs.FlagSched1
+		case "flag-2":
+			f |= ipvs.FlagSched2
+		case "flag-3":
+			f |= ipvs.FlagSched3
+		case "sh-fallback", "mh-fallback":
+			f |= ipvs.FlagSHFallback
+			need = w[:2]
+		case "sh-port", "mh-port":
+			f |= ipvs.FlagSHPort
+			need = w[:2]
+		default:
+			return 0, fail("invalid scheduler flag `%s'", w)
+		}
+		if need != "" && sched != need {
+			return 0, fail("incompatible scheduler flag `%s'", w)
+		}
+	}
+	return f, nil
+}

@@ -1,0 +1,148 @@
+package cli
+
+import "strings"
+
+// argKind is whether an option takes an argument.
+type argKind uint8
+
+const (
+	argNone argKind = iota
+	argRequired
+	// argOptional takes the next word unless it starts with '-', as popt's
+	// POPT_ARGFLAG_OPTIONAL does (ipvsadm's -p [timeout]).
+	argOptional
+)
+
+// spec is one entry of the option table.
+type spec struct {
+	long  string
+	short byte
+	arg   argKind
+	tag   tag
+}
+
+// token is one option as the scanner found it.
+type token struct {
+	spec   *spec
+	value  string
+	hasArg bool
+	text   string // the option as written, for messages
+}
+
+// scanError is a popt error: the option as written and popt's reason.
+type scanError struct {
+	option string
+	reason string
+}
+
+func (e *scanError) Error() string { return e.option + ": " + e.reason }
+
+// scanner walks argv as popt does: options and plain words may be mixed,
+// short options may be bundled (-Ln), a short option's argument may be glued
+// to it (-w5), a long option's may follow '=' (--weight=5), and "--" ends the
+// options.
+type scanner struct {
+	table    []spec
+	argv     []string
+	next     int
+	bundle   string // rest of a bundle of short options
+	bundleOf string
+	rest     []string // plain words
+	done     bool     // after "--"
+	// noOptional makes argOptional options take no argument at all: the
+	// listing commands use -p for "pretty".
+	noOptional func(*spec) bool
+}
+
+func (s *scanner) find(long string, short byte) *spec {
+	for i := range s.table {
+		sp := &s.table[i]
+		if (long != "" && sp.long == long) || (long == "" && short != 0 && sp.short == short) {
+			return sp
+		}
+	}
+	return nil
+}
+
+// nextToken returns the next option, or nil at the end.
+func (s *scanner) nextToken() (*token, error) {
+	if s.bundle != "" {
+		return s.short()
+	}
+	for s.next < len(s.argv) {
+		w := s.argv[s.next]
+		s.next++
+		switch {
+		case s.done || w == "-" || !strings.HasPrefix(w, "-"):
+			s.rest = append(s.rest, w)
+		case w == "--":
+			s.done = true
+		case strings.HasPrefix(w, "--"):
+			return s.long(w)
+		default:
+			s.bundle, s.bundleOf = w[1:], w
+			return s.short()
+		}
+	}
+	return nil, nil
+}
+
+func (s *scanner) long(w string) (*token, error) {
+	name, val, hasVal := strings.Cut(w[2:], "=")
+	sp := s.find(name, 0)
+	if sp == nil {
+		return nil, &scanError{w, "unknown option"}
+	}
+	t := &token{spec: sp, text: w}
+	if sp.arg == argNone {
+		if hasVal {
+			return nil, &scanError{w, "option does not take an argument"}
+		}
+		return t, nil
+	}
+	if hasVal {
+		t.value, t.hasArg = val, true
+		return t, nil
+	}
+	return s.argument(t)
+}
+
+func (s *scanner) short() (*token, error) {
+	c := s.bundle[0]
+	s.bundle = s.bundle[1:]
+	sp := s.find("", c)
+	if sp == nil {
+		s.bundle = ""
+		return nil, &scanError{s.bundleOf, "unknown option"}
+	}
+	t := &token{spec: sp, text: "-" + string(c)}
+	if sp.arg == argNone || (sp.arg == argOptional && s.noOptional != nil && s.noOptional(sp)) {
+		return t, nil
+	}
+	if s.bundle != "" {
+		t.value, t.hasArg = s.bundle, true
+		s.bundle = ""
+		return t, nil
+	}
+	return s.argument(t)
+}
+
+// argument takes the next word as the argument of t.
+func (s *scanner) argument(t *token) (*token, error) {
+	if t.spec.arg == argOptional && s.noOptional != nil && s.noOptional(t.spec) {
+		return t, nil
+	}
+	if s.next >= len(s.argv) {
+		if t.spec.arg == argOptional {
+			return t, nil
+		}
+		return nil, &scanError{t.text, "missing argument"}
+	}
+	w := s.argv[s.next]
+	if t.spec.arg == argOptional && strings.HasPrefix(w, "-") {
+		return t, nil
+	}
+	s.next++
+	t.value, t.hasArg = w, true
+	return t, nil
+}
