@@ -49,7 +49,18 @@ var (
 const DefaultTimeout = 10 * time.Second
 
 // The operations of a scrape, as the scrape error counter names them.
-var operations = [...]string{"virtual_servers", "info", "timeouts", "daemons", "connection_states"}
+var operations = [...]string{
+	opVirtualServers: "virtual_servers", opInfo: "info", opTimeouts: "timeouts", opDaemons: "daemons",
+	opConnectionStates: "connection_states",
+}
+
+const (
+	opVirtualServers = iota
+	opInfo
+	opTimeouts
+	opDaemons
+	opConnectionStates
+)
 
 // Collector is a prometheus.Collector of the IPVS table behind a Source.
 // It is safe for concurrent scrapes; each reads the table anew.
@@ -105,7 +116,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	up := 0.0
 	vss, err := c.src.VirtualServers(ctx)
-	if c.check(0, err) {
+	if c.check(opVirtualServers, err) {
 		up = 1
 		c.collectTable(ch, vss)
 		c.collectSettings(ctx, ch)
@@ -113,7 +124,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.d.up, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(c.d.duration, prometheus.GaugeValue, time.Since(start).Seconds())
 	for i, op := range operations {
-		if op == "connection_states" && !c.opts.states {
+		if i == opConnectionStates && !c.opts.states {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op)
@@ -124,12 +135,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // if asked for, its connections by state.
 func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Metric) {
 	info, err := c.src.Info(ctx)
-	if c.check(1, err) {
+	if c.check(opInfo, err) {
 		ch <- prometheus.MustNewConstMetric(c.d.info, prometheus.GaugeValue, 1, info.Version.String())
 		ch <- prometheus.MustNewConstMetric(c.d.tableSize, prometheus.GaugeValue, float64(info.ConnectionTableSize))
 	}
 	t, err := c.src.Timeouts(ctx)
-	if c.check(2, err) {
+	if c.check(opTimeouts, err) {
 		for _, v := range []struct {
 			name string
 			d    time.Duration
@@ -141,14 +152,14 @@ func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Me
 		}
 	}
 	daemons, err := c.src.Daemons(ctx)
-	if c.check(3, err) {
+	if c.check(opDaemons, err) {
 		for _, d := range daemons {
 			ch <- prometheus.MustNewConstMetric(c.d.daemon, prometheus.GaugeValue, 1, daemonLabels(d)...)
 		}
 	}
 	if c.opts.states {
 		states, err := c.src.(StateSource).ConnectionStates(ctx, ipvs.ConnectionFilter{})
-		if c.check(4, err) {
+		if c.check(opConnectionStates, err) {
 			for state, n := range states {
 				ch <- prometheus.MustNewConstMetric(c.d.states, prometheus.GaugeValue, float64(n), state)
 			}
@@ -179,7 +190,7 @@ func (c *Collector) logFailure(op string, err error) {
 	}
 	c.logged[op] = now
 	msg := "IPVS read failed; ipvs_up is 0 until it succeeds, and this is logged again at most every " + c.opts.logEvery.String()
-	if op != operations[0] {
+	if op != operations[opVirtualServers] {
 		msg = "IPVS read failed; its metrics are left out until it succeeds, and this is logged again at most every " + c.opts.logEvery.String()
 	}
 	c.opts.logger.Warn(msg, "operation", op, "err", err)
