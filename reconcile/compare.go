@@ -111,17 +111,11 @@ func destKeyIn(svc *ipvs.Service, dst *ipvs.Destination) destKey {
 // differ, or returns "" when they are the same.
 func diffService(a, b ipvs.Service) string {
 	var d differ
-	d.str("scheduler", a.Scheduler, b.Scheduler)
-	d.str("persistence engine", a.PersistenceEngine, b.PersistenceEngine)
-	if a.Flags != b.Flags {
-		d.add("flags", a.Flags, b.Flags)
-	}
-	if a.Timeout != b.Timeout {
-		d.add("timeout", a.Timeout, b.Timeout)
-	}
-	if a.Netmask != b.Netmask {
-		d.add("netmask", a.Netmask, b.Netmask)
-	}
+	field(&d, "scheduler", a.Scheduler, b.Scheduler)
+	field(&d, "persistence engine", a.PersistenceEngine, b.PersistenceEngine)
+	field(&d, "flags", a.Flags, b.Flags)
+	field(&d, "timeout", a.Timeout, b.Timeout)
+	field(&d, "netmask", a.Netmask, b.Netmask)
 	return d.String()
 }
 
@@ -133,30 +127,14 @@ func diffDest(a, b *ipvs.Destination) string {
 		return ""
 	}
 	var d differ
-	if a.Family != b.Family {
-		d.add("family", a.Family, b.Family)
-	}
-	if a.Forward != b.Forward {
-		d.add("forward", a.Forward, b.Forward)
-	}
-	if a.Weight != b.Weight {
-		d.add("weight", a.Weight, b.Weight)
-	}
-	if a.UpperThreshold != b.UpperThreshold {
-		d.add("upper threshold", a.UpperThreshold, b.UpperThreshold)
-	}
-	if a.LowerThreshold != b.LowerThreshold {
-		d.add("lower threshold", a.LowerThreshold, b.LowerThreshold)
-	}
-	if a.TunnelType != b.TunnelType {
-		d.add("tunnel type", a.TunnelType, b.TunnelType)
-	}
-	if a.TunnelPort != b.TunnelPort {
-		d.add("tunnel port", a.TunnelPort, b.TunnelPort)
-	}
-	if a.TunnelFlags != b.TunnelFlags {
-		d.add("tunnel flags", a.TunnelFlags, b.TunnelFlags)
-	}
+	field(&d, "family", a.Family, b.Family)
+	field(&d, "forward", a.Forward, b.Forward)
+	field(&d, "weight", a.Weight, b.Weight)
+	field(&d, "upper threshold", a.UpperThreshold, b.UpperThreshold)
+	field(&d, "lower threshold", a.LowerThreshold, b.LowerThreshold)
+	field(&d, "tunnel type", a.TunnelType, b.TunnelType)
+	field(&d, "tunnel port", a.TunnelPort, b.TunnelPort)
+	field(&d, "tunnel flags", a.TunnelFlags, b.TunnelFlags)
 	return d.String()
 }
 
@@ -171,14 +149,17 @@ func sameDest(a, b *ipvs.Destination) bool {
 // differ collects "field a -> b" descriptions.
 type differ struct{ parts []string }
 
-func (d *differ) add(field string, a, b any) {
-	d.parts = append(d.parts, fmt.Sprintf("%s %v -> %v", field, a, b))
-}
-
-func (d *differ) str(field, a, b string) {
-	if a != b {
-		d.parts = append(d.parts, fmt.Sprintf("%s %q -> %q", field, a, b))
+// field adds the description of a field whose values a and b differ;
+// strings are quoted.
+func field[T comparable](d *differ, name string, a, b T) {
+	if a == b {
+		return
 	}
+	format := "%s %v -> %v"
+	if _, ok := any(a).(string); ok {
+		format = "%s %q -> %q"
+	}
+	d.parts = append(d.parts, fmt.Sprintf(format, name, a, b))
 }
 
 func (d *differ) String() string { return strings.Join(d.parts, ", ") }
