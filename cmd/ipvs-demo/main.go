@@ -14,6 +14,9 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -110,7 +113,59 @@ func run() error {
 	if out, err := director.Sh("ipvsadm -Ln --stats --exact"); err == nil {
 		fmt.Printf("\nand ipvsadm -Ln --stats --exact, for comparison:\n%s", out)
 	}
+	return tools(director)
+}
+
+// tools shows the repository's two programs on the same table, when make
+// demo built them: ipvsctl's listing beside ipvsadm's and as JSON, and a
+// scrape of the exporter with the service's per-destination counters.
+func tools(director *netns.NS) error {
+	if ctl := program("ipvsctl"); ctl != "" {
+		adm, _ := director.Sh("ipvsadm -Ln")
+		ours, err := director.Sh(ctl + " -Ln")
+		if err != nil {
+			return fmt.Errorf("ipvsctl -Ln: %v: %s", err, ours)
+		}
+		same := "the same bytes"
+		if ours != adm {
+			same = "DIFFERENT bytes"
+		}
+		fmt.Printf("\nipvsctl -Ln (%s as ipvsadm -Ln):\n%s", same, ours)
+		js, err := director.Sh(ctl + " -Ln -j -p")
+		if err != nil {
+			return fmt.Errorf("ipvsctl -Ln -j -p: %v: %s", err, js)
+		}
+		fmt.Printf("\nipvsctl -Ln -j -p:\n%s", js)
+	}
+	if exp := program("ipvs_exporter"); exp != "" {
+		out, err := director.Sh(exp + " --web.listen-address=127.0.0.1:9778 >/tmp/exporter.log 2>&1 & pid=$!; " +
+			"for i in $(seq 50); do wget -q -O - http://127.0.0.1:9778/metrics 2>/dev/null && break; sleep 0.1; done | " +
+			"grep -E '^ipvs_(up|destination_(connections_total|incoming_packets_total|outgoing_bytes_total|active_connections|weight))'; kill $pid")
+		if err != nil {
+			return fmt.Errorf("scrape the exporter: %v: %s", err, out)
+		}
+		fmt.Printf("\na scrape of ipvs_exporter, the service's per-destination series:\n%s", out)
+	}
 	return nil
+}
+
+// program returns the path of a program built beside the demo, or found
+// on PATH, or "" if there is none.
+func program(name string) string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if _, err := os.Stat(name); err == nil {
+		abs, _ := filepath.Abs(name)
+		return abs
+	}
+	return ""
 }
 
 // serve answers each connection to addr, inside ns, with a greeting.
