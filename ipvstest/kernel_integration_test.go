@@ -3,6 +3,7 @@
 package ipvstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // TestKernelDifferential runs the scenario on the kernel and on the model
@@ -59,6 +61,9 @@ func TestKernelDifferential(t *testing.T) {
 		}
 		if d := diffTables(ctx, kc, fc); d != "" && !s.unreadable {
 			t.Errorf("step %d %q: tables differ:\n%s", i, s.name, d)
+		}
+		if d := diffReplies(kraw, fraw); d != "" {
+			t.Errorf("step %d %q: replies differ:\n%s", i, s.name, d)
 		}
 	}
 }
@@ -129,6 +134,58 @@ func newKernelRaw(t testing.TB, ns *NetNS) *kernelRaw {
 		t.Fatal(err)
 	}
 	return &kernelRaw{t: t, nc: nc, id: fam.ID}
+}
+
+// diffReplies compares the bytes of the replies to every read, message
+// by message: the services (in any order), each one's destinations, the
+// daemons and the timeouts.
+func diffReplies(k *kernelRaw, m *rawConn) string {
+	var b strings.Builder
+	compare := func(what string, r *rawRequest, anyOrder bool) [][]byte {
+		km, kerr := k.read(r)
+		rep := m.do(r.cmd, r.flags, r.body)
+		mm := rep.msgs
+		if kerr != nil || rep.errno != 0 {
+			fmt.Fprintf(&b, "%s: kernel %v, model %v\n", what, kerr, rep.errno)
+			return nil
+		}
+		if anyOrder {
+			slices.SortFunc(km, bytes.Compare)
+			slices.SortFunc(mm, bytes.Compare)
+		}
+		if !slices.EqualFunc(km, mm, bytes.Equal) {
+			fmt.Fprintf(&b, "%s:\n  kernel %x\n  model  %x\n", what, km, mm)
+		}
+		return km
+	}
+	for _, svc := range compare("services", &rawRequest{cmd: 4, flags: nlmsg.FlagDump}, true) {
+		as := parseAttrs(svc[nlmsg.GenlHeaderLen:], 0)
+		id := func(w *writer) { w.bytes(1, as.a[1].data) } // the service nest as the kernel sent it
+		compare(fmt.Sprintf("destinations of %x", as.a[1].data[:min(40, len(as.a[1].data))]), &rawRequest{cmd: 8, flags: nlmsg.FlagDump, body: id}, false)
+	}
+	compare("daemons", &rawRequest{cmd: 11, flags: nlmsg.FlagDump}, false)
+	compare("timeouts", &rawRequest{cmd: 13}, false)
+	return b.String()
+}
+
+// read sends a read and returns the payloads of its replies.
+func (k *kernelRaw) read(r *rawRequest) ([][]byte, error) {
+	w := genlMsg(r.cmd, 1)
+	if r.body != nil {
+		r.body(&w)
+	}
+	if err := k.nc.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return nil, err
+	}
+	msgs, err := k.nc.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(k.id), Flags: netlink.Request | netlink.HeaderFlags(r.flags)},
+		Data:   w.b,
+	})
+	var out [][]byte
+	for _, m := range msgs {
+		out = append(out, m.Data)
+	}
+	return out, err
 }
 
 func (k *kernelRaw) do(r *rawRequest) error {
