@@ -16,19 +16,6 @@ const (
 	parsedPort
 )
 
-// protoName is the protocol's name in the services database.
-func protoName(p ipvs.Protocol) string {
-	switch p {
-	case ipvs.ProtocolTCP:
-		return "tcp"
-	case ipvs.ProtocolUDP:
-		return "udp"
-	case ipvs.ProtocolSCTP:
-		return "sctp"
-	}
-	return ""
-}
-
 func familyOf(a netip.Addr) ipvs.Family {
 	if a.Is4() {
 		return ipvs.FamilyIPv4
@@ -76,7 +63,7 @@ func parseService(buf string, proto ipvs.Protocol) (netip.Addr, uint16, int) {
 	if n, ok := stringToNumber(port, 0, 65535); ok {
 		return a, uint16(n), parsedAddr | parsedPort
 	}
-	if n, ok := names.Port(port, protoName(proto)); ok && proto != 0 {
+	if n, ok := names.Port(port, names.Proto(proto)); ok && proto != 0 {
 		return a, uint16(n), parsedAddr | parsedPort
 	}
 	return netip.Addr{}, 0, 0

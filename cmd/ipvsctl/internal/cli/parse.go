@@ -2,7 +2,6 @@ package cli
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
@@ -136,69 +135,6 @@ func parse(argv []string, restore bool) (*Command, error) {
 	return cmd, nil
 }
 
-// daemonState reads the argument of --start-daemon and --stop-daemon.
-func (st *state) daemonState(arg string) error {
-	var s ipvs.DaemonState
-	switch arg {
-	case "master":
-		s = ipvs.DaemonMaster
-	case "backup":
-		s = ipvs.DaemonBackup
-	}
-	switch {
-	case st.cmd.Cmd == CmdStartDaemon && s == 0:
-		return fail("illegal start-daemon parameter specified")
-	case st.cmd.Cmd == CmdStopDaemon && s == 0:
-		return fail("illegal start_daemon specified")
-	}
-	st.cmd.Daemon.State = s
-	return nil
-}
-
-// ownOption handles ipvsctl's options, which may come anywhere.
-func (st *state) ownOption(t *token) (bool, error) {
-	c := st.cmd
-	switch t.spec.tag {
-	case tagJSON:
-		c.Output = OutputJSON
-	case tagYAML:
-		c.Output = OutputYAML
-	case tagPretty:
-		c.Pretty = true
-	case tagOutput:
-		switch t.value {
-		case "json":
-			c.Output = OutputJSON
-		case "yaml":
-			c.Output = OutputYAML
-		case "text":
-			c.Output = OutputText
-		default:
-			return true, fail("illegal output format `%s' specified (json, yaml or text)", t.value)
-		}
-	case tagNetNS:
-		if t.value == "" {
-			return true, fail("illegal netns `' specified")
-		}
-		c.NetNS = t.value
-	case tagDryRun:
-		c.DryRun = true
-	case tagFlush:
-		c.Flush = true
-	case optPersistent:
-		if c.Cmd != CmdList {
-			return false, nil
-		}
-		c.Pretty = true
-		if c.Output == OutputText {
-			c.Output = OutputJSON
-		}
-	default:
-		return false, nil
-	}
-	return true, nil
-}
-
 // setOption is ipvsadm's set_option: each option at most once.
 func (st *state) setOption(o int) error {
 	bit := uint64(1) << o
@@ -222,6 +158,25 @@ func (st *state) option(t *token) error {
 		}
 	}
 	v := t.value
+	if f, ok := formats[tg]; ok {
+		c.Format |= f
+		return nil
+	}
+	if nm, ok := numbers[tg]; ok {
+		max := nm.max
+		if tg == optWeight && st.restore {
+			// ipvsadm takes at most 65535, but saves any weight the
+			// kernel holds (up to 2^31-1, set by another client): a
+			// restore reads it.
+			max = intMax
+		}
+		n, ok := stringToNumber(v, nm.min, max)
+		if !ok {
+			return fail("%s", nm.msg)
+		}
+		nm.set(c, n)
+		return nil
+	}
 	switch tg {
 	case tagTCP, tagUDP, tagSCTP:
 		if err := st.setOption(optService); err != nil {
@@ -277,48 +232,8 @@ func (st *state) option(t *token) error {
 			return err
 		}
 		c.Dest.Forward = map[tag]ipvs.ForwardMethod{tagTunnel: ipvs.ForwardTunnel, tagRoute: ipvs.ForwardDirectRoute, tagMasq: ipvs.ForwardMasquerade}[tg]
-	case optWeight:
-		n, ok := stringToNumber(v, 0, 65535)
-		if !ok {
-			return fail("illegal weight specified")
-		}
-		c.Dest.Weight = uint32(n)
-	case optUThreshold:
-		n, ok := stringToNumber(v, 0, intMax)
-		if !ok {
-			return fail("illegal u_threshold specified")
-		}
-		c.Dest.UpperThreshold = uint32(n)
-	case optLThreshold:
-		n, ok := stringToNumber(v, 0, intMax)
-		if !ok {
-			return fail("illegal l_threshold specified")
-		}
-		c.Dest.LowerThreshold = uint32(n)
-	case optNumeric:
-		c.Format |= FmtNumeric
 	case optMcast:
 		c.Daemon.Interface = truncate(v, ifNameMax)
-	case optSyncID:
-		n, ok := stringToNumber(v, 0, 255)
-		if !ok {
-			return fail("illegal syncid specified")
-		}
-		c.Daemon.SyncID = uint32(n)
-	case optStats:
-		c.Format |= FmtStats
-	case optRate:
-		c.Format |= FmtRate
-	case optThresholds:
-		c.Format |= FmtThresholds
-	case optPersistentConn:
-		c.Format |= FmtPersistentConn
-	case optNoSort:
-		c.Format |= FmtNoSort
-	case optExact:
-		c.Format |= FmtExact
-	case optTunInfo:
-		c.Format |= FmtTunInfo
 	case tagIPv6:
 		if st.fwmark == 0 {
 			return fail("-6 used before -f\n")
@@ -332,36 +247,12 @@ func (st *state) option(t *token) error {
 		st.schedFlags = v
 	case optMcastGroup:
 		return st.parseGroup(v)
-	case optMcastPort:
-		n, ok := stringToNumber(v, 1, 65535)
-		if !ok {
-			return fail("illegal mcast-port specified")
-		}
-		c.Daemon.Port = uint16(n)
-	case optMcastTTL:
-		n, ok := stringToNumber(v, 1, 255)
-		if !ok {
-			return fail("illegal mcast-ttl specified")
-		}
-		c.Daemon.TTL = uint8(n)
-	case optSyncMaxLen:
-		n, ok := stringToNumber(v, 1, 65535-20-8)
-		if !ok {
-			return fail("illegal sync-maxlen specified")
-		}
-		c.Daemon.MaxLength = uint16(n)
 	case optTunType:
 		i := indexOf(tunnelNames[:], v)
 		if i < 0 {
 			return fail("illegal tunnel type specified")
 		}
 		c.Dest.TunnelType = ipvs.TunnelType(i)
-	case optTunPort:
-		n, ok := stringToNumber(v, 1, 65535)
-		if !ok {
-			return fail("illegal tunnel port specified")
-		}
-		c.Dest.TunnelPort = uint16(n)
 	case optTunNoCsum:
 	case optTunCsum:
 		c.Dest.TunnelFlags |= ipvs.TunnelChecksum
@@ -376,58 +267,4 @@ func (st *state) setAddr(a netip.Addr) {
 	if st.af == ipvs.FamilyIPv6 {
 		st.netmask = 128
 	}
-}
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
-
-// truncate cuts s as strncpy into a buffer of n+1 bytes does.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
-// parseSchedFlags is ipvsadm's parse_sched_flags.
-func parseSchedFlags(sched, arg string) (ipvs.ServiceFlags, error) {
-	if sched == "" {
-		sched = defaultScheduler
-	}
-	var f ipvs.ServiceFlags
-	words := strings.FieldsFunc(arg, func(r rune) bool { return r == ',' })
-	if len(words) == 0 {
-		// strtok finds no token, and ipvsadm compares a null pointer:
-		// refuse the empty list rather than crash.
-		return 0, fail("invalid scheduler flag `%s'", arg)
-	}
-	for _, w := range words {
-		need := ""
-		switch w {
-		case "flag-1":
-			f |= ipvs.FlagSched1
-		case "flag-2":
-			f |= ipvs.FlagSched2
-		case "flag-3":
-			f |= ipvs.FlagSched3
-		case "sh-fallback", "mh-fallback":
-			f |= ipvs.FlagSHFallback
-			need = w[:2]
-		case "sh-port", "mh-port":
-			f |= ipvs.FlagSHPort
-			need = w[:2]
-		default:
-			return 0, fail("invalid scheduler flag `%s'", w)
-		}
-		if need != "" && sched != need {
-			return 0, fail("incompatible scheduler flag `%s'", w)
-		}
-	}
-	return f, nil
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ipvs-go/ipvs"
 )
 
 // ServicesFile is the services database; a variable for tests.
@@ -58,6 +60,20 @@ func loadServices() {
 			services = append(services, service{alias, port, proto})
 		}
 	}
+}
+
+// Proto returns the name of a protocol in the services database ("tcp",
+// "udp", "sctp"), or "" for another.
+func Proto(p ipvs.Protocol) string {
+	switch p {
+	case ipvs.ProtocolTCP:
+		return "tcp"
+	case ipvs.ProtocolUDP:
+		return "udp"
+	case ipvs.ProtocolSCTP:
+		return "sctp"
+	}
+	return ""
 }
 
 // Port returns the port of a service name for proto ("tcp", "udp",

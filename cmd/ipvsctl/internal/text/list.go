@@ -132,14 +132,15 @@ func svcName(s *ipvs.Service, f cli.Format) string {
 	return name
 }
 
+// protoText are ipvsadm's names of a protocol: in a listing's title, and
+// as the option of a rule.
+var protoText = map[ipvs.Protocol]struct{ title, option string }{
+	ipvs.ProtocolTCP: {"TCP", "-t"}, ipvs.ProtocolUDP: {"UDP", "-u"}, ipvs.ProtocolSCTP: {"SCTP", "--sctp-service"},
+}
+
 func protoTitle(p ipvs.Protocol) string {
-	switch p {
-	case ipvs.ProtocolTCP:
-		return "TCP"
-	case ipvs.ProtocolUDP:
-		return "UDP"
-	case ipvs.ProtocolSCTP:
-		return "SCTP"
+	if t, ok := protoText[p]; ok {
+		return t.title
 	}
 	return "?"
 }
@@ -185,23 +186,25 @@ func tunInfo(d *ipvs.Destination) string {
 	return "n/a"
 }
 
+// counters prints the five counters of --stats, or with --rate the rates.
+func counters(w *bufio.Writer, st *ipvs.Stats, f cli.Format) {
+	vals := [5]uint64{st.Connections, st.InPackets, st.OutPackets, st.InBytes, st.OutBytes}
+	if f&cli.FmtStats == 0 {
+		vals = [5]uint64{st.ConnectionRate, st.InPacketRate, st.OutPacketRate, st.InByteRate, st.OutByteRate}
+	}
+	for _, v := range vals {
+		largeNum(w, v, f)
+	}
+}
+
 // Service prints one service and its destinations as a listing does.
 func Service(w *bufio.Writer, vs *ipvs.VirtualServer, f cli.Format) {
 	s := &vs.Service
 	name := svcName(s, f)
 	switch {
-	case f&cli.FmtStats != 0:
+	case f&(cli.FmtStats|cli.FmtRate) != 0:
 		fmt.Fprintf(w, "%-33s", name)
-		st := &s.Stats
-		for _, v := range []uint64{st.Connections, st.InPackets, st.OutPackets, st.InBytes, st.OutBytes} {
-			largeNum(w, v, f)
-		}
-	case f&cli.FmtRate != 0:
-		fmt.Fprintf(w, "%-33s", name)
-		st := &s.Stats
-		for _, v := range []uint64{st.ConnectionRate, st.InPacketRate, st.OutPacketRate, st.InByteRate, st.OutByteRate} {
-			largeNum(w, v, f)
-		}
+		counters(w, &s.Stats, f)
 	default:
 		fmt.Fprintf(w, "%s %s", name, s.Scheduler)
 		if sf := schedFlags(s); s.Flags&(ipvs.FlagSched1|ipvs.FlagSched2|ipvs.FlagSched3) != 0 {
@@ -234,10 +237,7 @@ func dest(w *bufio.Writer, s *ipvs.Service, d *ipvs.Destination, f cli.Format) {
 	switch {
 	case f&cli.FmtStats != 0:
 		fmt.Fprintf(w, "  -> %-28s", name)
-		st := &d.Stats
-		for _, v := range []uint64{st.Connections, st.InPackets, st.OutPackets, st.InBytes, st.OutBytes} {
-			largeNum(w, v, f)
-		}
+		counters(w, &d.Stats, f)
 		w.WriteByte('\n')
 	case f&cli.FmtRate != 0:
 		st := &d.Stats

@@ -29,19 +29,6 @@ func ntop(a netip.Addr) string {
 	return a.String()
 }
 
-// protoName is the protocol's name in the services database.
-func protoName(p ipvs.Protocol) string {
-	switch p {
-	case ipvs.ProtocolTCP:
-		return "tcp"
-	case ipvs.ProtocolUDP:
-		return "udp"
-	case ipvs.ProtocolSCTP:
-		return "sctp"
-	}
-	return ""
-}
-
 // addrPort is ipvsadm's addrport_to_anyname: numeric with -n, else the
 // host's and the port's names where they have one. An IPv6 address is
 // bracketed even when it is a name.
@@ -65,7 +52,7 @@ func addrPort(a netip.Addr, port uint16, proto ipvs.Protocol, f cli.Format) stri
 	sb.WriteByte(':')
 	pname := ""
 	if f&cli.FmtNumeric == 0 {
-		if p := protoName(proto); p != "" {
+		if p := names.Proto(proto); p != "" {
 			pname, _ = names.PortName(int(port), p)
 		}
 	}

@@ -17,13 +17,8 @@ func ruleName(s *ipvs.Service, f cli.Format) string {
 		return fmt.Sprintf("-f %d", s.FWMark)
 	}
 	opt := "--xxx-service"
-	switch s.Protocol {
-	case ipvs.ProtocolTCP:
-		opt = "-t"
-	case ipvs.ProtocolUDP:
-		opt = "-u"
-	case ipvs.ProtocolSCTP:
-		opt = "--sctp-service"
+	if t, ok := protoText[s.Protocol]; ok {
+		opt = t.option
 	}
 	return opt + " " + addrPort(s.Address, s.Port, s.Protocol, f)
 }

@@ -1,0 +1,117 @@
+package schema
+
+import (
+	"bytes"
+	"flag"
+	"net/netip"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func table() []ipvs.VirtualServer {
+	a := netip.MustParseAddr
+	return []ipvs.VirtualServer{
+		{Service: ipvs.Service{Family: ipvs.FamilyIPv4, Protocol: ipvs.ProtocolTCP, Address: a("10.0.0.1"), Port: 80, Scheduler: "rr",
+			Flags: ipvs.FlagPersistent | ipvs.FlagHashed, Timeout: 300 * time.Second, Netmask: ipvs.IPv4Mask([4]byte{255, 255, 0, 255}),
+			Stats: ipvs.Stats{Connections: 3, InBytes: 1 << 40}},
+			Destinations: []ipvs.Destination{
+				{Address: a("10.1.0.1"), Port: 8080, Forward: ipvs.ForwardMasquerade, Weight: 3, UpperThreshold: 100, LowerThreshold: 10, ActiveConnections: 2},
+				{Address: a("2001:db8::7"), Port: 80, Forward: ipvs.ForwardTunnel, Weight: 1, TunnelType: ipvs.TunnelGUE, TunnelPort: 6080, TunnelFlags: ipvs.TunnelRemoteChecksum},
+			}},
+		{Service: ipvs.Service{Family: ipvs.FamilyIPv6, FWMark: 7, Scheduler: "mh", Flags: ipvs.FlagPersistent | ipvs.FlagSHPort, Timeout: time.Minute, Netmask: ipvs.PrefixMask(48)}},
+		{Service: ipvs.Service{Family: ipvs.FamilyIPv6, Protocol: ipvs.ProtocolUDP, Address: a("2001:db8::1"), Port: 5060, Scheduler: "rr",
+			PersistenceEngine: "sip", Flags: ipvs.FlagPersistent | ipvs.FlagOnePacket, Timeout: time.Minute}},
+	}
+}
+
+func TestGoldenEncodings(t *testing.T) {
+	tab := &Table{
+		Info:     FromInfo(ipvs.Info{Version: ipvs.Version{Major: 1, Minor: 2, Patch: 1}, ConnectionTableSize: 4096}),
+		Services: FromServices(table()),
+		Timeouts: FromTimeouts(ipvs.Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second}),
+		Daemons:  FromDaemons([]ipvs.Daemon{{State: ipvs.DaemonBackup, Interface: "eth0", SyncID: 3, Group: netip.MustParseAddr("ff02::99"), Port: 8848, TTL: 1}}),
+	}
+	for _, tt := range []struct {
+		name         string
+		yaml, pretty bool
+	}{{"table.json", false, false}, {"table-pretty.json", false, true}, {"table.yaml", true, false}} {
+		out, err := Encode(tab, tt.yaml, tt.pretty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "testdata/" + tt.name
+		if *update {
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, want) {
+			t.Errorf("%s:\n%s\nwant:\n%s", tt.name, out, want)
+		}
+		// Every encoding reads back to the same desired table.
+		back, err := Decode(out)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got, err := back.Desired()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := desiredOf(table()); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s read back:\n%+v\nwant:\n%+v", tt.name, got, want)
+		}
+		ds, err := back.DesiredDaemons()
+		if err != nil || len(ds) != 1 || ds[0].Group != netip.MustParseAddr("ff02::99") || ds[0].State != ipvs.DaemonBackup {
+			t.Errorf("%s daemons: %+v, %v", tt.name, ds, err)
+		}
+	}
+}
+
+// desiredOf strips what a desired table does not carry: counters,
+// connection counts, the hashed flag.
+func desiredOf(vs []ipvs.VirtualServer) []ipvs.VirtualServer {
+	for i := range vs {
+		s := &vs[i].Service
+		s.Stats, s.Flags = ipvs.Stats{}, s.Flags&^ipvs.FlagHashed
+		if s.FWMark != 0 {
+			s.Protocol = 0
+		}
+		for j := range vs[i].Destinations {
+			d := &vs[i].Destinations[j]
+			d.ActiveConnections, d.InactiveConnections, d.PersistentConnections, d.Stats = 0, 0, 0, ipvs.Stats{}
+		}
+	}
+	return vs
+}
+
+func TestDecodeRefusals(t *testing.T) {
+	for _, in := range []string{
+		`{"services": [{"family": "ipv4", "protocol": "tcp", "address": "10.0.0.1", "port": 80, "scheduler": "rr", "destinations": [], "bogus": 1}]}`,
+		`services: [{family: ipv4, protocol: icmp, address: 10.0.0.1, port: 80, scheduler: rr}]`,
+		`services: [{family: ipv4, protocol: tcp, address: 10.0.0.300, port: 80, scheduler: rr}]`,
+		`services: [{family: ipv4, protocol: tcp, address: 10.0.0.1, port: 80, scheduler: rr, flags: [sticky]}]`,
+		`services: [{family: ipv6, protocol: tcp, address: "2001:db8::1", port: 80, scheduler: rr, netmask: "ffff::ffff"}]`,
+		`services: [{family: ipv4, protocol: tcp, address: 10.0.0.1, port: 80, scheduler: rr, destinations: [{address: 10.1.0.1, port: 80, forward: nat}]}]`,
+		`services: [{family: ipv4, protocol: tcp, address: 10.0.0.1, port: 80, scheduler: rr, destinations: [{address: 10.1.0.1, port: 80, forward: tunnel, tunnelType: vxlan}]}]`,
+		`services: [{family: ipv4, protocol: tcp, address: 10.0.0.1, port: 99999, scheduler: rr}]`,
+	} {
+		tab, err := Decode([]byte(in))
+		if err == nil {
+			_, err = tab.Desired()
+		}
+		if err == nil {
+			t.Errorf("accepted %s", in)
+		}
+	}
+}
