@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -11,23 +12,31 @@ import (
 	"github.com/ipvs-go/ipvs/reconcile"
 )
 
-// serviceKey identifies a service as the kernel does.
-func serviceKey(s ipvs.Service) string {
-	if s.FWMark != 0 {
-		f := s.Family
-		if f == 0 {
-			f = ipvs.FamilyIPv4
+// svcKey identifies a service as the kernel does: by mark and family, or
+// by protocol, address and port.
+type svcKey struct {
+	fwmark uint32
+	family ipvs.Family
+	proto  ipvs.Protocol
+	addr   netip.Addr
+	port   uint16
+}
+
+func serviceKey(s ipvs.Service) svcKey {
+	f := s.Family
+	if f == 0 {
+		f = ipvs.FamilyIPv4
+		if s.Address.Is6() {
+			f = ipvs.FamilyIPv6
 		}
-		return fmt.Sprintf("fwmark %d %s", s.FWMark, f)
 	}
-	return fmt.Sprintf("%s %s", s.Protocol, netipPort(s))
+	if s.FWMark != 0 {
+		return svcKey{fwmark: s.FWMark, family: f}
+	}
+	return svcKey{family: f, proto: s.Protocol, addr: s.Address, port: s.Port}
 }
 
-func netipPort(s ipvs.Service) string {
-	return fmt.Sprintf("[%s]:%d", s.Address.Unmap(), s.Port)
-}
-
-func destKey(d ipvs.Destination) string { return fmt.Sprintf("[%s]:%d", d.Address, d.Port) }
+func destKey(d ipvs.Destination) netip.AddrPort { return netip.AddrPortFrom(d.Address, d.Port) }
 
 // ipvsadmError is a refusal spelled as ipvsadm spells the kernel's.
 type ipvsadmError string
@@ -37,11 +46,11 @@ func (e ipvsadmError) Error() string { return string(e) }
 // desiredTable is the table a restore converges to: the kernel's, with the
 // restore's lines applied in order.
 type desiredTable struct {
-	order    []string
-	services map[string]*ipvs.VirtualServer
+	order    []svcKey
+	services map[svcKey]*ipvs.VirtualServer
 	// owned are the services the lines name; all of them after -C or
 	// with --flush.
-	owned    map[string]bool
+	owned    map[svcKey]bool
 	ownAll   bool
 	timeouts *ipvs.Timeouts
 	daemons  map[ipvs.DaemonState]*ipvs.Daemon
@@ -49,7 +58,7 @@ type desiredTable struct {
 }
 
 func newDesired(current []ipvs.VirtualServer, daemons []ipvs.Daemon, flush bool) *desiredTable {
-	t := &desiredTable{services: map[string]*ipvs.VirtualServer{}, owned: map[string]bool{},
+	t := &desiredTable{services: map[svcKey]*ipvs.VirtualServer{}, owned: map[svcKey]bool{},
 		daemons: map[ipvs.DaemonState]*ipvs.Daemon{}, ownAll: flush}
 	for _, d := range daemons {
 		t.daemons[d.State] = &d
@@ -74,7 +83,7 @@ func (t *desiredTable) apply(cmd *cli.Command) error {
 	v := t.services[k]
 	switch cmd.Cmd {
 	case cli.CmdFlush:
-		t.order, t.services, t.ownAll = nil, map[string]*ipvs.VirtualServer{}, true
+		t.order, t.services, t.ownAll = nil, map[svcKey]*ipvs.VirtualServer{}, true
 		return nil
 	case cli.CmdTimeout:
 		if t.timeouts == nil {
@@ -156,7 +165,7 @@ func setNonZero(dst *time.Duration, v time.Duration) {
 // desired returns the services to converge to, in the order first named.
 func (t *desiredTable) desired() []ipvs.VirtualServer {
 	out := make([]ipvs.VirtualServer, 0, len(t.services))
-	seen := make(map[string]bool, len(t.services))
+	seen := make(map[svcKey]bool, len(t.services))
 	for _, k := range t.order {
 		if v := t.services[k]; v != nil && !seen[k] && (t.ownAll || t.owned[k]) {
 			seen[k] = true

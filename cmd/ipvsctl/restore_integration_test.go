@@ -254,3 +254,23 @@ ipvsadm -a -t 10.98.1.4:80 -r 10.98.2.1:8080 -m
 		t.Errorf("--netns -Sn:\n%s", got)
 	}
 }
+
+// TestKernelApply converges an empty table to the YAML listing of the
+// corpus, which must then save as the corpus does; applying it again plans
+// nothing.
+func TestKernelApply(t *testing.T) {
+	bin := ipvsctlPath(t)
+	for _, c := range corpora {
+		src := newNS(t)
+		build(t, src, c)
+		listing := must(t, src, "", bin, "-Ln", "--yaml")
+		dst := newNS(t)
+		must(t, dst, listing, bin, "apply", "-f", "-")
+		if got, want := must(t, dst, "", "ipvsadm", "-Sn"), must(t, src, "", "ipvsadm", "-Sn"); !sameLines(got, want) {
+			t.Errorf("after apply:\n%s\nwant:\n%s", got, want)
+		}
+		if plan := must(t, dst, must(t, src, "", bin, "-Ln", "-j"), bin, "apply", "-f", "-", "--dry-run"); plan != "" {
+			t.Errorf("plan of the same table:\n%s", plan)
+		}
+	}
+}

@@ -182,7 +182,7 @@ func (st *state) option(t *token) error {
 		if err := st.setOption(optService); err != nil {
 			return err
 		}
-		st.proto = map[tag]ipvs.Protocol{tagTCP: ipvs.ProtocolTCP, tagUDP: ipvs.ProtocolUDP, tagSCTP: ipvs.ProtocolSCTP}[tg]
+		st.proto = serviceProtocols[tg]
 		a, port, res := parseService(v, st.proto)
 		if res&parsedAddr == 0 {
 			return fail("illegal virtual server address[:port] specified")
@@ -231,7 +231,7 @@ func (st *state) option(t *token) error {
 		if err := st.setOption(optForward); err != nil {
 			return err
 		}
-		c.Dest.Forward = map[tag]ipvs.ForwardMethod{tagTunnel: ipvs.ForwardTunnel, tagRoute: ipvs.ForwardDirectRoute, tagMasq: ipvs.ForwardMasquerade}[tg]
+		c.Dest.Forward = forwardMethods[tg]
 	case optMcast:
 		c.Daemon.Interface = truncate(v, ifNameMax)
 	case tagIPv6:

@@ -144,3 +144,9 @@ var numbers = map[tag]struct {
 	optSyncMaxLen: {1, 65535 - 20 - 8, "illegal sync-maxlen specified", func(c *Command, n int64) { c.Daemon.MaxLength = uint16(n) }},
 	optTunPort:    {1, 65535, "illegal tunnel port specified", func(c *Command, n int64) { c.Dest.TunnelPort = uint16(n) }},
 }
+
+// serviceProtocols are the protocols of -t, -u and --sctp-service.
+var serviceProtocols = map[tag]ipvs.Protocol{tagTCP: ipvs.ProtocolTCP, tagUDP: ipvs.ProtocolUDP, tagSCTP: ipvs.ProtocolSCTP}
+
+// forwardMethods are the methods of -i, -g and -m.
+var forwardMethods = map[tag]ipvs.ForwardMethod{tagTunnel: ipvs.ForwardTunnel, tagRoute: ipvs.ForwardDirectRoute, tagMasq: ipvs.ForwardMasquerade}
