@@ -17,21 +17,23 @@ import (
 // Connections returns an iterator over the entries of the namespace's
 // IPVS connection table that f selects, parsed as they are read, so that
 // memory stays flat whatever the table's size. An error ends the
-// iteration; ctx is checked between chunks of lines.
+// iteration. ctx is checked between chunks of lines; a read(2) under way
+// is not interrupted, but each is short (see below).
 //
 // The kernel has no netlink command for this table: it is the procfs
 // files /proc/net/ip_vs_conn (which has the persistence engine data) and
 // /proc/net/ip_vs_conn_sync (which has the origin), both read here, side
-// by side, in the client's namespace. What that costs: the kernel keeps
-// one hash table for the connections of every namespace, and each read(2)
-// of at most a page (about 40 entries) walks it from its first bucket up
-// to the position reached, under RCU, skipping other namespaces' entries
-// only after counting them, then prints text. Reading n entries thus
-// costs the kernel time in O(n²/40) with n the entries of all namespaces,
-// twice over. As with any dump, entries that come or go during the read
-// may be missed or seen twice. For counts per service or destination, the
-// netlink counters (Destination.ActiveConns, InactiveConns) are far
-// cheaper.
+// by side, opened in the client's namespace. What that costs: the kernel
+// keeps one hash table for the connections of every namespace, and each
+// read(2) returns at most a page of text (4 KiB: about 50 IPv4 entries,
+// 25 IPv6) after walking the table, under RCU, from its first bucket to
+// the position reached, counting other namespaces' entries on the way.
+// Reading n entries thus costs the kernel time in O(N·n/50), N the
+// entries of all namespaces, twice over (once per file), and then the
+// text is printed and parsed. As with any dump, entries that come or go
+// during the read may be missed or seen twice. For counts per
+// destination, the netlink counters (Destination.ActiveConnections,
+// InactiveConnections, PersistentConnections) cost far less.
 func (c *Client) Connections(ctx context.Context, f ConnectionFilter) iter.Seq2[Connection, error] {
 	return func(yield func(Connection, error) bool) {
 		m, err := c.connMatcher(ctx, f)
@@ -163,10 +165,14 @@ func (m *connMatcher) match(c *Connection) bool {
 }
 
 // syncWindow is how many lines of ip_vs_conn_sync may be held to find
-// the one that matches a line of ip_vs_conn: the two reads see the table
-// at slightly different times, so an entry may be in one and not in the
-// other, but the order of the others is the same.
-const syncWindow = 32
+// the one that matches a line of ip_vs_conn. The two files are read side
+// by side, a page of each at a time, so they see the table at nearly the
+// same time: an entry may be in one and not in the other, and a read may
+// repeat or skip one when an entry before its position came or went, but
+// the order of the others is the same. Only a run of more than this many
+// entries, in a row in the table's order, that went in that moment makes
+// the entries after it read as not synced.
+const syncWindow = 256
 
 // scanConnections parses the two tables side by side, taking Synced from
 // sync's line for the same entry. A nil sync leaves Synced false.
@@ -302,5 +308,9 @@ func (w *originWindow) synced(key []byte) (bool, error) {
 		w.nums = append(w.nums[:0], w.nums[i+1:]...)
 		return c.Synced, err
 	}
+	// Not held: the entry is new since sync's read. (Or more entries
+	// went, in a row, than the window holds: nothing tells the two apart
+	// without holding plain's lines too, and that does not happen
+	// between two reads this close.)
 	return false, nil
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,16 +176,33 @@ func TestScanConnections(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 
-	// Between the two reads, entries came and went: sync misses some of
-	// plain's and has others; the rest keep their origin.
-	_, syncLater := connTables(append(sampleConns(3)[1:], conns[40:]...))
-	got, err = collectConns(t, strings.NewReader(plain), strings.NewReader(syncLater))
-	if err != nil {
-		t.Fatal(err)
+	// Between the two reads, entries came and went: the origins of the
+	// entries in both are found.
+	conns = sampleConns(3 * syncWindow)
+	plain, _ = connTables(conns)
+	others := sampleConns(2 * syncWindow)
+	for i := range others {
+		others[i].Client = netip.AddrPortFrom(connV6b, uint16(i))
+		others[i].Synced = true
 	}
-	for i, c := range got {
-		if want := conns[i].Synced && (i == 1 || i == 2 || i >= 40); c.Synced != want {
-			t.Errorf("entry %d: Synced %v, want %v", i, c.Synced, want)
+	for _, tt := range []struct {
+		name   string
+		sync   []Connection
+		inSync func(i int) bool
+	}{
+		{"a few new", slices.Concat(conns[1:3], conns[syncWindow:]), func(i int) bool { return i == 1 || i == 2 || i >= syncWindow }},
+		{"many new", slices.Concat(conns[1:3], conns[2*syncWindow:]), func(i int) bool { return i == 1 || i == 2 || i >= 2*syncWindow }},
+		{"gone", slices.Concat(conns[:10], others[:syncWindow-10], conns[10:]), func(int) bool { return true }},
+	} {
+		_, s := connTables(tt.sync)
+		got, err := collectConns(t, strings.NewReader(plain), strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range got {
+			if want := conns[i].Synced && tt.inSync(i); c.Synced != want {
+				t.Errorf("%s: entry %d: Synced %v, want %v", tt.name, i, c.Synced, want)
+			}
 		}
 	}
 }
@@ -355,4 +374,37 @@ func FuzzConnectionLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The established connections of one service, and where they go.
+func ExampleClient_Connections() {
+	c, err := New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	svc := Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80}
+	for conn, err := range c.Connections(context.Background(), ConnectionFilter{Service: svc}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		if conn.State == "ESTABLISHED" {
+			fmt.Println(conn.Client, "->", conn.Destination, "expires in", conn.Expires)
+		}
+	}
+}
+
+// How many connections a real server still has, by state: what a drain
+// waits for.
+func ExampleClient_ConnectionStates() {
+	c, err := New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	states, err := c.ConnectionStates(context.Background(), ConnectionFilter{Destination: netip.MustParseAddrPort("192.168.1.10:80")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(states["ESTABLISHED"], "established,", states["TIME_WAIT"], "in TIME_WAIT")
 }

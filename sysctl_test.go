@@ -1,7 +1,10 @@
 package ipvs
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log"
 	"math"
 	"os"
 	"reflect"
@@ -123,4 +126,54 @@ func TestSysctlRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("round trip\n%+v, got\n%+v", in, out)
 	}
+}
+
+// Before removing UDP destinations at once, make sure their entries go
+// with them; tell which settings this kernel lacks.
+func ExampleClient_SetSysctls() {
+	c, err := New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	s, err := c.Sysctls(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !s.ExpireNodestConn {
+		if err := c.SetSysctls(ctx, SysctlChanges{ExpireNodestConn: new(true)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("conn_reuse_mode", s.ConnReuseMode, "; absent:", s.Absent)
+}
+
+// FuzzSysctlDecode parses arbitrary text as each entry's, seeded from what
+// the kernels print, and checks that a value that parses and is valid to
+// write prints back to one that parses the same.
+func FuzzSysctlDecode(f *testing.F) {
+	for _, seed := range []string{"0", "1", "7", "-4", "1024", "7301", "18446744073709551615", "3\t50", "86400", "0-1", "1073741824", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, e := range sysctlEntries {
+			var s Sysctls
+			if e.decode(&s, text) != nil {
+				continue
+			}
+			v := reflect.ValueOf(s).Field(e.field).Interface()
+			again, err := e.encode(v)
+			if err != nil {
+				continue
+			}
+			var s2 Sysctls
+			if err := e.decode(&s2, again); err != nil {
+				t.Fatalf("%s: %q parsed, but not its reprint %q: %v", e.name, text, again, err)
+			}
+			if v2 := reflect.ValueOf(s2).Field(e.field).Interface(); v2 != v {
+				t.Fatalf("%s: %q read %v, its reprint %q %v", e.name, text, v, again, v2)
+			}
+		}
+	})
 }
