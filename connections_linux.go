@@ -101,6 +101,9 @@ func (c *Client) openConnTables() (plain, sync *os.File, err error) {
 // connMatcher reads what f needs from the kernel: a fwmark service's
 // destinations.
 func (c *Client) connMatcher(ctx context.Context, f ConnectionFilter) (*connMatcher, error) {
+	// The table's IPv4 addresses are plain ones: unmap the filter's.
+	f.Destination = netip.AddrPortFrom(f.Destination.Addr().Unmap(), f.Destination.Port())
+	f.Service.Address = f.Service.Address.Unmap()
 	m := &connMatcher{f: f}
 	svc := f.Service
 	if svc.FWMark == 0 {
@@ -158,7 +161,7 @@ func (m *connMatcher) match(c *Connection) bool {
 	if svc.Protocol != 0 && c.Protocol != svc.Protocol {
 		return false
 	}
-	if svc.Address.IsValid() && c.Virtual.Addr() != svc.Address.Unmap() {
+	if svc.Address.IsValid() && c.Virtual.Addr() != svc.Address {
 		return false
 	}
 	return svc.Port == 0 || c.Virtual.Port() == svc.Port
