@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -56,14 +57,32 @@ func newConnLab(t *testing.T) *connLab {
 	}
 	lab := &connLab{ns, client, c, ctxT(t)}
 	for _, svc := range []ipvs.Service{labTCP, labUDP, labTCP6} {
-		must(t, c.CreateService(lab.ctx, svc))
 		here := labHere
 		if svc.Address.Is6() {
 			here = netip.MustParseAddr("fd00:99::1")
 		}
-		must(t, c.CreateDestination(lab.ctx, svc, ipvs.Destination{Address: here, Port: svc.Port, Weight: 1}))
+		lab.serve(t, svc, ipvs.Destination{Address: here, Port: svc.Port})
 	}
 	return lab
+}
+
+// serve creates svc with the one destination dst, of weight 1.
+func (lab *connLab) serve(t *testing.T, svc ipvs.Service, dst ipvs.Destination) {
+	dst.Weight = 1
+	must(t, lab.c.CreateService(lab.ctx, svc))
+	must(t, lab.c.CreateDestination(lab.ctx, svc, dst))
+}
+
+// settle waits for at least n entries, dumps the tables as name (see
+// dumpTables) and returns the entries.
+func (lab *connLab) settle(t *testing.T, name string, n int) []ipvs.Connection {
+	var all []ipvs.Connection
+	eventually(t, fmt.Sprintf("%d entries", n), func() bool {
+		all = lab.conns(t, ipvs.ConnectionFilter{})
+		return len(all) >= n
+	})
+	lab.dumpTables(t, name)
+	return all
 }
 
 func linkOtherThanLo(t *testing.T, ns *netNS) string {
@@ -246,19 +265,17 @@ func TestKernelConnections(t *testing.T) {
 // of a SIP one, and an IPv4 service tunnelled to an IPv6 destination.
 func TestKernelConnPersistence(t *testing.T) {
 	lab := newConnLab(t)
-	ctx, c := lab.ctx, lab.c
+
 	lab.listen(t, 82)
 	// Fwmark 7: marked by the socket, so only from the director itself
 	// (a mark does not cross namespaces).
 	fwm := ipvs.Service{Family: ipvs.FamilyIPv4, FWMark: 7, Scheduler: "rr", Flags: ipvs.FlagPersistent, Timeout: 120 * time.Second}
-	must(t, c.CreateService(ctx, fwm))
-	must(t, c.CreateDestination(ctx, fwm, ipvs.Destination{Address: labHere, Port: 82, Weight: 1}))
+	lab.serve(t, fwm, ipvs.Destination{Address: labHere, Port: 82})
 	dial(t, lab.ns, "tcp", "10.99.1.4:82", 7)
 
 	sip := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: netip.MustParseAddr("10.99.1.3"), Port: 5060, Scheduler: "rr",
 		PersistenceEngine: "sip", Flags: ipvs.FlagPersistent, Timeout: 60 * time.Second, Netmask: ipvs.PrefixMask(32)}
-	must(t, c.CreateService(ctx, sip))
-	must(t, c.CreateDestination(ctx, sip, ipvs.Destination{Address: labHere, Port: 5060, Weight: 1}))
+	lab.serve(t, sip, ipvs.Destination{Address: labHere, Port: 5060})
 	const callID = "a84b4c76e66710@pc33.example"
 	invite := "INVITE sip:bob@example SIP/2.0\r\nVia: SIP/2.0/UDP 10.99.0.2:5060\r\nFrom: <sip:alice@example>\r\n" +
 		"To: <sip:bob@example>\r\nCall-ID: " + callID + "\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
@@ -267,24 +284,10 @@ func TestKernelConnPersistence(t *testing.T) {
 	}
 
 	mixed := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.99.1.2"), Port: 81, Scheduler: "rr"}
-	must(t, c.CreateService(ctx, mixed))
-	must(t, c.CreateDestination(ctx, mixed, ipvs.Destination{Address: netip.MustParseAddr("fd00:99::3"), Port: 81, Weight: 1,
-		Forward: ipvs.ForwardTunnel}))
-	must(t, lab.client.in(func() error {
-		// The tunnelled SYN finds no one: only its entry matters.
-		d := net.Dialer{Timeout: 200 * time.Millisecond}
-		if c, err := d.Dial("tcp", "10.99.1.2:81"); err == nil {
-			c.Close()
-		}
-		return nil
-	}))
+	lab.serve(t, mixed, ipvs.Destination{Address: netip.MustParseAddr("fd00:99::3"), Port: 81, Forward: ipvs.ForwardTunnel})
+	lab.client.synTo(t, "10.99.1.2:81")
 
-	var all []ipvs.Connection
-	eventually(t, "the templates and the tunnelled entry", func() bool {
-		all = lab.conns(t, ipvs.ConnectionFilter{})
-		return len(all) >= 5
-	})
-	lab.dumpTables(t, "persistence")
+	all := lab.settle(t, "persistence", 5)
 	var fwmTemplate, sipTemplate, sipConn, tunnelled bool
 	for _, e := range all {
 		switch {
@@ -312,6 +315,52 @@ func TestKernelConnPersistence(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(lab.conns(t, ipvs.ConnectionFilter{Service: sip})), "0.0.0.7") {
 		t.Errorf("the sip filter selected the fwmark template")
+	}
+}
+
+// synTo sends a SYN to addr from the namespace, through a tunnel to no
+// one: only the entry it makes matters.
+func (ns *netNS) synTo(t *testing.T, addr string) {
+	must(t, ns.in(func() error {
+		d := net.Dialer{Timeout: 200 * time.Millisecond}
+		if c, err := d.Dial("tcp", addr); err == nil {
+			c.Close()
+		}
+		return nil
+	}))
+}
+
+// TestKernelConnIPv6: an IPv6 fwmark service's template, and an IPv6
+// service tunnelled to an IPv4 destination.
+func TestKernelConnIPv6(t *testing.T) {
+	lab := newConnLab(t)
+
+	lab.listen(t, 83)
+	fwm := ipvs.Service{Family: ipvs.FamilyIPv6, FWMark: 8, Scheduler: "rr", Flags: ipvs.FlagPersistent, Timeout: 120 * time.Second}
+	here6 := netip.MustParseAddr("fd00:99::1")
+	lab.serve(t, fwm, ipvs.Destination{Address: here6, Port: 83})
+	dial(t, lab.ns, "tcp", "[fd00:99:1::1]:83", 8)
+
+	mixed := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("fd00:99:1::1"), Port: 84, Scheduler: "rr"}
+	lab.serve(t, mixed, ipvs.Destination{Address: netip.MustParseAddr("10.99.0.5"), Port: 84, Forward: ipvs.ForwardTunnel})
+	lab.client.synTo(t, "[fd00:99:1::1]:84")
+
+	all := lab.settle(t, "ipv6", 3)
+	var template, tunnelled bool
+	for _, e := range all {
+		switch {
+		case e.Protocol == 0:
+			// The mark in the first four bytes of the address.
+			template = e.Virtual == netip.MustParseAddrPort("[0:8::]:0") && e.Destination == netip.AddrPortFrom(here6, 0)
+		case e.Virtual == netip.AddrPortFrom(mixed.Address, 84):
+			tunnelled = e.Destination == netip.MustParseAddrPort("10.99.0.5:84") && e.Client.Addr() == netip.MustParseAddr("fd00:99::2")
+		}
+	}
+	if !template || !tunnelled {
+		t.Errorf("template %v, tunnelled %v in\n%+v", template, tunnelled, all)
+	}
+	if got := lab.conns(t, ipvs.ConnectionFilter{Service: fwm}); len(got) != 2 {
+		t.Errorf("fwmark filter: %+v, want its template and its connection", got)
 	}
 }
 
@@ -350,6 +399,55 @@ func TestKernelConnSync(t *testing.T) {
 		must(t, err)
 		if c.Synced {
 			t.Errorf("the master lists %+v as synced", c)
+		}
+	}
+}
+
+// TestKernelConnCost measures, when IPVS_CONN_COST is set, how long a read
+// of the whole table takes as it grows: UDP entries from many client
+// ports. It only logs.
+func TestKernelConnCost(t *testing.T) {
+	if os.Getenv("IPVS_CONN_COST") == "" {
+		t.Skip("set IPVS_CONN_COST to measure")
+	}
+	lab := newConnLab(t)
+	link := linkOtherThanLo(t, lab.client)
+	made := 0
+	for _, n := range []int{10_000, 20_000, 40_000, 80_000} {
+		must(t, lab.client.in(func() error {
+			for ; made < n; made++ {
+				ip := fmt.Sprintf("10.99.0.%d", 10+made/50_000)
+				if made%50_000 == 0 {
+					if out, err := exec.Command("ip", "addr", "add", ip+"/24", "dev", link).CombinedOutput(); err != nil {
+						return fmt.Errorf("%v: %s", err, out)
+					}
+				}
+				local := &net.UDPAddr{IP: net.ParseIP(ip), Port: 1024 + made%50_000}
+				c, err := net.DialUDP("udp", local, &net.UDPAddr{IP: net.ParseIP("10.99.1.1"), Port: 53})
+				if err != nil {
+					return err
+				}
+				_, err = c.Write([]byte("x"))
+				c.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		eventually(t, "the entries", func() bool {
+			states, err := lab.c.ConnectionStates(lab.ctx, ipvs.ConnectionFilter{})
+			return err == nil && states["UDP"] >= n
+		})
+		for range 2 {
+			start := time.Now()
+			count := 0
+			for _, err := range lab.c.Connections(lab.ctx, ipvs.ConnectionFilter{}) {
+				must(t, err)
+				count++
+			}
+			d := time.Since(start)
+			t.Logf("%d entries: read in %v (%.2f µs an entry)", count, d.Round(time.Millisecond), float64(d.Microseconds())/float64(count))
 		}
 	}
 }
