@@ -19,13 +19,17 @@
 // encodes them (checked byte for byte against replies captured from
 // Linux 5.10, 6.1, 6.12 and 7.2). The model follows the kernel's rules:
 //
+//   - the genetlink core's checks: EOPNOTSUPP for an unknown command or a
+//     dump of a do-only command (and the reverse), ERANGE with an
+//     extended ACK for a malformed top-level attribute, ENOENT for an
+//     unknown family ID;
 //   - errnos: EEXIST for duplicates, ESRCH for a missing service or
 //     daemon, ENOENT for a missing destination and for an unknown
 //     scheduler or persistence engine, ENODEV for an unknown daemon
 //     interface, ERANGE for a weight of 2^31 or more and for a lower
 //     threshold above the upper one, EINVAL for missing attributes, an
 //     IPv6 netmask outside 1..128, a GUE tunnel without a port, an upper
-//     threshold above 2^31-1, a mixed-family destination that does not
+//     threshold above 2^31-1 (from Linux 6.1; 5.10 accepts it), a mixed-family destination that does not
 //     tunnel or meets a running sync daemon (and a daemon started beside
 //     one), addresses that are not unicast, timeouts beyond 2^31-1 jiffies;
 //   - the flags merge new = (old &^ mask) | (flags & mask) on create and
@@ -47,9 +51,13 @@
 // Fake.Inject: an errno for chosen requests, a lost or delayed answer,
 // a dump marked interrupted.
 //
-// The differential tests of this package run the same steps against the
-// model and against each kernel of the project's matrix, and compare the
-// table and every errno after each step.
+// The differential tests of this package (TestKernelDifferential, built
+// with the integration tag) run the same steps, through the client and as
+// raw requests for what the client refuses to send, against the model and
+// against each kernel of the project's matrix. After each step they
+// compare the errno, the table as the client reads it, and the bytes of
+// every reply to the service, destination, daemon and timeout reads.
+// Where the kernels differ, SetKernelVersion selects the behaviour.
 //
 // # Known differences from the kernel
 //
