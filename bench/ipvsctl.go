@@ -9,18 +9,24 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The ipvsctl suite measures cmd/ipvsctl against stock ipvsadm on a save
 // of services × destinations: -R into an empty table (ipvsctl sends one
-// batch; ipvsadm one request per line), -R of the same save onto the
-// loaded table (ipvsctl's diff finds nothing to do; ipvsadm refuses every
-// line), and -Sn of the loaded table. Both run as processes, so each
-// measure includes the process's start; the ipvsctl binary comes from the
-// working directory (VM_FILES=build/ipvsctl).
+// batch; ipvsadm one request per line), ipvsctl's -R of the same save onto
+// the loaded table (its diff finds nothing to do), and -Sn of the loaded
+// table. Both run as processes, so each measure includes the process's
+// start; the ipvsctl binary comes from the working directory
+// (VM_FILES=build/ipvsctl). Each contender has a namespace of its own, and
+// both are kept until the end: a flushed table's destinations stay on the
+// kernel's per-namespace trash list, which every creation walks, and a
+// namespace's teardown runs in the background.
 func init() { registerSuite("ipvsctl", ipvsctlSuite) }
 
 // ipvsctlSave writes the table as ipvsadm -Sn prints it.
@@ -36,9 +42,32 @@ func ipvsctlSave(services, dests int) []byte {
 	return b.Bytes()
 }
 
-// ipvsctlRun runs one command with stdin, its output discarded, and
-// returns its wall time and peak RSS; a failure's output is in the error.
-func ipvsctlRun(stdin []byte, name string, args ...string) (time.Duration, int64, error) {
+// ipvsctlRun runs one command in the namespace ns with stdin, its output
+// discarded, and returns its wall time and peak RSS; a failure's output is
+// in the error.
+func ipvsctlRun(ns *os.File, stdin []byte, name string, args ...string) (time.Duration, int64, error) {
+	type ran struct {
+		d   time.Duration
+		rss int64
+		err error
+	}
+	ch := make(chan ran)
+	go func() {
+		// The thread stays in ns and ends with the goroutine; the child
+		// starts from it, in ns.
+		runtime.LockOSThread()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- ran{err: err}
+			return
+		}
+		d, rss, err := ipvsctlExec(stdin, name, args...)
+		ch <- ran{d, rss, err}
+	}()
+	r := <-ch
+	return r.d, r.rss, r.err
+}
+
+func ipvsctlExec(stdin []byte, name string, args ...string) (time.Duration, int64, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var errb bytes.Buffer
@@ -70,30 +99,28 @@ func ipvsctlSuite(services, dests, rep int) error {
 		emit(result{Group: "ipvsctl", Contender: contender, Workload: workload, Services: services, Dests: dests,
 			Rep: rep, Objects: objects, Seconds: d.Seconds(), Allocs: -1, RSSKiB: rss})
 	}
-	flush := func() error { _, _, err := ipvsctlRun(nil, "ipvsadm", "-C"); return err }
 	for _, c := range []struct{ name, path string }{{"ipvsadm", "ipvsadm"}, {"ipvsctl", bin}} {
-		if err := flush(); err != nil {
+		ns, err := recNetNS()
+		if err != nil {
 			return err
 		}
-		d, rss, err := ipvsctlRun(save, c.path, "-R")
+		defer ns.Close()
+		d, rss, err := ipvsctlRun(ns, save, c.path, "-R")
 		if err != nil {
 			return err
 		}
 		report(c.name, "restore", d, rss)
-	}
-	// The table is loaded: ipvsctl's restore is then a diff with nothing
-	// to do, and both save it.
-	d, rss, err := ipvsctlRun(save, bin, "-R")
-	if err != nil {
-		return err
-	}
-	report("ipvsctl", "restore-unchanged", d, rss)
-	for _, c := range []struct{ name, path string }{{"ipvsadm", "ipvsadm"}, {"ipvsctl", bin}} {
-		d, rss, err := ipvsctlRun(nil, c.path, "-Sn")
-		if err != nil {
+		if c.name == "ipvsctl" {
+			// The table is loaded: the restore is a diff with nothing to do.
+			if d, rss, err = ipvsctlRun(ns, save, bin, "-R"); err != nil {
+				return err
+			}
+			report(c.name, "restore-unchanged", d, rss)
+		}
+		if d, rss, err = ipvsctlRun(ns, nil, c.path, "-Sn"); err != nil {
 			return err
 		}
 		report(c.name, "save", d, rss)
 	}
-	return flush()
+	return nil
 }

@@ -178,12 +178,15 @@ var listings = []string{
 // TestKernelListing compares every listing of the corpus with ipvsadm's.
 func TestKernelListing(t *testing.T) {
 	bin := ipvsctlPath(t)
-	for _, c := range corpora {
-		ns := newNS(t)
-		build(t, ns, c)
-		for _, args := range listings {
-			same(t, ns, bin, "", args)
-		}
+	ns := newNS(t)
+	build(t, ns, corpus)
+	for _, args := range listings {
+		same(t, ns, bin, "", args)
+	}
+	ns = newNS(t)
+	build(t, ns, mixed)
+	for _, args := range []string{"-L", "-Ln", "-Ln --tun-info", "-Ln --stats", "-Ln -t [2001:db8::1]:80"} {
+		same(t, ns, bin, "", args)
 	}
 }
 
