@@ -147,7 +147,13 @@ func TestKernelBatch(t *testing.T) {
 		start := time.Now()
 		res, err := c.Apply(ctx, b)
 		took := time.Since(start)
-		must(t, err)
+		// Apply's error reports refused writes too: nil only if none was.
+		var be *ipvs.BatchError
+		if want == nil {
+			must(t, err)
+		} else if !errors.As(err, &be) || be.Cause != nil || !errors.Is(err, want) {
+			t.Fatalf("%s: %v, want a *BatchError of refusals matching %v", name, err, want)
+		}
 		bad := 0
 		for _, r := range res {
 			if (want == nil) != (r == nil) || want != nil && !errors.Is(r, want) {
@@ -190,7 +196,10 @@ func TestKernelBatch(t *testing.T) {
 	mixed.RemoveDestination(svcAt(1), dstAt(1, 1)) // no such destination
 	mixed.CreateService(ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.9.0.1"), Port: 1, Scheduler: "nosuch"})
 	res, err := c.Apply(ctx, &mixed)
-	must(t, err)
+	var be *ipvs.BatchError
+	if !errors.As(err, &be) || be.Failed != 3 || be.Total != 5 {
+		t.Fatalf("mixed batch: %v, want a *BatchError of 3 of 5 writes", err)
+	}
 	for i, want := range []error{nil, unix.ESRCH, nil, unix.ENOENT, unix.ENOENT} {
 		if want == nil && res[i] != nil || want != nil && !errors.Is(res[i], want) {
 			t.Errorf("mixed op %d: %v, want %v", i, res[i], want)
