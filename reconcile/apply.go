@@ -62,9 +62,16 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 // outcome turns the results of Client.Apply into Apply's error.
 func (p *Plan) outcome(results []error, err error) error {
 	var failed []error
-	// The client's own error joins its refusals (a multiple-error
-	// unwrap); those are reported below with their change instead.
-	if _, joined := err.(interface{ Unwrap() []error }); err != nil && !joined {
+	// The client's *ipvs.BatchError joins the refusals, reported below
+	// with their change instead; only why the batch ended early, if it
+	// did, is kept.
+	var be *ipvs.BatchError
+	switch {
+	case errors.As(err, &be):
+		if be.Cause != nil {
+			failed = append(failed, be.Cause)
+		}
+	case err != nil:
 		failed = append(failed, err)
 	}
 	for i, r := range results {

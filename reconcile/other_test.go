@@ -93,8 +93,9 @@ func TestAdvise(t *testing.T) {
 func TestApplyOutcome(t *testing.T) {
 	p := mustCompute(t, nil, []ipvs.VirtualServer{vs(tcp("10.0.0.1", 80), dst("10.1.0.1:80", 1), dst("10.1.0.2:80", 1))}, Options{})
 	exists := &ipvs.Error{Op: "create destination", Err: os.ErrExist}
-	for _, libErr := range []error{nil, errors.Join(exists)} { // before and after Apply's error joins refusals
-		err := p.outcome([]error{nil, exists, nil}, libErr)
+	results := []error{nil, exists, nil}
+	for _, libErr := range []error{nil, &ipvs.BatchError{Failed: 1, Total: 3, Results: results}} {
+		err := p.outcome(results, libErr)
 		var ce *ChangeError
 		if !errors.As(err, &ce) || ce.Change.Destination.Address != netip.MustParseAddr("10.1.0.1") || !errors.Is(err, os.ErrExist) {
 			t.Errorf("outcome %v", err)
@@ -107,8 +108,11 @@ func TestApplyOutcome(t *testing.T) {
 		t.Errorf("outcome of success: %v", err)
 	}
 	ended := errors.New("socket closed")
-	if err := p.outcome([]error{nil, ipvs.ErrNotSent, ipvs.ErrNotSent}, ended); !errors.Is(err, ended) || !errors.Is(err, ipvs.ErrNotSent) {
-		t.Errorf("outcome of a batch ended early: %v", err)
+	unsent := []error{nil, ipvs.ErrNotSent, ipvs.ErrNotSent}
+	for _, libErr := range []error{ended, &ipvs.BatchError{Failed: 2, Total: 3, Cause: ended, Results: unsent}} {
+		if err := p.outcome(unsent, libErr); !errors.Is(err, ended) || !errors.Is(err, ipvs.ErrNotSent) || strings.Count(err.Error(), "socket closed") != 1 {
+			t.Errorf("outcome of a batch ended early: %v", err)
+		}
 	}
 }
 
