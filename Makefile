@@ -62,12 +62,16 @@ $(BUILD)/ipvs_exporter: $(SOURCES)
 	cd exporter && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvs_exporter
 
 # Boots each kernel of KERNELS under qemu and runs every integration
-# binary there (the module reload first, before other tests' namespaces
-# pin ip_vs), then boots each once more without ip_vs to see New fail
-# clearly.
+# binary there; then boots each again to reload ip_vs under a live client
+# (alone: after a reload, Linux 5.10 leaks a reference that hangs the
+# teardown of later namespaces), and once more without ip_vs to see New
+# fail clearly.
+RELOAD = ^TestKernelModuleReload$$
 integration: $(IT) $(PROGRAMS)
-	KERNELS="$(KERNELS)" VM_FILES="$(IT) $(PROGRAMS)" VM_ENV=SUITE_FIRST SUITE_FIRST='^TestKernelModuleReload$$' \
-		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)'
+	KERNELS="$(KERNELS)" VM_FILES="$(IT) $(PROGRAMS)" \
+		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)' -test.skip '$(RELOAD)'
+	KERNELS="$(KERNELS)" VM_FILES="$(BUILD)/ipvs.integration.test" \
+		bash vm/run.sh vm/suite.sh -test.v -test.run '$(RELOAD)'
 	KERNELS="$(KERNELS)" VM_NO_IPVS=1 VM_FILES="$(BUILD)/ipvs.integration.test $(BUILD)/exporter.integration.test $(BUILD)/ipvs_exporter" \
 		bash vm/run.sh vm/suite.sh -test.v -test.run '^TestKernelNoIPVS'
 
