@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net/netip"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
@@ -177,50 +176,15 @@ func (t *desiredTable) desired() []ipvs.VirtualServer {
 
 func (t *desiredTable) owns(s ipvs.Service) bool { return t.ownAll || t.owned[serviceKey(s)] }
 
-// readRestore reads the lines of a restore as ipvsadm's config_stream
-// splits them: words between blanks, the word "ipvsadm" dropped, empty
-// lines skipped. Unlike ipvsadm, a line starting with '#' is a comment.
-func (e *env) readRestore(apply func(lineNo int, cmd *cli.Command) error) int {
-	sc := bufio.NewScanner(e.stdin)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	argv := []string{e.program}
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		argv = argv[:1]
-		for _, w := range strings.Fields(line) {
-			if w != "ipvsadm" {
-				argv = append(argv, w)
-			}
-		}
-		if len(argv) == 1 {
-			continue
-		}
-		cmd, err := cli.ParseRestore(argv)
-		if err != nil {
-			fmt.Fprintf(e.errw, "line %d: ", n)
-			return e.refused(err)
-		}
-		if err := apply(n, cmd); err != nil {
-			fmt.Fprintf(e.errw, "line %d: %v\n", n, err)
-			return 255
-		}
-	}
-	if err := sc.Err(); err != nil {
-		fmt.Fprintln(e.errw, err)
-		return 1
-	}
-	return 0
-}
-
 // restore runs -R: it reads the whole input into the table it describes,
 // then converges the kernel to it in one batch, so that what stays the
 // same is never touched and no connection of it drops. Services the input
 // does not name stay as they are, unless --flush (or a -C line) asks for
 // the input's table alone, as ipvsadm-restore's flush does.
 func (e *env) restore(cmd *cli.Command) int {
+	// A restore builds a large table once and exits: collecting garbage
+	// less often is worth more than the memory it saves.
+	debug.SetGCPercent(400)
 	current, err := e.client.VirtualServers(e.ctx)
 	if err != nil {
 		return e.readFailed(err)

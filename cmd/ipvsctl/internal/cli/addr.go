@@ -81,7 +81,9 @@ func isDigits(s string) bool {
 // inetPton6 is inet_pton(AF_INET6): no zone, and a v4-mapped address stays
 // IPv6.
 func inetPton6(s string) (netip.Addr, bool) {
-	if !strings.Contains(s, ":") || strings.Contains(s, "%") {
+	// One colon at most is host:port, and parsing it would only cost an
+	// error.
+	if strings.Count(s, ":") < 2 || strings.Contains(s, "%") {
 		return netip.Addr{}, false
 	}
 	a, err := netip.ParseAddr(s)
@@ -94,6 +96,9 @@ func inetPton6(s string) (netip.Addr, bool) {
 // inetAton is inet_aton: one to four parts, each decimal, octal (0...) or
 // hex (0x...), the last part filling the remaining bytes.
 func inetAton(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil && a.Is4() {
+		return a, true // the common dotted quad, without allocating
+	}
 	parts := strings.Split(s, ".")
 	if len(parts) > 4 {
 		return netip.Addr{}, false

@@ -61,14 +61,14 @@ func parse(argv []string, restore bool) (*Command, error) {
 	var startArg string
 	first := true
 	for {
-		t, err := sc.nextToken()
+		t, ok, err := sc.nextToken()
 		if err != nil {
 			if first {
 				return nil, &ExitError{Code: 255, TryHelp: true}
 			}
 			return nil, &ExitError{Code: 255, Msg: err.Error()}
 		}
-		if t == nil {
+		if !ok {
 			break
 		}
 		if own, err := st.ownOption(t); own {
@@ -146,7 +146,7 @@ func (st *state) setOption(o int) error {
 }
 
 // option applies one option after the command.
-func (st *state) option(t *token) error {
+func (st *state) option(t token) error {
 	c := st.cmd
 	tg := t.spec.tag
 	if tg == tagCommand {

@@ -64,10 +64,11 @@ func (s *scanner) find(long string, short byte) *spec {
 	return nil
 }
 
-// nextToken returns the next option, or nil at the end.
-func (s *scanner) nextToken() (*token, error) {
+// nextToken returns the next option; ok is false at the end.
+func (s *scanner) nextToken() (t token, ok bool, err error) {
 	if s.bundle != "" {
-		return s.short()
+		t, err = s.short()
+		return t, err == nil, err
 	}
 	for s.next < len(s.argv) {
 		w := s.argv[s.next]
@@ -78,25 +79,27 @@ func (s *scanner) nextToken() (*token, error) {
 		case w == "--":
 			s.done = true
 		case strings.HasPrefix(w, "--"):
-			return s.long(w)
+			t, err = s.long(w)
+			return t, err == nil, err
 		default:
 			s.bundle, s.bundleOf = w[1:], w
-			return s.short()
+			t, err = s.short()
+			return t, err == nil, err
 		}
 	}
-	return nil, nil
+	return token{}, false, nil
 }
 
-func (s *scanner) long(w string) (*token, error) {
+func (s *scanner) long(w string) (token, error) {
 	name, val, hasVal := strings.Cut(w[2:], "=")
 	sp := s.find(name, 0)
 	if sp == nil {
-		return nil, &scanError{w, "unknown option"}
+		return token{}, &scanError{w, "unknown option"}
 	}
-	t := &token{spec: sp, text: w}
+	t := token{spec: sp, text: w}
 	if sp.arg == argNone {
 		if hasVal {
-			return nil, &scanError{w, "option does not take an argument"}
+			return token{}, &scanError{w, "option does not take an argument"}
 		}
 		return t, nil
 	}
@@ -107,15 +110,15 @@ func (s *scanner) long(w string) (*token, error) {
 	return s.argument(t)
 }
 
-func (s *scanner) short() (*token, error) {
+func (s *scanner) short() (token, error) {
 	c := s.bundle[0]
 	s.bundle = s.bundle[1:]
 	sp := s.find("", c)
 	if sp == nil {
 		s.bundle = ""
-		return nil, &scanError{s.bundleOf, "unknown option"}
+		return token{}, &scanError{s.bundleOf, "unknown option"}
 	}
-	t := &token{spec: sp, text: "-" + string(c)}
+	t := token{spec: sp, text: "-" + string(c)}
 	if sp.arg == argNone || (sp.arg == argOptional && s.noOptional != nil && s.noOptional(sp)) {
 		return t, nil
 	}
@@ -128,7 +131,7 @@ func (s *scanner) short() (*token, error) {
 }
 
 // argument takes the next word as the argument of t.
-func (s *scanner) argument(t *token) (*token, error) {
+func (s *scanner) argument(t token) (token, error) {
 	if t.spec.arg == argOptional && s.noOptional != nil && s.noOptional(t.spec) {
 		return t, nil
 	}
@@ -136,7 +139,7 @@ func (s *scanner) argument(t *token) (*token, error) {
 		if t.spec.arg == argOptional {
 			return t, nil
 		}
-		return nil, &scanError{t.text, "missing argument"}
+		return token{}, &scanError{t.text, "missing argument"}
 	}
 	w := s.argv[s.next]
 	if t.spec.arg == argOptional && strings.HasPrefix(w, "-") {

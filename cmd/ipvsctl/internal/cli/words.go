@@ -26,7 +26,7 @@ func (st *state) daemonState(arg string) error {
 }
 
 // ownOption handles ipvsctl's options, which may come anywhere.
-func (st *state) ownOption(t *token) (bool, error) {
+func (st *state) ownOption(t token) (bool, error) {
 	c := st.cmd
 	switch t.spec.tag {
 	case tagJSON:
