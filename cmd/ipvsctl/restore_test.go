@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -101,6 +102,38 @@ func TestRestoreRefusals(t *testing.T) {
 		_, code, msg := plan(t, tt.input, false)
 		if code == 0 || msg != tt.msg {
 			t.Errorf("%q: status %d, %q; want %q", tt.input, code, msg, tt.msg)
+		}
+	}
+}
+
+// TestRestoreChunks reads more lines than a chunk holds: the lines reach
+// apply in order, and a refusal in a later chunk stops the reading there.
+func TestRestoreChunks(t *testing.T) {
+	var in strings.Builder
+	const n = 3*chunkLines + 7
+	for i := range n {
+		fmt.Fprintf(&in, "-A -t 10.0.%d.%d:80 -s rr\n", i/256, i%256)
+	}
+	for _, bad := range []int{0, 2*chunkLines + 3} {
+		lines := strings.Split(in.String(), "\n")
+		if bad > 0 {
+			lines[bad-1] = "-A -t 10.0.0.1:80 -w 1"
+		}
+		var errb bytes.Buffer
+		e := &env{ctx: context.Background(), program: "ipvsctl", stdin: strings.NewReader(strings.Join(lines, "\n")), out: bufio.NewWriter(&bytes.Buffer{}), errw: &errb}
+		next := 1
+		code := e.readRestore(func(line int, c *cli.Command) error {
+			if line != next || c.Service.Port != 80 {
+				t.Fatalf("line %d came as line %d", next, line)
+			}
+			next++
+			return nil
+		})
+		switch {
+		case bad == 0 && (code != 0 || next != n+1):
+			t.Errorf("status %d after %d lines: %s", code, next-1, errb.String())
+		case bad > 0 && (code != 2 || next != bad || !strings.HasPrefix(errb.String(), fmt.Sprintf("line %d: ", bad))):
+			t.Errorf("status %d after %d lines: %s", code, next-1, errb.String())
 		}
 	}
 }
