@@ -43,9 +43,11 @@ func (f *Fake) SetKernelVersion(major, minor int) {
 	f.kernel = kernelVersion(major, minor)
 }
 
-// DefaultSchedulers are the schedulers a new Fake knows: those of every
-// kernel in the project's test matrix (Linux 5.10 to 7.2), and "none".
-var DefaultSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "none"}
+// DefaultSchedulers returns the schedulers a new Fake knows: those of
+// every kernel in the project's test matrix (Linux 5.10 to 7.2), and "none".
+func DefaultSchedulers() []string {
+	return []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "none"}
+}
 
 // NewFake returns an empty in-memory IPVS as a fresh network namespace
 // has it: no services, no daemons, the default timeouts (900 s, 120 s,
@@ -55,7 +57,7 @@ func NewFake() *Fake {
 	f := &Fake{hz: 250, version: 0x010201, connTab: 4096, familyID: 0x24,
 		schedulers: map[string]bool{}, engines: map[string]bool{"sip": true},
 		ifaces: map[string]int{"lo": 65536}, nextPID: 4000, kernel: kernelVersion(7, 2)}
-	for _, s := range DefaultSchedulers {
+	for _, s := range DefaultSchedulers() {
 		f.schedulers[s] = true
 	}
 	f.t = newTable(f.hz)
