@@ -140,3 +140,16 @@ func TestClientIteratorBreak(t *testing.T) {
 		t.Errorf("dialled %d sockets, want 2: the half-read one must not be reused", k.dialled)
 	}
 }
+
+// TestReadsAnyProtocol: the kernel accepts a service of any IP protocol,
+// though it balances only TCP, UDP and SCTP; a table that holds one must
+// still be read whole, its destinations included.
+func TestReadsAnyProtocol(t *testing.T) {
+	odd := tcp4
+	odd.Family, odd.Protocol = FamilyIPv4, 200
+	k := newFakeKernel(t, dumpOf([]Service{odd}, []Destination{masq4}))
+	vs, err := k.client().VirtualServers(context.Background())
+	if err != nil || len(vs) != 1 || len(vs[0].Destinations) != 1 {
+		t.Fatalf("VirtualServers: %v, %v", vs, err)
+	}
+}

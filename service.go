@@ -155,12 +155,15 @@ func (k serviceKey) validate() error {
 	if !k.addr.IsValid() {
 		return invalidf("service", "has neither fwmark nor address")
 	}
-	switch k.protocol {
-	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
-	case 0:
+	// Any IP protocol names a service: the kernel accepts any on create
+	// (it balances only TCP, UDP and SCTP, which Service.validate asks
+	// of services to create or update), and a table that holds another
+	// must still be readable.
+	switch {
+	case k.protocol == 0:
 		return invalidf("service protocol", "is not set (tcp, udp or sctp)")
-	default:
-		return invalidf("service protocol", "%s is not tcp, udp or sctp", k.protocol)
+	case k.protocol > 255:
+		return invalidf("service protocol", "%s is not an IP protocol number", k.protocol)
 	}
 	return checkAddrFamily("service", k.family, k.addr)
 }
@@ -188,6 +191,9 @@ func (k serviceKey) encodeNest(w *attrWriter) {
 func (s *Service) validate(k serviceKey) error {
 	if err := k.validate(); err != nil {
 		return err
+	}
+	if k.fwmark == 0 && k.protocol != ProtocolTCP && k.protocol != ProtocolUDP && k.protocol != ProtocolSCTP {
+		return invalidf("service protocol", "%s is not tcp, udp or sctp", k.protocol)
 	}
 	if s.Scheduler == "" {
 		return invalidf("service scheduler", "is empty (for example rr, wlc or mh; none for no scheduler)")
