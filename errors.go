@@ -43,7 +43,11 @@ func (e *Error) Error() string {
 	// Only an errno the kernel returned for this operation gets its
 	// meaning spelled out; one deeper in a chain speaks for itself.
 	if errno, ok := e.Err.(syscall.Errno); ok {
-		s += ": " + errnoMeaning(e.Op, errno) + " (" + errno.Error() + ")"
+		if m := errnoMeaning(e.Op, errno); m != "" {
+			s += ": " + m + " (" + errno.Error() + ")"
+		} else {
+			s += ": " + errno.Error()
+		}
 	} else {
 		s += ": " + e.Err.Error()
 	}
@@ -99,7 +103,8 @@ var ErrNoIPVS = errors.New("the kernel has no IPVS generic netlink family (is th
 var ErrDumpInterrupted = nlmsg.ErrDumpInterrupted
 
 // errnoMeaning spells an errno as it reads for op, after libipvs's
-// ipvs_strerror table, so that "not found" says what was not found.
+// ipvs_strerror table, so that "not found" says what was not found; ""
+// when the errno's own text says it all.
 func errnoMeaning(op string, errno syscall.Errno) string {
 	switch errno {
 	case syscall.ESRCH:
@@ -145,7 +150,7 @@ func errnoMeaning(op string, errno syscall.Errno) string {
 	case syscall.EINVAL:
 		return "invalid argument"
 	}
-	return "error"
+	return ""
 }
 
 // Operation names, used in errors and in errnoMeaning.

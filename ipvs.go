@@ -219,9 +219,12 @@ func (c *Client) acquire() (*conn, error) {
 
 // release returns a socket to the pool, or closes it: if it is out of
 // step with the kernel, if anything is queued on it that no call asked
-// for, or if the pool is full.
+// for, or if the pool is full. Only a reply that ended without a
+// terminator (a single get's) can be followed by a stray datagram: the
+// kernel sends a write's ACK and a dump's DONE last, so only then does
+// release spend a system call to look.
 func (c *Client) release(cn *conn) {
-	if !cn.dirty && cn.quiet() {
+	if !cn.dirty && (cn.rd.Terminated() || cn.quiet()) {
 		c.mu.Lock()
 		if !c.closed.Load() && len(c.idle) < maxIdleSockets {
 			c.idle = append(c.idle, cn)

@@ -91,7 +91,7 @@ func ExampleFake_Inject() {
 	_, err = c.Services(ctx)
 	fmt.Println(err != nil)
 	// Output:
-	// ipvs: create service udp 10.0.0.2:53: error (cannot allocate memory)
+	// ipvs: create service udp 10.0.0.2:53: cannot allocate memory
 	// <nil>
 	// true
 }

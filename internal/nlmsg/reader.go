@@ -30,9 +30,10 @@ type Reader struct {
 	typ         uint16 // of data messages; 0 accepts any
 	ack         bool   // the last request asked for an ACK, which follows a single reply
 
-	rest []byte // messages of the current datagram not yet returned
-	done bool
-	err  error
+	rest       []byte // messages of the current datagram not yet returned
+	done       bool
+	terminated bool // the reply ended with NLMSG_DONE or NLMSG_ERROR
+	err        error
 }
 
 // NewReader returns a Reader for the replies to the request with sequence
@@ -59,8 +60,15 @@ func (r *Reader) Init(recv func([]byte) (int, error), buf []byte, pid uint32) {
 // tells whether the last request carried NLM_F_ACK.
 func (r *Reader) Reset(first, last uint32, typ uint16, ack bool) {
 	r.first, r.last, r.typ, r.ack = first, last, typ, ack
-	r.rest, r.done, r.err = nil, false, nil
+	r.rest, r.done, r.terminated, r.err = nil, false, false, nil
 }
+
+// Terminated reports whether the reply ended with a message that only
+// ends replies (NLMSG_DONE, or the NLMSG_ERROR of an ACK or an error),
+// which the kernel sends last: after it nothing more of the reply can
+// come. A single reply without an ACK ends with its data message, and
+// whatever follows it stays queued.
+func (r *Reader) Terminated() bool { return r.terminated }
 
 // InRun reports whether seq lies in the run first..last, modulo 2^32.
 func InRun(seq, first, last uint32) bool { return seq-first <= last-first }
@@ -131,7 +139,7 @@ func (r *Reader) Next() (Header, []byte, error) {
 				return h, payload, nil
 			}
 			errno, ke, err := ParseError(h.Flags, payload)
-			r.done = true
+			r.done, r.terminated = true, true
 			switch {
 			case err != nil:
 				r.err = err
@@ -140,7 +148,7 @@ func (r *Reader) Next() (Header, []byte, error) {
 			}
 			continue
 		case TypeDone:
-			r.done = true
+			r.done, r.terminated = true, true
 			if len(payload) >= 4 {
 				if errno, ke, err := ParseError(0, payload); err != nil {
 					r.err = err
