@@ -55,9 +55,6 @@ func parse(argv []string, restore bool) (*Command, error) {
 		return cmd, nil
 	}
 	sc := &scanner{table: options, argv: argv[1:]}
-	// In listings, where ipvsadm refuses -p, it means pretty JSON (as in
-	// iproute2) and takes no argument.
-	sc.noOptional = func(sp *spec) bool { return sp.tag == optPersistent && cmd.Cmd == CmdList }
 	var startArg string
 	first := true
 	for {
@@ -83,6 +80,9 @@ func parse(argv []string, restore bool) (*Command, error) {
 				return nil, &ExitError{Code: 255, TryHelp: true}
 			}
 			cmd.Cmd = commandSpecs[t.spec.long]
+			// In listings, where ipvsadm refuses -p, it means pretty
+			// JSON (as in iproute2) and takes no argument.
+			sc.noOptional = cmd.Cmd == CmdList
 			startArg = t.value
 			if cmd.Cmd == CmdHelp || cmd.Cmd == CmdVersion {
 				return cmd, nil

@@ -51,8 +51,17 @@ type scanner struct {
 	done     bool     // after "--"
 	// noOptional makes argOptional options take no argument at all: the
 	// listing commands use -p for "pretty".
-	noOptional func(*spec) bool
+	noOptional bool
 }
+
+// shortText spells each short option, so that a token costs no
+// allocation.
+var shortText = func() (t [256]string) {
+	for c := range t {
+		t[c] = "-" + string(rune(c))
+	}
+	return t
+}()
 
 func (s *scanner) find(long string, short byte) *spec {
 	for i := range s.table {
@@ -118,8 +127,8 @@ func (s *scanner) short() (token, error) {
 		s.bundle = ""
 		return token{}, &scanError{s.bundleOf, "unknown option"}
 	}
-	t := token{spec: sp, text: "-" + string(c)}
-	if sp.arg == argNone || (sp.arg == argOptional && s.noOptional != nil && s.noOptional(sp)) {
+	t := token{spec: sp, text: shortText[c]}
+	if sp.arg == argNone || (sp.arg == argOptional && s.noOptional) {
 		return t, nil
 	}
 	if s.bundle != "" {
@@ -132,7 +141,7 @@ func (s *scanner) short() (token, error) {
 
 // argument takes the next word as the argument of t.
 func (s *scanner) argument(t token) (token, error) {
-	if t.spec.arg == argOptional && s.noOptional != nil && s.noOptional(t.spec) {
+	if t.spec.arg == argOptional && s.noOptional {
 		return t, nil
 	}
 	if s.next >= len(s.argv) {
