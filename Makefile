@@ -80,12 +80,16 @@ integration: $(IT) $(PROGRAMS)
 # the four workloads against the peers, then the suites of reconcile,
 # ipvstest, ipvsctl and the exporter.
 BENCH_SIZES ?= 1000:5,10000:3
+SUITE_REPS ?= 3
 bench: $(PROGRAMS)
 	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
 	@mkdir -p $(BUILD)
 	cd bench && CGO_ENABLED=0 $(GO) build -o ../$(BUILD)/bench .
 	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/bench -sizes $(BENCH_SIZES) | tee $(BUILD)/bench.log
-	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/bench -mode suites -services 10000 -dests 10 -rep 3 | tee -a $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/bench -mode suites -suites ipvstest,ipvsctl,exporter \
+		-services 10000 -dests 10 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites reconcile \
+		-services 10000 -dests 5 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
 	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
