@@ -34,9 +34,7 @@ unit:
 
 # Each fuzz target of every package for FUZZTIME, seeded from testdata.
 fuzz:
-	@set -e; for m in $(TESTED); do (cd $$m && for p in $$($(GO) list ./...); do \
-		for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz || true); do \
-			echo "fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$p; done; done); done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(TESTED)
 
 # The integration test binaries, one per package with kernel tests, and
 # the programs they run.
