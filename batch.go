@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"syscall"
 
@@ -18,34 +19,71 @@ import (
 // use; a Batch may be reused after Reset, and applied again, but not by
 // two calls at once: Apply fills in the requests' headers where they lie.
 type Batch struct {
-	buf []byte // the requests, back to back; Apply fills in their headers
-	ops []batchOp
+	buf  []byte // the requests, back to back; Apply fills in their headers
+	ops  []batchOp
+	svcs []serviceKey  // the services the writes name, each run of writes to one service sharing one
+	errs map[int]error // the client's refusals, by write
 
-	// The service of the last destination write, checked, and its
-	// SERVICE nest: writes to the destinations of one service usually
-	// come together, and then share them.
-	last     serviceKey
+	// The service of the last write, checked, and its SERVICE nest:
+	// writes to one service and its destinations usually come together,
+	// and then share them.
 	lastErr  error
 	lastNest []byte
 }
 
 // batchOp is one write of a batch: what it is, for its result, and where
-// its request lies in the buffer.
+// its request lies in the buffer. It holds no pointer, so that a batch of
+// a hundred thousand writes costs the garbage collector nothing to scan.
 type batchOp struct {
-	req      *request
-	svc      serviceKey
-	dst      destKey // of a destination write
+	off, end int     // its request in buf; empty if refused
+	svc      int32   // index into svcs
+	dst      destRef // of a destination write
+	kind     uint8   // index into batchRequests
 	hasDst   bool
-	off, end int   // its request in buf; empty if refused
-	err      error // the client's refusal, if any
 }
 
-// String names the write's object, as the single call's error would.
-func (o *batchOp) String() string {
-	if o.hasDst {
-		return o.dst.String() + " of " + o.svc.String()
+// destRef is a destination's identity without a pointer: its address as
+// 16 bytes, the family telling how to read them.
+type destRef struct {
+	addr   [16]byte
+	port   uint16
+	family Family
+}
+
+// batchRequests are the kinds of write a batch holds.
+var batchRequests = [...]*request{&reqCreateService, &reqUpdateService, &reqRemoveService, &reqCreateDest, &reqUpdateDest, &reqRemoveDest}
+
+const (
+	kindCreateService uint8 = iota
+	kindUpdateService
+	kindRemoveService
+	kindCreateDest
+	kindUpdateDest
+	kindRemoveDest
+)
+
+// writeName names write i of a batch, as the single call's error would.
+type writeName struct {
+	b *Batch
+	i int
+}
+
+func (w writeName) String() string {
+	op := &w.b.ops[w.i]
+	k := w.b.svcs[op.svc]
+	if !op.hasDst {
+		return k.String()
 	}
-	return o.svc.String()
+	a := netip.AddrFrom16(op.dst.addr)
+	if op.dst.family == FamilyIPv4 {
+		a = a.Unmap()
+	}
+	return destKey{family: op.dst.family, addr: a, port: op.dst.port}.String() + " of " + k.String()
+}
+
+// fail wraps err as the error of write i.
+func (b *Batch) fail(i int, err error) error {
+	return wrap(*batchRequests[b.ops[i].kind], writeName{b, i}, err)
 }
 
 // The writes are checked and encoded by pointer, without the generic
@@ -54,57 +92,54 @@ func (o *batchOp) String() string {
 // it.
 
 // CreateService adds the creation of a service to the batch.
-func (b *Batch) CreateService(svc Service) { b.addService(&reqCreateService, &svc, true) }
+func (b *Batch) CreateService(svc Service) { b.addService(kindCreateService, &svc, true) }
 
 // UpdateService adds an update of a service to the batch.
-func (b *Batch) UpdateService(svc Service) { b.addService(&reqUpdateService, &svc, true) }
+func (b *Batch) UpdateService(svc Service) { b.addService(kindUpdateService, &svc, true) }
 
 // RemoveService adds the removal of a service to the batch.
-func (b *Batch) RemoveService(svc Service) { b.addService(&reqRemoveService, &svc, false) }
+func (b *Batch) RemoveService(svc Service) { b.addService(kindRemoveService, &svc, false) }
 
 // CreateDestination adds the creation of a destination to the batch.
 func (b *Batch) CreateDestination(svc Service, dst Destination) {
-	b.addDestination(&reqCreateDest, &svc, &dst, true)
+	b.addDestination(kindCreateDest, &svc, &dst, true)
 }
 
 // UpdateDestination adds an update of a destination to the batch.
 func (b *Batch) UpdateDestination(svc Service, dst Destination) {
-	b.addDestination(&reqUpdateDest, &svc, &dst, true)
+	b.addDestination(kindUpdateDest, &svc, &dst, true)
 }
 
 // RemoveDestination adds the removal of a destination to the batch.
 func (b *Batch) RemoveDestination(svc Service, dst Destination) {
-	b.addDestination(&reqRemoveDest, &svc, &dst, false)
+	b.addDestination(kindRemoveDest, &svc, &dst, false)
 }
 
-func (b *Batch) addService(r *request, svc *Service, full bool) {
+func (b *Batch) addService(kind uint8, svc *Service, full bool) {
 	k := svc.key()
+	b.service(k)
 	var err error
 	if full {
 		err = svc.validate(k)
 	} else {
-		err = k.validate()
+		err = b.lastErr
 	}
-	if b.refused(r, k, nil, err) {
+	if b.refused(kind, nil, err) {
 		return
 	}
-	off := b.start(r)
+	off := b.start(kind)
 	w := attrWriter{b: b.buf}
 	if full {
 		svc.encodeNest(&w, k)
 	} else {
-		k.encodeNest(&w)
+		w.b = append(w.b, b.lastNest...)
 	}
-	b.finish(r, k, nil, w.b, off)
+	b.finish(kind, nil, w.b, off)
 }
 
-func (b *Batch) addDestination(r *request, svc *Service, dst *Destination, full bool) {
+func (b *Batch) addDestination(kind uint8, svc *Service, dst *Destination, full bool) {
 	k := svc.key()
-	if k != b.last || b.lastNest == nil {
-		w := attrWriter{b: b.lastNest[:0]}
-		k.encodeNest(&w)
-		b.last, b.lastErr, b.lastNest = k, k.validate(), w.b
-	}
+	b.service(k)
 	dk := dst.key(k)
 	err := b.lastErr
 	if err == nil && full {
@@ -112,50 +147,64 @@ func (b *Batch) addDestination(r *request, svc *Service, dst *Destination, full 
 	} else if err == nil {
 		err = dk.validate()
 	}
-	if b.refused(r, k, &dk, err) {
+	if b.refused(kind, &dk, err) {
 		return
 	}
-	off := b.start(r)
+	off := b.start(kind)
 	w := attrWriter{b: append(b.buf, b.lastNest...)}
 	encodeDestinationNest(&w, dk, dst, full)
-	b.finish(r, k, &dk, w.b, off)
+	b.finish(kind, &dk, w.b, off)
+}
+
+// service makes k the service of the next write: the last one's, or a new
+// one, checked and encoded once.
+func (b *Batch) service(k serviceKey) {
+	if n := len(b.svcs); n > 0 && b.svcs[n-1] == k {
+		return
+	}
+	b.svcs = append(b.svcs, k)
+	w := attrWriter{b: b.lastNest[:0]}
+	k.encodeNest(&w)
+	b.lastErr, b.lastNest = k.validate(), w.b
 }
 
 // refused records a write the client refuses, if err says so.
-func (b *Batch) refused(r *request, k serviceKey, dk *destKey, err error) bool {
+func (b *Batch) refused(kind uint8, dk *destKey, err error) bool {
 	if err == nil {
 		return false
 	}
-	op := b.record(r, k, dk)
+	op := b.record(kind, dk)
 	op.off, op.end = len(b.buf), len(b.buf)
-	op.err = wrap(*r, op, err)
+	if b.errs == nil {
+		b.errs = map[int]error{}
+	}
+	i := len(b.ops) - 1
+	b.errs[i] = b.fail(i, err)
 	return true
 }
 
-// record appends a write's identity, in place: a batch may hold a
-// hundred thousand of them.
-func (b *Batch) record(r *request, k serviceKey, dk *destKey) *batchOp {
-	b.ops = append(b.ops, batchOp{})
+// record appends a write's identity, in place.
+func (b *Batch) record(kind uint8, dk *destKey) *batchOp {
+	b.ops = append(b.ops, batchOp{kind: kind, svc: int32(len(b.svcs) - 1)})
 	op := &b.ops[len(b.ops)-1]
-	op.req, op.svc = r, k
 	if dk != nil {
-		op.dst, op.hasDst = *dk, true
+		op.dst, op.hasDst = destRef{addr: dk.addr.As16(), port: dk.port, family: dk.family}, true
 	}
 	return op
 }
 
 // start begins a write's request; its family ID, flags and sequence
 // number are filled in by Apply.
-func (b *Batch) start(r *request) int {
+func (b *Batch) start(kind uint8) int {
 	var off int
-	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, r.cmd, ipvsh.GenlVersion)
+	b.buf, off = nlmsg.StartRequest(b.buf, 0, 0, 0, batchRequests[kind].cmd, ipvsh.GenlVersion)
 	return off
 }
 
 // finish ends the request that starts at off, whose buffer is now buf.
-func (b *Batch) finish(r *request, k serviceKey, dk *destKey, buf []byte, off int) {
+func (b *Batch) finish(kind uint8, dk *destKey, buf []byte, off int) {
 	b.buf = nlmsg.FinishRequest(buf, off)
-	op := b.record(r, k, dk)
+	op := b.record(kind, dk)
 	op.off, op.end = off, len(b.buf)
 }
 
@@ -163,7 +212,9 @@ func (b *Batch) finish(r *request, k serviceKey, dk *destKey, buf []byte, off in
 func (b *Batch) Len() int { return len(b.ops) }
 
 // Reset empties the batch, keeping its memory.
-func (b *Batch) Reset() { b.buf, b.ops = b.buf[:0], b.ops[:0] }
+func (b *Batch) Reset() {
+	b.buf, b.ops, b.svcs, b.errs = b.buf[:0], b.ops[:0], b.svcs[:0], nil
+}
 
 // ErrNotSent is the result of a write that Apply did not send, because
 // the batch ended before it: its context ended, or the socket failed.
@@ -242,8 +293,8 @@ func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 	results := make([]error, len(b.ops))
 	pending := make([]int, 0, len(b.ops)) // indexes of valid ops
 	for i := range b.ops {
-		if b.ops[i].err != nil {
-			results[i] = b.ops[i].err
+		if err := b.errs[i]; err != nil {
+			results[i] = err
 			continue
 		}
 		pending = append(pending, i)
@@ -274,7 +325,7 @@ func batchError(results []error, cause error) error {
 func (c *Client) applyPending(ctx context.Context, b *Batch, pending []int, results []error) error {
 	ended := func(err error) error {
 		for _, i := range pending {
-			results[i] = wrap(*b.ops[i].req, &b.ops[i], ErrNotSent)
+			results[i] = b.fail(i, ErrNotSent)
 		}
 		return err
 	}
@@ -337,7 +388,7 @@ func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, sent []i
 		last := cn.seq
 		refused := 0
 		record := func(i int, ke *nlmsg.KernelError) {
-			results[i] = wrap(*b.ops[i].req, &b.ops[i], ke)
+			results[i] = b.fail(i, ke)
 			if ke.Errno == syscall.ENOENT {
 				refused++
 			}
@@ -368,7 +419,7 @@ func (c *Client) applyDatagram(ctx context.Context, cn *conn, b *Batch, sent []i
 		case err != nil:
 			for _, i := range sent {
 				if results[i] == nil {
-					results[i] = wrap(*b.ops[i].req, &b.ops[i], ErrOutcomeUnknown)
+					results[i] = b.fail(i, ErrOutcomeUnknown)
 				}
 			}
 			return true, err

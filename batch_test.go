@@ -116,16 +116,16 @@ func TestBatchResults(t *testing.T) {
 			if !errors.Is(r, os.ErrInvalid) {
 				t.Errorf("op %d (invalid): %v", i, r)
 			}
-		case refuse[o.req.cmd] != 0:
-			if !errors.Is(r, refuse[o.req.cmd]) || !errors.Is(r, map[syscall.Errno]error{syscall.EEXIST: os.ErrExist, syscall.ENOENT: os.ErrNotExist}[refuse[o.req.cmd]]) {
-				t.Errorf("op %d (%s): %v, want %v", i, o.req.op, r, refuse[o.req.cmd])
+		case refuse[batchRequests[o.kind].cmd] != 0:
+			if !errors.Is(r, refuse[batchRequests[o.kind].cmd]) || !errors.Is(r, map[syscall.Errno]error{syscall.EEXIST: os.ErrExist, syscall.ENOENT: os.ErrNotExist}[refuse[batchRequests[o.kind].cmd]]) {
+				t.Errorf("op %d (%s): %v, want %v", i, batchRequests[o.kind].op, r, refuse[batchRequests[o.kind].cmd])
 			}
 			var e *Error
-			if !errors.As(r, &e) || e.Op != o.req.op {
-				t.Errorf("op %d: %#v does not name its operation %q", i, r, o.req.op)
+			if !errors.As(r, &e) || e.Op != batchRequests[o.kind].op {
+				t.Errorf("op %d: %#v does not name its operation %q", i, r, batchRequests[o.kind].op)
 			}
 		case r != nil:
-			t.Errorf("op %d (%s): %v", i, o.req.op, r)
+			t.Errorf("op %d (%s): %v", i, batchRequests[o.kind].op, r)
 		}
 	}
 	if sent := len(k.requests()); sent != 18 || k.writes != 5 {
