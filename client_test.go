@@ -139,8 +139,8 @@ func TestClientConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if len(c.idle) > maxIdleSockets {
-		t.Errorf("%d idle sockets, more than %d", len(c.idle), maxIdleSockets)
+	if len(c.idle[poolDefault]) > maxIdleSockets {
+		t.Errorf("%d idle sockets, more than %d", len(c.idle[poolDefault]), maxIdleSockets)
 	}
 }
 

@@ -24,6 +24,7 @@ type conn struct {
 	req   []byte // the request buffer, reused
 	rd    nlmsg.Reader
 	dirty bool // out of step with the kernel, or its deadline is not ours: never reuse it
+	pool  pool // the pool it returns to
 
 	replyTimeout time.Duration
 	closed       *atomic.Bool // the Client's

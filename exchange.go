@@ -18,6 +18,7 @@ type request struct {
 	cmd   uint8
 	flags uint16
 	reply uint8 // 0 for a write, which gets no reply message
+	pool  pool  // of the socket it goes on
 }
 
 // Flags of the three kinds of request. Writes ask for an ACK, since a
@@ -31,23 +32,23 @@ const (
 )
 
 var (
-	reqInfo          = request{opInfo, ipvsh.CmdGetInfo, flagsGet, ipvsh.CmdSetInfo}
-	reqTimeouts      = request{opTimeouts, ipvsh.CmdGetConfig, flagsGet, ipvsh.CmdSetConfig}
-	reqSetTimeouts   = request{opSetTimeouts, ipvsh.CmdSetConfig, flagsWrite, 0}
-	reqServices      = request{opServices, ipvsh.CmdGetService, flagsDump, ipvsh.CmdNewService}
-	reqService       = request{opService, ipvsh.CmdGetService, flagsGet, ipvsh.CmdNewService}
-	reqCreateService = request{opCreateService, ipvsh.CmdNewService, flagsWrite, 0}
-	reqUpdateService = request{opUpdateService, ipvsh.CmdSetService, flagsWrite, 0}
-	reqRemoveService = request{opRemoveService, ipvsh.CmdDelService, flagsWrite, 0}
-	reqDestinations  = request{opDests, ipvsh.CmdGetDest, flagsDump, ipvsh.CmdNewDest}
-	reqCreateDest    = request{opCreateDest, ipvsh.CmdNewDest, flagsWrite, 0}
-	reqUpdateDest    = request{opUpdateDest, ipvsh.CmdSetDest, flagsWrite, 0}
-	reqRemoveDest    = request{opRemoveDest, ipvsh.CmdDelDest, flagsWrite, 0}
-	reqFlush         = request{opFlush, ipvsh.CmdFlush, flagsWrite, 0}
-	reqZero          = request{opZero, ipvsh.CmdZero, flagsWrite, 0}
-	reqDaemons       = request{opDaemons, ipvsh.CmdGetDaemon, flagsDump, ipvsh.CmdNewDaemon}
-	reqStartDaemon   = request{opStartDaemon, ipvsh.CmdNewDaemon, flagsWrite, 0}
-	reqStopDaemon    = request{opStopDaemon, ipvsh.CmdDelDaemon, flagsWrite, 0}
+	reqInfo          = request{opInfo, ipvsh.CmdGetInfo, flagsGet, ipvsh.CmdSetInfo, poolDefault}
+	reqTimeouts      = request{opTimeouts, ipvsh.CmdGetConfig, flagsGet, ipvsh.CmdSetConfig, poolDefault}
+	reqSetTimeouts   = request{opSetTimeouts, ipvsh.CmdSetConfig, flagsWrite, 0, poolDefault}
+	reqServices      = request{opServices, ipvsh.CmdGetService, flagsDump, ipvsh.CmdNewService, poolDefault}
+	reqService       = request{opService, ipvsh.CmdGetService, flagsGet, ipvsh.CmdNewService, poolDefault}
+	reqCreateService = request{opCreateService, ipvsh.CmdNewService, flagsWrite, 0, poolDefault}
+	reqUpdateService = request{opUpdateService, ipvsh.CmdSetService, flagsWrite, 0, poolDefault}
+	reqRemoveService = request{opRemoveService, ipvsh.CmdDelService, flagsWrite, 0, poolDefault}
+	reqDestinations  = request{opDests, ipvsh.CmdGetDest, flagsDump, ipvsh.CmdNewDest, poolPaged}
+	reqCreateDest    = request{opCreateDest, ipvsh.CmdNewDest, flagsWrite, 0, poolDefault}
+	reqUpdateDest    = request{opUpdateDest, ipvsh.CmdSetDest, flagsWrite, 0, poolDefault}
+	reqRemoveDest    = request{opRemoveDest, ipvsh.CmdDelDest, flagsWrite, 0, poolDefault}
+	reqFlush         = request{opFlush, ipvsh.CmdFlush, flagsWrite, 0, poolDefault}
+	reqZero          = request{opZero, ipvsh.CmdZero, flagsWrite, 0, poolDefault}
+	reqDaemons       = request{opDaemons, ipvsh.CmdGetDaemon, flagsDump, ipvsh.CmdNewDaemon, poolDefault}
+	reqStartDaemon   = request{opStartDaemon, ipvsh.CmdNewDaemon, flagsWrite, 0, poolDefault}
+	reqStopDaemon    = request{opStopDaemon, ipvsh.CmdDelDaemon, flagsWrite, 0, poolDefault}
 )
 
 // An operand is what a request is about: it checks itself before
@@ -79,7 +80,7 @@ func call[O operand](ctx context.Context, c *Client, r request, o O, each func(p
 	if err := o.validate(); err != nil {
 		return wrap(r, o, err)
 	}
-	cn, err := c.acquire()
+	cn, err := c.acquireFrom(r.pool)
 	if err != nil {
 		return wrap(r, o, err)
 	}

@@ -35,7 +35,7 @@ func (n familyName) encode(b []byte) []byte {
 }
 func (n familyName) String() string { return "generic netlink family " + string(n) }
 
-var reqFamily = request{opLookupFamily, nlmsg.CtrlCmdGetFamily, flagsGet, nlmsg.CtrlCmdNewFamily}
+var reqFamily = request{opLookupFamily, nlmsg.CtrlCmdGetFamily, flagsGet, nlmsg.CtrlCmdNewFamily, poolDefault}
 
 // lookupFamily asks the kernel's Generic Netlink controller for the IPVS
 // family, through the same exchange as every other request. A lookup of a

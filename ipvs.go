@@ -86,7 +86,8 @@ type Config struct {
 	// ReceiveBufferSize is the size of each socket's buffer for one
 	// datagram of replies, which also sets the size of the kernel's dump
 	// chunks (up to about 32 KiB). Zero means DefaultReceiveBufferSize; it
-	// must be at least 4096.
+	// must be at least 4096. Destination dumps do not use it: they read a
+	// page at a time (see Destinations).
 	ReceiveBufferSize int
 }
 
@@ -100,10 +101,33 @@ const DefaultReplyTimeout = 10 * time.Second
 // quadratic; 64 KiB holds the largest chunk with room to spare.
 const DefaultReceiveBufferSize = 64 << 10
 
-// maxIdleSockets bounds the sockets a Client keeps open between calls.
-// More calls than this at once each open one of their own, and close it
-// after.
+// maxIdleSockets bounds the sockets of each pool a Client keeps open
+// between calls. More calls than this at once each open one of their
+// own, and close it after.
 const maxIdleSockets = 8
+
+// A pool is a class of sockets, told apart by the size of the reads
+// they make: the kernel sizes each dump chunk from the largest read a
+// socket has ever made, so a socket's reads can not shrink once grown.
+type pool uint8
+
+const (
+	// poolDefault sockets read with Config.ReceiveBufferSize.
+	poolDefault pool = iota
+	// poolPaged sockets read a page at a time; they serve destination
+	// dumps. A service has few destinations, usually a chunk's worth,
+	// and for each dump the kernel allocates a chunk twice (its data,
+	// then its end), which at 32 KiB costs it a quarter more time than
+	// at a page. A service with thousands of destinations pays a system
+	// call per page instead.
+	poolPaged
+	numPools
+)
+
+// pagedBufferSize is the read size of poolPaged sockets: a page, and
+// never more than 8 KiB, the most the kernel puts in a chunk (its
+// NLMSG_GOODSIZE) when a socket's reads are smaller.
+var pagedBufferSize = min(os.Getpagesize(), 8<<10)
 
 // Client is a connection to the kernel's IPVS in one network namespace.
 // Create it with New and release it with Close.
@@ -111,13 +135,13 @@ type Client struct {
 	family       atomic.Uint32 // the family's ID and version; see currentFamily
 	dial         func() (seam.Socket, error)
 	replyTimeout time.Duration
-	bufSize      int          // of each conn's receive buffer
-	ns           *os.File     // the namespace to dial in; nil for the caller's own
-	releaseNS    func() error // releases ns
+	bufSize      [numPools]int // of each pool's receive buffers
+	ns           *os.File      // the namespace to dial in; nil for the caller's own
+	releaseNS    func() error  // releases ns
 	closed       atomic.Bool
 
 	mu    sync.Mutex
-	idle  []*conn
+	idle  [numPools][]*conn
 	live  map[*conn]struct{} // every open conn, idle or busy, for Close
 	users sync.WaitGroup     // dials and other uses of ns in progress
 }
@@ -144,13 +168,15 @@ func New(cfg *Config) (*Client, error) {
 
 // newClientWith assembles a Client over dial, with the defaults of cfg.
 func newClientWith(cfg *Config, dial func() (seam.Socket, error), f family) *Client {
-	c := &Client{dial: dial, replyTimeout: cfg.ReplyTimeout, bufSize: cfg.ReceiveBufferSize, live: map[*conn]struct{}{}, releaseNS: func() error { return nil }}
+	c := &Client{dial: dial, replyTimeout: cfg.ReplyTimeout, live: map[*conn]struct{}{}, releaseNS: func() error { return nil }}
 	if c.replyTimeout == 0 {
 		c.replyTimeout = DefaultReplyTimeout
 	}
-	if c.bufSize == 0 {
-		c.bufSize = DefaultReceiveBufferSize
+	c.bufSize[poolDefault] = cfg.ReceiveBufferSize
+	if c.bufSize[poolDefault] == 0 {
+		c.bufSize[poolDefault] = DefaultReceiveBufferSize
 	}
+	c.bufSize[poolPaged] = min(pagedBufferSize, c.bufSize[poolDefault])
 	c.setFamily(f)
 	return c
 }
@@ -174,7 +200,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	live := c.live
-	c.idle, c.live = nil, nil
+	c.idle, c.live = [numPools][]*conn{}, nil
 	c.mu.Unlock()
 	var errs []error
 	for cn := range live {
@@ -185,16 +211,19 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// acquire takes an idle socket, or dials one.
-func (c *Client) acquire() (*conn, error) {
+// acquire takes an idle socket of the default pool, or dials one.
+func (c *Client) acquire() (*conn, error) { return c.acquireFrom(poolDefault) }
+
+// acquireFrom takes an idle socket of pool p, or dials one.
+func (c *Client) acquireFrom(p pool) (*conn, error) {
 	c.mu.Lock()
 	if c.closed.Load() {
 		c.mu.Unlock()
 		return nil, errClosed
 	}
-	if n := len(c.idle); n > 0 {
-		cn := c.idle[n-1]
-		c.idle = c.idle[:n-1]
+	if n := len(c.idle[p]); n > 0 {
+		cn := c.idle[p][n-1]
+		c.idle[p] = c.idle[p][:n-1]
 		c.mu.Unlock()
 		return cn, nil
 	}
@@ -206,7 +235,8 @@ func (c *Client) acquire() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cn := newConn(s, c.replyTimeout, c.bufSize, &c.closed)
+	cn := newConn(s, c.replyTimeout, c.bufSize[p], &c.closed)
+	cn.pool = p
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {
@@ -226,8 +256,8 @@ func (c *Client) acquire() (*conn, error) {
 func (c *Client) release(cn *conn) {
 	if !cn.dirty && (cn.rd.Terminated() || cn.quiet()) {
 		c.mu.Lock()
-		if !c.closed.Load() && len(c.idle) < maxIdleSockets {
-			c.idle = append(c.idle, cn)
+		if !c.closed.Load() && len(c.idle[cn.pool]) < maxIdleSockets {
+			c.idle[cn.pool] = append(c.idle[cn.pool], cn)
 			c.mu.Unlock()
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"sync"
+	"sync/atomic"
 )
 
 // VirtualServer is a service with its destinations.
@@ -13,8 +14,9 @@ type VirtualServer struct {
 	Destinations []Destination
 }
 
-// vsWindow is how many services AllVirtualServers holds at once.
-const vsWindow = 64
+// vsWindow is how many services AllVirtualServers holds at once: enough
+// that its workers seldom wait for each other at the window's end.
+const vsWindow = 256
 
 // VirtualServers returns every service of the namespace with its
 // destinations. See AllVirtualServers.
@@ -24,7 +26,7 @@ func (c *Client) VirtualServers(ctx context.Context) ([]VirtualServer, error) {
 
 // AllVirtualServers returns an iterator over the services of the
 // namespace with their destinations: while one socket streams the
-// service dump, others dump the destinations of a window of 64 services
+// service dump, others dump the destinations of a window of 256 services
 // at once. Memory stays bounded by that window.
 //
 // The kernel does not snapshot its table: what changes during the read
@@ -63,11 +65,18 @@ func (c *Client) AllVirtualServers(ctx context.Context) iter.Seq2[VirtualServer,
 }
 
 // vsWorkers is how many destination dumps AllVirtualServers runs at
-// once, each on a socket of its own.
+// once, each on a socket of its own. The kernel handles one Generic
+// Netlink request at a time, so more would only wait; with three, one
+// decodes while another waits and the kernel serves the third.
 const vsWorkers = 3
 
+// vsSlab is how many destinations a worker of dumpDestinations allocates
+// at once, to share among the services it dumps.
+const vsSlab = 256
+
 // dumpDestinations fills in the destinations of each of vs, with dumps on
-// several sockets at once.
+// several sockets at once. Each worker takes the next service not yet
+// taken, so that one with many destinations holds up only its worker.
 //
 // One socket can not carry several dumps: IPVS's dump callback returns
 // the first chunk's length and signals the end only when called again,
@@ -76,16 +85,40 @@ const vsWorkers = 3
 // request in the same datagram fails with EBUSY.
 func (c *Client) dumpDestinations(ctx context.Context, vs []VirtualServer) error {
 	var wg sync.WaitGroup
+	var taken atomic.Int64
 	errs := make([]error, vsWorkers)
 	for w := range vsWorkers {
 		wg.Go(func() {
-			for i := w; i < len(vs); i += vsWorkers {
-				d, err := c.Destinations(ctx, vs[i].Service)
-				if err != nil {
-					errs[w] = err
+			var scratch, slab []Destination
+			for {
+				i := int(taken.Add(1)) - 1
+				if i >= len(vs) {
 					return
 				}
-				vs[i].Destinations = d
+				scratch = scratch[:0]
+				for d, err := range c.AllDestinations(ctx, vs[i].Service) {
+					if err == nil && len(scratch) == maxCollected {
+						err = &Error{Op: opDests, Object: serviceRef(vs[i].Service).String(), Err: ErrTooLarge}
+					}
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					scratch = append(scratch, d)
+				}
+				n := len(scratch)
+				if n == 0 {
+					vs[i].Destinations = []Destination{}
+					continue
+				}
+				if len(slab) < n {
+					slab = make([]Destination, max(vsSlab, n))
+				}
+				// Capped, so that a caller's append can not reach the
+				// next service's destinations.
+				vs[i].Destinations = slab[:n:n]
+				copy(vs[i].Destinations, scratch)
+				slab = slab[n:]
 			}
 		})
 	}
