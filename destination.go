@@ -288,6 +288,11 @@ func encodeDestinationNest(w *attrWriter, dk destKey, d *Destination, full bool)
 //
 // The kernel answers an empty list, not an error, for a service that does
 // not exist: use Service to tell the two apart.
+//
+// Destination dumps read a page at a time, whatever
+// Config.ReceiveBufferSize says: a service's destinations usually fit in
+// one, and the kernel allocates each chunk at the size of the largest
+// read, twice per dump.
 func (c *Client) Destinations(ctx context.Context, svc Service) ([]Destination, error) {
 	return collect(opDests, c.AllDestinations(ctx, svc))
 }

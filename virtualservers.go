@@ -95,16 +95,11 @@ func (c *Client) dumpDestinations(ctx context.Context, vs []VirtualServer) error
 				if i >= len(vs) {
 					return
 				}
-				scratch = scratch[:0]
-				for d, err := range c.AllDestinations(ctx, vs[i].Service) {
-					if err == nil && len(scratch) == maxCollected {
-						err = &Error{Op: opDests, Object: serviceRef(vs[i].Service).String(), Err: ErrTooLarge}
-					}
-					if err != nil {
-						errs[w] = err
-						return
-					}
-					scratch = append(scratch, d)
+				var err error
+				scratch, err = collectInto(opDests, scratch[:0], c.AllDestinations(ctx, vs[i].Service))
+				if err != nil {
+					errs[w] = err
+					return
 				}
 				n := len(scratch)
 				if n == 0 {
