@@ -73,7 +73,7 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 	// that agree with each other.
 	for attempt := 1; ; attempt++ {
 		before := libraryRead(ctx, t, c)
-		scraped, gathered := scrape(t, url+"/metrics"), scrape(t, url+"/gather")
+		scraped, gathered, written := scrape(t, url+"/metrics"), scrape(t, url+"/gather"), scrape(t, url+"/text")
 		adm := ipvsadmRead(t, director)
 		after := libraryRead(ctx, t, c)
 		if !maps.Equal(before, after) || before[svc.String()].Connections < conns {
@@ -93,6 +93,7 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 		}
 		compare(t, "scraped", scraped.counters, before)
 		compare(t, "scraped through Gather", gathered.counters, before)
+		compare(t, "scraped through WriteText", written.counters, before)
 		compare(t, "ipvsadm", adm, before)
 		for i, b := range backends {
 			if w := scraped.weights[b.String()]; w != float64(i+1) {
@@ -114,8 +115,9 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 
 // serve serves the metrics of a collector of src over HTTP, until the
 // test ends, and returns their URL: at /metrics through a pedantic
-// registry, which refuses a repeated series, and at /gather through the
-// Collector's own Gather, as ipvs_exporter serves it.
+// registry, which refuses a repeated series, at /gather through the
+// Collector's own Gather, and at /text through WriteText, as ipvs_exporter
+// serves it.
 func serve(t *testing.T, src collector.Source, opts ...collector.Option) string {
 	t.Helper()
 	c, err := collector.New(src, opts...)
@@ -127,6 +129,12 @@ func serve(t *testing.T, src collector.Source, opts ...collector.Option) string 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
 	mux.Handle("/gather", promhttp.HandlerFor(c, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", collector.TextContentType)
+		if err := collector.WriteText(w, c); err != nil {
+			t.Errorf("WriteText: %v", err)
+		}
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL

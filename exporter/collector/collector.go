@@ -111,6 +111,13 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // when the read of the services fails, it sends ipvs_up 0 and the scrape
 // metrics only; a failed read of the settings leaves out just those.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	send := func(m prometheus.Metric) { ch <- m }
+	c.scrape(send, func(vss []ipvs.VirtualServer) { c.tableEmitter(vss).flush(send) })
+}
+
+// scrape reads the table once, hands the services to table and sends the
+// other metrics.
+func (c *Collector) scrape(send func(prometheus.Metric), table func([]ipvs.VirtualServer)) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.timeout)
 	defer cancel()
 	start := time.Now()
@@ -118,26 +125,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	vss, err := c.src.VirtualServers(ctx)
 	if c.check(opVirtualServers, err) {
 		up = 1
-		c.collectTable(ch, vss)
-		c.collectSettings(ctx, ch)
+		table(vss)
+		c.collectSettings(ctx, send)
 	}
-	ch <- prometheus.MustNewConstMetric(c.d.up, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(c.d.duration, prometheus.GaugeValue, time.Since(start).Seconds())
+	send(prometheus.MustNewConstMetric(c.d.up, prometheus.GaugeValue, up))
+	send(prometheus.MustNewConstMetric(c.d.duration, prometheus.GaugeValue, time.Since(start).Seconds()))
 	for i, op := range operations {
 		if i == opConnectionStates && !c.opts.states {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op)
+		send(prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op))
 	}
 }
 
 // collectSettings sends the namespace's info, timeouts, sync daemons and,
 // if asked for, its connections by state.
-func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Metric) {
+func (c *Collector) collectSettings(ctx context.Context, send func(prometheus.Metric)) {
 	info, err := c.src.Info(ctx)
 	if c.check(opInfo, err) {
-		ch <- prometheus.MustNewConstMetric(c.d.info, prometheus.GaugeValue, 1, info.Version.String())
-		ch <- prometheus.MustNewConstMetric(c.d.tableSize, prometheus.GaugeValue, float64(info.ConnectionTableSize))
+		send(prometheus.MustNewConstMetric(c.d.info, prometheus.GaugeValue, 1, info.Version.String()))
+		send(prometheus.MustNewConstMetric(c.d.tableSize, prometheus.GaugeValue, float64(info.ConnectionTableSize)))
 	}
 	t, err := c.src.Timeouts(ctx)
 	if c.check(opTimeouts, err) {
@@ -147,21 +154,21 @@ func (c *Collector) collectSettings(ctx context.Context, ch chan<- prometheus.Me
 		}{{"tcp", t.TCP}, {"tcp_fin", t.TCPFin}, {"udp", t.UDP}} {
 			// Zero means the kernel was built without the protocol.
 			if v.d != 0 {
-				ch <- prometheus.MustNewConstMetric(c.d.timeout, prometheus.GaugeValue, v.d.Seconds(), v.name)
+				send(prometheus.MustNewConstMetric(c.d.timeout, prometheus.GaugeValue, v.d.Seconds(), v.name))
 			}
 		}
 	}
 	daemons, err := c.src.Daemons(ctx)
 	if c.check(opDaemons, err) {
 		for _, d := range daemons {
-			ch <- prometheus.MustNewConstMetric(c.d.daemon, prometheus.GaugeValue, 1, daemonLabels(d)...)
+			send(prometheus.MustNewConstMetric(c.d.daemon, prometheus.GaugeValue, 1, daemonLabels(d)...))
 		}
 	}
 	if c.opts.states {
 		states, err := c.src.(StateSource).ConnectionStates(ctx, ipvs.ConnectionFilter{})
 		if c.check(opConnectionStates, err) {
 			for state, n := range states {
-				ch <- prometheus.MustNewConstMetric(c.d.states, prometheus.GaugeValue, float64(n), state)
+				send(prometheus.MustNewConstMetric(c.d.states, prometheus.GaugeValue, float64(n), state))
 			}
 		}
 	}

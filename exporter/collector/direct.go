@@ -106,12 +106,12 @@ func (e *direct) emit(k kind, r *row) {
 	e.rows[k] = append(e.rows[k], entry{labels: labels, metrics: ms})
 }
 
-func (e *direct) flush(ch chan<- prometheus.Metric) {
+func (e *direct) flush(send func(prometheus.Metric)) {
 	for k, rows := range e.rows {
 		slices.SortFunc(rows, compareLabels)
 		for i := range e.d.families[k] {
 			for _, r := range rows {
-				ch <- &r.metrics[i]
+				send(&r.metrics[i])
 			}
 		}
 	}

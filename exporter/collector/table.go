@@ -30,9 +30,9 @@ type svcKey struct {
 	fwmark   uint32
 }
 
-// collectTable sends the metrics of every wanted service and destination,
-// each object once.
-func (c *Collector) collectTable(ch chan<- prometheus.Metric, vss []ipvs.VirtualServer) {
+// tableEmitter returns the emitter of the Collector's metrics of the
+// table vss: a summer when some identity label is dropped, else direct.
+func (c *Collector) tableEmitter(vss []ipvs.VirtualServer) emitter {
 	var out emitter
 	if c.summing() {
 		out = newSummer(&c.d)
@@ -43,6 +43,13 @@ func (c *Collector) collectTable(ch chan<- prometheus.Metric, vss []ipvs.Virtual
 		}
 		out = newDirect(&c.d, len(vss), dests)
 	}
+	c.emitTable(out, vss)
+	return out
+}
+
+// emitTable hands out the rows of every wanted service and destination,
+// each object once.
+func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 	seen := make(map[svcKey]struct{}, len(vss))
 	var seenDest map[netip.AddrPort]struct{}
 	var r row
@@ -92,7 +99,6 @@ func (c *Collector) collectTable(ch chan<- prometheus.Metric, vss []ipvs.Virtual
 			out.emit(kindDestInfo, &r)
 		}
 	}
-	out.flush(ch)
 }
 
 // summing reports whether some kind drops an identity label, so that
@@ -167,10 +173,16 @@ func daemonLabels(d ipvs.Daemon) []string {
 		strconv.Itoa(int(d.Port)), strconv.Itoa(int(d.TTL)), strconv.Itoa(int(d.MaxLength))}
 }
 
-// An emitter turns the rows of one kind into metrics.
-type emitter interface {
+// A rowSink takes the rows of a table, one kind at a time.
+type rowSink interface {
 	emit(k kind, r *row)
-	flush(ch chan<- prometheus.Metric)
+}
+
+// An emitter turns the rows of a table into metrics.
+type emitter interface {
+	rowSink
+	// flush sends the metrics of the rows.
+	flush(send func(prometheus.Metric))
 }
 
 // summer adds up the rows that share the kept labels, and sends the sums
@@ -225,11 +237,11 @@ func (s *summer) emit(k kind, r *row) {
 	}
 }
 
-func (s *summer) flush(ch chan<- prometheus.Metric) {
+func (s *summer) flush(send func(prometheus.Metric)) {
 	for k, m := range s.sums {
 		for _, e := range m {
 			for _, f := range s.d.families[k] {
-				ch <- prometheus.MustNewConstMetric(f.desc, f.typ, e.values[f.col], e.labels...)
+				send(prometheus.MustNewConstMetric(f.desc, f.typ, e.values[f.col], e.labels...))
 			}
 		}
 	}

@@ -120,7 +120,7 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
-	gatherers := merged{reg}
+	var cs []*collector.Collector
 	var dialers []*collector.Dialer
 	closeAll := func() {
 		for _, d := range dialers {
@@ -135,13 +135,9 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 			closeAll()
 			return nil, nil, fmt.Errorf("netns %q: %w", ns.label, err)
 		}
-		// Not registered: see merged.
-		gatherers = append(gatherers, c)
+		cs = append(cs, c) // not registered: see textHandler
 	}
-	var handler http.Handler = promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-	})
+	var handler http.Handler = textHandler{reg: reg, cs: cs, logger: logger}
 	if !cfg.disableExporterMetrics {
 		reg.MustRegister(
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

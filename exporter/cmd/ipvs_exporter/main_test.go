@@ -1,12 +1,16 @@
 package main
 
 import (
+	"compress/gzip"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func TestParseNamespaces(t *testing.T) {
@@ -83,5 +87,47 @@ func TestHandlerServesEveryNamespace(t *testing.T) {
 	// One family of both namespaces' series.
 	if n := strings.Count(string(body), "# TYPE ipvs_up gauge"); n != 1 {
 		t.Errorf("ipvs_up is %d families, want 1:\n%s", n, body)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"": false, "gzip": true, "deflate, GZIP;q=0.5": true, "gzip;q=0": false, "gzip; q=0.000": false,
+		"br, identity": false, "x-gzip": false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+// TestHandlerGzips checks that a scraper asking for gzip gets the text
+// format compressed, and that it parses.
+func TestHandlerGzips(t *testing.T) {
+	h, closeAll, err := newHandler(config{destinations: true, timeout: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	h.ServeHTTP(rec, req)
+	if got := rec.Header().Get("Content-Encoding"); got != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", got)
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ipvs_up", "ipvs_scrape_errors_total", "promhttp_metric_handler_requests_total"} {
+		if mfs[name] == nil {
+			t.Errorf("no %s", name)
+		}
 	}
 }

@@ -1,0 +1,106 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+)
+
+// withoutDuration drops the scrape duration's lines, which vary.
+func withoutDuration(text string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if !strings.Contains(line, "ipvs_scrape_duration_seconds") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// TestWriteTextIsTheRegistrys checks that WriteText writes what a
+// pedantic registry gathers from the same Collectors, byte for byte, with
+// every option, label values that need escaping, and several namespaces.
+func TestWriteTextIsTheRegistrys(t *testing.T) {
+	for _, tc := range goldenCases {
+		for _, namespaces := range [][]string{nil, {"", "ingress_sbox", "b"}} {
+			var cs []*Collector
+			reg := prometheus.NewPedanticRegistry()
+			for i := range max(1, len(namespaces)) {
+				src := goldenTable()
+				src.states = map[string]int{"ESTABLISHED": 3, "NONE": 1}
+				src.vss[0].Scheduler = "odd\"\\\nname"
+				opts := append(tc.opts, WithRates(), WithConnectionStates())
+				if namespaces != nil {
+					opts = append(opts, WithNetNS(namespaces[i]))
+				}
+				c, err := New(src, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs = append(cs, c)
+				reg.MustRegister(c)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			for _, mf := range mfs {
+				if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got bytes.Buffer
+			if err := WriteText(&got, cs...); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := withoutDuration(got.String()), withoutDuration(want.String()); g != w {
+				t.Errorf("%s, namespaces %q: WriteText wrote\n%s\nthe registry\n%s", tc.name, namespaces, g, w)
+			}
+		}
+	}
+}
+
+func TestWriteTextRefusesDifferentCollectors(t *testing.T) {
+	a, _ := New(goldenTable(), WithNetNS("a"))
+	b, _ := New(goldenTable(), WithNetNS("b"), WithRates())
+	if err := WriteText(&bytes.Buffer{}, a, b); err == nil {
+		t.Error("WriteText of Collectors with and without rates succeeded")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteTextReportsWriteErrors(t *testing.T) {
+	c, _ := New(goldenTable())
+	if err := WriteText(failingWriter{}, c); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("error %v, want the writer's", err)
+	}
+}
+
+// TestWriteTextWithoutIPVS checks that a failed read still writes ipvs_up
+// 0 and the error counter, and returns no error: the failure is the
+// metrics' to tell.
+func TestWriteTextWithoutIPVS(t *testing.T) {
+	src := goldenTable()
+	src.err = errors.New("no IPVS")
+	c, _ := New(src)
+	var b bytes.Buffer
+	if err := WriteText(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ipvs_up 0\n", `ipvs_scrape_errors_total{operation="virtual_servers"} 1` + "\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "ipvs_service_") {
+		t.Errorf("service metrics without a table:\n%s", b.String())
+	}
+}
