@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,24 +23,28 @@ import (
 	"github.com/ipvs-go/ipvs/exporter/collector"
 )
 
-// The exporter suite measures one scrape of a table of services ×
-// destinations three ways: this module's collector, gathered into the
-// text exposition; node_exporter's way, procfs parsing /proc/net/ip_vs
-// and /proc/net/ip_vs_stats; telegraf's way, moby/ipvs listing the
-// services and then the destinations of each. Each contender runs in a
-// process of its own in the suite's namespace, and scrapes three times;
-// the last, warm, scrape is reported, as an exporter that runs for long
-// scrapes warm, with the process's peak RSS (VmHWM: ru_maxrss would
-// carry the parent's over the exec).
+// The exporter suite measures one full scrape of a table of services ×
+// destinations, from the kernel to the text exposition, three ways: this
+// module's collector through WriteText, as ipvs_exporter serves it;
+// node_exporter's ipvs collector (procfs parsing /proc/net/ip_vs and
+// /proc/net/ip_vs_stats, then its series through a registry); and
+// telegraf's inputs.ipvs (moby/ipvs listing the services and then each
+// one's destinations, into tags and fields). Beside them, for
+// transparency: the collector registered in a registry, as an importer
+// may use it, and without destinations; and the reads alone (this
+// library's, procfs's parse, moby's). Each contender runs in a process of
+// its own in the suite's namespace, and scrapes three times; the last,
+// warm, scrape is reported, as an exporter that runs for long scrapes
+// warm, with the process's peak RSS (VmHWM: ru_maxrss would carry the
+// parent's over the exec).
 func init() { registerSuite("exporter", exporterSuite) }
 
 // exporterContenderEnv names, in a child, the one contender to measure.
 const exporterContenderEnv = "BENCH_EXPORTER_CONTENDER"
 
-// The contenders: the collector through a registry, as an importer
-// registers it; the collector's own Gather, as ipvs_exporter serves it;
-// the same without destinations; this library's read alone; procfs; moby.
-var exporterContenders = []string{"collector", "collector-gather", "collector-nodests", "ipvs-read", "procfs", "moby"}
+// The contenders: full scrapes first, then the reads alone.
+var exporterContenders = []string{"collector", "collector-registry", "collector-nodests", "node-exporter", "telegraf",
+	"ipvs-read", "procfs", "moby"}
 
 func exporterSuite(services, dests, rep int) error {
 	if name := os.Getenv(exporterContenderEnv); name != "" {
@@ -111,13 +116,16 @@ func exporterScrape(name string, services, dests, rep int) error {
 
 // wantObjects is what a full scrape of the table reads: for the
 // collector, the series (six per service, ten per destination, and the
-// global ones).
+// global ones); for node_exporter's, its series (five global counters,
+// three per backend).
 func wantObjects(name string, services, dests int) int {
 	switch name {
-	case "collector", "collector-gather":
+	case "collector", "collector-registry":
 		return services*6 + services*dests*10 + exporterGlobalSeries
 	case "collector-nodests":
 		return services*6 + exporterGlobalSeries
+	case "node-exporter":
+		return 5 + services*dests*3
 	case "procfs":
 		return services * dests
 	}
@@ -147,7 +155,7 @@ func peakRSS() (int64, error) {
 // the objects read (for the collector, the series written).
 func newExporterScrape(name string) (func() (int, error), error) {
 	switch name {
-	case "collector", "collector-gather", "collector-nodests":
+	case "collector", "collector-registry", "collector-nodests":
 		c, err := lib.New(nil)
 		if err != nil {
 			return nil, err
@@ -162,12 +170,33 @@ func newExporterScrape(name string) (func() (int, error), error) {
 		if err != nil {
 			return nil, err
 		}
-		if name == "collector-gather" {
-			return func() (int, error) { return gatherText(coll) }, nil
+		if name == "collector-registry" {
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(coll)
+			return func() (int, error) { return gatherText(reg) }, nil
+		}
+		return func() (int, error) {
+			var w seriesCounter
+			err := collector.WriteText(&w, coll)
+			return w.n, err
+		}, nil
+	case "node-exporter":
+		c, err := newNodeIPVS()
+		if err != nil {
+			return nil, err
 		}
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(coll)
+		reg.MustRegister(c)
 		return func() (int, error) { return gatherText(reg) }, nil
+	case "telegraf":
+		h, err := ipvs.New("")
+		if err != nil {
+			return nil, err
+		}
+		return func() (int, error) {
+			ms, err := telegrafGather(h)
+			return len(ms), err
+		}, nil
 	case "ipvs-read":
 		c, err := lib.New(nil)
 		if err != nil {
@@ -233,4 +262,23 @@ func gatherText(g prometheus.Gatherer) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// seriesCounter counts the series of a text exposition written to it: its
+// lines that are not comments, however the writes cut them.
+type seriesCounter struct {
+	n    int
+	last byte // of the previous write; 0 before the first
+}
+
+func (c *seriesCounter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.n += bytes.Count(p, []byte("\n")) - bytes.Count(p, []byte("\n#"))
+	if p[0] == '#' && (c.last == 0 || c.last == '\n') {
+		c.n--
+	}
+	c.last = p[len(p)-1]
+	return len(p), nil
 }
