@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,4 +72,25 @@ func ExampleWithLabels() {
 		}
 	}
 	// Output: port=80 protocol=tcp 7
+}
+
+// Write the table's metrics in the text format, as an HTTP handler would
+// serve them; here only the destinations' active connections are kept.
+func ExampleWriteText() {
+	c, err := collector.New(table{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var b strings.Builder
+	if err := collector.WriteText(&b, c); err != nil {
+		log.Fatal(err)
+	}
+	for line := range strings.Lines(b.String()) {
+		if strings.HasPrefix(line, "ipvs_destination_active_connections{") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// ipvs_destination_active_connections{address="192.0.2.1",dest_address="10.0.0.1",dest_family="ipv4",dest_port="8080",family="ipv4",fwmark="",port="80",protocol="tcp"} 3
+	// ipvs_destination_active_connections{address="192.0.2.1",dest_address="10.0.0.2",dest_family="ipv4",dest_port="8080",family="ipv4",fwmark="",port="80",protocol="tcp"} 4
 }
