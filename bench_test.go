@@ -138,3 +138,39 @@ func BenchmarkBatchBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/write")
 }
+
+// BenchmarkVirtualServers reads 1000 services with 5 destinations each
+// through the whole client path, from a fake kernel's datagrams: the read
+// reconcile and the exporter make, with the fake kernel's framing in its
+// cost.
+func BenchmarkVirtualServers(b *testing.B) {
+	svcs := manyServices(1000)
+	var msgs [][]byte
+	for _, s := range svcs {
+		msgs = append(msgs, kernelService(s, replyOptions{}))
+	}
+	var dests [][]byte
+	for j := range 5 {
+		dests = append(dests, kernelDestination(Destination{Address: netip.AddrFrom4([4]byte{10, 9, byte(j), 1}), Port: 80, Weight: 1}, replyOptions{}))
+	}
+	k := newFakeKernel(b, func(req kernelRequest) kernelReply {
+		switch req.Cmd {
+		case ipvsh.CmdGetService:
+			return kernelReply{Msgs: msgs}
+		case ipvsh.CmdGetDest:
+			return kernelReply{Msgs: dests}
+		}
+		return kernelReply{}
+	})
+	k.perDgram = 100
+	c := k.client()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := c.VirtualServers(ctx)
+		if err != nil || len(got) != 1000 || len(got[999].Destinations) != 5 {
+			b.Fatal(len(got), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/service")
+}

@@ -194,6 +194,7 @@ func report(in, out, chart, micro string) error {
 	b.WriteString(suitesReport(suiteResults))
 	b.WriteString(curveTable(accs2curve(accs)))
 	b.WriteString(targets(stats, sizes))
+	b.WriteString(suiteTargets(suiteResults))
 	b.WriteString(why(stats, sizes, micro))
 	p("\n![median time per workload, log scale](%s)\n", filepath.Base(chart))
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {

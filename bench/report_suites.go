@@ -75,3 +75,50 @@ func suitesReport(results []result) string {
 	}
 	return b.String()
 }
+
+// suiteTargets checks the suites' targets: reconcile's 1 % convergence at
+// least 5× faster than kube-proxy's pattern, with exactly the changed
+// writes, and a converged table's none; the exporter's full scrape faster
+// than node_exporter's and telegraf's. Medians; a suite not run is left
+// out.
+func suiteTargets(results []result) string {
+	type k struct{ group, contender, workload string }
+	secs := map[k][]float64{}
+	last := map[k]result{}
+	for _, r := range results {
+		key := k{r.Group, r.Contender, r.Workload}
+		secs[key] = append(secs[key], r.Seconds)
+		last[key] = r
+	}
+	size := func(key k) string { return fmt.Sprintf("%d × %d", last[key].Services, last[key].Dests) }
+	var b strings.Builder
+	row := func(target, size, measured string, ok bool) {
+		met := "yes"
+		if !ok {
+			met = "**no**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", target, size, measured, met)
+	}
+	ratio := func(a, c k) (float64, bool) {
+		if len(secs[a]) == 0 || len(secs[c]) == 0 {
+			return 0, false
+		}
+		return median(secs[a]) / median(secs[c]), true
+	}
+	ours, kube := k{"reconcile", "ipvs-reconcile", "converge-1pct"}, k{"reconcile", "kube-proxy-moby", "converge-1pct"}
+	if r, ok := ratio(kube, ours); ok {
+		o := last[ours]
+		row("reconcile, 1 % changed: at least 5× faster than kube-proxy's pattern on moby/ipvs", size(ours), fmt.Sprintf("%.2f×", r), r >= 5)
+		row("reconcile, 1 % changed: writes exactly the changed destinations", size(ours),
+			fmt.Sprintf("%d writes of %d", o.Objects, recWant(1, o.Services, o.Dests)), o.Objects == recWant(1, o.Services, o.Dests))
+		none := k{"reconcile", "ipvs-reconcile", "converge-none"}
+		row("reconcile, converged: one read, no writes", size(none), fmt.Sprintf("%d writes", last[none].Objects), last[none].Objects == 0)
+	}
+	scrape := k{"exporter", "collector", "scrape"}
+	for _, peer := range []string{"node-exporter", "telegraf"} {
+		if r, ok := ratio(scrape, k{"exporter", peer, "scrape"}); ok {
+			row("exporter: a full scrape faster than "+peer+"'s, while exporting more", size(scrape), fmt.Sprintf("%.2f×", r), r < 1)
+		}
+	}
+	return b.String()
+}
