@@ -26,9 +26,9 @@ func bigTable(services, dests int) *fakeSource {
 	return src
 }
 
-// BenchmarkScrape gathers a table of 10,000 services with 10 destinations
-// each into the text exposition, as promhttp does: through a registry, or
-// with the Collector's own Gather.
+// BenchmarkScrape writes a table of 10,000 services with 10 destinations
+// each as the text exposition: as promhttp does, through a registry or
+// the Collector's own Gather, and with WriteText.
 func BenchmarkScrape(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -36,6 +36,7 @@ func BenchmarkScrape(b *testing.B) {
 	}{
 		{"all", nil},
 		{"gather", nil},
+		{"text", nil},
 		{"summed", []Option{WithLabels("protocol", "port", "dest_address")}},
 		{"nodests", []Option{WithoutDestinations()}},
 	} {
@@ -43,6 +44,15 @@ func BenchmarkScrape(b *testing.B) {
 			c, err := New(bigTable(10000, 10), tc.opts...)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if tc.name == "text" {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := WriteText(io.Discard, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
 			}
 			var g prometheus.Gatherer = c
 			if tc.name != "gather" {

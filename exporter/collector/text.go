@@ -83,7 +83,8 @@ func WriteText(w io.Writer, cs ...*Collector) error {
 			continue
 		}
 		i, _ := slices.BinarySearchFunc(table, name, func(f textFamily, name string) int { return strings.Compare(f.name, name) })
-		writeFamily(bw, &table[i], mergeRows(scrapes, table[i].kind))
+		rows, values := mergeRows(scrapes, table[i].kind)
+		writeFamily(bw, &table[i], rows, values)
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -130,24 +131,36 @@ func tableFamilies(d *descs) []textFamily {
 	return fs
 }
 
-// mergeRows returns the rows of a kind of every scrape, sorted.
-func mergeRows(scrapes []textScrape, k kind) []textRow {
+// mergeRows returns the rows of a kind of every scrape, sorted, with
+// the values they index.
+func mergeRows(scrapes []textScrape, k kind) ([]textRow, []float64) {
 	if len(scrapes) == 1 {
-		return scrapes[0].rows.rows[k]
+		return scrapes[0].rows.rows[k], scrapes[0].rows.values[k]
 	}
-	var all []textRow
+	var rows []textRow
+	var values []float64
+	odd := false
 	for i := range scrapes {
-		all = append(all, scrapes[i].rows.rows[k]...)
+		t := &scrapes[i].rows
+		base := int32(len(values))
+		for _, r := range t.rows[k] {
+			if r.at >= 0 {
+				r.at += base
+			}
+			rows = append(rows, r)
+		}
+		values = append(values, t.values[k]...)
+		odd = odd || t.odd
 	}
-	slices.SortFunc(all, compareRows)
-	return all
+	sortRows(rows, odd)
+	return rows, values
 }
 
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
 // writeFamily writes one family of the table, if it has series, as
 // expfmt.MetricFamilyToText would; errors wait for the final Flush.
-func writeFamily(w *bufio.Writer, f *textFamily, rows []textRow) {
+func writeFamily(w *bufio.Writer, f *textFamily, rows []textRow, values []float64) {
 	if len(rows) == 0 {
 		return
 	}
@@ -159,14 +172,13 @@ func writeFamily(w *bufio.Writer, f *textFamily, rows []textRow) {
 	helpEscaper.WriteString(w, f.help)
 	w.WriteString("\n# TYPE " + f.name + typ)
 	var num [32]byte
-	for i := range rows {
-		r := &rows[i]
+	for _, r := range rows {
 		w.WriteString(f.name)
 		w.WriteString(r.labels)
 		w.WriteByte(' ')
 		v := 1.0
-		if r.values != nil {
-			v = r.values[f.index]
+		if r.at >= 0 {
+			v = values[int(r.at)+f.index]
 		}
 		w.Write(appendFloat(num[:0], v))
 		w.WriteByte('\n')
@@ -188,8 +200,37 @@ func appendFloat(b []byte, v float64) []byte {
 		return append(b, "+Inf"...)
 	case math.IsInf(v, -1):
 		return append(b, "-Inf"...)
+	case v > 0 && v < 1<<53 && v == math.Trunc(v):
+		return appendInteger(b, uint64(v))
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// appendInteger formats n, below 2⁵³, as strconv.AppendFloat(b, n, 'g',
+// -1, 64) does, several times faster, for the counters are integers. Below
+// 2⁵³ every integer is a float64 of its own, so the shortest digits that
+// stand for it are its own without their trailing zeros; 'g' writes them
+// with an exponent from 10⁶ up.
+func appendInteger(b []byte, n uint64) []byte {
+	if n < 1e6 {
+		return strconv.AppendUint(b, n, 10)
+	}
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], n, 10)
+	exp := len(digits) - 1
+	for digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	b = append(b, digits[0])
+	if len(digits) > 1 {
+		b = append(b, '.')
+		b = append(b, digits[1:]...)
+	}
+	b = append(b, "e+"...)
+	if exp < 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(exp), 10)
 }
 
 // textScrape is what one Collector's scrape yields for WriteText.
@@ -226,35 +267,53 @@ func (s *textScrape) read(c *Collector) {
 			c.tableEmitter(vss).flush(send)
 			return
 		}
-		s.rows.d = &c.d
+		s.rows.init(&c.d, vss)
 		c.emitTable(&s.rows, vss)
 		for k := range s.rows.rows {
-			slices.SortFunc(s.rows.rows[k], compareRows)
+			sortRows(s.rows.rows[k], s.rows.odd)
 		}
 	})
 }
 
-// textRows keeps each row's label values, to sort by, and its label set
-// as the text format writes it, shared by the row's families.
+// textRows keeps each row's label set as the text format writes it,
+// shared by the row's families, and the row's values.
 type textRows struct {
-	d      *descs
-	rows   [numKinds][]textRow
-	vals   slab[string]
-	floats slab[float64]
-	text   []byte
-	arena  []byte
+	d    *descs
+	rows [numKinds][]textRow
+	// values are the values of each row of a kind, one per family of the
+	// kind, in the order of the families.
+	values [numKinds][]float64
+	// odd tells that some label value has a byte that sorts before the
+	// closing quote, or is escaped: then the label sets' text does not
+	// sort as their values do.
+	odd   bool
+	text  []byte
+	arena []byte
 }
 
-// textRow is one row of a kind: its label values in the order of their
-// names, its label set as text, and the value of each family of the kind
-// (nil for info rows, whose value is 1).
+// textRow is one row of a kind: its label set as text, and where its
+// values start in its kind's values (-1 for info rows, whose value is 1).
 type textRow struct {
-	vals   []string
 	labels string
-	values []float64
+	at     int32
 }
 
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+// init readies t for the rows of vss, with room for all of them.
+func (t *textRows) init(d *descs, vss []ipvs.VirtualServer) {
+	t.d = d
+	dests := 0
+	for i := range vss {
+		dests += len(vss[i].Destinations)
+	}
+	for k, n := range [numKinds]int{kindService: len(vss), kindServiceInfo: len(vss), kindDest: dests, kindDestInfo: dests} {
+		if fs := d.families[k]; len(fs) > 0 {
+			t.rows[k] = make([]textRow, 0, n)
+			if kind(k) == kindService || kind(k) == kindDest {
+				t.values[k] = make([]float64, 0, n*len(fs))
+			}
+		}
+	}
+}
 
 func (t *textRows) emit(k kind, r *row) {
 	fs := t.d.families[k]
@@ -262,18 +321,12 @@ func (t *textRows) emit(k kind, r *row) {
 		return
 	}
 	s := &t.d.sets[k]
-	vals := t.vals.take(len(s.sorted))
 	b := t.text[:0]
 	for i, at := range s.sorted {
-		vals[i] = r.labels[at]
 		b = append(b, ',')
 		b = append(b, *s.pairNames[i]...)
 		b = append(b, `="`...)
-		if strings.ContainsAny(vals[i], "\\\n\"") {
-			b = append(b, labelEscaper.Replace(vals[i])...)
-		} else {
-			b = append(b, vals[i]...)
-		}
+		b = t.appendValue(b, r.labels[at])
 		b = append(b, '"')
 	}
 	if len(b) > 0 {
@@ -281,15 +334,30 @@ func (t *textRows) emit(k kind, r *row) {
 		b = append(b, '}')
 	}
 	t.text = b
-	tr := textRow{vals: vals, labels: t.intern(b)}
+	tr := textRow{labels: t.intern(b), at: -1}
 	if k == kindService || k == kindDest {
-		tr.values = t.floats.take(len(fs))
-		for i, f := range fs {
-			tr.values[i] = r.values[f.col]
+		tr.at = int32(len(t.values[k]))
+		for _, f := range fs {
+			t.values[k] = append(t.values[k], r.values[f.col])
 		}
 	}
 	t.rows[k] = append(t.rows[k], tr)
 }
+
+// appendValue appends a label value, escaped as the text format wants.
+func (t *textRows) appendValue(b []byte, v string) []byte {
+	for i := range len(v) {
+		if c := v[i]; c <= '"' || c == '\\' {
+			t.odd = true
+			if c == '"' || c == '\\' || c == '\n' {
+				return append(b, labelEscaper.Replace(v)...)
+			}
+		}
+	}
+	return append(b, v...)
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 
 // intern copies b into the arena and returns it as a string: label sets
 // are a hundred bytes or so, a million of them one allocation each.
@@ -307,13 +375,54 @@ func (t *textRows) intern(b []byte) string {
 	return s
 }
 
-// compareRows orders rows as a registry orders series: by their label
-// values, in the order of the names.
-func compareRows(a, b textRow) int {
-	for i := range min(len(a.vals), len(b.vals)) {
-		if c := strings.Compare(a.vals[i], b.vals[i]); c != 0 {
-			return c
-		}
+// sortRows orders rows as a registry orders series: by their label
+// values, in the order of the names. Their text sorts the same way unless
+// some value is odd: a quote ends a value, and sorts before every byte
+// but a few that are odd, and escapes stand for other bytes.
+func sortRows(rows []textRow, odd bool) {
+	if odd {
+		slices.SortFunc(rows, func(a, b textRow) int { return compareLabelText(a.labels, b.labels) })
+	} else {
+		slices.SortFunc(rows, func(a, b textRow) int { return strings.Compare(a.labels, b.labels) })
 	}
-	return cmp.Compare(len(a.vals), len(b.vals))
+}
+
+// compareLabelText compares two label sets of the same names in the text
+// format by their values, in order: up to their first difference they are
+// alike, so that difference is inside a value, where the shorter value's
+// closing quote sorts first and an escape sorts as the byte it stands for.
+func compareLabelText(a, b string) int {
+	inValue, escaped := false, false
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			switch {
+			case escaped:
+				escaped = false
+			case inValue && a[i] == '\\':
+				escaped = true
+			case a[i] == '"':
+				inValue = !inValue
+			}
+			continue
+		}
+		return cmp.Compare(valueRank(a[i:], escaped), valueRank(b[i:], escaped))
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// valueRank is the order, among the values' bytes, of the text at the
+// start of s, inside a value: -1 for its end.
+func valueRank(s string, escaped bool) int {
+	c := s[0]
+	switch {
+	case escaped && c == 'n':
+		return '\n'
+	case escaped:
+		return int(c)
+	case c == '"':
+		return -1
+	case c == '\\' && len(s) > 1:
+		return valueRank(s[1:], true)
+	}
+	return int(c)
 }

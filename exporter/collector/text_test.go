@@ -3,6 +3,9 @@ package collector
 import (
 	"bytes"
 	"errors"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -102,5 +105,52 @@ func TestWriteTextWithoutIPVS(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "ipvs_service_") {
 		t.Errorf("service metrics without a table:\n%s", b.String())
+	}
+}
+
+// TestLabelTextSortsAsValues checks that label sets in the text format
+// sort as their values do, in order, whatever bytes the values hold.
+func TestLabelTextSortsAsValues(t *testing.T) {
+	alphabet := []byte{'\n', ' ', '!', '"', '#', '\\', 'a', 'n', 0xff}
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := func() string {
+		b := make([]byte, rng.IntN(4))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	var rows textRows
+	text := func(a, b string) string {
+		out := []byte(`{a="`)
+		out = rows.appendValue(out, a)
+		out = append(out, `",b="`...)
+		out = rows.appendValue(out, b)
+		return string(append(out, `"}`...))
+	}
+	for range 100000 {
+		a1, a2, b1, b2 := value(), value(), value(), value()
+		want := strings.Compare(a1, b1)
+		if want == 0 {
+			want = strings.Compare(a2, b2)
+		}
+		if got := compareLabelText(text(a1, a2), text(b1, b2)); got != want {
+			t.Fatalf("compareLabelText(%q, %q) = %d, want %d", text(a1, a2), text(b1, b2), got, want)
+		}
+	}
+}
+
+// TestAppendFloat checks the text format's numbers against strconv's 'g',
+// which the encoder uses, around the integers' fast path.
+func TestAppendFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	values := []float64{0, 1, -1, 0.5, 999999, 1e6, 1e6 + 1, 1234567, 1e15, 1<<53 - 1, 1 << 53, 1<<53 + 2, 1e21, 1e22, math.MaxUint64, -5, 3.25e7}
+	for range 100000 {
+		values = append(values, float64(rng.Uint64N(1<<53)), float64(rng.Uint64N(1e9)), float64(rng.Uint64N(1e9))*1000)
+	}
+	for _, v := range values {
+		if got, want := string(appendFloat(nil, v)), strconv.FormatFloat(v, 'g', -1, 64); got != want && !(v == 1 || v == 0 || v == -1) {
+			t.Fatalf("appendFloat(%v) = %s, want %s", v, got, want)
+		}
 	}
 }
