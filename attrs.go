@@ -116,14 +116,21 @@ func (w *attrWriter) end(off int) {
 // attrs iterates over the attributes in b without allocating. Malformed
 // input stops the iteration with err set; callers check err after the loop.
 type attrs struct {
-	b    []byte
-	typ  uint16
-	data []byte
-	err  error
+	b []byte
+	// off is where the next attribute starts in b, and start and end
+	// bound the current one's payload: offsets, not slices, since moving
+	// them then writes no pointer, which costs a write barrier while the
+	// collector runs, in the loop every object's decoding spends its time.
+	off, start, end int
+	typ             uint16
+	err             error
 }
 
+// data returns the current attribute's payload.
+func (a *attrs) data() []byte { return a.b[a.start:a.end] }
+
 func (a *attrs) next() bool {
-	b := a.b
+	b := a.b[a.off:]
 	if len(b) < attrHeaderLen {
 		if len(b) != 0 {
 			a.setErr(fmt.Errorf("%d trailing bytes are too short for an attribute", len(b)))
@@ -136,12 +143,8 @@ func (a *attrs) next() bool {
 		return false
 	}
 	a.typ = binary.NativeEndian.Uint16(b[2:]) & attrTypeMask
-	a.data = b[attrHeaderLen:l]
-	if n := nlmsg.Align(l); n < len(b) {
-		a.b = b[n:]
-	} else {
-		a.b = nil
-	}
+	a.start, a.end = a.off+attrHeaderLen, a.off+l
+	a.off += min(nlmsg.Align(l), len(b))
 	return true
 }
 
@@ -151,7 +154,7 @@ func (a *attrs) setErr(err error) {
 	if a.err == nil {
 		a.err = err
 	}
-	a.b = nil
+	a.off = len(a.b)
 }
 
 // The getters below check the payload length of a known attribute and set
@@ -159,13 +162,13 @@ func (a *attrs) setErr(err error) {
 
 // fixed returns the payload if it has n bytes, else nil with err set.
 func (a *attrs) fixed(name string, n int) []byte {
-	if len(a.data) != n {
+	if a.end-a.start != n {
 		if a.err == nil {
-			a.setErr(fmt.Errorf("attribute %s has %d bytes, want %d", name, len(a.data), n))
+			a.setErr(fmt.Errorf("attribute %s has %d bytes, want %d", name, a.end-a.start, n))
 		}
 		return nil
 	}
-	return a.data
+	return a.data()
 }
 
 func (a *attrs) u8(name string) uint8 {
@@ -204,4 +207,4 @@ func (a *attrs) u64(name string) uint64 {
 }
 
 // str reads a NUL-terminated string, tolerating a missing NUL.
-func (a *attrs) str() string { return string(nlmsg.CString(a.data)) }
+func (a *attrs) str() string { return string(nlmsg.CString(a.data())) }

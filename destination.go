@@ -163,7 +163,7 @@ func (d *Destination) decode(b []byte, svcFamily Family) error {
 	for a.next() {
 		switch a.typ {
 		case ipvsh.DestAttrAddr:
-			addr = a.data
+			addr = a.data()
 		case ipvsh.DestAttrPort:
 			d.Port = a.be16("destination PORT")
 		case ipvsh.DestAttrFwdMethod:
@@ -189,9 +189,9 @@ func (d *Destination) decode(b []byte, svcFamily Family) error {
 		case ipvsh.DestAttrTunFlags:
 			d.TunnelFlags = TunnelFlags(a.u16("destination TUN_FLAGS"))
 		case ipvsh.DestAttrStats:
-			stats.stats32 = a.data
+			stats.stats32 = a.data()
 		case ipvsh.DestAttrStats64:
-			stats.stats64 = a.data
+			stats.stats64 = a.data()
 		}
 	}
 	if a.err != nil {

@@ -224,7 +224,7 @@ func decodeNested(p []byte, typ uint16, name string, decode func(b []byte) error
 	a := attrs{b: p}
 	for a.next() {
 		if a.typ == typ {
-			return decode(a.data)
+			return decode(a.data())
 		}
 	}
 	if a.err != nil {

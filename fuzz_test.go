@@ -200,10 +200,10 @@ func FuzzDecodeStats(f *testing.F) {
 		for _, typ := range []uint16{ipvsh.SvcAttrStats, ipvsh.SvcAttrStats64} {
 			outer := attrs{b: b[4:]}
 			for outer.next() {
-				inner := attrs{b: outer.data}
+				inner := attrs{b: outer.data()}
 				for inner.next() {
 					if inner.typ == typ {
-						f.Add(bytes.Clone(inner.data), typ == ipvsh.SvcAttrStats64)
+						f.Add(bytes.Clone(inner.data()), typ == ipvsh.SvcAttrStats64)
 					}
 				}
 			}

@@ -251,15 +251,15 @@ func (s *Service) decode(b []byte) error {
 		case ipvsh.SvcAttrProtocol:
 			s.Protocol = Protocol(a.u16("service PROTOCOL"))
 		case ipvsh.SvcAttrAddr:
-			addr = a.data
+			addr = a.data()
 		case ipvsh.SvcAttrPort:
 			s.Port = a.be16("service PORT")
 		case ipvsh.SvcAttrFwmark:
 			s.FWMark = a.u32("service FWMARK")
 		case ipvsh.SvcAttrSchedName:
-			s.Scheduler = internName(nlmsg.CString(a.data))
+			s.Scheduler = internName(nlmsg.CString(a.data()))
 		case ipvsh.SvcAttrPEName:
-			s.PersistenceEngine = internName(nlmsg.CString(a.data))
+			s.PersistenceEngine = internName(nlmsg.CString(a.data()))
 		case ipvsh.SvcAttrFlags:
 			// The mask in replies is always ~0; only the flags matter.
 			if v := a.fixed("service FLAGS", 8); v != nil {
@@ -271,9 +271,9 @@ func (s *Service) decode(b []byte) error {
 			// Its byte order depends on the family, which may come later.
 			netmask = a.fixed("service NETMASK", 4)
 		case ipvsh.SvcAttrStats:
-			stats.stats32 = a.data
+			stats.stats32 = a.data()
 		case ipvsh.SvcAttrStats64:
-			stats.stats64 = a.data
+			stats.stats64 = a.data()
 		}
 	}
 	if a.err != nil {
