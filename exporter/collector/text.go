@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,7 @@ func WriteText(w io.Writer, cs ...*Collector) error {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	var merged [numKinds]*mergedRows
 	for _, name := range names {
 		if f := others[name]; f != nil {
 			slices.SortFunc(f.Metric, compareMetrics)
@@ -82,8 +84,11 @@ func WriteText(w io.Writer, cs ...*Collector) error {
 			continue
 		}
 		i, _ := slices.BinarySearchFunc(table, name, func(f textFamily, name string) int { return strings.Compare(f.name, name) })
-		rows, values := mergeRows(scrapes, table[i].kind)
-		writeFamily(bw, &table[i], rows, values)
+		k := table[i].kind
+		if merged[k] == nil {
+			merged[k] = mergeRows(scrapes, k)
+		}
+		writeFamily(bw, &table[i], merged[k].rows, merged[k].values)
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -130,29 +135,69 @@ func tableFamilies(d *descs) []textFamily {
 	return fs
 }
 
-// mergeRows returns the rows of a kind of every scrape, sorted, with
-// the values they index.
-func mergeRows(scrapes []textScrape, k kind) ([]textRow, []float64) {
-	if len(scrapes) == 1 {
-		return scrapes[0].rows.rows[k], scrapes[0].rows.values[k]
-	}
-	var rows []textRow
+// mergedRows are the rows of a kind of every part of every scrape, sorted,
+// with the values they index.
+type mergedRows struct {
+	rows   []textRow
+	values []float64
+}
+
+// mergeRows merges the sorted rows of a kind of every part of every
+// scrape. The parts of one scrape may both hold a service the kernel
+// yielded twice, as its table changed during the dump: their rows are
+// alike, and only the first is kept.
+func mergeRows(scrapes []textScrape, k kind) *mergedRows {
+	var runs [][]textRow
 	var values []float64
 	odd := false
 	for i := range scrapes {
-		t := &scrapes[i].rows
-		base := int32(len(values))
-		for _, r := range t.rows[k] {
-			if r.at >= 0 {
-				r.at += base
+		for j := range scrapes[i].parts {
+			t := &scrapes[i].parts[j]
+			if len(scrapes) == 1 && len(scrapes[i].parts) == 1 {
+				return &mergedRows{t.rows[k], t.values[k]}
 			}
-			rows = append(rows, r)
+			base := int32(len(values))
+			run := slices.Clone(t.rows[k])
+			for r := range run {
+				if run[r].at >= 0 {
+					run[r].at += base
+				}
+			}
+			runs = append(runs, run)
+			values = append(values, t.values[k]...)
+			odd = odd || t.odd
 		}
-		values = append(values, t.values[k]...)
-		odd = odd || t.odd
 	}
-	sortRows(rows, odd)
-	return rows, values
+	compare := compareRows(odd)
+	for len(runs) > 1 {
+		next := runs[:0:0]
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				next = append(next, runs[i])
+				break
+			}
+			next = append(next, mergeRuns(runs[i], runs[i+1], compare))
+		}
+		runs = next
+	}
+	var rows []textRow
+	if len(runs) == 1 {
+		rows = slices.CompactFunc(runs[0], func(a, b textRow) bool { return a.labels == b.labels })
+	}
+	return &mergedRows{rows, values}
+}
+
+// mergeRuns merges two sorted runs of rows.
+func mergeRuns(a, b []textRow, compare func(a, b textRow) int) []textRow {
+	out := make([]textRow, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if compare(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
@@ -234,12 +279,17 @@ func appendInteger(b []byte, n uint64) []byte {
 
 // textScrape is what one Collector's scrape yields for WriteText.
 type textScrape struct {
-	rows   textRows
+	// parts are the table's rows, each part's sorted: a large table is
+	// cut into parts that are made at once, one per processor.
+	parts  []textRows
 	others []*dto.MetricFamily
 	err    error
 }
 
-// read scrapes c: the table's rows into s.rows, the rest into s.others.
+// partServices is the fewest services worth a part of their own.
+const partServices = 1024
+
+// read scrapes c: the table's rows into s.parts, the rest into s.others.
 func (s *textScrape) read(c *Collector) {
 	families := map[*prometheus.Desc]*dto.MetricFamily{}
 	send := func(m prometheus.Metric) {
@@ -266,10 +316,20 @@ func (s *textScrape) read(c *Collector) {
 			c.tableEmitter(vss).flush(send)
 			return
 		}
-		s.rows.init(&c.d, vss)
-		c.emitTable(&s.rows, vss)
-		for k := range s.rows.rows {
-			sortRows(s.rows.rows[k], s.rows.odd)
+		n := max(1, min(runtime.GOMAXPROCS(0), len(vss)/partServices))
+		s.parts = make([]textRows, n)
+		var wg sync.WaitGroup
+		for i := range s.parts {
+			part := vss[i*len(vss)/n : (i+1)*len(vss)/n]
+			wg.Go(func() {
+				t := &s.parts[i]
+				t.init(&c.d, part)
+				c.emitTable(t, part)
+				for k := range t.rows {
+					slices.SortFunc(t.rows[k], compareRows(t.odd))
+				}
+			})
 		}
+		wg.Wait()
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,5 +153,26 @@ func TestAppendFloat(t *testing.T) {
 		if got, want := string(appendFloat(nil, v)), strconv.FormatFloat(v, 'g', -1, 64); got != want && !(v == 1 || v == 0 || v == -1) {
 			t.Fatalf("appendFloat(%v) = %s, want %s", v, got, want)
 		}
+	}
+}
+
+// TestWriteTextInParts checks a table large enough to be cut into parts,
+// with a service the dump yielded twice, once in the first part and once
+// in the last, against a registry.
+func TestWriteTextInParts(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	src := bigTable(4*partServices, 2)
+	src.vss = append(src.vss, src.vss[0])
+	c, err := New(src, WithRates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exposition(t, c)
+	var got bytes.Buffer
+	if err := WriteText(&got, c); err != nil {
+		t.Fatal(err)
+	}
+	if g := withoutDuration(got.String()); g != string(want) {
+		t.Errorf("WriteText in parts differs from the registry: %d bytes against %d", len(g), len(want))
 	}
 }

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"cmp"
-	"slices"
 	"strings"
 	"unsafe"
 
@@ -109,16 +108,15 @@ func (t *textRows) intern(b []byte) string {
 	return s
 }
 
-// sortRows orders rows as a registry orders series: by their label
+// compareRows orders rows as a registry orders series: by their label
 // values, in the order of the names. Their text sorts the same way unless
 // some value is odd: a quote ends a value, and sorts before every byte
 // but a few that are odd, and escapes stand for other bytes.
-func sortRows(rows []textRow, odd bool) {
+func compareRows(odd bool) func(a, b textRow) int {
 	if odd {
-		slices.SortFunc(rows, func(a, b textRow) int { return compareLabelText(a.labels, b.labels) })
-	} else {
-		slices.SortFunc(rows, func(a, b textRow) int { return strings.Compare(a.labels, b.labels) })
+		return func(a, b textRow) int { return compareLabelText(a.labels, b.labels) }
 	}
+	return func(a, b textRow) int { return strings.Compare(a.labels, b.labels) }
 }
 
 // compareLabelText compares two label sets of the same names in the text
