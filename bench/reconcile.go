@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	moby "github.com/moby/ipvs"
@@ -57,44 +61,98 @@ func recWant(step, n, d int) int {
 	return 0
 }
 
+// reconcileContenderEnv names, in a child, the one contender to measure.
+const reconcileContenderEnv = "BENCH_RECONCILE_CONTENDER"
+
+var reconcileContenders = []string{"kube-proxy-moby", "list-moby", "ipvs-reconcile"}
+
+// reconcileSuite runs each contender in a process and network namespace of
+// its own. A contender that shared the machine with another's table, or
+// with the teardown of one, would be timed slower for it: the kernel runs
+// a rate estimator for every live IPVS object, which under emulation takes
+// the CPU, and kernels such as 6.1 hash every namespace's services into
+// one table of 256 chains, which each lookup walks. A namespace goes
+// away only after its last process has exited, in a kernel worker (ip_vs
+// flushes its table in the namespace's exit), so the next child waits for
+// the machine to be quiet.
 func reconcileSuite(n, d, rep int) error {
-	// Each contender works in a namespace of its own: the kernel keeps
-	// removed destinations on a per-namespace list that creations walk.
-	nsOurs, err := recNetNS()
-	if err != nil {
-		return err
+	if name := os.Getenv(reconcileContenderEnv); name != "" {
+		return reconcileContender(name, n, d, rep)
 	}
-	defer nsOurs.Close()
-	nsMoby, err := recNetNS()
-	if err != nil {
-		return err
+	for _, name := range reconcileContenders {
+		waited, idle := waitQuiet(60 * time.Second)
+		fmt.Fprintf(os.Stderr, "bench: reconcile %s: waited %s for quiet (%.0f %% idle)\n", name, waited.Round(time.Second), idle*100)
+		cmd := exec.Command("/proc/self/exe", "-mode", "suite-child", "-suite", "reconcile",
+			"-services", fmt.Sprint(n), "-dests", fmt.Sprint(d), "-rep", fmt.Sprint(rep))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+		cmd.Env = append(os.Environ(), reconcileContenderEnv+"="+name)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
-	defer nsMoby.Close()
-	nsKube, err := recNetNS()
-	if err != nil {
-		return err
+	return nil
+}
+
+// reconcileContender converges the table through each step the way name
+// does, in this process's namespace, and emits each step.
+func reconcileContender(name string, n, d, rep int) error {
+	var prepare func(recStep) func() (int, int, error)
+	switch name {
+	case "ipvs-reconcile":
+		c, err := lib.New(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		prepare = recOurs(reconcile.NewReconciler(c, reconcile.Options{}), n, d)
+	case "kube-proxy-moby", "list-moby":
+		h, err := moby.New("")
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		prepare = recTheirs(h, name == "kube-proxy-moby", n, d)
+	default:
+		return fmt.Errorf("unknown reconcile contender %q", name)
 	}
-	defer nsKube.Close()
-	ctx := context.Background()
-	c, err := lib.New(&lib.Config{NetNS: int(nsOurs.Fd())})
-	if err != nil {
-		return err
+	for k, s := range recSteps(d) {
+		sync := prepare(s)
+		// The kernel starts a rate estimator for every new object, which
+		// under emulation can take the CPU for a while (6.2 and later also
+		// calibrate their estimator threads): wait as long as that lasts
+		// rather than a fixed time. The cap is there because a large
+		// table's estimators, or a slow machine, may never leave the CPU
+		// 90 % idle.
+		waited, idle := waitQuiet(10 * time.Second)
+		fmt.Fprintf(os.Stderr, "bench: reconcile %s %s: waited %s for quiet (%.0f %% idle)\n", name, s.name, waited.Round(time.Second), idle*100)
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		start := time.Now()
+		reads, writes, err := sync()
+		took := time.Since(start)
+		runtime.ReadMemStats(&ms1)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", name, s.name, err)
+		}
+		if want := recWant(k, n, d); writes != want {
+			return fmt.Errorf("%s %s: %d writes, want %d", name, s.name, writes, want)
+		}
+		if name == "ipvs-reconcile" && reads != 1 {
+			return fmt.Errorf("%s %s: %d reads, want 1", name, s.name, reads)
+		}
+		fmt.Fprintf(os.Stderr, "bench: reconcile %s %s: %d reads, %d writes, %s\n", name, s.name, reads, writes, took.Round(time.Millisecond))
+		emit(result{Group: "reconcile", Contender: name, Workload: s.name, Services: n, Dests: d, Rep: rep,
+			Objects: writes, Seconds: took.Seconds(), Allocs: int64(ms1.Mallocs - ms0.Mallocs)})
 	}
-	defer c.Close()
-	h, err := moby.New(fmt.Sprintf("/proc/self/fd/%d", nsMoby.Fd()))
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	hk, err := moby.New(fmt.Sprintf("/proc/self/fd/%d", nsKube.Fd()))
-	if err != nil {
-		return err
-	}
-	defer hk.Close()
-	r := reconcile.NewReconciler(c, reconcile.Options{})
-	// The desired tables are built before the clock starts: they are the
-	// caller's input, in each library's types.
-	ours := func(s recStep) func() (int, int, error) {
+	return nil
+}
+
+// recOurs and recTheirs build a step's desired table before the clock
+// starts: it is the caller's input, in each library's types.
+func recOurs(r *reconcile.Reconciler, n, d int) func(recStep) func() (int, int, error) {
+	return func(s recStep) func() (int, int, error) {
 		desired := make([]lib.VirtualServer, n)
 		for i := range desired {
 			desired[i].Service = libSvc(i)
@@ -104,60 +162,87 @@ func reconcileSuite(n, d, rep int) error {
 			}
 		}
 		return func() (int, int, error) {
-			p, err := r.Sync(ctx, desired)
+			p, err := r.Sync(context.Background(), desired)
 			if err != nil {
 				return 0, 0, err
 			}
 			return 1, p.Len(), nil
 		}
 	}
-	theirs := func(h *moby.Handle, getEach bool) func(s recStep) func() (int, int, error) {
-		return func(s recStep) func() (int, int, error) {
-			desired := make([]mobyVS, n)
-			for i := range desired {
-				desired[i].svc = mobySvc(i)
-				for j := range d {
-					desired[i].dests = append(desired[i].dests, mobyDst(i, j, s.weight(i, j)))
-				}
+}
+
+func recTheirs(h *moby.Handle, getEach bool, n, d int) func(recStep) func() (int, int, error) {
+	return func(s recStep) func() (int, int, error) {
+		desired := make([]mobyVS, n)
+		for i := range desired {
+			desired[i].svc = mobySvc(i)
+			for j := range d {
+				desired[i].dests = append(desired[i].dests, mobyDst(i, j, s.weight(i, j)))
 			}
-			return func() (int, int, error) { return mobySync(h, desired, getEach) }
+		}
+		return func() (int, int, error) { return mobySync(h, desired, getEach) }
+	}
+}
+
+// waitQuiet returns once the CPUs were at least 90 % idle over a second,
+// or after limit, and says how long it waited and how idle the last second
+// was. /proc/stat is the machine's, whatever the namespace: it sees the
+// kernel workers that tear a namespace down.
+func waitQuiet(limit time.Duration) (waited time.Duration, idle float64) {
+	start := time.Now()
+	prevIdle, prevTotal, err := cpuTimes()
+	for err == nil {
+		time.Sleep(time.Second)
+		var i, t uint64
+		if i, t, err = cpuTimes(); err != nil {
+			break
+		}
+		if t > prevTotal {
+			idle = float64(i-prevIdle) / float64(t-prevTotal)
+		}
+		prevIdle, prevTotal = i, t
+		if idle >= 0.9 {
+			return time.Since(start), idle
+		}
+		if time.Since(start) >= limit {
+			fmt.Fprintf(os.Stderr, "bench: not quiet after %s (%.0f %% idle), going on\n", limit, idle*100)
+			return time.Since(start), idle
 		}
 	}
-	for _, ct := range []struct {
-		name    string
-		prepare func(recStep) func() (int, int, error)
-	}{{"kube-proxy-moby", theirs(hk, true)}, {"list-moby", theirs(h, false)}, {"ipvs-reconcile", ours}} {
-		for k, s := range recSteps(d) {
-			sync := ct.prepare(s)
-			// The kernel's rate estimators start for every new object,
-			// which under emulation takes the CPU for a while: let them.
-			time.Sleep(3 * time.Second)
-			var ms0, ms1 runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&ms0)
-			start := time.Now()
-			reads, writes, err := sync()
-			took := time.Since(start)
-			runtime.ReadMemStats(&ms1)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", ct.name, s.name, err)
-			}
-			if want := recWant(k, n, d); writes != want {
-				return fmt.Errorf("%s %s: %d writes, want %d", ct.name, s.name, writes, want)
-			}
-			if ct.name == "ipvs-reconcile" && reads != 1 {
-				return fmt.Errorf("%s %s: %d reads, want 1", ct.name, s.name, reads)
-			}
-			fmt.Fprintf(os.Stderr, "bench: reconcile %s %s: %d reads, %d writes, %s\n", ct.name, s.name, reads, writes, took.Round(time.Millisecond))
-			emit(result{Group: "reconcile", Contender: ct.name, Workload: s.name, Services: n, Dests: d, Rep: rep,
-				Objects: writes, Seconds: took.Seconds(), Allocs: int64(ms1.Mallocs - ms0.Mallocs)})
+	fmt.Fprintf(os.Stderr, "bench: cannot tell whether quiet: %v\n", err)
+	return time.Since(start), idle
+}
+
+// cpuTimes returns the idle (with iowait) and total ticks of all CPUs,
+// from /proc/stat's first line.
+func cpuTimes() (idle, total uint64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	// user nice system idle iowait irq softirq steal; guest time is
+	// already in user.
+	for k, v := range f[1:min(len(f), 9)] {
+		x, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += x
+		if k == 3 || k == 4 {
+			idle += x
 		}
 	}
-	return nil
+	return idle, total, nil
 }
 
 // recNetNS returns a fresh network namespace with lo up. The thread that
-// makes it never leaves it and ends with its goroutine.
+// makes it never leaves it and ends with its goroutine. The reconcile
+// suite no longer uses it; the ipvsctl suite does.
 func recNetNS() (*os.File, error) {
 	type made struct {
 		f   *os.File
