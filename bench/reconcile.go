@@ -129,9 +129,11 @@ func reconcileContender(name string, n, d, rep int) error {
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
+		stop := startProfile(name + "/" + s.name)
 		start := time.Now()
 		reads, writes, err := sync()
 		took := time.Since(start)
+		stop()
 		runtime.ReadMemStats(&ms1)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", name, s.name, err)

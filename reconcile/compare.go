@@ -146,6 +146,30 @@ func sameDest(a, b *ipvs.Destination) bool {
 		a.TunnelType == b.TunnelType && a.TunnelPort == b.TunnelPort && a.TunnelFlags == b.TunnelFlags
 }
 
+// sameDestIn reports what sameDest does of destinations a and b of
+// service svc once normalized, without copying them: a sync compares
+// every destination of the table, and a copy of one (with its service, by
+// normDest) costs more than the comparison.
+func sameDestIn(svc *ipvs.Service, a, b *ipvs.Destination) bool {
+	if destFamily(svc, a) != destFamily(svc, b) || a.Forward != b.Forward || a.Weight != b.Weight ||
+		a.UpperThreshold != b.UpperThreshold || a.LowerThreshold != b.LowerThreshold {
+		return false
+	}
+	return a.Forward != ipvs.ForwardTunnel ||
+		a.TunnelType == b.TunnelType && a.TunnelPort == b.TunnelPort && a.TunnelFlags == b.TunnelFlags
+}
+
+// destFamily is the family normDest gives d in service svc.
+func destFamily(svc *ipvs.Service, d *ipvs.Destination) ipvs.Family {
+	if d.Family != 0 {
+		return d.Family
+	}
+	if f := familyOf(d.Address); f != 0 {
+		return f
+	}
+	return svc.Family
+}
+
 // differ collects "field a -> b" descriptions.
 type differ struct{ parts []string }
 

@@ -194,8 +194,8 @@ func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
 				return pl.twice(svc, want[j])
 			}
 			used[i] = true
-			d, now := normDest(svc, want[j]), normDest(svc, have[i])
-			if !sameDest(&now, &d) {
+			if !sameDestIn(&svc, &have[i], &want[j]) {
+				d, now := normDest(svc, want[j]), normDest(svc, have[i])
 				pl.add(UpdateDestination, w, h, j, diffDest(&now, &d))
 			}
 			continue

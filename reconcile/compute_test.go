@@ -219,3 +219,34 @@ func TestComputeReadTwice(t *testing.T) {
 		t.Errorf("plan:\n%s", p)
 	}
 }
+
+// TestSameDestIn checks the planner's comparison without copies against
+// sameDest of the normalized destinations, over every combination of the
+// fields it looks at.
+func TestSameDestIn(t *testing.T) {
+	svcs := []ipvs.Service{{Family: ipvs.FamilyIPv4, Port: 80}, {Family: ipvs.FamilyIPv6, FWMark: 1}}
+	addrs := []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("2001:db8::1")}
+	var dests []ipvs.Destination
+	for _, a := range addrs {
+		for _, f := range []ipvs.Family{0, ipvs.FamilyIPv4, ipvs.FamilyIPv6} {
+			for _, fwd := range []ipvs.ForwardMethod{ipvs.ForwardMasquerade, ipvs.ForwardTunnel} {
+				for _, w := range []uint32{0, 1} {
+					for _, tp := range []uint16{0, 6080} {
+						dests = append(dests, ipvs.Destination{Address: a, Family: f, Forward: fwd, Weight: w, TunnelPort: tp,
+							TunnelType: ipvs.TunnelGUE, UpperThreshold: uint32(tp)})
+					}
+				}
+			}
+		}
+	}
+	for _, svc := range svcs {
+		for i := range dests {
+			for j := range dests {
+				a, b := normDest(svc, dests[i]), normDest(svc, dests[j])
+				if got, want := sameDestIn(&svc, &dests[i], &dests[j]), sameDest(&a, &b); got != want {
+					t.Fatalf("sameDestIn(%v, %+v, %+v) = %v, want %v", svc, dests[i], dests[j], got, want)
+				}
+			}
+		}
+	}
+}
