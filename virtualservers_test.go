@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -90,5 +91,37 @@ func TestAllVirtualServersBreak(t *testing.T) {
 	got, err := c.VirtualServers(context.Background())
 	if err != nil || len(got) != 100 {
 		t.Fatalf("after a broken-off read: %d, %v", len(got), err)
+	}
+}
+
+// TestVirtualServersBadDestination checks that a destination reply that
+// does not decode fails the read with the service named, and that a
+// context canceled during the read ends it with the context's error.
+func TestVirtualServersBadDestination(t *testing.T) {
+	k, _ := vsKernel(t, 300)
+	inner := k.handler
+	k.handler = func(req kernelRequest) kernelReply {
+		r := inner(req)
+		if req.Cmd == ipvsh.CmdGetDest && len(r.Msgs) == 4 {
+			// A DEST attribute whose one attribute is too short.
+			r.Msgs[2] = []byte{ipvsh.CmdNewDest, 1, 0, 0, 8, 0, ipvsh.CmdAttrDest, 0x80, 3, 0, 1, 0}
+		}
+		return r
+	}
+	_, err := k.client().VirtualServers(context.Background())
+	var e *Error
+	if !errors.As(err, &e) || e.Op != opDests || !strings.Contains(err.Error(), "decode reply") || e.Object == "" {
+		t.Fatalf("got %v, want a decode error of a destination dump naming its service", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	k.handler = func(req kernelRequest) kernelReply {
+		if req.Cmd == ipvsh.CmdGetDest && req.Attrs != nil {
+			cancel()
+		}
+		return inner(req)
+	}
+	if _, err := k.client().VirtualServers(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
