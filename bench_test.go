@@ -61,19 +61,7 @@ func BenchmarkEncodeDestination(b *testing.B) {
 // BenchmarkServicesDump reads 1000 services through the whole client
 // path, from a fake kernel's datagrams: allocations per service.
 func BenchmarkServicesDump(b *testing.B) {
-	svcs := manyServices(1000)
-	var msgs [][]byte
-	for _, s := range svcs {
-		msgs = append(msgs, kernelService(s, replyOptions{}))
-	}
-	k := newFakeKernel(b, func(req kernelRequest) kernelReply {
-		if req.Cmd == ipvsh.CmdGetService {
-			return kernelReply{Msgs: msgs}
-		}
-		return kernelReply{}
-	})
-	k.perDgram = 100
-	c := k.client()
+	c := dumpClient(b, 0)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -83,6 +71,29 @@ func BenchmarkServicesDump(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/service")
+}
+
+// dumpClient returns a client of a fake kernel with 1000 services of
+// dests destinations each.
+func dumpClient(b *testing.B, dests int) *Client {
+	var svcs, dsts [][]byte
+	for _, s := range manyServices(1000) {
+		svcs = append(svcs, kernelService(s, replyOptions{}))
+	}
+	for j := range dests {
+		dsts = append(dsts, kernelDestination(Destination{Address: netip.AddrFrom4([4]byte{10, 9, byte(j), 1}), Port: 80, Weight: 1}, replyOptions{}))
+	}
+	k := newFakeKernel(b, func(req kernelRequest) kernelReply {
+		switch req.Cmd {
+		case ipvsh.CmdGetService:
+			return kernelReply{Msgs: svcs}
+		case ipvsh.CmdGetDest:
+			return kernelReply{Msgs: dsts}
+		}
+		return kernelReply{}
+	})
+	k.perDgram = 100
+	return k.client()
 }
 
 // BenchmarkCreateService is one single call through the client path.
@@ -144,26 +155,7 @@ func BenchmarkBatchBuild(b *testing.B) {
 // reconcile and the exporter make, with the fake kernel's framing in its
 // cost.
 func BenchmarkVirtualServers(b *testing.B) {
-	svcs := manyServices(1000)
-	var msgs [][]byte
-	for _, s := range svcs {
-		msgs = append(msgs, kernelService(s, replyOptions{}))
-	}
-	var dests [][]byte
-	for j := range 5 {
-		dests = append(dests, kernelDestination(Destination{Address: netip.AddrFrom4([4]byte{10, 9, byte(j), 1}), Port: 80, Weight: 1}, replyOptions{}))
-	}
-	k := newFakeKernel(b, func(req kernelRequest) kernelReply {
-		switch req.Cmd {
-		case ipvsh.CmdGetService:
-			return kernelReply{Msgs: msgs}
-		case ipvsh.CmdGetDest:
-			return kernelReply{Msgs: dests}
-		}
-		return kernelReply{}
-	})
-	k.perDgram = 100
-	c := k.client()
+	c := dumpClient(b, 5)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
