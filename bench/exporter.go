@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -68,12 +67,8 @@ func exporterSuite(services, dests, rep int) error {
 	}
 	for _, name := range exporterContenders {
 		// No new namespace: the child reads this one's table.
-		cmd := exec.Command("/proc/self/exe", "-mode", "suite-child", "-suite", "exporter",
-			"-services", fmt.Sprint(services), "-dests", fmt.Sprint(dests), "-rep", fmt.Sprint(rep))
-		cmd.Env = append(os.Environ(), exporterContenderEnv+"="+name)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if err := runContender("exporter", exporterContenderEnv, name, services, dests, rep, false); err != nil {
+			return err
 		}
 	}
 	return nil

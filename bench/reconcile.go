@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	moby "github.com/moby/ipvs"
@@ -82,13 +80,8 @@ func reconcileSuite(n, d, rep int) error {
 	for _, name := range reconcileContenders {
 		waited, idle := waitQuiet(60 * time.Second)
 		fmt.Fprintf(os.Stderr, "bench: reconcile %s: waited %s for quiet (%.0f %% idle)\n", name, waited.Round(time.Second), idle*100)
-		cmd := exec.Command("/proc/self/exe", "-mode", "suite-child", "-suite", "reconcile",
-			"-services", fmt.Sprint(n), "-dests", fmt.Sprint(d), "-rep", fmt.Sprint(rep))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-		cmd.Env = append(os.Environ(), reconcileContenderEnv+"="+name)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if err := runContender("reconcile", reconcileContenderEnv, name, n, d, rep, true); err != nil {
+			return err
 		}
 	}
 	return nil

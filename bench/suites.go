@@ -81,3 +81,20 @@ func runSuiteChild(name string, services, dests, rep int) error {
 	}
 	return s(services, dests, rep)
 }
+
+// runContender runs one contender of a suite in a child process, named to
+// it by the environment variable env; with newNet, in a network namespace
+// of its own, else in this one's.
+func runContender(suite, env, name string, services, dests, rep int, newNet bool) error {
+	cmd := exec.Command("/proc/self/exe", "-mode", "suite-child", "-suite", suite,
+		"-services", fmt.Sprint(services), "-dests", fmt.Sprint(dests), "-rep", fmt.Sprint(rep))
+	if newNet {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	}
+	cmd.Env = append(os.Environ(), env+"="+name)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
