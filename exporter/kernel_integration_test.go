@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,6 +70,7 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 	}
 
 	url := serve(t, c, collector.WithConnectionStates(), collector.WithNetNS("director"))
+	binary := startExporter(t, director)
 
 	// The kernel folds its per-CPU counters into the ones it reports every
 	// two seconds, so three reads agree only between two library reads
@@ -94,6 +98,9 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 		compare(t, "scraped", scraped.counters, before)
 		compare(t, "scraped through Gather", gathered.counters, before)
 		compare(t, "scraped through WriteText", written.counters, before)
+		if binary != "" {
+			compare(t, "scraped from ipvs_exporter", scrape(t, binary+"/metrics").counters, before)
+		}
 		compare(t, "ipvsadm", adm, before)
 		for i, b := range backends {
 			if w := scraped.weights[b.String()]; w != float64(i+1) {
@@ -138,6 +145,48 @@ func serve(t *testing.T, src collector.Source, opts ...collector.Option) string 
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// startExporter runs the ipvs_exporter that VM_FILES copies beside the
+// test, on ns, and returns its URL once it answers; without the binary it
+// logs that its HTTP path goes unchecked and returns "". Go's client asks
+// for gzip, so a scrape also reads the exporter's compressed path.
+func startExporter(t *testing.T, ns *netNS) string {
+	t.Helper()
+	p, err := filepath.Abs("ipvs_exporter")
+	if err == nil {
+		_, err = os.Stat(p)
+	}
+	if err != nil {
+		t.Logf("no ipvs_exporter beside the test (VM_FILES), so its HTTP path is not checked: %v", err)
+		return ""
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(p, "--web.listen-address="+addr, fmt.Sprintf("--netns=/proc/%d/fd/%d", os.Getpid(), ns.fd()))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	url := "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(url + "/metrics")
+		if err == nil {
+			resp.Body.Close()
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ipvs_exporter does not answer: %v", err)
+		}
+	}
 }
 
 // echo serves addr in ns: each connection's bytes are sent back.
