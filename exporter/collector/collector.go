@@ -40,9 +40,19 @@ type StateSource interface {
 	ConnectionStates(ctx context.Context, f ipvs.ConnectionFilter) (map[string]int, error)
 }
 
+// ServiceSource is a Source that can also read the services alone, which
+// a Collector WithoutDestinations does: a table's destinations cost most
+// of a read, one dump per service. *ipvs.Client and the Dialer satisfy it.
+type ServiceSource interface {
+	Source
+	Services(ctx context.Context) ([]ipvs.Service, error)
+}
+
 var (
-	_ StateSource = (*ipvs.Client)(nil)
-	_ StateSource = (*Dialer)(nil)
+	_ StateSource   = (*ipvs.Client)(nil)
+	_ StateSource   = (*Dialer)(nil)
+	_ ServiceSource = (*ipvs.Client)(nil)
+	_ ServiceSource = (*Dialer)(nil)
 )
 
 // DefaultTimeout bounds a scrape of a Collector built without WithTimeout.
@@ -122,7 +132,7 @@ func (c *Collector) scrape(send func(prometheus.Metric), table func([]ipvs.Virtu
 	defer cancel()
 	start := time.Now()
 	up := 0.0
-	vss, err := c.src.VirtualServers(ctx)
+	vss, err := c.readTable(ctx)
 	if c.check(opVirtualServers, err) {
 		up = 1
 		table(vss)
@@ -136,6 +146,24 @@ func (c *Collector) scrape(send func(prometheus.Metric), table func([]ipvs.Virtu
 		}
 		send(prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op))
 	}
+}
+
+// readTable reads the services with their destinations, or alone when no
+// destination metric is wanted and the Source can.
+func (c *Collector) readTable(ctx context.Context) ([]ipvs.VirtualServer, error) {
+	ss, ok := c.src.(ServiceSource)
+	if c.opts.destinations || !ok {
+		return c.src.VirtualServers(ctx)
+	}
+	svcs, err := ss.Services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vss := make([]ipvs.VirtualServer, len(svcs))
+	for i := range svcs {
+		vss[i].Service = svcs[i]
+	}
+	return vss, nil
 }
 
 // collectSettings sends the namespace's info, timeouts, sync daemons and,

@@ -287,3 +287,36 @@ func TestGatherIsTheRegistrys(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutDestinationsReadsServices checks that a Collector without
+// destination metrics reads the services alone when its Source can, and
+// the whole table when it can not.
+func TestWithoutDestinationsReadsServices(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		opts                 []Option
+		plain                bool
+		wantVS, wantServices int
+	}{
+		{"destinations", nil, false, 1, 0},
+		{"without", []Option{WithoutDestinations()}, false, 0, 1},
+		{"without, a Source that only has VirtualServers", []Option{WithoutDestinations()}, true, 1, 0},
+	} {
+		src := goldenTable()
+		var s Source = src
+		if tc.plain {
+			s = plainSource{src}
+		}
+		c, err := New(s, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testutil.CollectAndCount(c, "ipvs_service_connections_total"); n == 0 {
+			t.Errorf("%s: no service series", tc.name)
+		}
+		if src.vsReads != tc.wantVS || src.serviceReads != tc.wantServices {
+			t.Errorf("%s: %d reads of VirtualServers and %d of Services, want %d and %d",
+				tc.name, src.vsReads, src.serviceReads, tc.wantVS, tc.wantServices)
+		}
+	}
+}

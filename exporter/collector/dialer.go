@@ -60,6 +60,15 @@ func (d *Dialer) VirtualServers(ctx context.Context) ([]ipvs.VirtualServer, erro
 	return c.VirtualServers(ctx)
 }
 
+// Services reads every service, without destinations.
+func (d *Dialer) Services(ctx context.Context) ([]ipvs.Service, error) {
+	c, err := d.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.Services(ctx)
+}
+
 // Info reads the kernel's IPVS version and connection table size.
 func (d *Dialer) Info(ctx context.Context) (ipvs.Info, error) {
 	c, err := d.client()

@@ -19,6 +19,8 @@ type fakeSource struct {
 	states   map[string]int
 	// err fails every read; infoErr only Info.
 	err, infoErr error
+	// The reads of the table: with destinations, and of services alone.
+	vsReads, serviceReads int
 }
 
 func (f *fakeSource) ConnectionStates(ctx context.Context, filter ipvs.ConnectionFilter) (map[string]int, error) {
@@ -32,7 +34,17 @@ func (f *fakeSource) ConnectionStates(ctx context.Context, filter ipvs.Connectio
 type plainSource struct{ Source }
 
 func (f *fakeSource) VirtualServers(ctx context.Context) ([]ipvs.VirtualServer, error) {
+	f.vsReads++
 	return f.vss, f.err
+}
+
+func (f *fakeSource) Services(ctx context.Context) ([]ipvs.Service, error) {
+	f.serviceReads++
+	var svcs []ipvs.Service
+	for _, vs := range f.vss {
+		svcs = append(svcs, vs.Service)
+	}
+	return svcs, f.err
 }
 
 func (f *fakeSource) Info(ctx context.Context) (ipvs.Info, error) {

@@ -51,7 +51,9 @@ const serviceLabelCount = 5
 func LabelNames() []string { return slices.Clone(identityLabels[:]) }
 
 // WithoutDestinations leaves out every per-destination metric, for tables
-// whose destinations are too many to keep a series each.
+// whose destinations are too many to keep a series each. A scrape then
+// reads the services alone if the Source is a ServiceSource, which saves
+// a dump per service.
 func WithoutDestinations() Option {
 	return func(o *options) error { o.destinations = false; return nil }
 }
