@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"compress/gzip"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,15 @@ func TestHandlerServesEveryNamespace(t *testing.T) {
 	// One family of both namespaces' series.
 	if n := strings.Count(string(body), "# TYPE ipvs_up gauge"); n != 1 {
 		t.Errorf("ipvs_up is %d families, want 1:\n%s", n, body)
+	}
+	// The exporter's own families come first, out of the ipvs_ ones'
+	// order, which the text format allows: promtool must agree.
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(body)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool: %v\n%s", err, out)
+		}
 	}
 }
 
