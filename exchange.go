@@ -178,11 +178,7 @@ var ErrTooLarge = errors.New("the dump holds more than MaxCollected objects")
 
 // collect gathers a dump into a slice; an empty dump is an empty slice.
 func collect[T any](op string, seq iter.Seq2[T, error]) ([]T, error) {
-	return collectInto(op, []T{}, seq)
-}
-
-// collectInto appends a dump to out, which a caller may reuse.
-func collectInto[T any](op string, out []T, seq iter.Seq2[T, error]) ([]T, error) {
+	out := []T{}
 	for v, err := range seq {
 		if err != nil {
 			return nil, err
