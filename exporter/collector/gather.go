@@ -3,7 +3,6 @@ package collector
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,28 +23,11 @@ func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
 		c.Collect(ch)
 		close(ch)
 	}()
-	families := map[*prometheus.Desc]*dto.MetricFamily{}
-	var out slab[dto.Metric]
-	var err error
+	fs := familyBuilder{d: &c.d}
 	for m := range ch {
-		f := families[m.Desc()]
-		if f == nil {
-			meta, ok := c.d.meta[m.Desc()]
-			if !ok {
-				err = fmt.Errorf("collector: a metric of an unknown descriptor: %s", m.Desc())
-				continue
-			}
-			f = &dto.MetricFamily{Name: &meta.name, Help: &meta.help, Type: meta.typ.Enum()}
-			families[m.Desc()] = f
-		}
-		dm := &out.take(1)[0]
-		if werr := m.Write(dm); werr != nil {
-			err = werr
-			continue
-		}
-		f.Metric = append(f.Metric, dm)
+		fs.add(m)
 	}
-	mfs := slices.SortedFunc(maps.Values(families), func(a, b *dto.MetricFamily) int {
+	mfs := slices.SortedFunc(slices.Values(fs.list), func(a, b *dto.MetricFamily) int {
 		return cmp.Compare(a.GetName(), b.GetName())
 	})
 	for _, f := range mfs {
@@ -54,7 +36,40 @@ func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
 			slices.SortFunc(f.Metric, compareMetrics)
 		}
 	}
-	return mfs, err
+	return mfs, fs.err
+}
+
+// familyBuilder gathers metrics into client_model families, one per
+// descriptor, in the order they first come.
+type familyBuilder struct {
+	d       *descs
+	byDesc  map[*prometheus.Desc]*dto.MetricFamily
+	list    []*dto.MetricFamily
+	metrics slab[dto.Metric]
+	err     error // the last metric left out, and why
+}
+
+func (fs *familyBuilder) add(m prometheus.Metric) {
+	f := fs.byDesc[m.Desc()]
+	if f == nil {
+		meta, ok := fs.d.meta[m.Desc()]
+		if !ok {
+			fs.err = fmt.Errorf("collector: a metric of an unknown descriptor: %s", m.Desc())
+			return
+		}
+		f = &dto.MetricFamily{Name: &meta.name, Help: &meta.help, Type: meta.typ.Enum()}
+		if fs.byDesc == nil {
+			fs.byDesc = map[*prometheus.Desc]*dto.MetricFamily{}
+		}
+		fs.byDesc[m.Desc()] = f
+		fs.list = append(fs.list, f)
+	}
+	dm := &fs.metrics.take(1)[0]
+	if err := m.Write(dm); err != nil {
+		fs.err = err
+		return
+	}
+	f.Metric = append(f.Metric, dm)
 }
 
 // compareMetrics orders series as a registry does: by their label values

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"runtime"
@@ -14,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/ipvs-go/ipvs"
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
@@ -147,15 +145,16 @@ type mergedRows struct {
 // yielded twice, as its table changed during the dump: their rows are
 // alike, and only the first is kept.
 func mergeRows(scrapes []textScrape, k kind) *mergedRows {
+	if len(scrapes) == 1 && len(scrapes[0].parts) == 1 {
+		t := &scrapes[0].parts[0]
+		return &mergedRows{t.rows[k], t.values[k]}
+	}
 	var runs [][]textRow
 	var values []float64
 	odd := false
 	for i := range scrapes {
 		for j := range scrapes[i].parts {
 			t := &scrapes[i].parts[j]
-			if len(scrapes) == 1 && len(scrapes[i].parts) == 1 {
-				return &mergedRows{t.rows[k], t.values[k]}
-			}
 			base := int32(len(values))
 			run := slices.Clone(t.rows[k])
 			for r := range run {
@@ -291,29 +290,10 @@ const partServices = 1024
 
 // read scrapes c: the table's rows into s.parts, the rest into s.others.
 func (s *textScrape) read(c *Collector) {
-	families := map[*prometheus.Desc]*dto.MetricFamily{}
-	send := func(m prometheus.Metric) {
-		f := families[m.Desc()]
-		if f == nil {
-			meta, ok := c.d.meta[m.Desc()]
-			if !ok {
-				s.err = fmt.Errorf("collector: a metric of an unknown descriptor: %s", m.Desc())
-				return
-			}
-			f = &dto.MetricFamily{Name: &meta.name, Help: &meta.help, Type: meta.typ.Enum()}
-			families[m.Desc()] = f
-			s.others = append(s.others, f)
-		}
-		dm := &dto.Metric{}
-		if err := m.Write(dm); err != nil {
-			s.err = err
-			return
-		}
-		f.Metric = append(f.Metric, dm)
-	}
-	c.scrape(send, func(vss []ipvs.VirtualServer) {
+	fs := familyBuilder{d: &c.d}
+	c.scrape(fs.add, func(vss []ipvs.VirtualServer) {
 		if c.summing() {
-			c.tableEmitter(vss).flush(send)
+			c.tableEmitter(vss).flush(fs.add)
 			return
 		}
 		n := max(1, min(runtime.GOMAXPROCS(0), len(vss)/partServices))
@@ -332,4 +312,5 @@ func (s *textScrape) read(c *Collector) {
 		}
 		wg.Wait()
 	})
+	s.others, s.err = fs.list, fs.err
 }
