@@ -16,7 +16,7 @@ MODULES = . bench exporter cmd/ipvsctl
 # Modules with tests; bench is a program, checked only.
 TESTED = . exporter cmd/ipvsctl
 
-.PHONY: test unit check fuzz integration capture bench demo clean
+.PHONY: test unit check fuzz integration vm-selftest capture bench demo clean
 
 test: check unit fuzz integration
 
@@ -65,7 +65,7 @@ $(BUILD)/ipvs_exporter: $(SOURCES)
 # teardown of later namespaces), and once more without ip_vs to see New
 # fail clearly.
 RELOAD = ^TestKernelModuleReload$$
-integration: $(IT) $(PROGRAMS)
+integration: vm-selftest $(IT) $(PROGRAMS)
 	KERNELS="$(KERNELS)" VM_FILES="$(IT) $(PROGRAMS)" \
 		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)' -test.skip '$(RELOAD)'
 	KERNELS="$(KERNELS)" VM_FILES="$(BUILD)/ipvs.integration.test" \
@@ -91,6 +91,11 @@ bench: $(PROGRAMS)
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
 	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
+
+# The runner's own test: a boot that dies before the program starts is
+# booted again (and logged), one that dies after is not.
+vm-selftest:
+	bash vm/selftest.sh
 
 # Stores the raw replies of each kernel in KERNELS, for a fixed
 # configuration, under testdata/replies/linux-X.Y (see testdata/README).

@@ -16,6 +16,13 @@
 #   VM_ENV       names of environment variables to pass to the program
 #   VM_NO_IPVS   1: remove the ip_vs modules from the guest before the program runs
 #   VM_TIMEOUT   seconds before a VM is killed (default 900)
+#   VM_BOOT_ATTEMPTS  boots of a VM that dies before the program starts,
+#                in all (default 3); each retry is logged
+#   VM_BOOT_TIMEOUT  seconds a boot may take before the program starts;
+#                past them the VM is stopped and counts as dying before
+#                the start (default 180)
+#   VM_DIE_BEFORE_START  N: for the runner's own test, the first N boots
+#                of each kernel panic before the program starts
 #   VM_CACHE     download and build cache (default ~/.cache/ipvs-vm)
 #   VM_REFRESH   1: resolve the kernel packages anew
 #   VM_ACCEL     kvm or tcg (default: kvm only with kvm_intel or kvm_amd loaded)
@@ -33,6 +40,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KERNELS=${KERNELS:-"bullseye bookworm trixie sid"}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_BOOT_ATTEMPTS=${VM_BOOT_ATTEMPTS:-3}
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}
 CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs-vm}
 # Modules the guest needs; absent ones are built in or not built, and the
 # tests that need them say so.
@@ -290,7 +299,11 @@ accel() {
 	esac
 }
 
-# run_one SUITE: boots the suite's kernel with the program; returns its status.
+# run_one SUITE ARGS...: boots the suite's kernel with the program; returns
+# its status. A VM that dies before the program starts (the emulator can
+# oops a guest while it boots) is booted again, up to VM_BOOT_ATTEMPTS
+# times in all; one that dies after is never, since the program may have
+# caused it.
 run_one() {
 	local suite=$1 work
 	shift
@@ -301,15 +314,29 @@ run_one() {
 	cp "$prog" "$work/p/vmtest/prog"
 	local a
 	for a in "$@"; do printf '%q ' "$a"; done >"$work/p/vmtest/args"
-	: >"$work/p/vmtest/env"
-	local v
-	for v in ${VM_ENV:-} VM_NO_IPVS; do
-		[ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}" >>"$work/p/vmtest/env"
-	done
-	echo "export VM_SUITE=$suite VM_KVER=$KVER" >>"$work/p/vmtest/env"
 	if [ -d testdata ]; then cp -r testdata "$work/p/vmtest/work/"; fi
 	local f
 	for f in ${VM_FILES:-}; do cp "$f" "$work/p/vmtest/work/"; done
+	local attempt=1 rc
+	while :; do
+		rc=0
+		boot_once "$suite" "$work" "$attempt" || rc=$?
+		[ "$rc" = 125 ] && ! grep -q '^VMTEST_START' "$work/out" && [ "$attempt" -lt "$VM_BOOT_ATTEMPTS" ] || break
+		attempt=$((attempt + 1))
+		log "$suite: the VM died before the program started; booting it again (attempt $attempt of $VM_BOOT_ATTEMPTS)"
+	done
+	return "$rc"
+}
+
+# boot_once SUITE WORK ATTEMPT: one boot of the payload prepared in WORK.
+boot_once() {
+	local suite=$1 work=$2 attempt=$3
+	: >"$work/p/vmtest/env"
+	local v
+	for v in ${VM_ENV:-} VM_NO_IPVS VM_DIE_BEFORE_START; do
+		[ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}" >>"$work/p/vmtest/env"
+	done
+	echo "export VM_SUITE=$suite VM_KVER=$KVER VM_ATTEMPT=$attempt" >>"$work/p/vmtest/env"
 	(cd "$work/p" && find . | "$USR/root/bin/busybox" cpio -o -H newc 2>/dev/null) >"$work/payload.cpio"
 	cat "$BASE" "$work/payload.cpio" >"$work/initrd"
 	: >"$work/out" && : >"$work/console"
@@ -323,15 +350,29 @@ run_one() {
 		-append 'console=ttyS0 quiet panic=-1 oops=panic' \
 		-serial "file:$work/console" -serial "file:$work/out" >"$work/qemu.log" 2>&1 &
 	local qpid=$!
-	# Stream the program's output as it comes, without the exit marker.
-	tail -n +1 -f --pid=$qpid "$work/out" | grep --line-buffered -v '^VMTEST_EXIT=' | tee -a "$summary" || true
+	# A boot that hangs is killed early, to be booted again, rather than
+	# after VM_TIMEOUT.
+	(
+		for _ in $(seq "$VM_BOOT_TIMEOUT"); do
+			grep -q '^VMTEST_START' "$work/out" 2>/dev/null && exit 0
+			kill -0 $qpid 2>/dev/null || exit 0
+			sleep 1
+		done
+		log "$suite: the program did not start within ${VM_BOOT_TIMEOUT}s of booting; stopping the VM"
+		kill $qpid 2>/dev/null
+	) &
+	local watch=$!
+	# Stream the program's output as it comes, without the runner's markers.
+	tail -n +1 -f --pid=$qpid "$work/out" | grep --line-buffered -v '^VMTEST_\(EXIT=\|START$\)' | tee -a "$summary" || true
 	local qrc=0
 	wait $qpid || qrc=$?
+	kill $watch 2>/dev/null || true
+	wait $watch 2>/dev/null || true
 	local rc
 	rc=$(sed -n 's/^VMTEST_EXIT=\([0-9]*\).*/\1/p' "$work/out" | tail -1)
 	if [ -z "$rc" ] || [ -n "${VM_VERBOSE:-}" ]; then
 		if [ -z "$rc" ]; then
-			echo "=== VM FAILURE ($suite, kernel $KVER): no exit code came back (qemu status $qrc$([ $qrc = 124 ] && echo ', timed out after '"$VM_TIMEOUT"'s'))" >&2
+			echo "=== VM FAILURE ($suite, kernel $KVER, attempt $attempt): no exit code came back (qemu status $qrc$([ $qrc = 124 ] && echo ', timed out after '"$VM_TIMEOUT"'s'))$(grep -q '^VMTEST_START' "$work/out" || echo ', before the program started')" >&2
 			cat "$work/qemu.log" >&2
 		fi
 		echo "=== console of $suite ($KVER):" >&2
