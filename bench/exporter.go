@@ -172,7 +172,7 @@ func newExporterScrape(name string) (func() (int, error), error) {
 		}
 		return func() (int, error) {
 			var w seriesCounter
-			err := collector.WriteText(&w, coll)
+			err := collector.WriteText(context.Background(), &w, coll)
 			return w.n, err
 		}, nil
 	case "node-exporter":

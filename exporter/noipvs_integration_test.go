@@ -26,7 +26,7 @@ func TestKernelNoIPVS(t *testing.T) {
 	for range 2 {
 		scrape(t, url+"/metrics")
 	}
-	s := scrape(t, url+"/gather")
+	s := scrape(t, url+"/text")
 	if s.up != 0 {
 		t.Errorf("ipvs_up %v, want 0", s.up)
 	}

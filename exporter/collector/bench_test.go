@@ -48,7 +48,7 @@ func BenchmarkScrape(b *testing.B) {
 			if tc.name == "text" {
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := WriteText(io.Discard, c); err != nil {
+					if err := WriteText(b.Context(), io.Discard, c); err != nil {
 						b.Fatal(err)
 					}
 				}

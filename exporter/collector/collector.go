@@ -122,13 +122,13 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // metrics only; a failed read of the settings leaves out just those.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	send := func(m prometheus.Metric) { ch <- m }
-	c.scrape(send, func(vss []ipvs.VirtualServer) { c.tableEmitter(vss).flush(send) })
+	c.scrape(context.Background(), send, func(vss []ipvs.VirtualServer) { c.tableEmitter(vss).flush(send) })
 }
 
-// scrape reads the table once, hands the services to table and sends the
-// other metrics.
-func (c *Collector) scrape(send func(prometheus.Metric), table func([]ipvs.VirtualServer)) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.timeout)
+// scrape reads the table once, within ctx and the Collector's timeout,
+// hands the services to table and sends the other metrics.
+func (c *Collector) scrape(ctx context.Context, send func(prometheus.Metric), table func([]ipvs.VirtualServer)) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.timeout)
 	defer cancel()
 	start := time.Now()
 	up := 0.0
@@ -195,7 +195,7 @@ func (c *Collector) collectSettings(ctx context.Context, send func(prometheus.Me
 	if c.opts.states {
 		states, err := c.src.(StateSource).ConnectionStates(ctx, ipvs.ConnectionFilter{})
 		if c.check(opConnectionStates, err) {
-			for state, n := range states {
+			for state, n := range stateLabels(states) {
 				send(prometheus.MustNewConstMetric(c.d.states, prometheus.GaugeValue, float64(n), state))
 			}
 		}
@@ -239,4 +239,21 @@ func (c *Collector) recovered(op string) {
 		delete(c.logged, op)
 		c.opts.logger.Info("IPVS read succeeds again", "operation", op)
 	}
+}
+
+// stateLabels returns the counts of states by their label values: names
+// that are not UTF-8 are escaped, and two that then read alike are added
+// up rather than sent as one series twice.
+func stateLabels(states map[string]int) map[string]int {
+	out := states
+	for state := range states {
+		if labelValue(state) != state {
+			out = make(map[string]int, len(states))
+			for s, n := range states {
+				out[labelValue(s)] += n
+			}
+			break
+		}
+	}
+	return out
 }

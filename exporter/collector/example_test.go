@@ -82,7 +82,7 @@ func ExampleWriteText() {
 		log.Fatal(err)
 	}
 	var b strings.Builder
-	if err := collector.WriteText(&b, c); err != nil {
+	if err := collector.WriteText(context.Background(), &b, c); err != nil {
 		log.Fatal(err)
 	}
 	for line := range strings.Lines(b.String()) {

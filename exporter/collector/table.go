@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,8 +69,8 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 		clear(r.labels[len(identityLabels):netnsColumn])
 		statsValues(&r, &svc.Stats)
 		out.emit(kindService, &r)
-		r.labels[len(identityLabels)] = svc.Scheduler
-		r.labels[len(identityLabels)+1] = svc.PersistenceEngine
+		r.labels[len(identityLabels)] = labelValue(svc.Scheduler)
+		r.labels[len(identityLabels)+1] = labelValue(svc.PersistenceEngine)
 		r.labels[len(identityLabels)+2] = flagsLabel(svc.Flags)
 		out.emit(kindServiceInfo, &r)
 		if !c.opts.destinations {
@@ -158,6 +159,32 @@ func flagsLabel(f ipvs.ServiceFlags) string {
 	return f.String()
 }
 
+// labelValue returns a name the kernel gave as a label value: Prometheus
+// takes only UTF-8, and the kernel takes any bytes (an interface may be
+// named in Latin-1), so each byte that is not part of valid UTF-8 is
+// written as \xNN, the way Go quotes it. Names that differ stay apart,
+// and valid UTF-8, every name in practice, is left as it is.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && n == 1 {
+			b.WriteString(`\x`)
+			b.WriteByte(hexDigits[s[0]>>4])
+			b.WriteByte(hexDigits[s[0]&0xf])
+		} else {
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+const hexDigits = "0123456789abcdef"
+
 func statsValues(r *row, s *ipvs.Stats) {
 	v := r.values[:]
 	v[0], v[1], v[2], v[3], v[4] = float64(s.Connections), float64(s.InPackets), float64(s.OutPackets), float64(s.InBytes), float64(s.OutBytes)
@@ -169,7 +196,7 @@ func daemonLabels(d ipvs.Daemon) []string {
 	if d.Group.IsValid() {
 		group = d.Group.String()
 	}
-	return []string{d.State.String(), d.Interface, strconv.FormatUint(uint64(d.SyncID), 10), group,
+	return []string{d.State.String(), labelValue(d.Interface), strconv.FormatUint(uint64(d.SyncID), 10), group,
 		strconv.Itoa(int(d.Port)), strconv.Itoa(int(d.TTL)), strconv.Itoa(int(d.MaxLength))}
 }
 

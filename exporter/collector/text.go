@@ -3,10 +3,13 @@ package collector
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,8 +37,10 @@ const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
 // are few, and go through client_model as usual.
 //
 // The Collectors must have the same options but for WithNetNS, whose
-// values must differ, as in one registry.
-func WriteText(w io.Writer, cs ...*Collector) error {
+// values must differ, as in one registry. ctx bounds the reads, each
+// Collector's also by its own timeout; a read that ctx ends counts as a
+// failed read, as a timeout does.
+func WriteText(ctx context.Context, w io.Writer, cs ...*Collector) error {
 	for _, c := range cs[min(1, len(cs)):] {
 		if !sameFamilies(&cs[0].d, &c.d) {
 			return errors.New("collector: WriteText of Collectors with different metrics or labels")
@@ -44,7 +49,10 @@ func WriteText(w io.Writer, cs ...*Collector) error {
 	scrapes := make([]textScrape, len(cs))
 	var wg sync.WaitGroup
 	for i, c := range cs {
-		wg.Go(func() { scrapes[i].read(c) })
+		wg.Go(func() {
+			defer recovered(&scrapes[i].err)
+			scrapes[i].read(ctx, c)
+		})
 	}
 	wg.Wait()
 	var errs []error
@@ -289,19 +297,22 @@ type textScrape struct {
 const partServices = 1024
 
 // read scrapes c: the table's rows into s.parts, the rest into s.others.
-func (s *textScrape) read(c *Collector) {
+func (s *textScrape) read(ctx context.Context, c *Collector) {
 	fs := familyBuilder{d: &c.d}
-	c.scrape(fs.add, func(vss []ipvs.VirtualServer) {
+	var partErrs []error
+	c.scrape(ctx, fs.add, func(vss []ipvs.VirtualServer) {
 		if c.summing() {
 			c.tableEmitter(vss).flush(fs.add)
 			return
 		}
 		n := max(1, min(runtime.GOMAXPROCS(0), len(vss)/partServices))
 		s.parts = make([]textRows, n)
+		partErrs = make([]error, n)
 		var wg sync.WaitGroup
 		for i := range s.parts {
 			part := vss[i*len(vss)/n : (i+1)*len(vss)/n]
 			wg.Go(func() {
+				defer recovered(&partErrs[i])
 				t := &s.parts[i]
 				t.init(&c.d, part)
 				c.emitTable(t, part)
@@ -312,5 +323,14 @@ func (s *textScrape) read(c *Collector) {
 		}
 		wg.Wait()
 	})
-	s.others, s.err = fs.list, fs.err
+	s.others, s.err = fs.list, errors.Join(append(partErrs, fs.err)...)
+}
+
+// recovered, deferred in a goroutine of WriteText, turns its panic into
+// *err, as a registry turns a Collector's: a bug fails the scrape, not
+// the program, whose goroutine it is not.
+func recovered(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("collector: a scrape panicked: %v\n%s", r, debug.Stack())
+	}
 }

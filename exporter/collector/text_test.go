@@ -2,7 +2,9 @@ package collector
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipvs-go/ipvs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -59,7 +62,7 @@ func TestWriteTextIsTheRegistrys(t *testing.T) {
 				}
 			}
 			var got bytes.Buffer
-			if err := WriteText(&got, cs...); err != nil {
+			if err := WriteText(t.Context(), &got, cs...); err != nil {
 				t.Fatal(err)
 			}
 			if g, w := withoutDuration(got.String()), withoutDuration(want.String()); g != w {
@@ -72,7 +75,7 @@ func TestWriteTextIsTheRegistrys(t *testing.T) {
 func TestWriteTextRefusesDifferentCollectors(t *testing.T) {
 	a, _ := New(goldenTable(), WithNetNS("a"))
 	b, _ := New(goldenTable(), WithNetNS("b"), WithRates())
-	if err := WriteText(&bytes.Buffer{}, a, b); err == nil {
+	if err := WriteText(t.Context(), &bytes.Buffer{}, a, b); err == nil {
 		t.Error("WriteText of Collectors with and without rates succeeded")
 	}
 }
@@ -83,7 +86,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk ful
 
 func TestWriteTextReportsWriteErrors(t *testing.T) {
 	c, _ := New(goldenTable())
-	if err := WriteText(failingWriter{}, c); err == nil || !strings.Contains(err.Error(), "disk full") {
+	if err := WriteText(t.Context(), failingWriter{}, c); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("error %v, want the writer's", err)
 	}
 }
@@ -96,7 +99,7 @@ func TestWriteTextWithoutIPVS(t *testing.T) {
 	src.err = errors.New("no IPVS")
 	c, _ := New(src)
 	var b bytes.Buffer
-	if err := WriteText(&b, c); err != nil {
+	if err := WriteText(t.Context(), &b, c); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"ipvs_up 0\n", `ipvs_scrape_errors_total{operation="virtual_servers"} 1` + "\n"} {
@@ -169,10 +172,28 @@ func TestWriteTextInParts(t *testing.T) {
 	}
 	want := exposition(t, c)
 	var got bytes.Buffer
-	if err := WriteText(&got, c); err != nil {
+	if err := WriteText(t.Context(), &got, c); err != nil {
 		t.Fatal(err)
 	}
 	if g := withoutDuration(got.String()); g != string(want) {
 		t.Errorf("WriteText in parts differs from the registry: %d bytes against %d", len(g), len(want))
+	}
+}
+
+// panicking is a Source whose Daemons panics, as a bug would.
+type panicking struct{ *fakeSource }
+
+func (panicking) Daemons(context.Context) ([]ipvs.Daemon, error) { panic("a bug") }
+
+// TestWriteTextSurvivesAPanic checks that a panic in a scrape's goroutine
+// fails that scrape with an error, as a registry does, instead of ending
+// the program.
+func TestWriteTextSurvivesAPanic(t *testing.T) {
+	c, err := New(panicking{goldenTable()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteText(t.Context(), io.Discard, c); err == nil || !strings.Contains(err.Error(), "a bug") {
+		t.Errorf("error %v, want the panic's", err)
 	}
 }

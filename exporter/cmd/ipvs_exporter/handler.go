@@ -51,7 +51,7 @@ func (h textHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := collector.WriteText(out, h.cs...); err != nil {
+	if err := collector.WriteText(r.Context(), out, h.cs...); err != nil {
 		// Failed reads are in ipvs_up and ipvs_scrape_errors_total; what
 		// is left is a scraper gone away, or a bug.
 		h.logger.Debug("writing the scrape", "err", err)
