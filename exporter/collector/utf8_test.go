@@ -7,11 +7,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/ipvs-go/ipvs"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 )
 
-// bothPaths scrapes the Collectors of src through a pedantic registry and
+// bothPaths scrapes a Collector of src through a pedantic registry and
 // through WriteText, and returns both texts without the scrape duration;
 // a registry's error or a panic on either path fails the test.
 func bothPaths(t *testing.T, src *fakeSource, opts ...Option) (registry, text string) {
@@ -20,23 +18,11 @@ func bothPaths(t *testing.T, src *fakeSource, opts ...Option) (registry, text st
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("registry: %v", err)
-	}
-	var want bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&want, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var got bytes.Buffer
 	if err := WriteText(t.Context(), &got, c); err != nil {
 		t.Fatalf("WriteText: %v", err)
 	}
-	return withoutDuration(want.String()), withoutDuration(got.String())
+	return string(exposition(t, c)), withoutDuration(got.String())
 }
 
 // TestLabelValuesNotUTF8 gives every label value the kernel names (a sync
