@@ -1,0 +1,345 @@
+package check
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxInFlight bounds the attempts in flight at once when
+// Options.MaxInFlight is zero.
+const DefaultMaxInFlight = 4096
+
+// heartbeat is the longest the scheduler's loop sleeps, so that LastTick
+// moves even when no check is due.
+const heartbeat = 500 * time.Millisecond
+
+// An Observer hears of every attempt and every change, for metrics. Its
+// methods are called from the goroutines of the attempts, concurrently,
+// and must return promptly.
+type Observer interface {
+	// Probed is called after each attempt of the check key.
+	Probed(key Key, kind Kind, r Result)
+	// Changed is called after a check's Health or dynamic weight changed,
+	// with its new status.
+	Changed(st Status)
+}
+
+// Options configures a Scheduler; the zero value is ready to use.
+type Options struct {
+	// Probe replaces the real probes when set (tests of a daemon).
+	Probe ProbeFunc
+	// Observer hears of every attempt and change when set.
+	Observer Observer
+	// MaxInFlight bounds the attempts in flight at once; a check that is
+	// due waits for a slot. Zero means DefaultMaxInFlight.
+	MaxInFlight int
+}
+
+// A Scheduler runs checks: one probe per distinct Key, each on its own
+// schedule, with the state of each kept for its readers. Its methods are
+// safe for concurrent use.
+type Scheduler struct {
+	opts    Options
+	changes chan struct{}
+	wake    chan struct{}
+	tick    atomic.Int64
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	entries  map[Key]*entry
+	queue    dueQueue
+	gen      uint64
+	inFlight int
+	nextWake time.Time
+	started  bool
+}
+
+// entry is one check in the scheduler, guarded by Scheduler.mu.
+type entry struct {
+	spec       *spec
+	st         Status
+	due        time.Time
+	index      int // in the queue, or -1
+	attempt    int // the attempt in flight or next, 0 between rounds
+	roundStart time.Time
+	cancel     context.CancelFunc
+	removed    bool
+}
+
+// NewScheduler returns a Scheduler with no checks; Set gives it some and
+// Run runs them.
+func NewScheduler(opts Options) *Scheduler {
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	return &Scheduler{
+		opts:    opts,
+		changes: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
+		entries: make(map[Key]*entry),
+	}
+}
+
+// Set makes defs the scheduler's checks, one per distinct Key. Checks
+// already running under a Key of defs keep their state and schedule; new
+// ones start after their warmup; the others stop, an attempt in flight
+// canceled. Every definition is validated first: on an error, which
+// names the definition's index and Key and wraps its *FieldError,
+// nothing changes.
+func (s *Scheduler) Set(defs []Definition) error {
+	specs := make(map[Key]*spec, len(defs))
+	files := newFileCache()
+	for i, d := range defs {
+		k := d.Key()
+		if _, ok := specs[k]; ok {
+			continue
+		}
+		sp, err := prepareKeyed(d, k, files)
+		if err != nil {
+			return fmt.Errorf("check %d (%s): %w", i, k, err)
+		}
+		specs[k] = sp
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.entries {
+		if _, ok := specs[k]; !ok {
+			e.removed = true
+			if e.cancel != nil {
+				e.cancel()
+			}
+			if e.index >= 0 {
+				heap.Remove(&s.queue, e.index)
+			}
+			delete(s.entries, k)
+		}
+	}
+	now := time.Now()
+	for k, sp := range specs {
+		if e, ok := s.entries[k]; ok {
+			// The same check: keep its state, but take the files it names
+			// as they are now.
+			e.spec = sp
+			continue
+		}
+		e := &entry{spec: sp, st: Status{Key: k, Kind: sp.def.Kind}, index: -1}
+		e.due = now.Add(warmupDelay(k, sp.def.Warmup))
+		s.entries[k] = e
+		heap.Push(&s.queue, e)
+	}
+	s.poke()
+	return nil
+}
+
+// warmupDelay spreads the first rounds of checks over their warmup by
+// their Key, the same on every start.
+func warmupDelay(k Key, warmup time.Duration) time.Duration {
+	if warmup <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(k))
+	return time.Duration(h.Sum64() % uint64(warmup))
+}
+
+// Run runs the checks until ctx ends, then cancels the attempts in
+// flight and returns once they have ended. It may be called once.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("check: Scheduler.Run called twice")
+	}
+	s.started = true
+	s.mu.Unlock()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		s.tick.Store(now.UnixNano())
+		timer.Reset(s.startDue(ctx, now))
+		select {
+		case <-ctx.Done():
+			s.wg.Wait()
+			return nil
+		case <-timer.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// startDue starts the attempts due at now, as many as slots allow, and
+// returns how long to sleep until the next.
+func (s *Scheduler) startDue(ctx context.Context, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) > 0 && s.inFlight < s.opts.MaxInFlight && !s.queue[0].due.After(now) {
+		s.start(ctx, heap.Pop(&s.queue).(*entry), now)
+	}
+	sleep := heartbeat
+	if len(s.queue) > 0 && s.inFlight < s.opts.MaxInFlight {
+		sleep = min(sleep, s.queue[0].due.Sub(now))
+	}
+	s.nextWake = now.Add(sleep)
+	return sleep
+}
+
+// start starts an attempt of e's check; s.mu is held.
+func (s *Scheduler) start(ctx context.Context, e *entry, now time.Time) {
+	if e.attempt == 0 {
+		e.attempt = 1
+		e.roundStart = now
+	}
+	sp, attempt := e.spec, e.attempt
+	pctx, cancel := context.WithTimeout(ctx, sp.def.Timeout)
+	e.cancel = cancel
+	s.inFlight++
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		begin := time.Now()
+		var out Outcome
+		if s.opts.Probe != nil {
+			out = s.opts.Probe(pctx, &sp.def)
+		} else {
+			out = sp.probe(pctx)
+		}
+		r := Result{Time: begin, Latency: time.Since(begin), Attempt: attempt, Outcome: out}
+		// Canceled rather than timed out: the check was removed or the
+		// scheduler stops, and the result says nothing of the target.
+		canceled := errors.Is(pctx.Err(), context.Canceled)
+		cancel()
+		s.finish(e, r, canceled)
+	}()
+}
+
+// finish records an attempt's result, schedules what follows, and tells
+// the observer and the readers.
+func (s *Scheduler) finish(e *entry, r Result, canceled bool) {
+	s.mu.Lock()
+	saturated := s.inFlight == s.opts.MaxInFlight
+	s.inFlight--
+	e.cancel = nil
+	if e.removed || canceled {
+		if saturated {
+			s.poke()
+		}
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	d := &e.spec.def
+	e.st.Last = r
+	if r.OK() {
+		e.st.LastSuccess = r.Time
+	}
+	changed := false
+	if !r.OK() && e.attempt <= d.Retry && e.st.Health != Down {
+		e.attempt++
+		e.due = now.Add(d.RetryDelay)
+	} else {
+		changed = e.st.endRound(r, d, now)
+		e.attempt = 0
+		e.due = e.roundStart.Add(d.Interval)
+		if e.due.Before(now) {
+			e.due = now
+		}
+	}
+	heap.Push(&s.queue, e)
+	if saturated || e.due.Before(s.nextWake) {
+		s.poke()
+	}
+	key, st := e.st.Key, Status{}
+	if changed {
+		s.gen++
+		e.st.Changed = s.gen
+		st = e.st
+	}
+	s.mu.Unlock()
+	if o := s.opts.Observer; o != nil {
+		o.Probed(key, d.Kind, r)
+		if changed {
+			o.Changed(st)
+		}
+	}
+	if changed {
+		select {
+		case s.changes <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// poke wakes the loop without blocking.
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Changes returns a channel that receives a value after one or more
+// checks changed Health or dynamic weight. It holds one value at most,
+// so changes coalesce until it is read: a daemon that reads it and then
+// the states (ChangedSince) at its own pace never falls behind.
+func (s *Scheduler) Changes() <-chan struct{} { return s.changes }
+
+// Status returns the status of the check k, and whether there is one.
+func (s *Scheduler) Status(k Key) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[k]
+	if !ok {
+		return Status{}, false
+	}
+	return e.st, true
+}
+
+// Statuses returns the status of every check, by Key.
+func (s *Scheduler) Statuses() []Status {
+	sts, _ := s.ChangedSince(0)
+	return sts
+}
+
+// ChangedSince returns, by Key, the status of every check whose Health
+// or dynamic weight changed after the generation gen (zero: all checks),
+// and the generation now, to pass next time.
+func (s *Scheduler) ChangedSince(gen uint64) ([]Status, uint64) {
+	s.mu.Lock()
+	var sts []Status
+	for _, e := range s.entries {
+		if gen == 0 || e.st.Changed > gen {
+			sts = append(sts, e.st)
+		}
+	}
+	now := s.gen
+	s.mu.Unlock()
+	slices.SortFunc(sts, func(a, b Status) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	return sts, now
+}
+
+// LastTick returns when the scheduler's loop last ran; it runs at least
+// twice a second while Run does, so a LastTick older than a few seconds
+// means the scheduler is stuck. It is zero before Run.
+func (s *Scheduler) LastTick() time.Time {
+	n := s.tick.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// InFlight returns how many attempts are in flight.
+func (s *Scheduler) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
