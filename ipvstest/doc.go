@@ -59,6 +59,13 @@
 // every reply to the service, destination, daemon and timeout reads.
 // Where the kernels differ, SetKernelVersion selects the behaviour.
 //
+// # Tests written for genltest
+//
+// NewGenltestClient puts a function of mdlayher's genltest, the usual
+// stand-in kernel of Go netlink tests, behind a real *ipvs.Client, and
+// frames its answers as the kernel would. The drop-ins of compat/ run
+// cloudflare/ipvs's own genltest-based tests on this library with it.
+//
 // # Known differences from the kernel
 //
 //   - The model's namespace has lo up and no other address or route. Its
