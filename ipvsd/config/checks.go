@@ -1,20 +1,18 @@
 package config
 
 import (
-	"encoding/hex"
+	"errors"
 	"net/netip"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/ipvsd/check"
 )
 
 // CheckTypes are the kinds of check.
 var CheckTypes = []string{"tcp", "http", "https", "udp", "dns", "exec"}
-
-// dnsTypes are the query types a dns check may ask, with their numbers.
-var dnsTypes = map[string]uint16{"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28}
 
 // checkField is a field of Check that applies to some types only.
 type checkField struct {
@@ -25,6 +23,7 @@ type checkField struct {
 
 var checkFields = []checkField{
 	{"connect_ip", func(c *Check) bool { return c.ConnectIP != "" }, "tcp http https udp dns"},
+	{"fwmark", func(c *Check) bool { return c.FWMark != 0 }, "tcp http https udp dns"},
 	{"connect_port", func(c *Check) bool { return c.ConnectPort != 0 }, "tcp http https udp dns"},
 	{"bindto", func(c *Check) bool { return c.BindTo != "" }, "tcp http https udp dns"},
 	{"path", func(c *Check) bool { return c.Path != "" }, "http https"},
@@ -42,32 +41,34 @@ var checkFields = []checkField{
 	{"require_reply", func(c *Check) bool { return c.RequireReply != nil }, "udp"},
 	{"query_name", func(c *Check) bool { return c.QueryName != "" }, "dns"},
 	{"query_type", func(c *Check) bool { return c.QueryType != "" }, "dns"},
+	{"rcode", func(c *Check) bool { return c.RCode != "" }, "dns"},
+	{"answer", func(c *Check) bool { return c.Answer != "" }, "dns"},
+	{"min_reply_length", func(c *Check) bool { return c.MinReplyLength != 0 }, "udp"},
+	{"max_reply_length", func(c *Check) bool { return c.MaxReplyLength != 0 }, "udp"},
 	{"misc_path", func(c *Check) bool { return c.MiscPath != nil }, "exec"},
 	{"misc_timeout", func(c *Check) bool { return c.MiscTimeout != nil }, "exec"},
 	{"misc_dynamic", func(c *Check) bool { return c.MiscDynamic }, "exec"},
 }
 
-// resolve checks c, a check of the real server d, and returns its probe,
-// with its timing from the first of timings to set each field.
-func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string, timings ...*Timing) Probe {
+// resolve checks c, a check of the real server d, and returns its
+// definition, with its timing from the first of timings to set each
+// field. The definition is then validated as package check will run it,
+// once per distinct definition.
+func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string, timings ...*Timing) check.Definition {
 	field := func(name string) string { return join(path, name) }
 	c.Timing.validate(r, path)
-	p := Probe{Type: c.Type}
-	known := false
-	for _, t := range CheckTypes {
-		known = known || t == c.Type
-	}
-	if !known {
+	def := check.Definition{Kind: check.Kind(c.Type), Mark: c.FWMark}
+	if !slices.Contains(CheckTypes, c.Type) {
 		r.addf(field("type"), "%q is not a check type: want one of %s", c.Type, strings.Join(CheckTypes, ", "))
-		return p
+		return def
 	}
 	for _, f := range checkFields {
 		if f.set(c) && !strings.Contains(" "+f.types+" ", " "+c.Type+" ") {
 			r.addf(field(f.name), "applies to %s checks, and this one is %s", strings.ReplaceAll(f.types, " ", ", "), c.Type)
 		}
 	}
-	resolveTiming(&p, timings)
-
+	resolveTiming(&def, timings)
+	before := len(r.errs)
 	if c.Type != "exec" {
 		addr := d.Address
 		if c.ConnectIP != "" {
@@ -77,131 +78,146 @@ func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string,
 		if port == 0 {
 			r.addf(field("connect_port"), "is required: the real server has no port")
 		}
-		p.Target = netip.AddrPortFrom(addr, port)
+		def.Target = netip.AddrPortFrom(addr, port)
 		if c.BindTo != "" {
-			p.Source = address(r, field("bindto"), c.BindTo, "source address")
+			def.Source = address(r, field("bindto"), c.BindTo, "source address")
 		}
 	}
 	switch c.Type {
 	case "http", "https":
-		p.HTTP = c.httpProbe(r, path, host)
+		c.httpDefinition(r, path, host, &def.HTTP)
 	case "udp":
-		p.UDP = c.udpProbe(r, path)
+		c.udpDefinition(r, path, &def.UDP)
 	case "dns":
-		p.DNS = &DNSProbe{Name: c.QueryName, Type: dnsTypes["SOA"]}
-		if p.DNS.Name == "" {
-			p.DNS.Name = "."
-		}
-		if c.QueryType != "" {
-			t, ok := dnsTypes[strings.ToUpper(c.QueryType)]
-			if !ok {
-				r.addf(field("query_type"), "%q is not a query type: want A, AAAA, CNAME, MX, NS, SOA or TXT", c.QueryType)
-			}
-			p.DNS.Type = t
-		}
+		def.DNS = check.DNSCheck{Name: c.QueryName, Type: strings.ToUpper(c.QueryType), RCode: strings.ToUpper(c.RCode), Answer: c.Answer}
 	case "exec":
 		if c.MiscPath == nil {
 			r.addf(field("misc_path"), "is required for an exec check")
 			break
 		}
-		p.Exec = &ExecProbe{Argv: c.MiscPath.Argv(), Dynamic: c.MiscDynamic}
+		def.Exec = check.ExecCheck{Command: c.MiscPath.Argv(), Dynamic: c.MiscDynamic}
 		if c.MiscTimeout != nil {
-			if *c.MiscTimeout == 0 {
-				r.addf(field("misc_timeout"), "is 0")
-			}
-			p.Timeout = time.Duration(*c.MiscTimeout)
+			def.Timeout = time.Duration(*c.MiscTimeout)
 		}
 	}
-	return p
+	if len(r.errs) == before {
+		r.validateCheck(path, def)
+	}
+	return def
 }
 
-// resolveTiming sets the timing of p from the first of timings to set
-// each field, else the defaults.
-func resolveTiming(p *Probe, timings []*Timing) {
-	dur := func(get func(*Timing) *Duration, def time.Duration) time.Duration {
+// validateCheck reports what package check finds wrong with def, once
+// per distinct definition: its programs and files are looked up there.
+func (r *report) validateCheck(path string, def check.Definition) {
+	k := def.Key()
+	if r.checked == nil {
+		r.checked = map[check.Key]bool{}
+	}
+	if r.checked[k] {
+		return
+	}
+	r.checked[k] = true
+	err := check.Validate(def)
+	var fe *check.FieldError
+	if !errors.As(err, &fe) {
+		if err != nil {
+			r.addf(path, "%v", err)
+		}
+		return
+	}
+	name := fe.Field
+	for prefix, yamlName := range checkFieldNames {
+		if name == prefix || strings.HasPrefix(name, prefix+"[") {
+			name = yamlName
+			break
+		}
+	}
+	r.addf(join(path, name), "%q: %s", fe.Value, fe.Reason)
+}
+
+// checkFieldNames are the configuration's names of the fields of
+// package check's definitions.
+var checkFieldNames = map[string]string{
+	"kind": "type", "target": "connect_port", "source": "bindto", "mark": "fwmark",
+	"interval": "delay_loop", "timeout": "connect_timeout", "retry_delay": "delay_before_retry",
+	"http.path": "path", "http.host": "virtualhost", "http.status": "status_code", "http.regex": "regex",
+	"http.regex_no_match": "regex_no_match", "http.digest": "digest", "http.tls.ca_file": "ca",
+	"http.tls.cert_file": "certificate", "http.tls.key_file": "key", "http.tls.server_name": "sni_name",
+	"udp.send": "payload", "udp.expect": "require_reply", "udp.expect_mask": "require_reply",
+	"udp.min_reply": "min_reply_length", "udp.max_reply": "max_reply_length",
+	"dns.name": "query_name", "dns.type": "query_type", "dns.rcode": "rcode", "dns.answer": "answer",
+	"exec.command": "misc_path",
+}
+
+// resolveTiming sets the timing of def from the first of timings to set
+// each field; what none sets is package check's default, but for retry
+// (keepalived's 1) and warmup (the interval).
+func resolveTiming(def *check.Definition, timings []*Timing) {
+	dur := func(get func(*Timing) *Duration) time.Duration {
 		for _, t := range timings {
 			if v := get(t); v != nil {
 				return time.Duration(*v)
 			}
 		}
-		return def
+		return 0
 	}
-	count := func(get func(*Timing) *uint32, def uint32) uint32 {
+	count := func(get func(*Timing) *uint32, def int) int {
 		for _, t := range timings {
 			if v := get(t); v != nil {
-				return *v
+				return int(*v)
 			}
 		}
 		return def
 	}
-	p.Interval = dur(func(t *Timing) *Duration { return t.DelayLoop }, DefaultDelayLoop)
-	p.Timeout = dur(func(t *Timing) *Duration { return t.ConnectTimeout }, DefaultConnectTimeout)
-	p.RetryDelay = dur(func(t *Timing) *Duration { return t.DelayBeforeRetry }, DefaultDelayBeforeRetry)
-	p.Warmup = dur(func(t *Timing) *Duration { return t.Warmup }, p.Interval)
-	p.Fall = int(count(func(t *Timing) *uint32 { return t.Retry }, DefaultRetry)) + 1
-	p.Rise = int(count(func(t *Timing) *uint32 { return t.Rise }, DefaultRise))
+	def.Interval = dur(func(t *Timing) *Duration { return t.DelayLoop })
+	def.Timeout = dur(func(t *Timing) *Duration { return t.ConnectTimeout })
+	def.RetryDelay = dur(func(t *Timing) *Duration { return t.DelayBeforeRetry })
+	def.Warmup = dur(func(t *Timing) *Duration { return t.Warmup })
+	if !slices.ContainsFunc(timings, func(t *Timing) bool { return t.Warmup != nil }) {
+		def.Warmup = def.Interval
+		if def.Warmup == 0 {
+			def.Warmup = check.DefaultInterval
+		}
+	}
+	def.Retry = count(func(t *Timing) *uint32 { return t.Retry }, DefaultRetry)
+	def.Rise = count(func(t *Timing) *uint32 { return t.Rise }, 1)
+	def.Fall = count(func(t *Timing) *uint32 { return t.Fall }, 1)
 }
 
-// httpProbe resolves the fields of an http or https check.
-func (c *Check) httpProbe(r *report, path, host string) *HTTPProbe {
-	field := func(name string) string { return join(path, name) }
-	h := &HTTPProbe{Path: c.Path, Host: c.VirtualHost, Status: c.StatusCode, RegexNoMatch: c.RegexNoMatch,
-		ServerName: c.SNIName, InsecureSkipVerify: c.InsecureSkipVerify, CA: c.CA, Certificate: c.Certificate, Key: c.Key}
-	if h.Path == "" {
-		h.Path = "/"
-	} else if !strings.HasPrefix(h.Path, "/") {
-		r.addf(field("path"), "%q does not start with /", c.Path)
-	}
+// httpDefinition resolves the fields of an http or https check.
+func (c *Check) httpDefinition(r *report, path, host string, h *check.HTTPCheck) {
+	*h = check.HTTPCheck{Path: c.Path, Host: c.VirtualHost, Regex: c.Regex, RegexNoMatch: c.RegexNoMatch, Digest: c.Digest}
 	if h.Host == "" {
 		h.Host = host
 	}
-	if h.Status == nil {
-		h.Status = StatusCodes{{200, 299}}
+	for _, s := range c.StatusCode {
+		h.Status = append(h.Status, check.StatusRange{Min: s.Low, Max: s.High})
 	}
-	if h.ServerName == "" {
-		h.ServerName = h.Host
+	if c.Type == "https" {
+		h.TLS = check.TLSOptions{ServerName: c.SNIName, SkipVerify: c.InsecureSkipVerify, CAFile: c.CA, CertFile: c.Certificate, KeyFile: c.Key}
 	}
-	if c.Digest != "" {
-		b, err := hex.DecodeString(c.Digest)
-		if err != nil || len(b) != 16 && len(b) != 32 {
-			r.addf(field("digest"), "%q is not an MD5 or SHA-256 digest in hex", c.Digest)
-		}
-		h.Digest = b
-	}
-	if c.Regex != "" {
-		re, err := regexp.Compile(c.Regex)
-		if err != nil {
-			r.addf(field("regex"), "%q: %v", c.Regex, err)
-		}
-		h.Regex = re
-	} else if c.RegexNoMatch {
-		r.addf(field("regex_no_match"), "needs a regex")
-	}
-	if (c.Certificate == "") != (c.Key == "") {
-		r.addf(field("certificate"), "a client certificate needs both certificate and key")
-	}
-	return h
 }
 
-// udpProbe resolves the fields of a udp check.
-func (c *Check) udpProbe(r *report, path string) *UDPProbe {
-	u := &UDPProbe{}
+// udpDefinition resolves the fields of a udp check.
+func (c *Check) udpDefinition(r *report, path string, u *check.UDPCheck) {
 	if c.Payload != "" {
 		b, _, ok := parseHex(c.Payload, false)
 		if !ok {
 			r.addf(join(path, "payload"), "%q is not bytes in hex", c.Payload)
 		}
-		u.Payload = b
+		u.Send = b
 	}
 	if c.RequireReply != nil {
-		u.WantReply = true
+		u.RequireReply = true
 		b, mask, ok := parseHex(*c.RequireReply, true)
 		if !ok {
 			r.addf(join(path, "require_reply"), "%q is not bytes in hex (x for any digit)", *c.RequireReply)
 		}
-		u.Reply, u.Mask = b, mask
+		u.Expect, u.ExpectMask = b, mask
+		u.MinReply, u.MaxReply = c.MinReplyLength, c.MaxReplyLength
+	} else if c.MinReplyLength != 0 || c.MaxReplyLength != 0 {
+		r.addf(join(path, "min_reply_length"), "reply lengths apply with require_reply")
 	}
-	return u
 }
 
 // parseHex reads bytes in hex, spaces ignored, an odd last digit taken as

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/ipvsd/check"
 )
 
 // TestExample: the example file of the README parses, and means what its
@@ -30,13 +31,14 @@ func TestExample(t *testing.T) {
 	if len(b) != 3 || b[0].Destination.Weight != 2 || b[1].Destination.Weight != 1 || b[0].Destination.Forward != ipvs.ForwardMasquerade {
 		t.Fatalf("backends %+v", b)
 	}
-	p := b[0].Probes[0]
-	if p.Type != "http" || p.Target != netip.MustParseAddrPort("10.0.1.1:8080") || p.Interval != 2*time.Second ||
-		p.Timeout != time.Second || p.Fall != 3 || p.Rise != 1 || p.HTTP.Path != "/healthz" || !p.HTTP.Status.Contains(204) {
-		t.Errorf("probe %+v %+v", p, p.HTTP)
+	p := b[0].Checks[0]
+	if p.Kind != check.KindHTTP || p.Target != netip.MustParseAddrPort("10.0.1.1:8080") || p.Interval != 2*time.Second ||
+		p.Timeout != time.Second || p.Retry != 2 || p.Fall != 1 || p.Rise != 1 || p.Warmup != 2*time.Second ||
+		p.HTTP.Path != "/healthz" || len(p.HTTP.Status) != 1 || p.HTTP.Status[0] != (check.StatusRange{Min: 200, Max: 299}) {
+		t.Errorf("check %+v", p)
 	}
-	if e := b[2].Probes[0]; e.Type != "exec" || !e.Exec.Dynamic || strings.Join(e.Exec.Argv, " ") != "/bin/sh -c /usr/local/bin/weight-of 10.0.1.3" {
-		t.Errorf("exec probe %+v", e.Exec)
+	if e := b[2].Checks[0]; e.Kind != check.KindExec || !e.Exec.Dynamic || strings.Join(e.Exec.Command, " ") != "/bin/sh -c /usr/local/bin/weight-of 10.0.1.3" {
+		t.Errorf("exec check %+v", e.Exec)
 	}
 	if s, ok := web.Sorry(); !ok || s.String() != "10.0.9.1:8080" {
 		t.Errorf("sorry server %v %v", s, ok)
@@ -45,7 +47,7 @@ func TestExample(t *testing.T) {
 		t.Errorf("quorum %d policy %s", web.QuorumWeight(), web.FailurePolicy())
 	}
 	dns := &c.VirtualServers[1]
-	if dns.FailurePolicy() != PolicyRemove || dns.Backends()[0].Destination.Port != 53 || dns.Backends()[0].Probes[0].DNS.Type != 1 {
+	if dns.FailurePolicy() != PolicyRemove || dns.Backends()[0].Destination.Port != 53 || dns.Backends()[0].Checks[0].DNS.Type != "A" {
 		t.Errorf("dns %+v", dns.Backends()[0])
 	}
 	if c.Director.SyncEvery() != 5*time.Second || c.Director.DrainLimit() != 10*time.Minute {
@@ -106,6 +108,10 @@ func TestErrors(t *testing.T) {
 			"virtual_servers[0].checks[0].regex"},
 		{"exec", "virtual_servers:\n  - address: 10.0.0.1\n    port: 80\n    real_servers: [{address: 10.1.0.1}]\n    checks: [{type: exec}]\n",
 			"virtual_servers[0].checks[0].misc_path: is required for an exec check"},
+		{"exec program", "virtual_servers:\n  - address: 10.0.0.1\n    port: 80\n    real_servers: [{address: 10.1.0.1}]\n    checks: [{type: exec, misc_path: [/nonexistent/prog]}]\n",
+			`f.yaml:5:27: virtual_servers[0].checks[0].misc_path: "/nonexistent/prog": `},
+		{"dns type", "virtual_servers:\n  - address: 10.0.0.1\n    port: 53\n    protocol: UDP\n    real_servers: [{address: 10.1.0.1}]\n    checks: [{type: dns, query_type: BOGUS}]\n",
+			`virtual_servers[0].checks[0].query_type: "BOGUS"`},
 		{"persistence", "virtual_servers:\n  - {address: 10.0.0.1, port: 80, persistence_granularity: 24}\n",
 			"virtual_servers[0].persistence_granularity: applies to persistent virtual servers"},
 	} {

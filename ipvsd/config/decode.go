@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ipvs-go/ipvs/ipvsd/check"
 )
 
 // The decoder turns a YAML node tree into the configuration's types
@@ -25,13 +27,19 @@ type pos struct{ line, column int }
 
 // report collects the errors of one source and the places of its fields.
 type report struct {
-	file   string
-	places map[string]pos // field path -> place of its value
-	errs   Errors
-	seen   map[Error]bool // the errors recorded, so that each is once
-	lost   int            // errors past maxRecorded
-	nodes  int            // nodes decoded, against budget
-	budget int            // most nodes the document may expand to
+	file    string
+	places  map[string]pos // field path -> place of its value
+	errs    Errors
+	seen    map[Error]bool     // the errors recorded, so that each is once
+	lost    int                // errors past maxRecorded
+	checked map[check.Key]bool // the check definitions validated
+	nodes   int                // nodes decoded, against budget
+	depth   int                // of the node being decoded, against maxDepth
+	budget  int                // most nodes the document may expand to
+	// broken are the fields that did not decode, once validation runs:
+	// what validation finds there or below follows from it, and is not
+	// reported again.
+	broken map[string]bool
 }
 
 // maxRecorded bounds the errors kept of one source: a file of a million
@@ -77,6 +85,16 @@ func (r *report) at(path string) pos {
 // virtual server are resolved for each of its real servers, and a
 // problem of theirs is one problem.
 func (r *report) addf(path, format string, args ...any) {
+	for q := path; r.broken != nil; {
+		if r.broken[q] {
+			return
+		}
+		i := strings.LastIndexAny(q, ".[")
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
 	p := r.at(path)
 	e := Error{File: r.file, Line: p.line, Column: p.column, Field: path, Message: fmt.Sprintf(format, args...)}
 	r.add(e)
@@ -90,6 +108,15 @@ func (r *report) add(e Error) {
 	default:
 		r.seen[e] = true
 		r.errs = append(r.errs, &e)
+	}
+}
+
+// validating marks the end of decoding: the fields with problems so far
+// are broken.
+func (r *report) validating() {
+	r.broken = map[string]bool{}
+	for _, e := range r.errs {
+		r.broken[e.Field] = true
 	}
 }
 
@@ -124,8 +151,18 @@ func join(path, field string) string {
 	return path + "." + field
 }
 
+// maxDepth bounds how deep values nest: the schema needs a few levels,
+// and an alias of a value that holds it would nest forever.
+const maxDepth = 32
+
 // decode decodes n into v (addressable) at the field path.
 func (r *report) decode(n *yaml.Node, v reflect.Value, path string) {
+	r.depth++
+	defer func() { r.depth-- }()
+	if r.depth > maxDepth {
+		r.addf(path, "nested more than %d levels deep", maxDepth)
+		return
+	}
 	r.nodes++
 	if r.nodes > r.budget {
 		if r.nodes == r.budget+1 {

@@ -55,9 +55,10 @@ func Parse(source string, data []byte) (*Config, error) {
 		return nil, r.err()
 	}
 	r.decode(root, reflect.ValueOf(&c.File).Elem(), "")
-	if len(r.errs) > 0 {
+	if r.nodes > r.budget {
 		return nil, r.err()
 	}
+	r.validating()
 	c.Director.validate(r, "director")
 	names := map[string]int{}
 	ids := map[string]int{}
@@ -96,7 +97,8 @@ func ParseVirtualServer(source string, data []byte) (*VirtualServer, error) {
 	}
 	vs := &VirtualServer{}
 	r.decode(root, reflect.ValueOf(vs).Elem(), "")
-	if len(r.errs) == 0 {
+	if r.nodes <= r.budget {
+		r.validating()
 		vs.validate(r, "")
 	}
 	if err := r.err(); err != nil {

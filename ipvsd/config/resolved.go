@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/ipvsd/check"
 )
 
 // The accessors of a validated virtual server: what it means once every
@@ -17,10 +18,11 @@ type Backend struct {
 	// Destination is the real server as IPVS holds it, with the weight
 	// configured.
 	Destination ipvs.Destination
-	// Alpha is whether it starts as failed until its probes first pass.
+	// Alpha is whether it starts as failed until its checks first pass.
 	Alpha bool
-	// Probes are its checks; none means it is always up.
-	Probes               []Probe
+	// Checks are its checks, as package check runs them; none means it
+	// is always up.
+	Checks               []check.Definition
 	NotifyUp, NotifyDown *Command
 }
 
@@ -55,13 +57,21 @@ func (vs *VirtualServer) Sorry() (ipvs.Destination, bool) {
 	return *vs.resolved.sorry, true
 }
 
-// FailurePolicy returns what becomes of a real server that fails.
+// FailurePolicy returns what becomes of a real server that fails: as
+// given, else remove for UDP and SCTP services, whose flows never end by
+// themselves, and drain for the others.
 func (vs *VirtualServer) FailurePolicy() Policy {
 	switch {
 	case vs.OnFailure == "remove":
 		return PolicyRemove
 	case vs.OnFailure == "inhibit", vs.InhibitOnFailure != nil && *vs.InhibitOnFailure:
 		return PolicyInhibit
+	case vs.OnFailure == "drain":
+		return PolicyDrain
+	}
+	switch vs.resolved.service.Protocol {
+	case ipvs.ProtocolUDP, ipvs.ProtocolSCTP:
+		return PolicyRemove
 	}
 	return PolicyDrain
 }

@@ -93,10 +93,12 @@ type VirtualServer struct {
 	// SorryServer replaces the real servers while quorum is lost.
 	SorryServer *SorryServer `yaml:"sorry_server,omitempty"`
 
-	// OnFailure is what becomes of a real server that fails its checks:
-	// drain (the default: weight 0 until its connections end or the
-	// drain timeout, then removed), remove (at once), or inhibit (weight
-	// 0, kept in the table).
+	// OnFailure is what becomes of a real server that fails its checks,
+	// or is no longer configured: drain (weight 0 until its connections
+	// end or the drain timeout, then removed; the default for TCP and
+	// fwmark services), remove (at once; the default for UDP and SCTP,
+	// whose flows never end by themselves), or inhibit (a failed real
+	// server stays at weight 0; one no longer configured drains).
 	OnFailure string `yaml:"on_failure,omitempty"`
 	// InhibitOnFailure true is keepalived's way to say on_failure:
 	// inhibit.
@@ -176,22 +178,27 @@ type SorryServer struct {
 // Each field defaults to the real server's, then the virtual server's,
 // then the value given here.
 type Timing struct {
-	// DelayLoop is the time between checks. Default 5s.
+	// DelayLoop is the time from the start of one round of a check to
+	// the next. Default 5s.
 	DelayLoop *Duration `yaml:"delay_loop,omitempty"`
-	// ConnectTimeout bounds each check. Default 5s.
+	// ConnectTimeout bounds each attempt. Default 3s.
 	ConnectTimeout *Duration `yaml:"connect_timeout,omitempty"`
-	// Retry is how many more failures after the first take an up real
-	// server down; they are DelayBeforeRetry apart. Default 1.
+	// Retry is how many more attempts a failed check gets, each
+	// DelayBeforeRetry after the last, before its round fails. Default 1.
 	Retry *uint32 `yaml:"retry,omitempty"`
-	// DelayBeforeRetry is the time between a failure and its retry.
-	// Default 1s.
+	// DelayBeforeRetry is the time between a failed attempt and its
+	// retry. Default 1s.
 	DelayBeforeRetry *Duration `yaml:"delay_before_retry,omitempty"`
-	// Warmup is the most a check's first run is delayed, at random, so
-	// that checks do not all start at once. Default DelayLoop.
+	// Warmup bounds the delay before a check's first round, spread by
+	// the check so that checks defined together do not all start at
+	// once. Default DelayLoop.
 	Warmup *Duration `yaml:"warmup,omitempty"`
-	// Rise is how many successes in a row bring a down real server up.
-	// Default 1.
+	// Rise is how many passed rounds in a row bring a down real server
+	// up. Default 1.
 	Rise *uint32 `yaml:"rise,omitempty"`
+	// Fall is how many failed rounds in a row take an up real server
+	// down. Default 1.
+	Fall *uint32 `yaml:"fall,omitempty"`
 }
 
 // Checks are a list of checks; a list given empty is kept apart from
@@ -213,6 +220,9 @@ type Check struct {
 	ConnectPort uint16 `yaml:"connect_port,omitempty"`
 	// BindTo is the source address of the check's packets.
 	BindTo string `yaml:"bindto,omitempty"`
+	// FWMark marks the check's packets, to route them as a virtual
+	// server's (needs CAP_NET_ADMIN).
+	FWMark uint32 `yaml:"fwmark,omitempty"`
 	Timing `yaml:",inline"`
 
 	// Path is the path an http or https check GETs. Default "/".
@@ -247,11 +257,21 @@ type Check struct {
 	// these bytes in hex (x for a digit that may be anything); "" takes
 	// any reply. Without it, only an ICMP unreachable fails the check.
 	RequireReply *string `yaml:"require_reply,omitempty"`
+	// MinReplyLength and MaxReplyLength bound the reply's length, with
+	// RequireReply; a zero maximum is none.
+	MinReplyLength int `yaml:"min_reply_length,omitempty"`
+	MaxReplyLength int `yaml:"max_reply_length,omitempty"`
 
 	// QueryName and QueryType are what a dns check asks: default "."
 	// and SOA.
 	QueryName string `yaml:"query_name,omitempty"`
 	QueryType string `yaml:"query_type,omitempty"`
+	// RCode is the response code that passes, such as NOERROR (the
+	// default) or NXDOMAIN.
+	RCode string `yaml:"rcode,omitempty"`
+	// Answer, if set, must be the data of an answer of QueryType: an
+	// address, a name, or a text.
+	Answer string `yaml:"answer,omitempty"`
 
 	// MiscPath is the program an exec check runs; exit status 0 passes.
 	MiscPath *Command `yaml:"misc_path,omitempty"`

@@ -1,0 +1,67 @@
+// Command ipvsd is a health-checking director for Linux's IP Virtual
+// Server: it owns the virtual servers of its configuration, checks their
+// real servers, and keeps the kernel's table as the configuration and the
+// checks say, draining what fails, repairing what others change, and
+// serving its state, an API and metrics. See README.md.
+//
+//	ipvsd check FILE                                        validate a configuration
+//	ipvsd plan  FILE                                        what loading FILE would change, changing nothing
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitCode carries the status of --help and --version out of kingpin,
+// which would otherwise exit the process itself.
+type exitCode int
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	app := kingpin.New("ipvsd", "A health-checking director for Linux's IP Virtual Server.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	app.Terminate(func(c int) { panic(exitCode(c)) })
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(exitCode)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	app.Version(version())
+	app.HelpFlag.Short('h')
+
+	checkCmd := app.Command("check", "Validate a configuration file: every error with its line and field; exit 1 if any.")
+	checkFile := checkCmd.Arg("file", "The configuration file.").Required().String()
+	plan := newPlanCommand(app)
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ipvsd: %v\n", err)
+		return 2
+	}
+	switch cmd {
+	case checkCmd.FullCommand():
+		return checkConfig(*checkFile, stdout, stderr)
+	case plan.cmd.FullCommand():
+		return plan.run(ctx, stdout, stderr)
+	}
+	return 2
+}
