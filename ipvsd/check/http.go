@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -59,10 +58,7 @@ func (s *spec) needBody() bool { return s.regex != nil || s.digest != nil }
 func (s *spec) judgeHTTP(ctx context.Context, r *bufio.Reader) error {
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
-		if ctx.Err() != nil || isTimeout(err) {
-			return probeErr(ctx, "read response", err)
-		}
-		return mismatch("read response", err.Error())
+		return readErr(ctx, "read response", err)
 	}
 	defer resp.Body.Close()
 	if !s.statusPasses(resp.StatusCode) {
@@ -73,10 +69,7 @@ func (s *spec) judgeHTTP(ctx context.Context, r *bufio.Reader) error {
 	}
 	body, err := readBody(resp.Body, s.def.HTTP.MaxBody)
 	if err != nil {
-		if ctx.Err() != nil || isTimeout(err) {
-			return probeErr(ctx, "read body", err)
-		}
-		return mismatch("read body", err.Error())
+		return readErr(ctx, "read body", err)
 	}
 	return s.judgeBody(body)
 }
@@ -135,10 +128,4 @@ func (s *spec) statusText() string {
 		b = append(b, rangeText(r)...)
 	}
 	return string(b)
-}
-
-// isTimeout reports whether err is a deadline's.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -154,8 +154,9 @@ func (e *probeError) Unwrap() []error {
 func probeErr(ctx context.Context, op string, err error) error {
 	var class error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.Canceled):
+		return &probeError{op: op, err: context.Canceled}
+	case expired(ctx), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		class = ErrTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		class = ErrRefused
@@ -170,6 +171,28 @@ func probeErr(ctx context.Context, op string, err error) error {
 		}
 	}
 	return &probeError{op: op, class: class, err: cause}
+}
+
+// expired reports whether ctx's deadline has come, even if ctx has not
+// noticed yet: a socket's deadline, set to the same instant, may fire
+// first, and a reader may make a partial line of what came before.
+func expired(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// readErr classifies an error met reading an answer: a deadline, a
+// cancellation or a socket's error as probeErr does, anything else (the
+// parser's) as a mismatch.
+func readErr(ctx context.Context, op string, err error) error {
+	var ne net.Error
+	if ctx.Err() != nil || expired(ctx) || errors.As(err, &ne) {
+		return probeErr(ctx, op, err)
+	}
+	return mismatch(op, err.Error())
 }
 
 // mismatch is a probe's failure of the class ErrMismatch.

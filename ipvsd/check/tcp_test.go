@@ -22,8 +22,7 @@ func listen(t *testing.T) (net.Listener, netip.AddrPort) {
 	return ln, ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
-// closedPort returns a loopback address where nothing listens (TCP and
-// UDP both).
+// closedPort returns a loopback address where no TCP socket listens.
 func closedPort(t *testing.T) netip.AddrPort {
 	t.Helper()
 	ln, addr := listen(t)
