@@ -21,6 +21,12 @@ const DefaultMaxInFlight = 4096
 // moves even when no check is due.
 const heartbeat = 500 * time.Millisecond
 
+// quantum is the shortest the loop sleeps when not woken: each tick
+// starts every check due by then, so that thousands of checks a second
+// cost a tick each millisecond rather than a wake-up each, and start at
+// most this late.
+const quantum = time.Millisecond
+
 // An Observer hears of every attempt and every change, for metrics. Its
 // methods are called from the goroutines of the attempts, concurrently,
 // and must return promptly.
@@ -50,6 +56,8 @@ type Scheduler struct {
 	opts    Options
 	changes chan struct{}
 	wake    chan struct{}
+	jobs    chan func()   // to an idle worker
+	stop    chan struct{} // closed when Run ends: workers leave
 	tick    atomic.Int64
 	wg      sync.WaitGroup
 
@@ -84,6 +92,8 @@ func NewScheduler(opts Options) *Scheduler {
 		opts:    opts,
 		changes: make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
+		jobs:    make(chan func()),
+		stop:    make(chan struct{}),
 		entries: make(map[Key]*entry),
 	}
 }
@@ -168,6 +178,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		timer.Reset(s.startDue(ctx, now))
 		select {
 		case <-ctx.Done():
+			close(s.stop)
 			s.wg.Wait()
 			return nil
 		case <-timer.C:
@@ -186,7 +197,7 @@ func (s *Scheduler) startDue(ctx context.Context, now time.Time) time.Duration {
 	}
 	sleep := heartbeat
 	if len(s.queue) > 0 && s.inFlight < s.opts.MaxInFlight {
-		sleep = min(sleep, s.queue[0].due.Sub(now))
+		sleep = max(quantum, min(sleep, s.queue[0].due.Sub(now)))
 	}
 	s.nextWake = now.Add(sleep)
 	return sleep
@@ -202,9 +213,7 @@ func (s *Scheduler) start(ctx context.Context, e *entry, now time.Time) {
 	pctx, cancel := context.WithTimeout(ctx, sp.def.Timeout)
 	e.cancel = cancel
 	s.inFlight++
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.spawn(func() {
 		begin := time.Now()
 		var out Outcome
 		if s.opts.Probe != nil {
@@ -218,7 +227,42 @@ func (s *Scheduler) start(ctx context.Context, e *entry, now time.Time) {
 		canceled := errors.Is(pctx.Err(), context.Canceled)
 		cancel()
 		s.finish(e, r, canceled)
-	}()
+	})
+}
+
+// workerIdle is how long a worker waits for another attempt before it
+// leaves.
+const workerIdle = 10 * time.Second
+
+// spawn runs f on an idle worker, or on a new one. Workers outlive their
+// attempt for a while because a new goroutine grows its stack again for
+// every probe, which costs more than the probe's own code.
+func (s *Scheduler) spawn(f func()) {
+	select {
+	case s.jobs <- f:
+	default:
+		s.wg.Add(1)
+		go s.worker(f)
+	}
+}
+
+// worker runs f, then what spawn hands it, until it has been idle for
+// workerIdle or Run ends.
+func (s *Scheduler) worker(f func()) {
+	defer s.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		f()
+		idle.Reset(workerIdle)
+		select {
+		case f = <-s.jobs:
+		case <-idle.C:
+			return
+		case <-s.stop:
+			return
+		}
+	}
 }
 
 // finish records an attempt's result, schedules what follows, and tells
