@@ -14,8 +14,10 @@ import (
 )
 
 // DefaultMaxInFlight bounds the attempts in flight at once when
-// Options.MaxInFlight is zero.
-const DefaultMaxInFlight = 4096
+// Options.MaxInFlight is zero: room for every check of a large director
+// to wait out its timeout at once (a UDP check without require_reply
+// always does), while a runaway configuration still meets a bound.
+const DefaultMaxInFlight = 16384
 
 // heartbeat is the longest the scheduler's loop sleeps, so that LastTick
 // moves even when no check is due.

@@ -68,3 +68,37 @@ func TestProbeOfAnInvalidDefinition(t *testing.T) {
 		t.Errorf("Probe of a definition without a target: %v", out.Err)
 	}
 }
+
+func TestTCPFromSourceAndOverIPv6(t *testing.T) {
+	ln, addr := listen(t)
+	from := make(chan netip.Addr, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			from <- c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()
+			c.Close()
+		}
+	}()
+	// All of 127.0.0.0/8 is loopback, so 127.0.0.2 is a local address.
+	d := Definition{Kind: KindTCP, Target: addr, Source: netip.MustParseAddr("127.0.0.2"), Timeout: time.Second}
+	if out := Probe(context.Background(), d); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	if got := <-from; got != d.Source {
+		t.Errorf("the server saw the probe come from %v, want %v", got, d.Source)
+	}
+
+	ln6, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer ln6.Close()
+	go func() {
+		if c, err := ln6.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	d = Definition{Kind: KindTCP, Target: ln6.Addr().(*net.TCPAddr).AddrPort(), Source: netip.IPv6Loopback(), Timeout: time.Second}
+	if out := Probe(context.Background(), d); out.Err != nil {
+		t.Errorf("probe over IPv6: %v", out.Err)
+	}
+}
