@@ -9,15 +9,15 @@ import (
 // the source of a virtual server such as an etcd key, with the line and
 // column), which field, and what is wrong.
 type Error struct {
-	File   string
-	Line   int // 1-based; 0 when the problem has no single place
-	Column int
+	File   string `json:"file"`
+	Line   int    `json:"line,omitempty"` // 1-based; 0 when the problem has no single place
+	Column int    `json:"column,omitempty"`
 	// Field is the path of the field, such as
 	// "virtual_servers[0].real_servers[2].weight", or "" for the
 	// document as a whole.
-	Field string
+	Field string `json:"field,omitempty"`
 	// Message says what is wrong, quoting the value.
-	Message string
+	Message string `json:"message"`
 }
 
 // Error returns "FILE:LINE:COLUMN: FIELD: MESSAGE", leaving out what is

@@ -297,7 +297,7 @@ func compose(cfg *config.Config, st storeData, node string) ([]composed, []error
 		}
 		id := c.vs.Service().String()
 		if other, twice := ids[id]; twice {
-			return nil, nil, fmt.Errorf("virtual servers %q (%s) and %q (%s) are both %s", other.vs.DisplayName(), other.source, c.vs.DisplayName(), c.source, id)
+			return nil, nil, fmt.Errorf("virtual servers %q (%s) and %q (%s) are both %s: %w", other.vs.DisplayName(), other.source, c.vs.DisplayName(), c.source, id, ErrConflict)
 		}
 		ids[id] = c
 		selected = append(selected, c)

@@ -17,6 +17,11 @@ import (
 // server that is not in force; match it with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is the error of a change that conflicts with what is in
+// force, such as a virtual server whose identity is another's; match it
+// with errors.Is.
+var ErrConflict = errors.New("conflict")
+
 // SetAdmin sets the admin state of the real server rs ("address:port")
 // of the virtual server named vsName.
 func (d *Director) SetAdmin(vsName, rs string, a AdminState) error {

@@ -4,6 +4,7 @@
 // checks say, draining what fails, repairing what others change, and
 // serving its state, an API and metrics. See README.md.
 //
+//	ipvsd run   [--config.file=/etc/ipvsd/ipvsd.yaml] ...   the daemon (the default command)
 //	ipvsd check FILE                                        validate a configuration
 //	ipvsd plan  FILE                                        what loading FILE would change, changing nothing
 package main
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	app.Version(version())
 	app.HelpFlag.Short('h')
 
+	daemon := newDaemonCommand(app)
 	checkCmd := app.Command("check", "Validate a configuration file: every error with its line and field; exit 1 if any.")
 	checkFile := checkCmd.Arg("file", "The configuration file.").Required().String()
 	plan := newPlanCommand(app)
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return 2
 	}
 	switch cmd {
+	case daemon.cmd.FullCommand():
+		return daemon.run(ctx, stderr)
 	case checkCmd.FullCommand():
 		return checkConfig(*checkFile, stdout, stderr)
 	case plan.cmd.FullCommand():

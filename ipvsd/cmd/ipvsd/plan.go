@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
-	"github.com/ipvs-go/ipvs/ipvsd/config"
 	"github.com/ipvs-go/ipvs/ipvsd/director"
 )
 
@@ -21,6 +21,7 @@ import (
 type planCommand struct {
 	cmd      *kingpin.CmdClause
 	file     *string
+	api      *string
 	netns    *string
 	stateDir *string
 	json     *bool
@@ -31,6 +32,8 @@ func newPlanCommand(app *kingpin.Application) *planCommand {
 		"each write with its reason, and change nothing. Real servers whose checks have not run keep their weight as "+
 		"the table has it, as at start-up.")}
 	p.file = p.cmd.Arg("file", "The configuration file.").Required().String()
+	p.api = p.cmd.Flag("api", "The API of a running ipvsd (unix:PATH or http(s)://HOST:PORT), asked first: its plan counts the "+
+		"health its checks know. Without an answer there, the plan is made here, from the table, as at start-up.").Default(defaultListen).String()
 	p.netns = netnsFlag(p.cmd)
 	p.stateDir = p.cmd.Flag("state.dir", "The daemon's state directory, read for the changes made through its API and the services it owns.").
 		Default(defaultStateDir).String()
@@ -39,11 +42,21 @@ func newPlanCommand(app *kingpin.Application) *planCommand {
 }
 
 func (p *planCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(*p.file)
+	data, cfg, err := loadConfig(*p.file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	report, err := planFromDaemon(ctx, *p.api, *p.file, data)
+	switch {
+	case err == nil:
+		fmt.Fprintf(stderr, "# planned by the ipvsd at %s, with the health its checks know\n", *p.api)
+		return printPlan(report, *p.json, stdout)
+	case !errors.Is(err, errNoDaemon):
+		fmt.Fprintf(stderr, "ipvsd: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "# no ipvsd answers at %s: planned from the table, as at start-up\n", *p.api)
 	client, err := ipvs.New(namespaceConfig(*p.netns))
 	if err != nil {
 		fmt.Fprintf(stderr, "ipvsd: %v\n", err)
@@ -62,7 +75,7 @@ func (p *planCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	report, err := d.Plan(ctx, nil)
+	report, err = d.Plan(ctx, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "ipvsd: %v\n", err)
 		return 1
