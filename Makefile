@@ -40,7 +40,7 @@ fuzz:
 # the programs they run.
 IT = $(BUILD)/ipvs.integration.test $(BUILD)/ipvstest.integration.test $(BUILD)/reconcile.integration.test \
 	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test
-PROGRAMS = $(BUILD)/ipvsctl $(BUILD)/ipvs_exporter
+PROGRAMS = $(BUILD)/ipvsctl $(BUILD)/ipvs_exporter $(BUILD)/ipvsd
 SOURCES = $(shell find . -name '*.go' -not -path './$(BUILD)/*') go.mod go.sum
 
 $(BUILD)/ipvs.integration.test: $(SOURCES)
@@ -58,6 +58,8 @@ $(BUILD)/ipvsctl: $(SOURCES)
 	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) build -o ../../$@ .
 $(BUILD)/ipvs_exporter: $(SOURCES)
 	cd exporter && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvs_exporter
+$(BUILD)/ipvsd: $(SOURCES)
+	cd ipvsd && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvsd
 
 # Boots each kernel of KERNELS under qemu and runs every integration
 # binary there; then boots each again to reload ip_vs under a live client
