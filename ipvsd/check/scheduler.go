@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -232,41 +230,6 @@ func (s *Scheduler) start(ctx context.Context, e *entry, now time.Time) {
 	})
 }
 
-// workerIdle is how long a worker waits for another attempt before it
-// leaves.
-const workerIdle = 10 * time.Second
-
-// spawn runs f on an idle worker, or on a new one. Workers outlive their
-// attempt for a while because a new goroutine grows its stack again for
-// every probe, which costs more than the probe's own code.
-func (s *Scheduler) spawn(f func()) {
-	select {
-	case s.jobs <- f:
-	default:
-		s.wg.Add(1)
-		go s.worker(f)
-	}
-}
-
-// worker runs f, then what spawn hands it, until it has been idle for
-// workerIdle or Run ends.
-func (s *Scheduler) worker(f func()) {
-	defer s.wg.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		f()
-		idle.Reset(workerIdle)
-		select {
-		case f = <-s.jobs:
-		case <-idle.C:
-			return
-		case <-s.stop:
-			return
-		}
-	}
-}
-
 // finish records an attempt's result, schedules what follows, and tells
 // the observer and the readers.
 func (s *Scheduler) finish(e *entry, r Result, canceled bool) {
@@ -330,62 +293,4 @@ func (s *Scheduler) poke() {
 	case s.wake <- struct{}{}:
 	default:
 	}
-}
-
-// Changes returns a channel that receives a value after one or more
-// checks changed Health or dynamic weight. It holds one value at most,
-// so changes coalesce until it is read: a daemon that reads it and then
-// the states (ChangedSince) at its own pace never falls behind.
-func (s *Scheduler) Changes() <-chan struct{} { return s.changes }
-
-// Status returns the status of the check k, and whether there is one.
-func (s *Scheduler) Status(k Key) (Status, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[k]
-	if !ok {
-		return Status{}, false
-	}
-	return e.st, true
-}
-
-// Statuses returns the status of every check, by Key.
-func (s *Scheduler) Statuses() []Status {
-	sts, _ := s.ChangedSince(0)
-	return sts
-}
-
-// ChangedSince returns, by Key, the status of every check whose Health
-// or dynamic weight changed after the generation gen (zero: all checks),
-// and the generation now, to pass next time.
-func (s *Scheduler) ChangedSince(gen uint64) ([]Status, uint64) {
-	s.mu.Lock()
-	var sts []Status
-	for _, e := range s.entries {
-		if gen == 0 || e.st.Changed > gen {
-			sts = append(sts, e.st)
-		}
-	}
-	now := s.gen
-	s.mu.Unlock()
-	slices.SortFunc(sts, func(a, b Status) int { return strings.Compare(string(a.Key), string(b.Key)) })
-	return sts, now
-}
-
-// LastTick returns when the scheduler's loop last ran; it runs at least
-// twice a second while Run does, so a LastTick older than a few seconds
-// means the scheduler is stuck. It is zero before Run.
-func (s *Scheduler) LastTick() time.Time {
-	n := s.tick.Load()
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-// InFlight returns how many attempts are in flight.
-func (s *Scheduler) InFlight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inFlight
 }
