@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots stock Debian kernels under qemu and runs a static program in each,
 # as root, from a small initramfs that also holds busybox, the modules of
-# ip_vs and friends, and ipvsadm.
+# ip_vs and friends, ipvsadm and keepalived.
 #
 #   vm/run.sh [--] PROGRAM [ARGS...]
 #
@@ -48,6 +48,12 @@ CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs-vm}
 MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
 ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_pe_sip nlmon veth dummy"
 USERLAND="busybox-static ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 libc6"
+# keepalived 2.2.7, the reference ipvsd's differential suite runs beside
+# it, with the packages of the libraries its binary loads.
+KEEPALIVED="keepalived libssl3 libnftnl11 libmnl0 libpcre2-8-0 libsnmp40 libglib2.0-0 libsystemd0
+libsensors5 libpci3 libwrap0 libperl5.36 zlib1g libmount1 libselinux1 libcap2 libgcrypt20 liblzma5
+libzstd1 liblz4-1 libffi8 libudev1 libnsl2 libcrypt1 libblkid1 libgpg-error0 libtirpc3
+libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2 libkrb5support0 libkeyutils1"
 
 die() { echo "vm/run.sh: $*" >&2; exit 125; }
 quietlog=""
@@ -163,10 +169,15 @@ download() {
 # --- kernels -----------------------------------------------------------------
 
 # prepare_kernel SUITE: resolves, downloads and unpacks the suite's cloud
-# kernel, and builds its base initramfs. Sets KVER, VMLINUZ, BASE.
+# kernel, and keeps its kernel and the closure of MODULES. Sets KVER,
+# VMLINUZ, MODROOT. The state file names MODULES' checksum, so that a
+# change of the list takes the kernel anew.
 prepare_kernel() {
-	local suite=$1 state="$CACHE/state-$1"
-	if [ -z "${VM_REFRESH:-}" ] && [ -s "$state" ] && . "$state" && [ -s "${BASE:-}" ] && [ -s "${VMLINUZ:-}" ]; then
+	local suite=$1 state="$CACHE/state-$1" modkey
+	modkey=$(echo "$MODULES" | cksum | cut -d' ' -f1)
+	unset KVER VMLINUZ MODROOT MODKEY
+	if [ -z "${VM_REFRESH:-}" ] && [ -s "$state" ] && . "$state" && [ "${MODKEY:-}" = "$modkey" ] &&
+		[ -s "${MODROOT:-}/vmtest/modules" ] && [ -s "${VMLINUZ:-}" ]; then
 		return
 	fi
 	apt_for "$suite"
@@ -197,25 +208,28 @@ prepare_kernel() {
 		[ -d "$d/kernel" ] && moddir=$d && break
 	done
 	[ -n "$moddir" ] || die "no modules in ${pkgs[*]}"
-	prepare_userland
-	BASE="$kdir/base.cpio.gz"
-	build_base "$moddir" "$kdir/root" "$BASE"
-	# Keep the kernel and the initramfs; drop the unpacked tree.
+	MODROOT="$kdir/modules" MODKEY=$modkey
+	build_modules "$moddir" "$MODROOT"
+	# Keep the kernel and the modules; drop the unpacked tree.
 	cp "$VMLINUZ" "$kdir/vmlinuz" && VMLINUZ="$kdir/vmlinuz"
-	rm -rf "$kdir/tree" "$kdir/root" "$kdir/debs"
-	printf 'KVER=%q\nVMLINUZ=%q\nBASE=%q\n' "$KVER" "$VMLINUZ" "$BASE" >"$state"
+	rm -rf "$kdir/tree" "$kdir/debs" "$kdir"/base*.cpio.gz
+	printf 'KVER=%q\nVMLINUZ=%q\nMODROOT=%q\nMODKEY=%q\n' "$KVER" "$VMLINUZ" "$MODROOT" "$MODKEY" >"$state"
 }
 
-# prepare_userland: busybox, ipvsadm and its libraries, from the host's own
-# suite (they only need to run, on any of the kernels).
+# prepare_userland: busybox, ipvsadm, keepalived and their libraries, from
+# the host's own suite (they only need to run, on any of the kernels).
+# The cache is named by a checksum of the package lists and of this
+# function, so that a change of either builds it anew. Sets USR.
 prepare_userland() {
-	USR="$CACHE/userland"
-	[ -x "$USR/root/bin/busybox" ] && [ -x "$USR/root/usr/sbin/ipvsadm" ] && return
+	local key
+	key=$({ echo "$USERLAND $KEEPALIVED"; declare -f prepare_userland copy_libs; } | cksum | cut -d' ' -f1)
+	USR="$CACHE/userland-$key"
+	[ -e "$USR/done" ] && return
 	local codename
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 	apt_for "$codename"
 	rm -rf "$USR" && mkdir -p "$USR/debs" "$USR/x"
-	download "$USR/debs" $USERLAND
+	download "$USR/debs" $USERLAND $KEEPALIVED
 	for deb in "$USR"/debs/*.deb; do dpkg-deb -x "$deb" "$USR/x"; done
 	local r="$USR/root"
 	mkdir -p "$r/bin" "$r/sbin" "$r/usr/sbin" "$r/lib/x86_64-linux-gnu" "$r/lib64"
@@ -228,7 +242,57 @@ prepare_userland() {
 		[ -n "$f" ] && cp -L "$f" "$r/lib/x86_64-linux-gnu/$lib"
 	done
 	ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$r/lib64/ld-linux-x86-64.so.2"
+	cp "$USR/x/usr/sbin/keepalived" "$r/usr/sbin/keepalived"
+	copy_libs "$r/usr/sbin/keepalived"
 	rm -rf "$USR/x" "$USR/debs"
+	touch "$USR/done"
+}
+
+# copy_libs BINARY: copies into the guest's root every shared library the
+# binary loads, as the packages' own dynamic loader resolves them, and
+# fails when one is not in the packages.
+copy_libs() {
+	local x="$USR/x" r="$USR/root" list lib path
+	list=$("$x/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$x/lib/x86_64-linux-gnu:$x/usr/lib/x86_64-linux-gnu" \
+		--list "$1") || die "the dynamic loader cannot list the libraries of $1: $list"
+	while read -r lib path; do
+		case "$lib" in linux-vdso.so.* | /lib64/ld-linux-x86-64.so.2) continue ;; esac
+		case "$path" in
+		"$x"/*) cp -L "$path" "$r/lib/x86_64-linux-gnu/$lib" ;;
+		*) die "$1 needs $lib, found in none of the packages (at ${path:-nowhere}); add its package" ;;
+		esac
+	done < <(awk '$2 == "=>" {print $1, ($3 == "not" ? "" : $3)}' <<<"$list")
+}
+
+# prepare_base SUITE: the initramfs without the program, from the
+# userland, the kernel's modules and /init, built once for each
+# combination of the three. Sets BASE.
+prepare_base() {
+	local key
+	key=$({ echo "$USR $MODKEY"; cat "$here/init"; declare -f prepare_base; } | cksum | cut -d' ' -f1)
+	BASE="$(dirname "$MODROOT")/base-$key.cpio.gz"
+	[ -s "$BASE" ] && return
+	local root
+	root=$(mktemp -d "${TMPDIR:-/tmp}/ipvs-vm-root.XXXXXX")
+	mkdir -p "$root"/{proc,sys,dev,tmp,run,etc,vmtest}
+	cp -a "$USR/root/." "$MODROOT/." "$root/"
+	ln -sf ../bin/busybox "$root/sbin/modprobe"
+	cp "$here/init" "$root/init" && chmod 755 "$root/init"
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+	echo 'root:x:0:' >"$root/etc/group"
+	echo '127.0.0.1 localhost' >"$root/etc/hosts"
+	# The archive must end on a 512-byte boundary, so that the uncompressed
+	# archive appended per run starts aligned.
+	(cd "$root" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$BASE.tmp"
+	rm -rf "$root"
+	local size pad
+	size=$(stat -c %s "$BASE.tmp")
+	pad=$(((512 - size % 512) % 512))
+	head -c "$pad" /dev/zero >>"$BASE.tmp"
+	mv "$BASE.tmp" "$BASE"
+	# The state names the newest base too, for the runners of branches not
+	# yet rebased that share this cache: they boot it as it is.
+	printf 'BASE=%q\n' "$BASE" >>"$CACHE/state-$1"
 }
 
 # module_file MODDIR NAME: the path of a module, compressed or not.
@@ -237,18 +301,12 @@ module_file() {
 	grep -m1 -E "/${n//_/[-_]}\.ko(\.xz|\.zst)?$" "$1/.index" || true
 }
 
-# build_base MODDIR ROOT OUT: the initramfs without the program: busybox,
-# ipvsadm, /init, and the closure of MODULES under their dependencies,
-# decompressed, since busybox's modprobe reads only plain .ko files.
-build_base() {
-	local moddir=$1 root=$2 out=$3
-	rm -rf "$root" && mkdir -p "$root"/{proc,sys,dev,tmp,run,etc,vmtest}
-	cp -a "$USR/root/." "$root/"
-	ln -sf ../bin/busybox "$root/sbin/modprobe"
-	cp "$here/init" "$root/init" && chmod 755 "$root/init"
-	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-	echo 'root:x:0:' >"$root/etc/group"
-	echo '127.0.0.1 localhost' >"$root/etc/hosts"
+# build_modules MODDIR ROOT: the closure of MODULES under their
+# dependencies, under ROOT/lib/modules, decompressed, since busybox's
+# modprobe reads only plain .ko files, with their modules.dep.
+build_modules() {
+	local moddir=$1 root=$2
+	rm -rf "$root" && mkdir -p "$root/vmtest"
 	(cd "$moddir" && find kernel -name '*.ko*') >"$moddir/.index"
 	local dst="$root/lib/modules/$KVER"
 	mkdir -p "$dst"
@@ -271,16 +329,8 @@ build_base() {
 		queue+=($deps)
 	done
 	cp "$moddir"/modules.builtin* "$dst/" 2>/dev/null || true
-	"$root/bin/busybox" depmod -b "$root" "$KVER"
+	"$USR/root/bin/busybox" depmod -b "$root" "$KVER"
 	echo "$MODULES" | tr -s ' \n' '\n\n' | grep . >"$root/vmtest/modules"
-	# The archive must end on a 512-byte boundary, so that the uncompressed
-	# archive appended per run starts aligned.
-	(cd "$root" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) >"$out.tmp"
-	local size pad
-	size=$(stat -c %s "$out.tmp")
-	pad=$(((512 - size % 512) % 512))
-	head -c "$pad" /dev/zero >>"$out.tmp"
-	mv "$out.tmp" "$out"
 }
 
 # --- running -----------------------------------------------------------------
@@ -400,8 +450,9 @@ for suite in $KERNELS; do
 	# The cache is shared between runs; building it is serialized.
 	exec 9>"$CACHE/lock"
 	flock 9
-	prepare_kernel "$suite"
 	prepare_userland
+	prepare_kernel "$suite"
+	prepare_base "$suite"
 	flock -u 9
 	start=$(date +%s%N)
 	say "=== kernel $suite ($KVER)"
