@@ -89,14 +89,16 @@ func readPID(t *testing.T, file string) int {
 func TestExecTimeoutKillsTheGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "child")
 	body := "sleep 60 &\necho $! > " + pidFile + "\necho $$ >> " + pidFile + ".self\nsleep 60"
-	d := Definition{Kind: KindExec, Timeout: 500 * time.Millisecond, Exec: ExecCheck{Command: []string{script(t, body)}}}
+	// The timeout leaves the script time to start its child and say so
+	// on a loaded machine.
+	d := Definition{Kind: KindExec, Timeout: 2 * time.Second, Exec: ExecCheck{Command: []string{script(t, body)}}}
 	start := time.Now()
 	out := Probe(context.Background(), d)
 	if !errors.Is(out.Err, ErrTimeout) || out.Err.Error() != "run: timed out" {
 		t.Fatalf("probe of a hanging script: %v", out.Err)
 	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("probe took %v with a timeout of 500ms", took)
+	if took := time.Since(start); took > 12*time.Second {
+		t.Errorf("probe took %v with a timeout of 2s", took)
 	}
 	child, self := readPID(t, pidFile), readPID(t, pidFile+".self")
 	deadline := time.Now().Add(5 * time.Second)

@@ -39,7 +39,9 @@ func TestStopEndsEverything(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
-		time.Sleep(300 * time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); s.InFlight() < 4 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if n := s.InFlight(); n < 4 {
 			t.Errorf("%d attempts in flight, want the four that hang", n)
 		}
