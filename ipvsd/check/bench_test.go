@@ -203,3 +203,61 @@ func BenchmarkSchedulerTCP(b *testing.B) { benchScheduler(b, KindTCP, nil) }
 func BenchmarkSchedulerAlone(b *testing.B) {
 	benchScheduler(b, KindHTTP, func(context.Context, *Definition) Outcome { return Outcome{} })
 }
+
+// BenchmarkProbeHTTP is one HTTP probe after another against one
+// backend, with its CPU time per probe.
+func BenchmarkProbeHTTP(b *testing.B) {
+	ports := benchBackends(b)
+	s, err := prepare(Definition{Kind: KindHTTP, Target: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[0]),
+		Timeout: time.Second, HTTP: HTTPCheck{Path: "/check"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchSerial(b, func(ctx context.Context) error { return s.probe(ctx).Err })
+}
+
+// BenchmarkExchangeFloor is what the probe of BenchmarkProbeHTTP does
+// with the net package alone: dial, write the request, read until the
+// backend closes, close. It is the floor the probe is measured against.
+func BenchmarkExchangeFloor(b *testing.B) {
+	ports := benchBackends(b)
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[0]).String()
+	req := []byte("GET /check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	buf := make([]byte, 4096)
+	benchSerial(b, func(ctx context.Context) error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.Write(req); err != nil {
+			return err
+		}
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+		}
+	})
+}
+
+// benchSerial runs f b.N times and reports its CPU time per run.
+func benchSerial(b *testing.B, f func(context.Context) error) {
+	user0, sys0 := cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := f(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	user, sys := cpuTime()
+	b.ReportMetric(float64((user-user0+sys-sys0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((user-user0).Nanoseconds())/float64(b.N), "user-ns/op")
+}
