@@ -106,3 +106,30 @@ func (d Definition) normalized() Definition {
 	}
 	return d
 }
+
+// String describes the check in a few words for logs and messages:
+// "http 10.0.0.1:8080 GET /healthz", "dns 10.0.0.53:53 A example.com.",
+// "exec /usr/local/bin/probe web1". Unlike Key it leaves out the timing
+// and most options, so two checks may share it.
+func (d Definition) String() string {
+	n := d.normalized()
+	var b strings.Builder
+	b.WriteString(string(n.Kind))
+	if n.Target.IsValid() {
+		b.WriteByte(' ')
+		b.WriteString(n.Target.String())
+	}
+	switch n.Kind {
+	case KindHTTP, KindHTTPS:
+		b.WriteString(" GET ")
+		b.WriteString(n.HTTP.Path)
+	case KindDNS:
+		b.WriteString(" " + n.DNS.Type + " " + n.DNS.Name)
+	case KindExec:
+		for _, a := range n.Exec.Command {
+			b.WriteByte(' ')
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}

@@ -102,7 +102,7 @@ func NewScheduler(opts Options) *Scheduler {
 // already running under a Key of defs keep their state and schedule; new
 // ones start after their warmup; the others stop, an attempt in flight
 // canceled. Every definition is validated first: on an error, which
-// names the definition's index and Key and wraps its *FieldError,
+// names the definition's index and String and wraps its *FieldError,
 // nothing changes.
 func (s *Scheduler) Set(defs []Definition) error {
 	specs := make(map[Key]*spec, len(defs))
@@ -114,7 +114,7 @@ func (s *Scheduler) Set(defs []Definition) error {
 		}
 		sp, err := prepareKeyed(d, k, files)
 		if err != nil {
-			return fmt.Errorf("check %d (%s): %w", i, k, err)
+			return fmt.Errorf("check %d (%s): %w", i, d, err)
 		}
 		specs[k] = sp
 	}

@@ -151,3 +151,19 @@ func TestKeyDoesNotShareCallersSlices(t *testing.T) {
 		t.Error("a prepared check shares its payload with the caller")
 	}
 }
+
+func TestDefinitionString(t *testing.T) {
+	for _, tt := range []struct {
+		def  Definition
+		want string
+	}{
+		{Definition{Kind: KindTCP, Target: netip.MustParseAddrPort("192.0.2.1:22")}, "tcp 192.0.2.1:22"},
+		{Definition{Kind: KindHTTPS, Target: netip.MustParseAddrPort("[2001:db8::1]:443")}, "https [2001:db8::1]:443 GET /"},
+		{Definition{Kind: KindDNS, Target: netip.MustParseAddrPort("192.0.2.53:53"), DNS: DNSCheck{Name: "example.com", Type: "a"}}, "dns 192.0.2.53:53 A example.com."},
+		{Definition{Kind: KindExec, Exec: ExecCheck{Command: []string{"/bin/check", "web1"}}}, "exec /bin/check web1"},
+	} {
+		if got := tt.def.String(); got != tt.want {
+			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
+	}
+}
