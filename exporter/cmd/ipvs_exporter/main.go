@@ -46,8 +46,23 @@ type config struct {
 	rates                  bool
 	states                 bool
 	timeout                time.Duration
+	timeoutOffset          time.Duration
+	maxRequests            int
 	disableExporterMetrics bool
+	// The server's bounds on a connection: reading a request, and lying
+	// idle between requests.
+	readTimeout, idleTimeout time.Duration
 }
+
+// The server's bounds when the command line does not set them (tests do).
+const (
+	readTimeout = 10 * time.Second
+	// idleTimeout outlasts the usual scrape intervals, so that a
+	// scraper's connection stays open from one scrape to the next.
+	idleTimeout = 2 * time.Minute
+	// maxHeaderBytes bounds what one request's headers may take.
+	maxHeaderBytes = 64 << 10
+)
 
 func main() {
 	app := kingpin.New(name, "Exports the IPVS tables of network namespaces as Prometheus metrics.")
@@ -68,14 +83,20 @@ func main() {
 	app.Flag("collector.rates", "Also export the kernel's rate estimates as gauges.").BoolVar(&cfg.rates)
 	app.Flag("collector.connection-states", "Also export the connection table's entries by state; "+
 		"the kernel then prints its whole connection table at each scrape.").BoolVar(&cfg.states)
-	app.Flag("scrape.timeout", "Longest time one scrape of one namespace may take.").Default(collector.DefaultTimeout.String()).
-		DurationVar(&cfg.timeout)
+	app.Flag("scrape.timeout", "Longest time a scrape may take, reading the tables and writing the answer; "+
+		"a scraper's "+scrapeTimeoutHeader+", less --scrape.timeout-offset, shortens it.").
+		Default(collector.DefaultTimeout.String()).DurationVar(&cfg.timeout)
+	app.Flag("scrape.timeout-offset", "Time taken from the timeout a scraper announces, to answer before it gives up.").
+		Default("500ms").DurationVar(&cfg.timeoutOffset)
+	app.Flag("web.max-requests", "Most scrapes served at once; one more waits for one to end at most half its timeout, "+
+		"then gets 503 Service Unavailable.").Default("2").IntVar(&cfg.maxRequests)
 	webFlags := kingpinflag.AddFlags(app, ":9778")
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	cfg.readTimeout, cfg.idleTimeout = readTimeout, idleTimeout
 
 	logger := promslog.New(logCfg)
 	logger.Info("starting "+name, "version", version.Info())
@@ -100,10 +121,24 @@ func main() {
 		}
 		mux.Handle("/", landing)
 	}
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := web.ListenAndServe(server, webFlags, logger); err != nil {
+	if err := web.ListenAndServe(newServer(cfg, mux), webFlags, logger); err != nil {
 		logger.Error("serving", "err", err)
 		os.Exit(1)
+	}
+}
+
+// newServer returns the server of handler, which bounds what each
+// connection may take: time to send its request, headers' size, time
+// idle between requests, and time to read an answer (a scrape's own
+// deadline comes first; this bounds the landing page too).
+func newServer(cfg config, handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.readTimeout,
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.timeout + time.Second,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
 }
 
@@ -119,7 +154,6 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	reg := prometheus.NewRegistry()
 	var cs []*collector.Collector
 	var dialers []*collector.Dialer
 	closeAll := func() {
@@ -137,7 +171,15 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		}
 		cs = append(cs, c) // not registered: see textHandler
 	}
-	var handler http.Handler = textHandler{reg: reg, cs: cs, logger: logger}
+	return metricsHandler(cfg, cs, logger), closeAll, nil
+}
+
+// metricsHandler serves the Collectors, after the exporter's own metrics
+// unless the configuration leaves them out.
+func metricsHandler(cfg config, cs []*collector.Collector, logger *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	var handler http.Handler = textHandler{reg: reg, cs: cs, logger: logger, slots: newSlots(cfg.maxRequests),
+		timeout: cfg.timeout, offset: cfg.timeoutOffset}
 	if !cfg.disableExporterMetrics {
 		reg.MustRegister(
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -146,11 +188,20 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		)
 		handler = promhttp.InstrumentMetricHandler(reg, handler)
 	}
-	return handler, closeAll, nil
+	return handler
 }
 
 // collectorOptions turns the command line into the Collector's options.
 func collectorOptions(cfg config) ([]collector.Option, error) {
+	if cfg.maxRequests < 1 {
+		return nil, fmt.Errorf("--web.max-requests %d: must be at least 1", cfg.maxRequests)
+	}
+	if cfg.timeoutOffset < 0 {
+		return nil, fmt.Errorf("--scrape.timeout-offset %v: must not be negative", cfg.timeoutOffset)
+	}
+	if cfg.timeout <= 0 {
+		return nil, fmt.Errorf("--scrape.timeout %v: must be positive", cfg.timeout)
+	}
 	opts := []collector.Option{collector.WithTimeout(cfg.timeout)}
 	if !cfg.destinations {
 		opts = append(opts, collector.WithoutDestinations())

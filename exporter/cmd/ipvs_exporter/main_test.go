@@ -57,8 +57,16 @@ func TestBadFlags(t *testing.T) {
 		{config{include: "("}, "--collector.services.include"},
 		{config{exclude: "[", include: "tcp"}, "--collector.services.exclude"},
 		{config{namespaces: []string{"a", "b/a"}}, `label "a"`},
+		{config{maxRequests: -1}, "--web.max-requests -1"},
+		{config{timeout: -time.Second}, "--scrape.timeout -1s"},
+		{config{timeoutOffset: -time.Second}, "--scrape.timeout-offset -1s"},
 	} {
-		tc.cfg.timeout = time.Second
+		if tc.cfg.timeout == 0 {
+			tc.cfg.timeout = time.Second
+		}
+		if tc.cfg.maxRequests == 0 {
+			tc.cfg.maxRequests = 1
+		}
 		if _, _, err := newHandler(tc.cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one with %s", tc.cfg, err, tc.want)
 		}
@@ -69,7 +77,7 @@ func TestBadFlags(t *testing.T) {
 // This host may have no IPVS, or no right to read it: then ipvs_up is 0,
 // and the scrape still succeeds.
 func TestHandlerServesEveryNamespace(t *testing.T) {
-	cfg := config{namespaces: []string{"", "/nonexistent/ns"}, destinations: true, timeout: time.Second}
+	cfg := config{namespaces: []string{"", "/nonexistent/ns"}, destinations: true, timeout: time.Second, maxRequests: 1}
 	h, closeAll, err := newHandler(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +123,7 @@ func TestAcceptsGzip(t *testing.T) {
 // TestHandlerGzips checks that a scraper asking for gzip gets the text
 // format compressed, and that it parses.
 func TestHandlerGzips(t *testing.T) {
-	h, closeAll, err := newHandler(config{destinations: true, timeout: time.Second}, slog.New(slog.DiscardHandler))
+	h, closeAll, err := newHandler(config{destinations: true, timeout: time.Second, maxRequests: 1}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
