@@ -16,6 +16,7 @@
 #   VM_ENV       names of environment variables to pass to the program
 #   VM_NO_IPVS   1: remove the ip_vs modules from the guest before the program runs
 #   VM_TIMEOUT   seconds before a VM is killed (default 900)
+#   VM_MEMORY    the guest's memory, in MiB (default 1024)
 #   VM_BOOT_ATTEMPTS  boots of a VM that dies before the program starts,
 #                in all (default 3); each retry is logged
 #   VM_BOOT_TIMEOUT  seconds a boot may take before the program starts;
@@ -40,6 +41,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KERNELS=${KERNELS:-"bullseye bookworm trixie sid"}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_MEMORY=${VM_MEMORY:-1024}
 VM_BOOT_ATTEMPTS=${VM_BOOT_ATTEMPTS:-3}
 VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}
 CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs-vm}
@@ -395,7 +397,7 @@ boot_once() {
 	cpu=qemu64
 	[ "$mode" = kvm ] && cpu=host
 	timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-		-machine pc -accel "$mode" -cpu "$cpu" -smp 2 -m 1024 \
+		-machine pc -accel "$mode" -cpu "$cpu" -smp 2 -m "$VM_MEMORY" \
 		-kernel "$VMLINUZ" -initrd "$work/initrd" \
 		-append 'console=ttyS0 quiet panic=-1 oops=panic' \
 		-serial "file:$work/console" -serial "file:$work/out" >"$work/qemu.log" 2>&1 &
