@@ -49,10 +49,26 @@ func exporterSuite(services, dests, rep int) error {
 	if name := os.Getenv(exporterContenderEnv); name != "" {
 		return exporterScrape(name, services, dests, rep)
 	}
+	if err := createTable(services, dests); err != nil {
+		return err
+	}
+	for _, name := range exporterContenders {
+		// No new namespace: the child reads this one's table.
+		if err := runContender("exporter", exporterContenderEnv, name, services, dests, rep, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createTable fills this namespace's table with services × dests, as the
+// exporter suites scrape it.
+func createTable(services, dests int) error {
 	c, err := lib.New(nil)
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	var b lib.Batch
 	for i := range services {
 		b.CreateService(libSvc(i))
@@ -60,16 +76,8 @@ func exporterSuite(services, dests, rep int) error {
 			b.CreateDestination(libSvc(i), libDst(i, j, 1))
 		}
 	}
-	_, err = c.Apply(context.Background(), &b)
-	c.Close()
-	if err != nil {
+	if _, err := c.Apply(context.Background(), &b); err != nil {
 		return fmt.Errorf("create the table: %w", err)
-	}
-	for _, name := range exporterContenders {
-		// No new namespace: the child reads this one's table.
-		if err := runContender("exporter", exporterContenderEnv, name, services, dests, rep, false); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -100,7 +108,7 @@ func exporterScrape(name string, services, dests, rep int) error {
 	if want := wantObjects(name, services, dests); objects != want {
 		return fmt.Errorf("%s: %d objects, want %d", name, objects, want)
 	}
-	hwm, err := peakRSS()
+	hwm, err := peakRSS(os.Getpid())
 	if err != nil {
 		return err
 	}
@@ -132,9 +140,9 @@ func wantObjects(name string, services, dests int) int {
 // the table size and three timeouts.
 const exporterGlobalSeries = 11
 
-// peakRSS returns the process's peak resident set, in KiB.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
+// peakRSS returns the peak resident set of a process, in KiB.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -143,7 +151,7 @@ func peakRSS() (int64, error) {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 // newExporterScrape returns one scrape of the contender name; it returns
