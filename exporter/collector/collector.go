@@ -4,11 +4,18 @@
 // and weight, and the namespace's settings, all read in one dump per
 // scrape.
 //
-// Every series is identified by construction: a service by its family,
-// protocol, address, port and firewall mark (the ones that do not apply are
-// empty), a destination by its service's labels and its own family, address
-// and port. The Collector is checked: its label names are fixed when it is
-// built, so Describe sends every descriptor it can collect.
+// Every series is unique by construction: a service's labels are its
+// identity, ipvs.ServiceKey (family, protocol, address, port and firewall
+// mark; the ones that do not apply are empty), a destination's are its
+// service's and its own family, address and port, and a service or
+// destination that the kernel's dump yields twice is written once. With
+// WithLabels, series that then share their labels are summed into one;
+// the settings' series have one value per label set by construction too.
+// So Collectors with distinct WithNetNS values never write one series
+// twice, which lets WriteText, the fast path for serving a large table,
+// skip a registry's checks; Collect is the path for registries, which
+// check anyway. The Collector is checked: its label names are fixed when
+// it is built, so Describe sends every descriptor it can collect.
 package collector
 
 import (

@@ -257,37 +257,6 @@ func TestRowHoldsEveryValue(t *testing.T) {
 	}
 }
 
-// TestGatherIsTheRegistrys checks that the Collector's own Gather returns
-// what a pedantic registry gathers from it, byte for byte in the text
-// format, with every option.
-func TestGatherIsTheRegistrys(t *testing.T) {
-	for _, tc := range goldenCases {
-		src := goldenTable()
-		src.states = map[string]int{"ESTABLISHED": 3, "NONE": 1}
-		opts := append(tc.opts, WithRates(), WithConnectionStates())
-		c, err := New(src, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := exposition(t, c)
-		mfs, err := c.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got bytes.Buffer
-		for _, mf := range mfs {
-			if mf.GetName() != "ipvs_scrape_duration_seconds" {
-				if _, err := expfmt.MetricFamilyToText(&got, mf); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if got.String() != string(want) {
-			t.Errorf("%s: Gather returned\n%s\nthe registry\n%s", tc.name, got.String(), want)
-		}
-	}
-}
-
 // TestWithoutDestinationsReadsServices checks that a Collector without
 // destination metrics reads the services alone when its Source can, and
 // the whole table when it can not.

@@ -59,7 +59,7 @@ type descs struct {
 	// The global metrics, without identity labels.
 	up, duration, errors, info, tableSize, timeout, daemon, states *prometheus.Desc
 	constLabels                                                    prometheus.Labels
-	// meta has the name, help and type of each descriptor, for Gather.
+	// meta has the name, help and type of each descriptor, for WriteText.
 	meta map[*prometheus.Desc]familyMeta
 }
 

@@ -29,15 +29,19 @@ const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
 // them registered would write them: families sorted by name, each
 // family's series by their labels.
 //
-// It is the fast way to serve a large table. A registry, and Gather too,
-// build a million client_model objects for 100,000 destinations, and the
+// It is the fast way to serve a large table. A registry builds a million
+// client_model objects for 100,000 destinations and checks each, and the
 // encoder then writes each label of each series anew. WriteText writes
 // each row's labels once, then each family's lines straight from the
-// rows. The series of summed labels, the settings and the scrape metrics
-// are few, and go through client_model as usual.
+// rows, without a registry's checks: it relies on the series being
+// unique by construction (see the package doc). The series of summed
+// labels, the settings and the scrape metrics are few, and go through
+// client_model as usual.
 //
 // The Collectors must have the same options but for WithNetNS, whose
-// values must differ, as in one registry. ctx bounds the reads, each
+// values must differ, as they must in one registry: WriteText refuses
+// Collectors of different metrics, but cannot tell two with one netns
+// label from one, so the caller keeps them apart. ctx bounds the reads, each
 // Collector's also by its own timeout; a read that ctx ends counts as a
 // failed read, as a timeout does.
 func WriteText(ctx context.Context, w io.Writer, cs ...*Collector) error {

@@ -3,41 +3,10 @@ package collector
 import (
 	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
-
-// Gather reads the table once, as Collect does, and returns its metric
-// families sorted by name, each family's series sorted by their labels,
-// as a registry returns them. It makes the Collector a
-// prometheus.Gatherer, to serve it without a registry: a registry checks
-// every series of every scrape for consistency and uniqueness, which for a
-// table of a million series costs more than all the rest of the scrape,
-// while the Collector's series are consistent and unique by construction.
-// WriteText is faster still, where the text format is what is wanted.
-func (c *Collector) Gather() ([]*dto.MetricFamily, error) {
-	ch := make(chan prometheus.Metric, 1024)
-	go func() {
-		c.Collect(ch)
-		close(ch)
-	}()
-	fs := familyBuilder{d: &c.d}
-	for m := range ch {
-		fs.add(m)
-	}
-	mfs := slices.SortedFunc(slices.Values(fs.list), func(a, b *dto.MetricFamily) int {
-		return cmp.Compare(a.GetName(), b.GetName())
-	})
-	for _, f := range mfs {
-		// The table's series come sorted; the sums and the settings not.
-		if !slices.IsSortedFunc(f.Metric, compareMetrics) {
-			slices.SortFunc(f.Metric, compareMetrics)
-		}
-	}
-	return mfs, fs.err
-}
 
 // familyBuilder gathers metrics into client_model families, one per
 // descriptor, in the order they first come.
