@@ -11,10 +11,11 @@ import (
 // suiteTitles introduce each suite's table in the report; a suite without
 // one is titled by its name.
 var suiteTitles = map[string]string{
-	"reconcile": "Reconcile: converging a desired table, against kube-proxy's pattern on moby/ipvs",
-	"ipvstest":  "ipvstest: the in-memory IPVS through the whole client path",
-	"ipvsctl":   "ipvsctl against ipvsadm: restore and save",
-	"exporter":  "Exporter: one scrape, against node_exporter's and telegraf's ways",
+	"reconcile":     "Reconcile: converging a desired table, against kube-proxy's pattern on moby/ipvs",
+	"ipvstest":      "ipvstest: the in-memory IPVS through the whole client path",
+	"ipvsctl":       "ipvsctl against ipvsadm: restore and save",
+	"exporter":      "Exporter: one scrape, against node_exporter's and telegraf's ways",
+	"exporter-load": "ipvs_exporter: peak RSS under one scrape and under 50 at once",
 }
 
 // suitesReport renders the results of the suites beyond the four
