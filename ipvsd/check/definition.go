@@ -196,4 +196,8 @@ type ExecCheck struct {
 	// MaxOutput bounds the output (stdout and stderr together) kept for
 	// the error text; zero means DefaultMaxOutput.
 	MaxOutput int
+	// User, if set, is the user the command runs as, by name or number
+	// (keepalived's user); Group, if set, its group, else the user's.
+	// Switching needs CAP_SETUID and CAP_SETGID.
+	User, Group string
 }

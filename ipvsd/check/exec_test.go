@@ -143,3 +143,26 @@ func TestExecOutputIsBounded(t *testing.T) {
 		t.Errorf("error of %d bytes, want %d", len(out.Err.Error()), len(want))
 	}
 }
+
+func TestExecAsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	body := `[ "$(id -u):$(id -g)" = "$1" ] || { echo "ran as $(id -u):$(id -g)"; exit 1; }`
+	path := script(t, body)
+	// The test's directories are the test's user's alone; nobody must
+	// reach the script.
+	for dir := filepath.Dir(path); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+		os.Chmod(dir, 0o755)
+	}
+	for _, tt := range []struct{ user, group, want string }{
+		{"nobody", "", "65534:65534"},
+		{"65534", "0", "65534:0"},
+	} {
+		d := Definition{Kind: KindExec, Timeout: 10 * time.Second,
+			Exec: ExecCheck{Command: []string{path, tt.want}, User: tt.user, Group: tt.group}}
+		if out := Probe(context.Background(), d); out.Err != nil {
+			t.Errorf("as %s:%s: %v", tt.user, tt.group, out.Err)
+		}
+	}
+}

@@ -25,6 +25,9 @@ func (s *spec) probeExec(ctx context.Context) Outcome {
 	cmd := exec.CommandContext(ctx, s.path, e.Command[1:]...)
 	cmd.Args[0] = e.Command[0]
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.runAs != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.runAs.uid, Gid: s.runAs.gid, NoSetGroups: true}
+	}
 	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = waitDelay
 	out := &boundedBuffer{max: e.MaxOutput}

@@ -34,7 +34,13 @@ type spec struct {
 	rcode    dnsmessage.RCode
 
 	// exec
-	path string
+	path  string
+	runAs *ids // nil: as the daemon
+}
+
+// ids are a user's and a group's numbers.
+type ids struct {
+	uid, gid uint32
 }
 
 // prepare validates d and makes its spec.
@@ -243,6 +249,20 @@ func (s *spec) prepareExec() error {
 	}
 	if e.MaxOutput < 0 || e.MaxOutput > 1<<20 {
 		return fieldErr("exec.max_output", e.MaxOutput, "not between 0 and 1 MiB")
+	}
+	if e.Group != "" && e.User == "" {
+		return fieldErr("exec.group", e.Group, "needs a user")
+	}
+	if e.User != "" {
+		runAs, field, err := lookupIDs(e.User, e.Group)
+		if err != nil {
+			value := e.User
+			if field == "exec.group" {
+				value = e.Group
+			}
+			return fieldErr(field, value, "%v", err)
+		}
+		s.runAs = runAs
 	}
 	s.path = path
 	return nil

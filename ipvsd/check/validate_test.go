@@ -59,6 +59,10 @@ func TestValidate(t *testing.T) {
 		{"exec with target", Definition{Kind: KindExec, Target: web, Exec: ExecCheck{Command: []string{"/bin/sh", "-c", "exit 0"}, Dynamic: true}}, ""},
 		{"exec without command", Definition{Kind: KindExec}, "exec.command"},
 		{"exec not found", Definition{Kind: KindExec, Exec: ExecCheck{Command: []string{"/nonexistent/check"}}}, "exec.command[0]"},
+		{"exec as nobody", Definition{Kind: KindExec, Exec: ExecCheck{Command: []string{"true"}, User: "nobody"}}, ""},
+		{"exec as a stranger", Definition{Kind: KindExec, Exec: ExecCheck{Command: []string{"true"}, User: "no-such-user-here"}}, "exec.user"},
+		{"exec in a strange group", Definition{Kind: KindExec, Exec: ExecCheck{Command: []string{"true"}, User: "nobody", Group: "no-such-group-here"}}, "exec.group"},
+		{"exec group without user", Definition{Kind: KindExec, Exec: ExecCheck{Command: []string{"true"}, Group: "0"}}, "exec.group"},
 		{"exec with source", Definition{Kind: KindExec, Source: netip.MustParseAddr("192.0.2.2"), Exec: ExecCheck{Command: []string{"true"}}}, "source"},
 	}
 	for _, tt := range tests {
