@@ -61,6 +61,20 @@ $(BUILD)/ipvs_exporter: $(SOURCES)
 $(BUILD)/ipvsd: $(SOURCES)
 	cd ipvsd && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvsd
 
+# The test suites of moby/ipvs and cloudflare/ipvs, from their modules,
+# built against the drop-ins of compat/ (with their test data beside).
+PEERS = $(BUILD)/moby.peer.test $(BUILD)/cloudflare.peer.test
+$(BUILD)/moby.peer.test: $(SOURCES)
+	$(GO) run ./compat/peertest -peer moby -o $(BUILD)
+$(BUILD)/cloudflare.peer.test: $(SOURCES)
+	$(GO) run ./compat/peertest -peer cloudflare -o $(BUILD)
+
+# Runs them on each kernel of KERNELS; compat/peer-exceptions.txt lists
+# the tests that must fail, and why.
+peers: $(PEERS)
+	KERNELS="$(KERNELS)" VM_FILES="$$(echo $(BUILD)/*.peer.test*) compat/peer-exceptions.txt" \
+		bash vm/run.sh compat/peers.sh -test.count=1
+
 # Boots each kernel of KERNELS under qemu and runs every integration
 # binary there; then boots each again to reload ip_vs under a live client
 # (alone: after a reload, Linux 5.10 leaks a reference that hangs the
@@ -74,10 +88,12 @@ integration: vm-selftest $(IT) $(PROGRAMS)
 		bash vm/run.sh vm/suite.sh -test.v -test.run '$(RELOAD)'
 	KERNELS="$(KERNELS)" VM_NO_IPVS=1 VM_FILES="$(BUILD)/ipvs.integration.test $(BUILD)/exporter.integration.test $(BUILD)/ipvs_exporter" \
 		bash vm/run.sh vm/suite.sh -test.v -test.run '^TestKernelNoIPVS'
+	$(MAKE) --no-print-directory peers KERNELS="$(KERNELS)"
 
 # Runs the benchmark (bench/, a module of its own) in the VM on bookworm's
 # kernel and regenerates BENCHMARKS.md, its chart and bench/results.jsonl:
-# the four workloads against the peers, then the suites of reconcile,
+# the four workloads against the peers (and through the drop-ins of
+# compat/, against the peers they stand in for), then the suites of reconcile,
 # ipvstest, ipvsctl and the exporter.
 BENCH_SIZES ?= 1000:5,10000:3
 SUITE_REPS ?= 3

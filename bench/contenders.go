@@ -131,12 +131,11 @@ func (l *libContender) remove(n, d int) error {
 	return nil
 }
 
-// cloudflareContender is github.com/cloudflare/ipvs.
-type cloudflareContender struct{ c cf.Client }
-
+// newCloudflare returns github.com/cloudflare/ipvs.
 func newCloudflare() (contender, error) {
 	c, err := cf.New()
-	return &cloudflareContender{c}, err
+	return &cfLike[cf.Service, cf.Destination, cf.ServiceExtended, cf.DestinationExtended]{
+		c, cfSvc, cfDst, func(s cf.ServiceExtended) cf.Service { return s.Service }}, err
 }
 
 func cfSvc(i int) cf.Service {
@@ -149,62 +148,10 @@ func cfDst(i, j int, weight uint32) cf.Destination {
 	return cf.Destination{Address: a, FwdMethod: cf.Masquerade, Weight: weight, Port: p, Family: cf.INET}
 }
 
-func (c *cloudflareContender) create(n, d int) error {
-	for i := range n {
-		if err := c.c.CreateService(cfSvc(i)); err != nil {
-			return err
-		}
-		for j := range d {
-			if err := c.c.CreateDestination(cfSvc(i), cfDst(i, j, 1)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (c *cloudflareContender) read(n, d int) (int, error) {
-	svcs, err := c.c.Services()
-	if err != nil {
-		return 0, err
-	}
-	objects := 0
-	for _, s := range svcs {
-		ds, err := c.c.Destinations(s.Service)
-		if err != nil {
-			return 0, err
-		}
-		objects += 1 + len(ds)
-	}
-	return objects, nil
-}
-
-func (c *cloudflareContender) update(n, d int) error {
-	for i := range n {
-		for j := range d {
-			if err := c.c.UpdateDestination(cfSvc(i), cfDst(i, j, 2)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (c *cloudflareContender) remove(n, d int) error {
-	for i := range n {
-		if err := c.c.RemoveService(cfSvc(i)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// mobyContender is github.com/moby/ipvs.
-type mobyContender struct{ h *ipvs.Handle }
-
+// newMoby returns github.com/moby/ipvs.
 func newMoby() (contender, error) {
 	h, err := ipvs.New("")
-	return &mobyContender{h}, err
+	return &mobyLike[ipvs.Service, ipvs.Destination, *ipvs.Handle]{h, mobySvc, mobyDst}, err
 }
 
 func mobySvc(i int) *ipvs.Service {
@@ -216,56 +163,6 @@ func mobyDst(i, j, weight int) *ipvs.Destination {
 	a, p := dstAddr(i, j)
 	b := a.As4()
 	return &ipvs.Destination{Address: net.IP(b[:]), Port: p, Weight: weight, AddressFamily: 2}
-}
-
-func (m *mobyContender) create(n, d int) error {
-	for i := range n {
-		if err := m.h.NewService(mobySvc(i)); err != nil {
-			return err
-		}
-		for j := range d {
-			if err := m.h.NewDestination(mobySvc(i), mobyDst(i, j, 1)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (m *mobyContender) read(n, d int) (int, error) {
-	svcs, err := m.h.GetServices()
-	if err != nil {
-		return 0, err
-	}
-	objects := 0
-	for _, s := range svcs {
-		ds, err := m.h.GetDestinations(s)
-		if err != nil {
-			return 0, err
-		}
-		objects += 1 + len(ds)
-	}
-	return objects, nil
-}
-
-func (m *mobyContender) update(n, d int) error {
-	for i := range n {
-		for j := range d {
-			if err := m.h.UpdateDestination(mobySvc(i), mobyDst(i, j, 2)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (m *mobyContender) remove(n, d int) error {
-	for i := range n {
-		if err := m.h.DelService(mobySvc(i)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ipvsadm is the ipvsadm command: -R for writes, -Sn for reads. Building

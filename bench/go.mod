@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/cloudflare/ipvs v0.12.0
 	github.com/ipvs-go/ipvs v0.0.0
+	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0
+	github.com/ipvs-go/ipvs/compat/moby v0.0.0
 	github.com/ipvs-go/ipvs/exporter v0.0.0
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
@@ -37,3 +39,7 @@ require (
 replace github.com/ipvs-go/ipvs => ../
 
 replace github.com/ipvs-go/ipvs/exporter => ../exporter
+
+replace github.com/ipvs-go/ipvs/compat/moby => ../compat/moby
+
+replace github.com/ipvs-go/ipvs/compat/cloudflare => ../compat/cloudflare

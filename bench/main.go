@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -65,7 +66,7 @@ func main() {
 	mode := flag.String("mode", "run", "run (the matrix), child (one run; internal), suites (the other suites, -services N -rep R), suite-child (internal) or report")
 	sizes := flag.String("sizes", "1000:5,10000:3", "services:repetitions, comma-separated")
 	dests := flag.Int("dests", 10, "destinations per service")
-	only := flag.String("contenders", strings.Join(contenders, ","), "contenders to run")
+	only := flag.String("contenders", strings.Join(slices.Concat(contenders, compatContenders), ","), "contenders to run")
 	name := flag.String("contender", "", "child: the contender")
 	n := flag.Int("services", 0, "child: number of services")
 	rep := flag.Int("rep", 0, "child: repetition")
@@ -246,6 +247,9 @@ func newContender(name string) (contender, error) {
 		return ipvsadm{}, nil
 	case "raw":
 		return newRaw()
+	}
+	if c, ok, err := newCompat(name); ok {
+		return c, err
 	}
 	return nil, fmt.Errorf("unknown contender %q", name)
 }

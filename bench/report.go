@@ -191,6 +191,7 @@ func report(in, out, chart, micro string) error {
 		}
 		p("\n")
 	}
+	b.WriteString(compatReport(stats, sizes))
 	b.WriteString(suitesReport(suiteResults))
 	b.WriteString(curveTable(accs2curve(accs)))
 	b.WriteString(targets(stats, sizes))
@@ -284,6 +285,7 @@ func targets(stats map[key]stat, sizes []int) string {
 			fmt.Fprintf(&b, "| single calls no slower than moby/ipvs: %s | %d | %.2f× | %s |\n", w, n, r, yes(r <= 1))
 		}
 	}
+	b.WriteString(compatTargets(stats, sizes))
 	return b.String()
 }
 

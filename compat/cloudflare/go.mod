@@ -1,0 +1,20 @@
+module github.com/ipvs-go/ipvs/compat/cloudflare
+
+go 1.26.0
+
+require (
+	github.com/cloudflare/ipvs v0.12.0
+	github.com/ipvs-go/ipvs v0.0.0
+	github.com/mdlayher/genetlink v1.4.0
+	github.com/mdlayher/netlink v1.11.2
+)
+
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/mdlayher/socket v0.6.0 // indirect
+	golang.org/x/net v0.53.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
+
+replace github.com/ipvs-go/ipvs => ../..
