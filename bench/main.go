@@ -1,7 +1,8 @@
 //go:build linux
 
 // Command bench measures this library against cloudflare/ipvs, moby/ipvs,
-// ipvsadm and a raw floor on the same kernel, as make bench runs it in the
+// ipvsadm and a raw floor on the same kernel, and the drop-ins of compat/
+// against the two peers they stand in for, as make bench runs it in the
 // VM. Each contender and repetition runs in a child process started in a
 // fresh network namespace (the kernel keeps removed destinations on a
 // per-namespace list that later creations walk), and does four workloads
