@@ -12,9 +12,9 @@ STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BUILD = build
 # Every Go module of the repository: the library (with ipvstest and
 # reconcile), and the modules whose dependencies it must not carry.
-MODULES = . bench exporter cmd/ipvsctl ipvsd
+MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare
 # Modules with tests; bench is a program, checked only.
-TESTED = . exporter cmd/ipvsctl ipvsd
+TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare
 
 .PHONY: test unit check fuzz integration vm-selftest capture bench demo clean
 
