@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots stock Debian kernels under qemu and runs a static program in each,
 # as root, from a small initramfs that also holds busybox, the modules of
-# ip_vs and friends, ipvsadm and keepalived.
+# ip_vs and friends, ipvsadm, conntrack and keepalived.
 #
 #   vm/run.sh [--] PROGRAM [ARGS...]
 #
@@ -48,8 +48,12 @@ CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs-vm}
 # Modules the guest needs; absent ones are built in or not built, and the
 # tests that need them say so.
 MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
-ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_pe_sip nlmon veth dummy"
-USERLAND="busybox-static ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 libc6"
+ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_pe_sip nlmon veth dummy
+nf_conntrack_netlink sctp"
+# conntrack 1.4.7 is the oracle of the conntrack flush (nf_conntrack_netlink
+# serves both; sctp gives the tests SCTP sockets).
+USERLAND="busybox-static ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 libc6
+conntrack libnetfilter-conntrack3 libnfnetlink0 libmnl0"
 # keepalived 2.2.7, the reference ipvsd's differential suite runs beside
 # it, with the packages of the libraries its binary loads.
 KEEPALIVED="keepalived libssl3 libnftnl11 libmnl0 libpcre2-8-0 libsnmp40 libglib2.0-0 libsystemd0
@@ -218,8 +222,9 @@ prepare_kernel() {
 	printf 'KVER=%q\nVMLINUZ=%q\nMODROOT=%q\nMODKEY=%q\n' "$KVER" "$VMLINUZ" "$MODROOT" "$MODKEY" >"$state"
 }
 
-# prepare_userland: busybox, ipvsadm, keepalived and their libraries, from
-# the host's own suite (they only need to run, on any of the kernels).
+# prepare_userland: busybox, ipvsadm, keepalived, conntrack and their
+# libraries, from the host's own suite (they only need to run, on any of
+# the kernels).
 # The cache is named by a checksum of the package lists and of this
 # function, so that a change of either builds it anew. Sets USR.
 prepare_userland() {
@@ -246,6 +251,8 @@ prepare_userland() {
 	ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$r/lib64/ld-linux-x86-64.so.2"
 	cp "$USR/x/usr/sbin/keepalived" "$r/usr/sbin/keepalived"
 	copy_libs "$r/usr/sbin/keepalived"
+	cp "$USR/x/usr/sbin/conntrack" "$r/usr/sbin/conntrack"
+	copy_libs "$r/usr/sbin/conntrack"
 	rm -rf "$USR/x" "$USR/debs"
 	touch "$USR/done"
 }
