@@ -16,7 +16,7 @@ import (
 type Batch struct {
 	buf  []byte // the requests, back to back; Apply fills in their headers
 	ops  []batchOp
-	svcs []serviceKey  // the services the writes name, each run of writes to one service sharing one
+	svcs []ServiceKey  // the services the writes name, each run of writes to one service sharing one
 	errs map[int]error // the client's refusals, by write
 
 	// The service of the last write, checked, and its SERVICE nest:
@@ -153,7 +153,7 @@ func (b *Batch) addDestination(kind uint8, svc *Service, dst *Destination, full 
 
 // service makes k the service of the next write: the last one's, or a new
 // one, checked and encoded once.
-func (b *Batch) service(k serviceKey) {
+func (b *Batch) service(k ServiceKey) {
 	if n := len(b.svcs); n > 0 && b.svcs[n-1] == k {
 		return
 	}

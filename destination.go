@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"math"
 	"net/netip"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
@@ -48,45 +47,6 @@ type Destination struct {
 	Stats                 Stats
 }
 
-// destKey is what identifies a destination within its service.
-type destKey struct {
-	family Family
-	addr   netip.Addr
-	port   uint16
-}
-
-// key returns the identity of d within the service k, with the service's
-// port for a port left zero.
-func (d *Destination) key(k serviceKey) destKey {
-	f := addrFamily(d.Family, d.Address)
-	port := d.Port
-	if port == 0 && k.fwmark == 0 {
-		port = k.port
-	}
-	return destKey{family: f, addr: inFamily(f, d.Address), port: port}
-}
-
-// String returns the destination's address and port, as "10.0.0.2:80" or
-// "[2001:db8::2]:80".
-func (d Destination) String() string { return d.key(serviceKey{fwmark: 1}).String() }
-
-func (k destKey) String() string { return netip.AddrPortFrom(k.addr, k.port).String() }
-
-// validate checks the fields that identify a destination.
-func (k destKey) validate() error {
-	if !k.addr.IsValid() {
-		return invalidf("destination address", "is not set")
-	}
-	if err := checkAddrFamily("destination", k.family, k.addr); err != nil {
-		return err
-	}
-	if k.addr.IsUnspecified() {
-		// The kernel refuses it with EINVAL: it is no unicast address.
-		return invalidf("destination address", "%s is unspecified", k.addr)
-	}
-	return nil
-}
-
 // encode writes the attributes that identify the destination.
 func (k destKey) encode(w *attrWriter) {
 	w.addr(ipvsh.DestAttrAddr, k.addr)
@@ -95,45 +55,6 @@ func (k destKey) encode(w *attrWriter) {
 	// mixed-family destination can be found only with it. Kernels before
 	// 3.18 ignore it.
 	w.u16(ipvsh.DestAttrAddrFamily, uint16(k.family))
-}
-
-// validate checks a destination to be created or updated in the service
-// k; dk is its own key.
-func (d *Destination) validate(k serviceKey, dk destKey) error {
-	if err := dk.validate(); err != nil {
-		return err
-	}
-	if dk.family != k.family && d.Forward != ForwardTunnel {
-		return invalidf("destination family", "%s differs from the service's %s, which only a tunnel destination may do (forward is %s)", dk.family, k.family, d.Forward)
-	}
-	if d.Forward > ForwardBypass {
-		return invalidf("destination forward", "%s is not a forwarding method", d.Forward)
-	}
-	if d.Weight > math.MaxInt32 {
-		return invalidf("destination weight", "%d is more than %d", d.Weight, math.MaxInt32)
-	}
-	if d.UpperThreshold > math.MaxInt32 {
-		return invalidf("destination upper threshold", "%d is more than %d", d.UpperThreshold, math.MaxInt32)
-	}
-	if d.LowerThreshold > d.UpperThreshold {
-		return invalidf("destination lower threshold", "%d is above the upper threshold %d (the kernel refuses this even when the upper one is 0)", d.LowerThreshold, d.UpperThreshold)
-	}
-	if d.Forward != ForwardTunnel {
-		return nil
-	}
-	switch d.TunnelType {
-	case TunnelIPIP, TunnelGRE:
-	case TunnelGUE:
-		if d.TunnelPort == 0 {
-			return invalidf("destination tunnel port", "is 0, and a GUE tunnel needs one")
-		}
-	default:
-		return invalidf("destination tunnel type", "%s is not ipip, gue or gre", d.TunnelType)
-	}
-	if d.TunnelFlags&^(TunnelChecksum|TunnelRemoteChecksum) != 0 {
-		return invalidf("destination tunnel flags", "%s holds unknown bits", d.TunnelFlags)
-	}
-	return nil
 }
 
 // encodeNest writes the DEST nest of NEW_DEST and SET_DEST for a
@@ -222,11 +143,11 @@ func decodeDestinationReply(p []byte, svcFamily Family, d *Destination) error {
 // a service, and one that carries all its settings.
 type (
 	destinationRef struct {
-		svc serviceKey
+		svc ServiceKey
 		dst Destination
 	}
 	destinationSpec struct {
-		svc serviceKey
+		svc ServiceKey
 		dst Destination
 	}
 )
@@ -251,22 +172,9 @@ func (o destinationSpec) encode(b []byte) []byte {
 
 func (o destinationSpec) String() string { return destinationRef(o).String() }
 
-// validateDestination checks a request about the destination d, whose
-// key is dk, of the service k: one that names it, or one that carries all
-// its settings (full). The operands and Batch share it.
-func validateDestination(k serviceKey, dk destKey, d *Destination, full bool) error {
-	if err := k.validate(); err != nil {
-		return err
-	}
-	if full {
-		return d.validate(k, dk)
-	}
-	return dk.validate()
-}
-
 // encodeDestination appends the attributes of a request about the
 // destination d, whose key is dk, of the service k.
-func encodeDestination(b []byte, k serviceKey, dk destKey, d *Destination, full bool) []byte {
+func encodeDestination(b []byte, k ServiceKey, dk destKey, d *Destination, full bool) []byte {
 	w := attrWriter{b: b}
 	k.encodeNest(&w)
 	encodeDestinationNest(&w, dk, d, full)
@@ -303,7 +211,7 @@ func (c *Client) Destinations(ctx context.Context, svc Service) ([]Destination, 
 func (c *Client) AllDestinations(ctx context.Context, svc Service) iter.Seq2[Destination, error] {
 	k := svc.key()
 	return dump(ctx, c, reqDestinations, serviceRef(svc), func(p []byte, d *Destination) error {
-		return decodeDestinationReply(p, k.family, d)
+		return decodeDestinationReply(p, k.Family, d)
 	})
 }
 

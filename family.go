@@ -50,25 +50,39 @@ func (p Protocol) String() string {
 	return "proto(" + strconv.Itoa(int(p)) + ")"
 }
 
-// addrFamily returns f, or the family of a when f is zero: v4-mapped IPv6
-// addresses are IPv6, as the kernel would treat them.
+// addrFamily returns f, or when f is zero the family of a. An
+// IPv4-mapped IPv6 address (::ffff:a.b.c.d) is IPv4 here, and this is
+// the one place that decides it, for every caller: the client's requests,
+// Key and Canonical, and through them reconcile, ipvsctl and the
+// exporter. The reasons:
+//   - Go hands IPv4 addresses around in that form: net.ParseIP and
+//     net.IPv4 make 16-byte values, and netip.AddrFromSlice keeps them
+//     mapped, so a program that converts a net.IP passes a mapped address
+//     without meaning IPv6;
+//   - an IPv6 service on a mapped address never matches a packet: the
+//     kernel looks IPv4 traffic up among AF_INET services only, so taking
+//     it as IPv6 would create a service that silently balances nothing.
+//
+// A caller who does mean IPv6 says so with FamilyIPv6, which is kept.
 func addrFamily(f Family, a netip.Addr) Family {
 	if f != 0 || !a.IsValid() {
 		return f
 	}
-	if a.Is4() {
+	if a.Unmap().Is4() {
 		return FamilyIPv4
 	}
 	return FamilyIPv6
 }
 
-// inFamily returns a as family f sends it: an IPv4 address in its 4-byte
-// form, whichever form it was given in.
+// inFamily returns a as family f sends it, and as the kernel reads it
+// back: an IPv4 address in its 4-byte form, whichever form it was given
+// in, and an IPv6 address without a zone, which the kernel has no place
+// for.
 func inFamily(f Family, a netip.Addr) netip.Addr {
 	if f == FamilyIPv4 {
 		return a.Unmap()
 	}
-	return a
+	return a.WithZone("")
 }
 
 // checkAddrFamily checks that the address of field is valid for family f,

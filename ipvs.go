@@ -20,6 +20,17 @@
 // few large datagrams with a result per write, and VirtualServers reads
 // every service with its destinations.
 //
+// # Identity
+//
+// Service.Key is what identifies a service to the kernel, as a comparable
+// ServiceKey, and Destination.Key a destination within its service.
+// Canonical returns a service or a destination as the kernel reads it
+// back, and Validate checks one as the client does before sending it, so
+// that a program can refuse bad input before its first change. Every
+// method that names an object uses the same identity: an IPv4-mapped
+// address (::ffff:10.0.0.1) with a zero Family is IPv4, and a destination
+// Port of 0 in a service that is not a fwmark service is the service's.
+//
 // # Calls
 //
 // A Client is safe for concurrent use by many goroutines: each call takes

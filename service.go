@@ -111,108 +111,28 @@ type Service struct {
 	Stats Stats
 }
 
-// serviceKey is what identifies a service: what a request that only names
-// one sends, and what a batch keeps of each write to name it in errors.
-type serviceKey struct {
-	family   Family
-	protocol Protocol
-	addr     netip.Addr
-	port     uint16
-	fwmark   uint32
-}
-
-func (s *Service) key() serviceKey {
-	f := addrFamily(s.Family, s.Address)
-	return serviceKey{family: f, protocol: s.Protocol, addr: inFamily(f, s.Address), port: s.Port, fwmark: s.FWMark}
-}
-
-// String names the service as ipvsadm lists it: "tcp 10.0.0.1:80",
-// "udp [2001:db8::1]:53" or "fwmark 7 ipv4".
-func (s Service) String() string { return s.key().String() }
-
-func (k serviceKey) String() string {
-	if k.fwmark != 0 {
-		return fmt.Sprintf("fwmark %d %s", k.fwmark, k.family)
-	}
-	return k.protocol.String() + " " + netip.AddrPortFrom(k.addr, k.port).String()
-}
-
-// validate checks the fields that identify a service.
-func (k serviceKey) validate() error {
-	switch k.family {
-	case FamilyIPv4, FamilyIPv6:
-	case 0:
-		return invalidf("service", "needs a family with its fwmark, or an address")
-	default:
-		return invalidf("service family", "%s is not ipv4 or ipv6", k.family)
-	}
-	if k.fwmark != 0 {
-		if k.addr.IsValid() || k.port != 0 || k.protocol != 0 {
-			return invalidf("service", "has fwmark %d and also protocol, address or port: choose one identity", k.fwmark)
-		}
-		return nil
-	}
-	if !k.addr.IsValid() {
-		return invalidf("service", "has neither fwmark nor address")
-	}
-	// Any IP protocol names a service: the kernel accepts any on create
-	// (it balances only TCP, UDP and SCTP, which Service.validate asks
-	// of services to create or update), and a table that holds another
-	// must still be readable.
-	switch {
-	case k.protocol == 0:
-		return invalidf("service protocol", "is not set (tcp, udp or sctp)")
-	case k.protocol > 255:
-		return invalidf("service protocol", "%s is not an IP protocol number", k.protocol)
-	}
-	return checkAddrFamily("service", k.family, k.addr)
-}
-
 // encode writes the attributes that identify the service.
-func (k serviceKey) encode(w *attrWriter) {
-	w.u16(ipvsh.SvcAttrAF, uint16(k.family))
-	if k.fwmark != 0 {
-		w.u32(ipvsh.SvcAttrFwmark, k.fwmark)
+func (k ServiceKey) encode(w *attrWriter) {
+	w.u16(ipvsh.SvcAttrAF, uint16(k.Family))
+	if k.FWMark != 0 {
+		w.u32(ipvsh.SvcAttrFwmark, k.FWMark)
 		return
 	}
-	w.u16(ipvsh.SvcAttrProtocol, uint16(k.protocol))
-	w.addr(ipvsh.SvcAttrAddr, k.addr)
-	w.be16(ipvsh.SvcAttrPort, k.port)
+	w.u16(ipvsh.SvcAttrProtocol, uint16(k.Protocol))
+	w.addr(ipvsh.SvcAttrAddr, k.Address)
+	w.be16(ipvsh.SvcAttrPort, k.Port)
 }
 
 // encodeNest writes the SERVICE nest with only the identity.
-func (k serviceKey) encodeNest(w *attrWriter) {
+func (k ServiceKey) encodeNest(w *attrWriter) {
 	n := w.nest(ipvsh.CmdAttrService)
 	k.encode(w)
 	w.end(n)
 }
 
-// validate checks a service to be created or updated; k is its key.
-func (s *Service) validate(k serviceKey) error {
-	if err := k.validate(); err != nil {
-		return err
-	}
-	if k.fwmark == 0 && k.protocol != ProtocolTCP && k.protocol != ProtocolUDP && k.protocol != ProtocolSCTP {
-		return invalidf("service protocol", "%s is not tcp, udp or sctp", k.protocol)
-	}
-	if s.Scheduler == "" {
-		return invalidf("service scheduler", "is empty (for example rr, wlc or mh; none for no scheduler)")
-	}
-	if err := checkName("service scheduler", s.Scheduler, ipvsh.SchedNameMaxLen); err != nil {
-		return err
-	}
-	if err := checkName("service persistence engine", s.PersistenceEngine, ipvsh.PENameMaxLen); err != nil {
-		return err
-	}
-	if err := checkSeconds("service timeout", s.Timeout, MaxPersistenceTimeout); err != nil {
-		return err
-	}
-	return s.Netmask.check(k.family)
-}
-
 // encodeNest writes the SERVICE nest of NEW_SERVICE and SET_SERVICE, in
 // the order ipvsadm uses; k is the service's key.
-func (s *Service) encodeNest(w *attrWriter, k serviceKey) {
+func (s *Service) encodeNest(w *attrWriter, k ServiceKey) {
 	n := w.nest(ipvsh.CmdAttrService)
 	k.encode(w)
 	w.str(ipvsh.SvcAttrSchedName, s.Scheduler)
@@ -228,10 +148,10 @@ func (s *Service) encodeNest(w *attrWriter, k serviceKey) {
 	w.b = binary.NativeEndian.AppendUint32(w.b, uint32(s.Flags))
 	w.b = binary.NativeEndian.AppendUint32(w.b, mask)
 	w.u32(ipvsh.SvcAttrTimeout, uint32(s.Timeout/time.Second))
-	if k.family == FamilyIPv6 {
-		w.u32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.family))
+	if k.Family == FamilyIPv6 {
+		w.u32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.Family))
 	} else {
-		w.be32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.family))
+		w.be32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.Family))
 	}
 	w.end(n)
 }

@@ -123,3 +123,43 @@ func TestClientValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateMatchesClient: Validate returns the very *InvalidError that
+// CreateService and CreateDestination wrap before sending, and nil for
+// what they send.
+func TestValidateMatchesClient(t *testing.T) {
+	ctx := context.Background()
+	longPE := tcp4
+	longPE.PersistenceEngine = "abcdefghijklmnop"
+	noSched := tcp4
+	noSched.Scheduler = ""
+	frac := udp6
+	frac.Timeout = 1500 * time.Millisecond
+	mapped := Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("::ffff:10.0.0.1"), Port: 80, Scheduler: "rr"}
+	for _, svc := range []Service{tcp4, udp6, mapped, longPE, noSched, frac, {Family: FamilyIPv4, Scheduler: "rr"}} {
+		k := newFakeKernel(t, answer)
+		checkSame(t, svc.String(), svc.Validate(), k.client().CreateService(ctx, svc))
+	}
+	weight := masq4
+	weight.Weight = 1 << 31
+	gue := Destination{Address: netip.MustParseAddr("10.0.0.3"), Forward: ForwardTunnel, TunnelType: TunnelGUE}
+	six := Destination{Address: netip.MustParseAddr("2001:db8::3"), Forward: ForwardMasquerade}
+	for _, svc := range []Service{tcp4, {FWMark: 1}} {
+		for _, d := range []Destination{masq4, weight, gue, six, {Port: 80}} {
+			k := newFakeKernel(t, answer)
+			checkSame(t, d.String()+" of "+svc.String(), d.Validate(svc.Key()), k.client().CreateDestination(ctx, svc, d))
+		}
+	}
+}
+
+func checkSame(t *testing.T, what string, validated, sent error) {
+	t.Helper()
+	var ie *InvalidError
+	switch {
+	case validated == nil && sent != nil:
+		t.Errorf("%s: Validate passes, the client refuses: %v", what, sent)
+	case validated == nil:
+	case !errors.As(sent, &ie) || *ie != *validated.(*InvalidError):
+		t.Errorf("%s: Validate says %v (%T), the client %v", what, validated, validated, sent)
+	}
+}

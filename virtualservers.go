@@ -167,7 +167,7 @@ func (c *Client) dumpDestinations(ctx context.Context, vs []VirtualServer) error
 // destinations from the slab.
 func decodeDestinations(s *slab[Destination], msgs [][]byte, svc Service) ([]Destination, error) {
 	ds := s.take(len(msgs))
-	fam := svc.key().family
+	fam := svc.key().Family
 	for j, p := range msgs {
 		if err := decodeDestinationReply(p, fam, &ds[j]); err != nil {
 			return nil, wrap(reqDestinations, serviceRef(svc), fmt.Errorf("decode reply: %w", err))

@@ -144,41 +144,33 @@ func (f *Fake) Interfaces() map[string]int {
 }
 
 // lookup finds the service svc identifies and, if dst is not nil, its
-// destination; f.mu is held.
+// destination, by their ipvs Keys; f.mu is held.
 func (f *Fake) lookup(svc ipvs.Service, dst *ipvs.Destination) (*service, *dest, error) {
-	k := keyOf(svc)
-	s := f.t.svcs[k]
+	k := svc.Key()
+	s := f.t.svcs[modelKey(k)]
 	if s == nil {
-		return nil, nil, fmt.Errorf("ipvstest: no service %v", svc)
+		return nil, nil, fmt.Errorf("ipvstest: no service %v", k)
 	}
 	if dst == nil {
 		return s, nil, nil
 	}
-	dk := destKey{af: uint16(dst.Family), addr: addr16(dst.Address), port: dst.Port}
-	if dk.af == 0 {
-		dk.af = ipvsh.AFInet6
-		if dst.Address.Is4() {
-			dk.af = ipvsh.AFInet
-		}
+	ap := dst.Key(k)
+	dk := destKey{af: ipvsh.AFInet6, addr: addr16(ap.Addr()), port: ap.Port()}
+	if ap.Addr().Is4() {
+		dk.af = ipvsh.AFInet
 	}
 	_, d := s.findDest(dk)
 	if d == nil {
-		return nil, nil, fmt.Errorf("ipvstest: no destination %v in service %v", dst, svc)
+		return nil, nil, fmt.Errorf("ipvstest: no destination %v in service %v", ap, k)
 	}
 	return s, d, nil
 }
 
-// keyOf is the table key of the service svc identifies.
-func keyOf(svc ipvs.Service) svcKey {
-	af := uint16(svc.Family)
-	if af == 0 {
-		af = ipvsh.AFInet6
-		if svc.Address.Is4() {
-			af = ipvsh.AFInet
-		}
+// modelKey is the model's table key of the service k identifies: the
+// kernel's, in which a fwmark service has protocol TCP.
+func modelKey(k ipvs.ServiceKey) svcKey {
+	if k.FWMark != 0 {
+		return svcKey{af: uint16(k.Family), proto: protoTCP, fwmark: k.FWMark}
 	}
-	if svc.FWMark != 0 {
-		return svcKey{af: af, proto: protoTCP, fwmark: svc.FWMark}
-	}
-	return svcKey{af: af, proto: uint16(svc.Protocol), addr: addr16(svc.Address), port: svc.Port}
+	return svcKey{af: uint16(k.Family), proto: uint16(k.Protocol), addr: addr16(k.Address), port: k.Port}
 }

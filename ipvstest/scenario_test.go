@@ -100,7 +100,7 @@ func timeouts(t ipvs.Timeouts) func(context.Context, *ipvs.Client) error {
 
 // rawSvc is the identity of a service in a raw request.
 func rawSvc(s ipvs.Service) svcSpec {
-	k := keyOf(s)
+	k := modelKey(s.Key())
 	a := toAddr(k.af, k.addr)
 	return svcSpec{af: k.af, proto: k.proto, addr: a.String(), port: k.port, fwmark: k.fwmark, identity: true}
 }
