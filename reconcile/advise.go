@@ -29,19 +29,19 @@ func (a Advisory) String() string { return fmt.Sprintf("%s=%d: %s", a.Sysctl, a.
 func advise(p *Plan, s *ipvs.Sysctls) []Advisory {
 	var removed, retired, quiescent []string
 	for i, e := range p.entries {
-		if e.kind != RemoveDestination && e.kind != DrainDestination {
+		if e.kind != KindRemoveDestination && e.kind != KindDrainDestination {
 			continue
 		}
 		c := p.change(i)
 		switch c.Kind {
-		case RemoveDestination:
+		case KindRemoveDestination:
 			what := fmt.Sprintf("%s of %s", c.Destination, c.Service)
 			retired = append(retired, what)
 			if c.Service.Protocol == ipvs.ProtocolUDP || c.Service.Protocol == ipvs.ProtocolSCTP ||
 				c.Destination.ActiveConnections+c.Destination.InactiveConnections > 0 {
 				removed = append(removed, what)
 			}
-		case DrainDestination:
+		case KindDrainDestination:
 			retired = append(retired, fmt.Sprintf("%s of %s", c.Destination, c.Service))
 		}
 	}
@@ -84,7 +84,7 @@ func (p *Plan) retires() bool {
 		return true
 	}
 	for _, e := range p.entries {
-		if e.kind == DrainDestination || e.kind == RemoveDestination {
+		if e.kind == KindDrainDestination || e.kind == KindRemoveDestination {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ipvs-go/ipvs"
 )
@@ -41,17 +42,17 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 	for i := range p.entries {
 		ch := p.change(i)
 		switch ch.Kind {
-		case CreateService:
+		case KindCreateService:
 			b.CreateService(ch.Service)
-		case UpdateService:
+		case KindUpdateService:
 			b.UpdateService(ch.Service)
-		case RemoveService:
+		case KindRemoveService:
 			b.RemoveService(ch.Service)
-		case CreateDestination:
+		case KindCreateDestination:
 			b.CreateDestination(ch.Service, ch.Destination)
-		case UpdateDestination, DrainDestination:
+		case KindUpdateDestination, KindDrainDestination:
 			b.UpdateDestination(ch.Service, ch.Destination)
-		case RemoveDestination:
+		case KindRemoveDestination:
 			b.RemoveDestination(ch.Service, ch.Destination)
 		}
 	}
@@ -92,8 +93,22 @@ type ChangeError struct {
 	Err error
 }
 
-// Error returns "reconcile: CHANGE: ERR".
-func (e *ChangeError) Error() string { return "reconcile: " + e.Change.String() + ": " + e.Err.Error() }
+// Error returns "reconcile: CHANGE: CAUSE". A cause that is an
+// *ipvs.Error, as Client.Apply's results are, is given without the
+// operation and the object it starts with, which the change names.
+func (e *ChangeError) Error() string {
+	cause := e.Err.Error()
+	if ie, ok := e.Err.(*ipvs.Error); ok {
+		prefix := "ipvs: " + ie.Op
+		if ie.Object != "" {
+			prefix += " " + ie.Object
+		}
+		if rest, ok := strings.CutPrefix(cause, prefix+": "); ok {
+			cause = rest
+		}
+	}
+	return "reconcile: " + e.Change.String() + ": " + cause
+}
 
 // Unwrap returns the write's result, so that errors.Is(err, os.ErrExist)
 // and the like see the kernel's answer.

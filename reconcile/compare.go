@@ -4,107 +4,30 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/ipvs-go/ipvs"
 )
 
-// serviceKey is the identity of a service, as the kernel looks it up: a
-// firewall mark with its family, or a protocol, address and port. It holds
-// no pointer, so that maps hash it fast.
-type serviceKey struct {
-	addr     [16]byte
-	fwmark   uint32
-	port     uint16
-	protocol ipvs.Protocol
-	family   ipvs.Family
-}
+// Services and destinations are compared as the kernel reads them back:
+// by package ipvs's identity (Service.Key, Destination.Key) and in its
+// canonical forms (Canonical), without their counters, which are no
+// settings.
 
-// destKey is the identity of a destination within its service.
-type destKey struct {
-	addr [16]byte
-	port uint16
-}
-
-// familyOf is the family an address implies, or 0 for none.
-func familyOf(a netip.Addr) ipvs.Family {
-	switch {
-	case !a.IsValid():
-		return 0
-	case a.Unmap().Is4():
-		return ipvs.FamilyIPv4
-	}
-	return ipvs.FamilyIPv6
-}
-
-// normService returns svc as the kernel reads it back: its family filled
-// in, an IPv4 address in 4 bytes, no kernel-set or read-only fields, a
-// whole number of seconds and the full-length netmask as the zero one.
-func normService(svc ipvs.Service) ipvs.Service {
-	if svc.Family == 0 {
-		svc.Family = familyOf(svc.Address)
-	}
-	if svc.Family == ipvs.FamilyIPv4 {
-		svc.Address = svc.Address.Unmap()
-	}
-	svc.Flags &^= ipvs.FlagHashed
-	svc.FlagsMask = 0
-	svc.Timeout = svc.Timeout.Truncate(time.Second)
-	full := 32
-	if svc.Family == ipvs.FamilyIPv6 {
-		full = 128
-	}
-	if svc.Netmask.Bits(svc.Family) == full {
-		svc.Netmask = ipvs.Netmask{}
-	}
+// canonService returns svc in canonical form without its counters: what
+// a plan compares, and what its changes report.
+func canonService(svc ipvs.Service) ipvs.Service {
+	svc = svc.Canonical()
 	svc.Stats = ipvs.Stats{}
 	return svc
 }
 
-// normDest returns dst as the kernel reads it back in service svc (already
-// normalized): family filled in, the service's port for a zero port of a
-// non-fwmark service, tunnel fields only for tunnels, no read-only fields.
-// The connection counts are kept: the planner needs them.
-func normDest(svc ipvs.Service, dst ipvs.Destination) ipvs.Destination {
-	if dst.Family == 0 {
-		dst.Family = familyOf(dst.Address)
-		if dst.Family == 0 {
-			dst.Family = svc.Family
-		}
-	}
-	if dst.Family == ipvs.FamilyIPv4 {
-		dst.Address = dst.Address.Unmap()
-	}
-	if dst.Port == 0 && svc.FWMark == 0 {
-		dst.Port = svc.Port
-	}
-	if dst.Forward != ipvs.ForwardTunnel {
-		dst.TunnelType, dst.TunnelPort, dst.TunnelFlags = 0, 0, 0
-	}
+// canonDest returns dst in canonical form as a destination of the
+// service svc identifies, without its counters; the connection counts are
+// kept, since the planner needs them.
+func canonDest(svc ipvs.ServiceKey, dst ipvs.Destination) ipvs.Destination {
+	dst = dst.Canonical(svc)
 	dst.Stats = ipvs.Stats{}
 	return dst
-}
-
-// keyOf returns the identity of svc, normalized.
-func keyOf(svc ipvs.Service) serviceKey {
-	if svc.FWMark != 0 {
-		return serviceKey{family: svc.Family, fwmark: svc.FWMark}
-	}
-	return serviceKey{family: svc.Family, protocol: svc.Protocol, addr: svc.Address.As16(), port: svc.Port}
-}
-
-// destKeyOf returns the identity of dst, normalized.
-func destKeyOf(dst ipvs.Destination) destKey { return destKey{dst.Address.As16(), dst.Port} }
-
-// destKeyIn returns the identity of dst in service svc (normalized), as
-// destKeyOf(normDest(svc, dst)) does, without copying dst. An IPv4
-// address's 16-byte form is the same mapped or not.
-func destKeyIn(svc *ipvs.Service, dst *ipvs.Destination) destKey {
-	k := destKey{dst.Address.As16(), dst.Port}
-	if k.port == 0 && svc.FWMark == 0 {
-		k.port = svc.Port
-	}
-	return k
 }
 
 // diffService describes how the settings of normalized services a and b
@@ -146,12 +69,12 @@ func sameDest(a, b *ipvs.Destination) bool {
 		a.TunnelType == b.TunnelType && a.TunnelPort == b.TunnelPort && a.TunnelFlags == b.TunnelFlags
 }
 
-// sameDestIn reports what sameDest does of destinations a and b of
-// service svc once normalized, without copying them: a sync compares
-// every destination of the table, and a copy of one (with its service, by
-// normDest) costs more than the comparison.
-func sameDestIn(svc *ipvs.Service, a, b *ipvs.Destination) bool {
-	if destFamily(svc, a) != destFamily(svc, b) || a.Forward != b.Forward || a.Weight != b.Weight ||
+// sameDestIn reports what sameDest does of destinations a and b, whose
+// key in the service svc identifies is k, once made canonical, without
+// copying them: a sync compares every destination of the table, and a
+// copy of one costs more than the comparison.
+func sameDestIn(svc ipvs.ServiceKey, k netip.AddrPort, a, b *ipvs.Destination) bool {
+	if destFamily(svc, k, a) != destFamily(svc, k, b) || a.Forward != b.Forward || a.Weight != b.Weight ||
 		a.UpperThreshold != b.UpperThreshold || a.LowerThreshold != b.LowerThreshold {
 		return false
 	}
@@ -159,13 +82,17 @@ func sameDestIn(svc *ipvs.Service, a, b *ipvs.Destination) bool {
 		a.TunnelType == b.TunnelType && a.TunnelPort == b.TunnelPort && a.TunnelFlags == b.TunnelFlags
 }
 
-// destFamily is the family normDest gives d in service svc.
-func destFamily(svc *ipvs.Service, d *ipvs.Destination) ipvs.Family {
-	if d.Family != 0 {
+// destFamily is the family Canonical gives d, whose key is k, in the
+// service svc identifies: its own, else its key's address's, else the
+// service's.
+func destFamily(svc ipvs.ServiceKey, k netip.AddrPort, d *ipvs.Destination) ipvs.Family {
+	switch {
+	case d.Family != 0:
 		return d.Family
-	}
-	if f := familyOf(d.Address); f != 0 {
-		return f
+	case k.Addr().Is4():
+		return ipvs.FamilyIPv4
+	case k.Addr().IsValid():
+		return ipvs.FamilyIPv6
 	}
 	return svc.Family
 }

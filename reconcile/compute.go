@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -27,13 +28,36 @@ import (
 //
 // The plan refers to current and desired rather than copy them, so that a
 // plan of many thousand changes costs a few bytes each: leave them as they
-// are while using it. The error names a desired service or destination
-// given twice, or a desired service that is not owned.
+// are while using it.
+//
+// Every desired service and destination is first checked as the client
+// would check it before sending (Service.Validate, Destination.Validate),
+// so that a table the kernel could be sent only part of is refused whole:
+// the error then wraps the *ipvs.InvalidError, and matches os.ErrInvalid.
+// The error may also name a desired service or destination given twice,
+// or a desired service that is not owned.
+//
+// Compute knows nothing of earlier plans, so it never ends a drain by
+// Options.DrainTimeout: a Reconciler, which remembers when each drain
+// began, does.
 func Compute(current, desired []ipvs.VirtualServer, opts Options) (*Plan, error) {
-	pl := planner{opts: opts, now: opts.Now}
-	if pl.now.IsZero() {
-		pl.now = time.Now()
+	return compute(current, desired, opts, drainClock{now: time.Now()})
+}
+
+// drainClock is what a plan knows of time: when it is made, and when
+// each drain began (zero, or a nil started, if unknown), which a
+// Reconciler remembers.
+type drainClock struct {
+	now     time.Time
+	started func(svc ipvs.ServiceKey, dst netip.AddrPort) time.Time
+}
+
+// compute is Compute with the drains' clock.
+func compute(current, desired []ipvs.VirtualServer, opts Options, clock drainClock) (*Plan, error) {
+	if err := checkDesired(desired); err != nil {
+		return nil, err
 	}
+	pl := planner{opts: opts, clock: clock}
 	pl.plan.current, pl.plan.desired = current, desired
 	p, err := pl.compute()
 	if err == nil && opts.Sysctls != nil {
@@ -42,11 +66,29 @@ func Compute(current, desired []ipvs.VirtualServer, opts Options) (*Plan, error)
 	return p, err
 }
 
+// checkDesired refuses the first desired service or destination that the
+// client would refuse to send.
+func checkDesired(desired []ipvs.VirtualServer) error {
+	for i := range desired {
+		vs := &desired[i]
+		k := vs.Service.Key()
+		if err := vs.Service.Validate(); err != nil {
+			return fmt.Errorf("reconcile: desired service %s: %w", k, err)
+		}
+		for j := range vs.Destinations {
+			if err := vs.Destinations[j].Validate(k); err != nil {
+				return fmt.Errorf("reconcile: desired destination %s of %s: %w", vs.Destinations[j].Key(k), k, err)
+			}
+		}
+	}
+	return nil
+}
+
 type planner struct {
-	opts Options
-	now  time.Time
+	opts  Options
+	clock drainClock
 	// The changes of each Kind, joined in Kind order at the end.
-	byKind [RemoveService + 1][]entry
+	byKind [KindRemoveService + 1][]entry
 	plan   Plan
 }
 
@@ -76,10 +118,10 @@ func (pl *planner) compute() (*Plan, error) {
 	// foreign ones only guard their identities against desired services.
 	owned := make([]bool, len(current))
 	matched := make([]bool, len(current))
-	cur := make(map[serviceKey]int, len(current))
+	cur := make(map[ipvs.ServiceKey]int, len(current))
 	for i := range current {
 		vs := &current[i]
-		k := keyOf(normService(vs.Service))
+		k := vs.Service.Key()
 		if _, twice := cur[k]; twice {
 			// A dump may list a service twice when the table changes
 			// meanwhile: the second is the same service, not another.
@@ -89,11 +131,11 @@ func (pl *planner) compute() (*Plan, error) {
 		owned[i] = pl.owns(vs.Service)
 		cur[k] = i
 	}
-	var created map[serviceKey]bool // desired services not in the table
+	var created map[ipvs.ServiceKey]bool // desired services not in the table
 	for w := range desired {
 		vs := &desired[w]
-		want := normService(vs.Service)
-		k := keyOf(want)
+		want := canonService(vs.Service)
+		k := want.Key()
 		i, ok := cur[k]
 		switch {
 		case ok && matched[i] || !ok && created[k]:
@@ -105,27 +147,27 @@ func (pl *planner) compute() (*Plan, error) {
 		}
 		if !ok {
 			if created == nil {
-				created = map[serviceKey]bool{}
+				created = map[ipvs.ServiceKey]bool{}
 			}
 			created[k] = true
-			pl.add(CreateService, w, -1, -1, reasonNew)
-			if err := pl.destinations(want, w, -1); err != nil {
+			pl.add(KindCreateService, w, -1, -1, reasonNew)
+			if err := pl.destinations(want, k, w, -1); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		matched[i] = true
-		have := normService(current[i].Service)
+		have := canonService(current[i].Service)
 		if d := diffService(have, want); d != "" {
-			pl.add(UpdateService, w, i, -1, d)
+			pl.add(KindUpdateService, w, i, -1, d)
 		}
-		if err := pl.destinations(have, w, i); err != nil {
+		if err := pl.destinations(have, k, w, i); err != nil {
 			return nil, err
 		}
 	}
 	for i := range current {
 		if owned[i] && !matched[i] {
-			pl.add(RemoveService, -1, i, -1, reasonNotDesired)
+			pl.add(KindRemoveService, -1, i, -1, reasonNotDesired)
 		}
 	}
 	n := 0
@@ -143,27 +185,27 @@ func (pl *planner) compute() (*Plan, error) {
 // rather than through a map: most services have a few.
 const smallList = 16
 
-// destinations plans the destinations of service svc (normalized, as the
-// kernel holds it if it exists): from those of current[h] (none if h is
-// -1) to those of desired[w].
-func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
+// destinations plans the destinations of service svc (canonical, as the
+// kernel holds it if it exists), whose key is sk: from those of
+// current[h] (none if h is -1) to those of desired[w].
+func (pl *planner) destinations(svc ipvs.Service, sk ipvs.ServiceKey, w, h int) error {
 	want := pl.plan.desired[w].Destinations
 	var have []ipvs.Destination
 	if h >= 0 {
 		have = pl.plan.current[h].Destinations
 	}
-	var keyBuf, wantBuf [smallList]destKey
+	var keyBuf, wantBuf [smallList]netip.AddrPort
 	var usedBuf [smallList]bool
 	haveKeys, used, wantKeys := keyBuf[:0], usedBuf[:min(len(have), smallList)], wantBuf[:0]
 	if len(have) > smallList {
-		haveKeys, used = make([]destKey, 0, len(have)), make([]bool, len(have))
+		haveKeys, used = make([]netip.AddrPort, 0, len(have)), make([]bool, len(have))
 	}
 	for i := range have {
-		haveKeys = append(haveKeys, destKeyIn(&svc, &have[i]))
+		haveKeys = append(haveKeys, have[i].Key(sk))
 	}
-	var index map[destKey]int
+	var index map[netip.AddrPort]int
 	if len(have) > smallList {
-		index = make(map[destKey]int, len(have))
+		index = make(map[netip.AddrPort]int, len(have))
 	}
 	// A destination listed twice (the table changed during the read) is
 	// the same one: the second is set aside as if desired.
@@ -178,9 +220,9 @@ func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
 			used[i] = true
 		}
 	}
-	var seen map[destKey]bool // desired keys not in have, past smallList
+	var seen map[netip.AddrPort]bool // desired keys not in have, past smallList
 	for j := range want {
-		k := destKeyIn(&svc, &want[j])
+		k := want[j].Key(sk)
 		i := -1
 		if index != nil {
 			if x, ok := index[k]; ok {
@@ -194,9 +236,9 @@ func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
 				return pl.twice(svc, want[j])
 			}
 			used[i] = true
-			if !sameDestIn(&svc, &have[i], &want[j]) {
-				d, now := normDest(svc, want[j]), normDest(svc, have[i])
-				pl.add(UpdateDestination, w, h, j, diffDest(&now, &d))
+			if !sameDestIn(sk, k, &have[i], &want[j]) {
+				d, now := canonDest(sk, want[j]), canonDest(sk, have[i])
+				pl.add(KindUpdateDestination, w, h, j, diffDest(&now, &d))
 			}
 			continue
 		}
@@ -208,14 +250,14 @@ func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
 			wantKeys = append(wantKeys, k)
 		} else {
 			if seen == nil {
-				seen = make(map[destKey]bool, len(want))
+				seen = make(map[netip.AddrPort]bool, len(want))
 			}
 			if seen[k] {
 				return pl.twice(svc, want[j])
 			}
 			seen[k] = true
 		}
-		pl.add(CreateDestination, w, h, j, reasonNew)
+		pl.add(KindCreateDestination, w, h, j, reasonNew)
 	}
 	for i := range have {
 		if !used[i] {
@@ -227,15 +269,15 @@ func (pl *planner) destinations(svc ipvs.Service, w, h int) error {
 
 // twice is the error of a desired destination given twice.
 func (pl *planner) twice(svc ipvs.Service, d ipvs.Destination) error {
-	return fmt.Errorf("reconcile: desired destination %s of %s is given twice", normDest(svc, d), svc)
+	return fmt.Errorf("reconcile: desired destination %s of %s is given twice", canonDest(svc.Key(), d), svc)
 }
 
 // retire decides the fate of destination i of the current service h
 // (normalized: svc), which is not desired: remove it, drain it, or let it
 // drain on.
 func (pl *planner) retire(svc ipvs.Service, h, i int) {
-	d := normDest(svc, pl.plan.current[h].Destinations[i])
-	policy := DrainByProtocol
+	d := canonDest(svc.Key(), pl.plan.current[h].Destinations[i])
+	policy := DrainPolicyByProtocol
 	if pl.opts.Drain != nil {
 		policy = pl.opts.Drain(svc)
 	}
@@ -245,29 +287,29 @@ func (pl *planner) retire(svc ipvs.Service, h, i int) {
 	if persistent {
 		conns += uint64(d.PersistentConnections)
 	}
-	if policy == RemoveAtOnce {
+	if policy == DrainPolicyRemoveAtOnce {
 		reason := "not desired; removed at once"
 		if conns > 0 {
 			reason += " with " + connections(d, persistent)
 		}
-		pl.add(RemoveDestination, -1, h, i, reason)
+		pl.add(KindRemoveDestination, -1, h, i, reason)
 		return
 	}
 	if conns == 0 {
-		pl.add(RemoveDestination, -1, h, i, "not desired; no connections left")
+		pl.add(KindRemoveDestination, -1, h, i, "not desired; no connections left")
 		return
 	}
 	var since time.Time
-	if pl.opts.DrainStarted != nil {
-		since = pl.opts.DrainStarted(svc, d)
+	if pl.clock.started != nil {
+		since = pl.clock.started(svc.Key(), d.Key(svc.Key()))
 	}
-	if t := pl.opts.DrainTimeout; t > 0 && !since.IsZero() && pl.now.Sub(since) >= t {
-		pl.add(RemoveDestination, -1, h, i, fmt.Sprintf("not desired; drain timeout %s passed with %s", t, connections(d, persistent)))
+	if t := pl.opts.DrainTimeout; t > 0 && !since.IsZero() && pl.clock.now.Sub(since) >= t {
+		pl.add(KindRemoveDestination, -1, h, i, fmt.Sprintf("not desired; drain timeout %s passed with %s", t, connections(d, persistent)))
 		return
 	}
 	atZero := d.Weight == 0
 	if !atZero {
-		pl.add(DrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its %s end", d.Weight, connections(d, persistent)))
+		pl.add(KindDrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its %s end", d.Weight, connections(d, persistent)))
 		d.Weight = 0
 	}
 	pl.plan.draining = append(pl.plan.draining, Draining{Service: svc, Destination: d, Since: since, atZero: atZero})

@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"errors"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,12 +87,36 @@ func TestComputeNormalization(t *testing.T) {
 	if p := mustCompute(t, k, desired, Options{}); !p.Empty() {
 		t.Errorf("plan for a converged table:\n%s", p)
 	}
-	// A desired timeout of a fraction of a second is the kernel's whole
-	// seconds; a tunnel port of a tunnel destination counts.
-	desired[0].Service.Timeout += 300 * time.Millisecond
+	// A tunnel port of a tunnel destination counts.
 	desired[0].Destinations[2].TunnelPort = 6081
 	wantLines(t, mustCompute(t, k, desired, Options{}),
 		"update destination 10.1.0.3:80 of tcp 10.0.0.1:80: tunnel port 6080 -> 6081")
+}
+
+// TestComputeValidates: a desired table the client would refuse any part
+// of is refused whole, before anything is planned, with the client's
+// *ipvs.InvalidError naming the field and the value.
+func TestComputeValidates(t *testing.T) {
+	svc := tcp("10.0.0.1", 80)
+	frac := tcp("10.0.0.3", 80)
+	frac.Timeout = 300*time.Second + 300*time.Millisecond
+	bigWeight := dst("10.1.0.2:80", 1)
+	bigWeight.Weight = 1 << 31
+	for _, tc := range []struct {
+		desired []ipvs.VirtualServer
+		field   string
+	}{
+		{[]ipvs.VirtualServer{vs(svc, dst("10.1.0.1:80", 1)), vs(frac)}, "service timeout"},
+		{[]ipvs.VirtualServer{vs(svc, dst("10.1.0.1:80", 1), bigWeight)}, "destination weight"},
+		{[]ipvs.VirtualServer{vs(ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.2"), Port: 80})}, "service scheduler"},
+		{[]ipvs.VirtualServer{vs(svc, dst("[2001:db8::1]:80", 1))}, "destination family"},
+	} {
+		_, err := Compute(nil, tc.desired, Options{})
+		var ie *ipvs.InvalidError
+		if !errors.As(err, &ie) || ie.Field != tc.field || !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("Compute: error %v, want an *ipvs.InvalidError of field %q", err, tc.field)
+		}
+	}
 }
 
 // TestComputeIdentity: a change of identity is a removal and a creation.
@@ -152,28 +178,29 @@ func TestComputeDrain(t *testing.T) {
 		started time.Time
 		want    Kind // 0: keeps draining, no write
 	}{
-		{"tcp idle", tcp("10.0.0.1", 80), dst("10.1.0.1:80", 1), Options{}, time.Time{}, RemoveDestination},
-		{"tcp active", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 1), 1, 0, 0), Options{}, time.Time{}, DrainDestination},
-		{"tcp inactive", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 1), 0, 1, 0), Options{}, time.Time{}, DrainDestination},
+		{"tcp idle", tcp("10.0.0.1", 80), dst("10.1.0.1:80", 1), Options{}, time.Time{}, KindRemoveDestination},
+		{"tcp active", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 1), 1, 0, 0), Options{}, time.Time{}, KindDrainDestination},
+		{"tcp inactive", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 1), 0, 1, 0), Options{}, time.Time{}, KindDrainDestination},
 		{"tcp at zero", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 1, 0, 0), Options{}, time.Time{}, 0},
-		{"udp", udp("10.0.0.1", 53), conns(dst("10.1.0.1:53", 1), 0, 4, 0), Options{}, time.Time{}, RemoveDestination},
+		{"udp", udp("10.0.0.1", 53), conns(dst("10.1.0.1:53", 1), 0, 4, 0), Options{}, time.Time{}, KindRemoveDestination},
 		{"udp drained by choice", udp("10.0.0.1", 53), conns(dst("10.1.0.1:53", 1), 0, 4, 0),
-			Options{Drain: func(ipvs.Service) DrainPolicy { return DrainGracefully }}, time.Time{}, DrainDestination},
+			Options{Drain: func(ipvs.Service) DrainPolicy { return DrainPolicyGracefully }}, time.Time{}, KindDrainDestination},
 		{"tcp removed by choice", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 1), 9, 0, 0),
-			Options{Drain: func(ipvs.Service) DrainPolicy { return RemoveAtOnce }}, time.Time{}, RemoveDestination},
-		{"persistent not counted", persistent, conns(dst("10.1.0.1:80", 0), 0, 0, 3), Options{}, time.Time{}, RemoveDestination},
+			Options{Drain: func(ipvs.Service) DrainPolicy { return DrainPolicyRemoveAtOnce }}, time.Time{}, KindRemoveDestination},
+		{"persistent not counted", persistent, conns(dst("10.1.0.1:80", 0), 0, 0, 3), Options{}, time.Time{}, KindRemoveDestination},
 		{"persistent counted", persistent, conns(dst("10.1.0.1:80", 0), 0, 0, 3), Options{CountPersistent: true}, time.Time{}, 0},
-		{"persistent count of a plain service", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 0, 0, 3), Options{CountPersistent: true}, time.Time{}, RemoveDestination},
-		{"timeout passed", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 1, 0, 0), Options{DrainTimeout: time.Minute}, now.Add(-time.Minute), RemoveDestination},
+		{"persistent count of a plain service", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 0, 0, 3), Options{CountPersistent: true}, time.Time{}, KindRemoveDestination},
+		{"timeout passed", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 1, 0, 0), Options{DrainTimeout: time.Minute}, now.Add(-time.Minute), KindRemoveDestination},
 		{"timeout not passed", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 1, 0, 0), Options{DrainTimeout: time.Minute}, now.Add(-59 * time.Second), 0},
 		{"timeout, start unknown", tcp("10.0.0.1", 80), conns(dst("10.1.0.1:80", 0), 1, 0, 0), Options{DrainTimeout: time.Minute}, time.Time{}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := tc.opts
-			opts.Now = now
-			opts.DrainStarted = func(ipvs.Service, ipvs.Destination) time.Time { return tc.started }
+			clock := drainClock{now: now, started: func(ipvs.ServiceKey, netip.AddrPort) time.Time { return tc.started }}
 			current := readBack([]ipvs.VirtualServer{vs(tc.svc, tc.d, dst("10.1.0.7:80", 1))})
-			p := mustCompute(t, current, []ipvs.VirtualServer{vs(tc.svc, dst("10.1.0.7:80", 1))}, opts)
+			p, err := compute(current, []ipvs.VirtualServer{vs(tc.svc, dst("10.1.0.7:80", 1))}, tc.opts, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var got Kind
 			if cs := p.Changes(); len(cs) == 1 {
 				got = cs[0].Kind
@@ -183,7 +210,7 @@ func TestComputeDrain(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("plan:\n%swant %v", p, tc.want)
 			}
-			if draining := got == 0 || got == DrainDestination; draining != (len(p.Draining()) == 1) {
+			if draining := got == 0 || got == KindDrainDestination; draining != (len(p.Draining()) == 1) {
 				t.Errorf("draining %v", p.Draining())
 			}
 		})
@@ -221,8 +248,8 @@ func TestComputeReadTwice(t *testing.T) {
 }
 
 // TestSameDestIn checks the planner's comparison without copies against
-// sameDest of the normalized destinations, over every combination of the
-// fields it looks at.
+// sameDest of the canonical destinations, over every combination of the
+// fields it looks at, for destinations of the same key.
 func TestSameDestIn(t *testing.T) {
 	svcs := []ipvs.Service{{Family: ipvs.FamilyIPv4, Port: 80}, {Family: ipvs.FamilyIPv6, FWMark: 1}}
 	addrs := []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("2001:db8::1")}
@@ -242,8 +269,12 @@ func TestSameDestIn(t *testing.T) {
 	for _, svc := range svcs {
 		for i := range dests {
 			for j := range dests {
-				a, b := normDest(svc, dests[i]), normDest(svc, dests[j])
-				if got, want := sameDestIn(&svc, &dests[i], &dests[j]), sameDest(&a, &b); got != want {
+				k := dests[i].Key(svc.Key())
+				if dests[j].Key(svc.Key()) != k {
+					continue
+				}
+				a, b := canonDest(svc.Key(), dests[i]), canonDest(svc.Key(), dests[j])
+				if got, want := sameDestIn(svc.Key(), k, &dests[i], &dests[j]), sameDest(&a, &b); got != want {
 					t.Fatalf("sameDestIn(%v, %+v, %+v) = %v, want %v", svc, dests[i], dests[j], got, want)
 				}
 			}

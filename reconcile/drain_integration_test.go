@@ -124,7 +124,7 @@ func TestKernelDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cs := p.Changes(); len(cs) != 2 || cs[0].Kind != DrainDestination || cs[1].Kind != DrainDestination {
+	if cs := p.Changes(); len(cs) != 2 || cs[0].Kind != KindDrainDestination || cs[1].Kind != KindDrainDestination {
 		t.Fatalf("plan:\n%s", p)
 	}
 
@@ -135,7 +135,7 @@ func TestKernelDrain(t *testing.T) {
 	if p, err = r2.Sync(ctx, desired); err != nil {
 		t.Fatal(err)
 	}
-	if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != UpdateDestination || cs[0].Destination.String() != addrs[2] {
+	if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != KindUpdateDestination || cs[0].Destination.String() != addrs[2] {
 		t.Fatalf("plan after the restart:\n%s", p)
 	}
 	for range 3 {
@@ -164,7 +164,7 @@ func TestKernelDrain(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != RemoveDestination || cs[0].Destination.String() != addrs[1] {
+	if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != KindRemoveDestination || cs[0].Destination.String() != addrs[1] {
 		t.Fatalf("plan after the connection ended:\n%s", p)
 	}
 	if w := weights(); len(w) != 2 {

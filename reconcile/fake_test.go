@@ -66,6 +66,10 @@ func TestFakeRefusedWrites(t *testing.T) {
 	if !errors.As(err, &ce) || !errors.Is(err, syscall.ENOMEM) || ce.Change.Destination.String() != "10.1.0.2:80" {
 		t.Fatalf("Apply: %v", err)
 	}
+	// The change names the object once; the client's error would again.
+	if got, want := err.Error(), "reconcile: create destination 10.1.0.2:80 of tcp 10.0.0.1:80: not in the table (masq, weight 1): cannot allocate memory"; got != want {
+		t.Errorf("Apply's error\n%s\nwant\n%s", got, want)
+	}
 	for i, r := range results {
 		if (r != nil) != (i == 2) {
 			t.Errorf("result %d (%s): %v", i, p.Changes()[i], r)

@@ -39,12 +39,12 @@ func vs(s ipvs.Service, ds ...ipvs.Destination) ipvs.VirtualServer {
 func readBack(t []ipvs.VirtualServer) []ipvs.VirtualServer {
 	out := make([]ipvs.VirtualServer, len(t))
 	for i, v := range t {
-		s := normService(v.Service)
+		s := canonService(v.Service)
 		s.Flags |= ipvs.FlagHashed
 		s.Stats.Connections = 7
 		out[i].Service = s
 		for _, d := range v.Destinations {
-			d = normDest(s, d)
+			d = canonDest(s.Key(), d)
 			d.Stats.InBytes = 99
 			out[i].Destinations = append(out[i].Destinations, d)
 		}
@@ -57,46 +57,46 @@ func readBack(t []ipvs.VirtualServer) []ipvs.VirtualServer {
 func applyToTable(table []ipvs.VirtualServer, changes []Change) ([]ipvs.VirtualServer, error) {
 	t := slices.Clone(table)
 	find := func(s ipvs.Service) int {
-		k := keyOf(normService(s))
-		return slices.IndexFunc(t, func(v ipvs.VirtualServer) bool { return keyOf(normService(v.Service)) == k })
+		k := s.Key()
+		return slices.IndexFunc(t, func(v ipvs.VirtualServer) bool { return v.Service.Key() == k })
 	}
 	for _, c := range changes {
 		i := find(c.Service)
-		if c.Kind != CreateService && i < 0 {
+		if c.Kind != KindCreateService && i < 0 {
 			return nil, fmt.Errorf("%s: no such service", c)
 		}
 		var j int
 		if c.Kind.isDestination() {
-			svc := normService(t[i].Service)
-			k := destKeyOf(normDest(svc, c.Destination))
-			j = slices.IndexFunc(t[i].Destinations, func(d ipvs.Destination) bool { return destKeyOf(normDest(svc, d)) == k })
-			if c.Kind != CreateDestination && j < 0 {
+			sk := t[i].Service.Key()
+			k := c.Destination.Key(sk)
+			j = slices.IndexFunc(t[i].Destinations, func(d ipvs.Destination) bool { return d.Key(sk) == k })
+			if c.Kind != KindCreateDestination && j < 0 {
 				return nil, fmt.Errorf("%s: no such destination", c)
 			}
 		}
 		switch c.Kind {
-		case CreateService:
+		case KindCreateService:
 			if i >= 0 {
 				return nil, fmt.Errorf("%s: exists", c)
 			}
 			t = append(t, ipvs.VirtualServer{Service: c.Service})
-		case UpdateService:
+		case KindUpdateService:
 			t[i].Service = c.Service
-		case RemoveService:
+		case KindRemoveService:
 			t = slices.Delete(t, i, i+1)
-		case CreateDestination:
+		case KindCreateDestination:
 			if j >= 0 {
 				return nil, fmt.Errorf("%s: exists", c)
 			}
 			t[i].Destinations = append(slices.Clone(t[i].Destinations), c.Destination)
-		case UpdateDestination, DrainDestination:
+		case KindUpdateDestination, KindDrainDestination:
 			ds := slices.Clone(t[i].Destinations)
 			old := ds[j]
 			ds[j] = c.Destination
 			ds[j].ActiveConnections, ds[j].InactiveConnections, ds[j].PersistentConnections =
 				old.ActiveConnections, old.InactiveConnections, old.PersistentConnections
 			t[i].Destinations = ds
-		case RemoveDestination:
+		case KindRemoveDestination:
 			t[i].Destinations = slices.Delete(slices.Clone(t[i].Destinations), j, j+1)
 		}
 	}

@@ -129,7 +129,7 @@ func TestKernelUDPRemovedAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != RemoveDestination {
+		if cs := p.Changes(); len(cs) != 1 || cs[0].Kind != KindRemoveDestination {
 			t.Errorf("plan:\n%s", p)
 		}
 		advised := len(p.Advisories()) == 1 && p.Advisories()[0].Sysctl == "expire_nodest_conn"

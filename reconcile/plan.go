@@ -15,42 +15,42 @@ type DrainPolicy uint8
 
 // Possible DrainPolicy values.
 const (
-	// DrainByProtocol is kube-proxy's default: destinations of TCP
+	// DrainPolicyByProtocol is kube-proxy's default: destinations of TCP
 	// services (and of firewall-mark services, whose protocol the kernel
 	// does not report) drain; those of UDP and SCTP services are removed
 	// at once, since their flows never go idle by themselves.
-	DrainByProtocol DrainPolicy = iota
-	// DrainGracefully sets the destination's weight to 0, so it gets no
-	// new connections, and removes it once its connections have ended or
-	// Options.DrainTimeout has passed.
-	DrainGracefully
-	// RemoveAtOnce removes the destination in the same plan.
-	RemoveAtOnce
+	DrainPolicyByProtocol DrainPolicy = iota
+	// DrainPolicyGracefully sets the destination's weight to 0, so it gets
+	// no new connections, and removes it once its connections have ended
+	// or Options.DrainTimeout has passed.
+	DrainPolicyGracefully
+	// DrainPolicyRemoveAtOnce removes the destination in the same plan.
+	DrainPolicyRemoveAtOnce
 )
 
 // String returns "by protocol", "drain" or "remove".
 func (p DrainPolicy) String() string {
 	switch p {
-	case DrainByProtocol:
+	case DrainPolicyByProtocol:
 		return "by protocol"
-	case DrainGracefully:
+	case DrainPolicyGracefully:
 		return "drain"
-	case RemoveAtOnce:
+	case DrainPolicyRemoveAtOnce:
 		return "remove"
 	}
 	return fmt.Sprintf("policy(%d)", uint8(p))
 }
 
-// resolve turns DrainByProtocol into the policy it means for svc.
+// resolve turns DrainPolicyByProtocol into the policy it means for svc.
 func (p DrainPolicy) resolve(svc ipvs.Service) DrainPolicy {
-	if p != DrainByProtocol {
+	if p != DrainPolicyByProtocol {
 		return p
 	}
 	switch svc.Protocol {
 	case ipvs.ProtocolUDP, ipvs.ProtocolSCTP:
-		return RemoveAtOnce
+		return DrainPolicyRemoveAtOnce
 	}
-	return DrainGracefully
+	return DrainPolicyGracefully
 }
 
 // Options configure a plan.
@@ -61,23 +61,18 @@ type Options struct {
 	Owns func(ipvs.Service) bool
 	// Drain chooses the policy for the destinations of a service (as the
 	// kernel holds it) that are no longer desired; nil, or
-	// DrainByProtocol, means kube-proxy's default.
+	// DrainPolicyByProtocol, means kube-proxy's default.
 	Drain func(ipvs.Service) DrainPolicy
 	// DrainTimeout, if positive, removes a draining destination this long
-	// after it was first seen draining, even with connections left.
+	// after it was first seen draining, even with connections left. Only
+	// a Reconciler knows when that was: it remembers each drain from one
+	// Sync (or Plan) to the next. Compute and NewPlan, which remember
+	// nothing, leave it to connections to end drains.
 	DrainTimeout time.Duration
 	// CountPersistent counts the persistent connections (templates) of a
 	// draining destination of a persistent service as connections that
 	// keep it: its clients' affinity then ends before it goes.
 	CountPersistent bool
-	// DrainStarted returns when the destination dst of service svc was
-	// first seen draining, or the zero time if never; it bounds drains
-	// with DrainTimeout. The Reconciler keeps these times; a nil
-	// DrainStarted lets only connections end a drain.
-	DrainStarted func(svc ipvs.Service, dst ipvs.Destination) time.Time
-	// Now is the time the plan is made at, for DrainTimeout; zero means
-	// time.Now().
-	Now time.Time
 	// Sysctls are the namespace's IPVS settings, from which the plan
 	// advises on drains and removals (see Plan.Advisories). If nil,
 	// NewPlan and the Reconciler read them when a plan drains or removes
@@ -90,25 +85,25 @@ type Kind uint8
 
 // Possible Kind values, in the order a plan applies them.
 const (
-	CreateService Kind = iota + 1
-	UpdateService
-	CreateDestination
-	UpdateDestination
-	// DrainDestination sets the weight of a destination that is no
+	KindCreateService Kind = iota + 1
+	KindUpdateService
+	KindCreateDestination
+	KindUpdateDestination
+	// KindDrainDestination sets the weight of a destination that is no
 	// longer desired to 0; it stays until its connections end.
-	DrainDestination
-	RemoveDestination
-	RemoveService
+	KindDrainDestination
+	KindRemoveDestination
+	KindRemoveService
 )
 
 var kindNames = [...]string{
-	CreateService:     "create service",
-	UpdateService:     "update service",
-	CreateDestination: "create destination",
-	UpdateDestination: "update destination",
-	DrainDestination:  "drain destination",
-	RemoveDestination: "remove destination",
-	RemoveService:     "remove service",
+	KindCreateService:     "create service",
+	KindUpdateService:     "update service",
+	KindCreateDestination: "create destination",
+	KindUpdateDestination: "update destination",
+	KindDrainDestination:  "drain destination",
+	KindRemoveDestination: "remove destination",
+	KindRemoveService:     "remove service",
 }
 
 // String returns the kind's name, such as "create service".
@@ -120,7 +115,7 @@ func (k Kind) String() string {
 }
 
 // isDestination reports whether changes of kind k are destination writes.
-func (k Kind) isDestination() bool { return k >= CreateDestination && k <= RemoveDestination }
+func (k Kind) isDestination() bool { return k >= KindCreateDestination && k <= KindRemoveDestination }
 
 // Change is one write of a Plan.
 type Change struct {
@@ -157,7 +152,7 @@ func (c Change) String() string {
 	// What a creation sets is worth seeing in a dry run; it is
 	// written out here rather than kept in every Reason.
 	switch c.Kind {
-	case CreateService:
+	case KindCreateService:
 		s := c.Service
 		fmt.Fprintf(&b, " (scheduler %s", s.Scheduler)
 		if s.PersistenceEngine != "" {
@@ -170,7 +165,7 @@ func (c Change) String() string {
 			fmt.Fprintf(&b, ", timeout %s, netmask %s", s.Timeout, s.Netmask)
 		}
 		b.WriteByte(')')
-	case CreateDestination:
+	case KindCreateDestination:
 		fmt.Fprintf(&b, " (%s, weight %d)", c.Destination.Forward, c.Destination.Weight)
 	}
 	return b.String()
@@ -228,19 +223,19 @@ func (p *Plan) change(i int) Change {
 	e := &p.entries[i]
 	c := Change{Kind: e.kind, Reason: e.reason}
 	switch {
-	case e.kind == CreateService || e.kind == UpdateService:
-		c.Service = normService(p.desired[e.want].Service)
+	case e.kind == KindCreateService || e.kind == KindUpdateService:
+		c.Service = canonService(p.desired[e.want].Service)
 	case e.have >= 0:
-		c.Service = normService(p.current[e.have].Service)
+		c.Service = canonService(p.current[e.have].Service)
 	default: // a destination of a service created
-		c.Service = normService(p.desired[e.want].Service)
+		c.Service = canonService(p.desired[e.want].Service)
 	}
 	switch e.kind {
-	case CreateDestination, UpdateDestination:
-		c.Destination = normDest(c.Service, p.desired[e.want].Destinations[e.dest])
-	case DrainDestination, RemoveDestination:
-		c.Destination = normDest(c.Service, p.current[e.have].Destinations[e.dest])
-		if e.kind == DrainDestination {
+	case KindCreateDestination, KindUpdateDestination:
+		c.Destination = canonDest(c.Service.Key(), p.desired[e.want].Destinations[e.dest])
+	case KindDrainDestination, KindRemoveDestination:
+		c.Destination = canonDest(c.Service.Key(), p.current[e.have].Destinations[e.dest])
+		if e.kind == KindDrainDestination {
 			c.Destination.Weight = 0
 		}
 	}

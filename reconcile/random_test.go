@@ -13,10 +13,10 @@ import (
 // every protocol, fwmark ones, persistence, every forwarding method.
 func randomTable(rng *rand.Rand) []ipvs.VirtualServer {
 	var out []ipvs.VirtualServer
-	seen := map[serviceKey]bool{}
+	seen := map[ipvs.ServiceKey]bool{}
 	for range rng.IntN(8) {
 		svc := randomService(rng)
-		if k := keyOf(normService(svc)); !seen[k] {
+		if k := svc.Key(); !seen[k] {
 			seen[k] = true
 			out = append(out, ipvs.VirtualServer{Service: svc, Destinations: randomDests(rng, svc)})
 		}
@@ -52,7 +52,7 @@ func randomService(rng *rand.Rand) ipvs.Service {
 
 func randomDests(rng *rand.Rand, svc ipvs.Service) []ipvs.Destination {
 	var out []ipvs.Destination
-	seen := map[destKey]bool{}
+	seen := map[netip.AddrPort]bool{}
 	six := svc.Family == ipvs.FamilyIPv6 || svc.Address.Is6()
 	for range rng.IntN(6) {
 		d := ipvs.Destination{
@@ -70,7 +70,7 @@ func randomDests(rng *rand.Rand, svc ipvs.Service) []ipvs.Destination {
 		if rng.IntN(4) == 0 {
 			d.UpperThreshold, d.LowerThreshold = 100, uint32(rng.IntN(100))
 		}
-		if k := destKeyOf(normDest(normService(svc), d)); !seen[k] {
+		if k := d.Key(svc.Key()); !seen[k] {
 			seen[k] = true
 			out = append(out, d)
 		}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -33,12 +34,11 @@ type Reconciler struct {
 
 // drainID identifies a destination of a service.
 type drainID struct {
-	svc serviceKey
-	dst destKey
+	svc ipvs.ServiceKey
+	dst netip.AddrPort
 }
 
-// NewReconciler returns a Reconciler of the table of c. Its Options.Now
-// and Options.DrainStarted are its own.
+// NewReconciler returns a Reconciler of the table of c.
 func NewReconciler(c *ipvs.Client, opts Options) *Reconciler {
 	return &Reconciler{client: c, opts: opts, clock: time.Now, since: map[drainID]time.Time{}}
 }
@@ -83,12 +83,10 @@ func (r *Reconciler) plan(ctx context.Context, desired []ipvs.VirtualServer) (*P
 // planTable plans from the table current with the drain times, and
 // records the new ones. r.mu is held.
 func (r *Reconciler) planTable(current, desired []ipvs.VirtualServer) (*Plan, error) {
-	opts := r.opts
-	opts.Now = r.clock()
-	opts.DrainStarted = func(svc ipvs.Service, dst ipvs.Destination) time.Time {
-		return r.since[drainID{keyOf(svc), destKeyOf(dst)}]
-	}
-	p, err := Compute(current, desired, opts)
+	now := r.clock()
+	p, err := compute(current, desired, r.opts, drainClock{now: now, started: func(svc ipvs.ServiceKey, dst netip.AddrPort) time.Time {
+		return r.since[drainID{svc, dst}]
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -100,10 +98,11 @@ func (r *Reconciler) planTable(current, desired []ipvs.VirtualServer) (*Plan, er
 		if !d.atZero {
 			continue
 		}
-		id := drainID{keyOf(d.Service), destKeyOf(d.Destination)}
+		k := d.Service.Key()
+		id := drainID{k, d.Destination.Key(k)}
 		t, ok := r.since[id]
 		if !ok {
-			t = opts.Now
+			t = now
 		}
 		since[id], d.Since = t, t
 	}

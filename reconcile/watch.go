@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"net/netip"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
@@ -14,21 +15,21 @@ type EventKind uint8
 
 // Possible EventKind values.
 const (
-	ServiceAdded EventKind = iota + 1
-	ServiceRemoved
-	ServiceChanged
-	DestinationAdded
-	DestinationRemoved
-	DestinationChanged
+	EventKindServiceAdded EventKind = iota + 1
+	EventKindServiceRemoved
+	EventKindServiceChanged
+	EventKindDestinationAdded
+	EventKindDestinationRemoved
+	EventKindDestinationChanged
 )
 
 var eventNames = [...]string{
-	ServiceAdded:       "service added",
-	ServiceRemoved:     "service removed",
-	ServiceChanged:     "service changed",
-	DestinationAdded:   "destination added",
-	DestinationRemoved: "destination removed",
-	DestinationChanged: "destination changed",
+	EventKindServiceAdded:       "service added",
+	EventKindServiceRemoved:     "service removed",
+	EventKindServiceChanged:     "service changed",
+	EventKindDestinationAdded:   "destination added",
+	EventKindDestinationRemoved: "destination removed",
+	EventKindDestinationChanged: "destination changed",
 }
 
 // String returns the kind's name, such as "destination added".
@@ -56,7 +57,7 @@ type Event struct {
 // "destination changed 10.0.0.2:80 of tcp 10.0.0.1:80: weight 1 -> 0".
 func (e Event) String() string {
 	s := e.Kind.String() + " "
-	if e.Kind >= DestinationAdded {
+	if e.Kind >= EventKindDestinationAdded {
 		s += e.Destination.String() + " of "
 	}
 	s += e.Service.String()
@@ -73,36 +74,36 @@ func (e Event) String() string {
 // service's when added and before it when removed.
 func Diff(prev, next []ipvs.VirtualServer) []Event {
 	var out []Event
-	old := make(map[serviceKey]int, len(prev))
+	old := make(map[ipvs.ServiceKey]int, len(prev))
 	for i, vs := range prev {
-		old[keyOf(normService(vs.Service))] = i
+		old[vs.Service.Key()] = i
 	}
-	kept := make(map[serviceKey]bool, len(next))
+	kept := make(map[ipvs.ServiceKey]bool, len(next))
 	for _, vs := range next {
-		svc := normService(vs.Service)
-		k := keyOf(svc)
+		svc := canonService(vs.Service)
+		k := svc.Key()
 		kept[k] = true
 		i, ok := old[k]
 		if !ok {
-			out = append(out, Event{Kind: ServiceAdded, Service: svc})
+			out = append(out, Event{Kind: EventKindServiceAdded, Service: svc})
 			for _, d := range vs.Destinations {
-				out = append(out, Event{Kind: DestinationAdded, Service: svc, Destination: normDest(svc, d)})
+				out = append(out, Event{Kind: EventKindDestinationAdded, Service: svc, Destination: canonDest(svc.Key(), d)})
 			}
 			continue
 		}
-		before := normService(prev[i].Service)
+		before := canonService(prev[i].Service)
 		if c := diffService(before, svc); c != "" {
-			out = append(out, Event{Kind: ServiceChanged, Service: svc, Change: c})
+			out = append(out, Event{Kind: EventKindServiceChanged, Service: svc, Change: c})
 		}
 		out = diffDests(out, svc, prev[i].Destinations, vs.Destinations)
 	}
 	for _, vs := range prev {
-		svc := normService(vs.Service)
-		if !kept[keyOf(svc)] {
+		svc := canonService(vs.Service)
+		if !kept[svc.Key()] {
 			for _, d := range vs.Destinations {
-				out = append(out, Event{Kind: DestinationRemoved, Service: svc, Destination: normDest(svc, d)})
+				out = append(out, Event{Kind: EventKindDestinationRemoved, Service: svc, Destination: canonDest(svc.Key(), d)})
 			}
-			out = append(out, Event{Kind: ServiceRemoved, Service: svc})
+			out = append(out, Event{Kind: EventKindServiceRemoved, Service: svc})
 		}
 	}
 	return out
@@ -110,26 +111,27 @@ func Diff(prev, next []ipvs.VirtualServer) []Event {
 
 // diffDests appends the differences of the destinations of svc.
 func diffDests(out []Event, svc ipvs.Service, prev, next []ipvs.Destination) []Event {
-	old := make(map[destKey]ipvs.Destination, len(prev))
+	sk := svc.Key()
+	old := make(map[netip.AddrPort]ipvs.Destination, len(prev))
 	for _, d := range prev {
-		d = normDest(svc, d)
-		old[destKeyOf(d)] = d
+		d = canonDest(sk, d)
+		old[d.Key(sk)] = d
 	}
-	kept := make(map[destKey]bool, len(next))
+	kept := make(map[netip.AddrPort]bool, len(next))
 	for _, d := range next {
-		d = normDest(svc, d)
-		k := destKeyOf(d)
+		d = canonDest(sk, d)
+		k := d.Key(sk)
 		kept[k] = true
 		if b, ok := old[k]; !ok {
-			out = append(out, Event{Kind: DestinationAdded, Service: svc, Destination: d})
+			out = append(out, Event{Kind: EventKindDestinationAdded, Service: svc, Destination: d})
 		} else if c := diffDest(&b, &d); c != "" {
-			out = append(out, Event{Kind: DestinationChanged, Service: svc, Destination: d, Change: c})
+			out = append(out, Event{Kind: EventKindDestinationChanged, Service: svc, Destination: d, Change: c})
 		}
 	}
 	for _, d := range prev {
-		d = normDest(svc, d)
-		if !kept[destKeyOf(d)] {
-			out = append(out, Event{Kind: DestinationRemoved, Service: svc, Destination: d})
+		d = canonDest(sk, d)
+		if !kept[d.Key(sk)] {
+			out = append(out, Event{Kind: EventKindDestinationRemoved, Service: svc, Destination: d})
 		}
 	}
 	return out

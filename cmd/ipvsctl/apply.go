@@ -31,7 +31,7 @@ func (e *env) apply(args []string) int {
 		fmt.Fprintln(e.errw, "usage: ipvsctl apply -f FILE [--dry-run] [--netns NS] [--own all|listed] [--drain protocol|drain|remove]")
 		return 2
 	}
-	policy, ok := map[string]reconcile.DrainPolicy{"protocol": reconcile.DrainByProtocol, "drain": reconcile.DrainGracefully, "remove": reconcile.RemoveAtOnce}[*drain]
+	policy, ok := map[string]reconcile.DrainPolicy{"protocol": reconcile.DrainPolicyByProtocol, "drain": reconcile.DrainPolicyGracefully, "remove": reconcile.DrainPolicyRemoveAtOnce}[*drain]
 	if !ok {
 		fmt.Fprintf(e.errw, "invalid --drain %q: protocol, drain or remove\n", *drain)
 		return 2

@@ -209,7 +209,7 @@ func (e *env) restore(cmd *cli.Command) int {
 	}); code != 0 {
 		return code
 	}
-	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.RemoveAtOnce }}
+	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }}
 	plan, err := reconcile.Compute(current, t.desired(), opts)
 	if err != nil {
 		fmt.Fprintln(e.errw, err)

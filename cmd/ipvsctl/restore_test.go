@@ -36,7 +36,7 @@ func plan(t *testing.T, input string, flush bool) (string, int, string) {
 		return "", code, errb.String()
 	}
 	p, err := reconcile.Compute(current(), d.desired(), reconcile.Options{Owns: d.owns,
-		Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.RemoveAtOnce }})
+		Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }})
 	if err != nil {
 		t.Fatal(err)
 	}

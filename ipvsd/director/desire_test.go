@@ -181,7 +181,7 @@ func TestDesireProperty(t *testing.T) {
 		checkRules(t, round, vs, hs, admins, was, res)
 
 		// Through reconcile, the table becomes the desired one.
-		p, err := reconcile.NewPlan(ctx, c, []ipvs.VirtualServer{res.vs}, reconcile.Options{Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.RemoveAtOnce }})
+		p, err := reconcile.NewPlan(ctx, c, []ipvs.VirtualServer{res.vs}, reconcile.Options{Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }})
 		if err != nil {
 			t.Fatal(err)
 		}

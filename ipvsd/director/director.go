@@ -215,7 +215,7 @@ func (rt *vsRuntime) carryHealth(old *vsRuntime) {
 func (d *Director) setOwned(stored []string) {
 	m := make(map[string]reconcile.DrainPolicy, len(d.vss)+len(stored))
 	for _, id := range stored {
-		m[id] = reconcile.DrainByProtocol
+		m[id] = reconcile.DrainPolicyByProtocol
 	}
 	for _, rt := range d.vss {
 		m[rt.id] = drainPolicyOf(rt.cfg.FailurePolicy())
@@ -228,9 +228,9 @@ func (d *Director) setOwned(stored []string) {
 // it no longer has.
 func drainPolicyOf(p config.Policy) reconcile.DrainPolicy {
 	if p == config.PolicyRemove {
-		return reconcile.RemoveAtOnce
+		return reconcile.DrainPolicyRemoveAtOnce
 	}
-	return reconcile.DrainGracefully
+	return reconcile.DrainPolicyGracefully
 }
 
 // owns reports whether the director may write the service.

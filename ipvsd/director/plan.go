@@ -86,9 +86,9 @@ func (d *Director) Plan(ctx context.Context, cfg *config.Config) (*PlanReport, e
 	for _, c := range plan.Changes() {
 		pc := PlannedChange{Change: c.String()}
 		switch c.Kind {
-		case reconcile.CreateService, reconcile.UpdateService:
+		case reconcile.KindCreateService, reconcile.KindUpdateService:
 			pc.Why = reasons[c.Service.String()]
-		case reconcile.RemoveService:
+		case reconcile.KindRemoveService:
 			pc.Why = "no longer configured"
 		default:
 			pc.Why = reasons[c.Service.String()+" "+addrPort(c.Destination).String()]
