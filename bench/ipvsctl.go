@@ -9,12 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/ipvs-go/ipvs/internal/netns"
 )
 
 // The ipvsctl suite measures cmd/ipvsctl against stock ipvsadm on a save
@@ -45,26 +44,13 @@ func ipvsctlSave(services, dests int) []byte {
 // ipvsctlRun runs one command in the namespace ns with stdin, its output
 // discarded, and returns its wall time and peak RSS; a failure's output is
 // in the error.
-func ipvsctlRun(ns *os.File, stdin []byte, name string, args ...string) (time.Duration, int64, error) {
-	type ran struct {
-		d   time.Duration
-		rss int64
-		err error
-	}
-	ch := make(chan ran)
-	go func() {
-		// The thread stays in ns and ends with the goroutine; the child
-		// starts from it, in ns.
-		runtime.LockOSThread()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- ran{err: err}
-			return
-		}
-		d, rss, err := ipvsctlExec(stdin, name, args...)
-		ch <- ran{d, rss, err}
-	}()
-	r := <-ch
-	return r.d, r.rss, r.err
+func ipvsctlRun(ns *netns.NS, stdin []byte, name string, args ...string) (d time.Duration, rss int64, err error) {
+	// The child starts from a thread in ns, so it runs there.
+	err = ns.Do(func() error {
+		d, rss, err = ipvsctlExec(stdin, name, args...)
+		return err
+	})
+	return d, rss, err
 }
 
 func ipvsctlExec(stdin []byte, name string, args ...string) (time.Duration, int64, error) {
@@ -100,7 +86,7 @@ func ipvsctlSuite(services, dests, rep int) error {
 			Rep: rep, Objects: objects, Seconds: d.Seconds(), Allocs: -1, RSSKiB: rss})
 	}
 	for _, c := range []struct{ name, path string }{{"ipvsadm", "ipvsadm"}, {"ipvsctl", bin}} {
-		ns, err := recNetNS()
+		ns, err := netns.New()
 		if err != nil {
 			return err
 		}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	moby "github.com/moby/ipvs"
-	"golang.org/x/sys/unix"
 
 	lib "github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/reconcile"
@@ -233,31 +232,6 @@ func cpuTimes() (idle, total uint64, err error) {
 		}
 	}
 	return idle, total, nil
-}
-
-// recNetNS returns a fresh network namespace with lo up. The thread that
-// makes it never leaves it and ends with its goroutine. The reconcile
-// suite no longer uses it; the ipvsctl suite does.
-func recNetNS() (*os.File, error) {
-	type made struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan made)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- made{err: fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err == nil {
-			err = loUp() // ip runs in this thread's namespace
-		}
-		ch <- made{f, err}
-	}()
-	m := <-ch
-	return m.f, m.err
 }
 
 // mobyVS is a desired service in moby/ipvs's types.

@@ -1,15 +1,23 @@
 //go:build linux
 
-// Package netns makes network namespaces for the integration tests and
-// the demo, and runs code and commands inside them. It is internal-only.
+// Package netns makes network namespaces for the tests of every module of
+// the repository, the benchmark and the demo, and runs code and commands
+// inside them. It is internal-only; the nested modules (cmd/ipvsctl,
+// exporter, bench) may import it, since Go's internal rule goes by import
+// path.
 package netns
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,6 +81,11 @@ func linkUp(name string) error {
 // Fd returns the namespace's file descriptor, for ipvs.Config.NetNS.
 func (ns *NS) Fd() int { return int(ns.f.Fd()) }
 
+// Path returns a path that names the namespace while it is open, for
+// programs that take one (ipvs.Config.NetNSPath, ipvsctl --netns,
+// nsenter --net=PATH).
+func (ns *NS) Path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd()) }
+
 // Close releases the namespace; it ends when nothing else holds it.
 func (ns *NS) Close() error { return ns.f.Close() }
 
@@ -91,28 +104,72 @@ func (ns *NS) Do(fn func() error) error {
 	return <-ch
 }
 
-// Sh runs a shell command in the namespace and returns its output.
-func (ns *NS) Sh(cmd string) (string, error) {
-	var out []byte
+// Result is what a command run in a namespace did.
+type Result struct {
+	Stdout, Stderr string
+	// Code is the exit status.
+	Code int
+}
+
+// Run runs a program in the namespace with stdin as its input. A program
+// that ran and failed is a Result with its Code, not an error; the error
+// says why it could not run.
+func (ns *NS) Run(stdin, name string, args ...string) (Result, error) {
+	var r Result
 	err := ns.Do(func() error {
-		var err error
-		out, err = exec.Command("/bin/sh", "-c", cmd).CombinedOutput()
+		cmd := exec.Command(name, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
+		err := cmd.Run()
+		r.Stdout, r.Stderr = out.String(), errb.String()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.Code = ee.ExitCode()
+			return nil
+		}
 		return err
 	})
-	return string(out), err
+	return r, err
+}
+
+// Sh runs a shell script in the namespace and returns its standard
+// output. A non-zero exit status is an error that quotes the script and
+// both outputs.
+func (ns *NS) Sh(script string) (string, error) {
+	r, err := ns.Run("", "/bin/sh", "-c", script)
+	if err == nil && r.Code != 0 {
+		err = fmt.Errorf("%s: exit status %d: %s%s", script, r.Code, r.Stdout, r.Stderr)
+	}
+	return r.Stdout, err
 }
 
 // Client makes a second namespace, a client of ns over a veth pair: ns
 // is 10.99.0.1 and holds the virtual addresses 10.99.1.0/24 on lo, the
-// client is 10.99.0.2 and routes them through ns. Its packets reach IPVS
-// in ns as a remote client's do, at LOCAL_IN.
+// client is 10.99.0.2 and routes 10.99.0.0/16 through ns. It is ClientOn
+// of that network and those addresses.
 func (ns *NS) Client() (*NS, error) {
+	return ns.ClientOn(netip.MustParsePrefix("10.99.0.0/16"), netip.MustParsePrefix("10.99.1.1/24"))
+}
+
+// ClientOn makes a second namespace, a client of ns over a veth pair, so
+// that its packets reach IPVS in ns as a remote client's do, at LOCAL_IN.
+// network is an IPv4 /16, such as 10.98.0.0/16: on the link, ns is .0.1
+// and the client .0.2, and the client routes all of network through ns.
+// vips are added to ns's lo, such as 10.98.1.1/24 for the virtual
+// addresses 10.98.1.0/24.
+func (ns *NS) ClientOn(network netip.Prefix, vips ...netip.Prefix) (*NS, error) {
+	if !network.Addr().Is4() || network.Bits() != 16 {
+		return nil, fmt.Errorf("client network %s is not an IPv4 /16", network)
+	}
+	base := network.Masked().Addr().As4()
+	dirAddr, cliAddr := base, base
+	dirAddr[3], cliAddr[3] = 1, 2
 	client, err := New()
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*NS, error) {
-		client.Close()
+		_ = client.Close()
 		return nil, err
 	}
 	// ip moves a link to the namespace of a process.
@@ -124,44 +181,63 @@ func (ns *NS) Client() (*NS, error) {
 		return fail(err)
 	}
 	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
-	// busybox's ip ignores the peer's name, so the kernel names it: find it.
-	if out, err := ns.Sh("ip link add dir0 type veth peer cli0"); err != nil {
-		return fail(fmt.Errorf("veth: %v: %s", err, out))
-	}
-	peer, err := ns.otherLink("dir0")
+	before, err := ns.links()
 	if err != nil {
 		return fail(err)
 	}
-	if out, err := ns.Sh(fmt.Sprintf("ip link set %s netns %d && ip addr add 10.99.0.1/24 dev dir0 && ip link set dir0 up && "+
-		"ip addr add 10.99.1.1/24 dev lo", peer, holder.Process.Pid)); err != nil {
-		return fail(fmt.Errorf("director side: %v: %s", err, out))
+	// The director's end is dir0, or the next free dirN.
+	dir := "dir0"
+	for n := 1; slices.Contains(before, dir); n++ {
+		dir = fmt.Sprintf("dir%d", n)
 	}
-	if peer, err = client.otherLink(""); err != nil {
+	// busybox's ip ignores the peer's name, so the kernel names it: the
+	// peer is the new link that is not ours.
+	if _, err := ns.Sh("ip link add " + dir + " type veth peer cli0"); err != nil {
+		return fail(fmt.Errorf("veth: %w", err))
+	}
+	after, err := ns.links()
+	if err != nil {
 		return fail(err)
 	}
-	if out, err := client.Sh(fmt.Sprintf("ip addr add 10.99.0.2/24 dev %[1]s && ip link set %[1]s up && ip route add 10.99.0.0/16 via 10.99.0.1", peer)); err != nil {
-		return fail(fmt.Errorf("client side: %v: %s", err, out))
+	peer := ""
+	for _, l := range after {
+		if l != dir && !slices.Contains(before, l) {
+			peer = l
+		}
+	}
+	if peer == "" {
+		return fail(fmt.Errorf("no veth peer of %s among %v", dir, after))
+	}
+	script := fmt.Sprintf("ip link set %s netns %d && ip addr add %s/24 dev %s && ip link set %[4]s up",
+		peer, holder.Process.Pid, netip.AddrFrom4(dirAddr), dir)
+	for _, v := range vips {
+		script += fmt.Sprintf(" && ip addr add %s dev lo", v)
+	}
+	if _, err := ns.Sh(script); err != nil {
+		return fail(fmt.Errorf("director side: %w", err))
+	}
+	links, err := client.links()
+	if err != nil || len(links) != 1 {
+		return fail(fmt.Errorf("client links %v, want the veth peer alone: %v", links, err))
+	}
+	if _, err := client.Sh(fmt.Sprintf("ip addr add %s/24 dev %[2]s && ip link set %[2]s up && ip route add %s via %s",
+		netip.AddrFrom4(cliAddr), links[0], network.Masked(), netip.AddrFrom4(dirAddr))); err != nil {
+		return fail(fmt.Errorf("client side: %w", err))
 	}
 	return client, nil
 }
 
-// otherLink returns the name of the one link that is neither lo nor not.
-func (ns *NS) otherLink(not string) (string, error) {
-	var name string
+// links returns the names of the namespace's links other than lo.
+func (ns *NS) links() ([]string, error) {
+	var names []string
 	err := ns.Do(func() error {
 		ifs, err := net.Interfaces()
-		if err != nil {
-			return err
-		}
 		for _, ifi := range ifs {
-			if ifi.Name != "lo" && ifi.Name != not {
-				name = ifi.Name
+			if ifi.Name != "lo" {
+				names = append(names, ifi.Name)
 			}
 		}
-		if name == "" {
-			return fmt.Errorf("no link other than lo and %q", not)
-		}
-		return nil
+		return err
 	})
-	return name, err
+	return names, err
 }
