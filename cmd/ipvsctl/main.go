@@ -53,7 +53,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		usage(e.out, filepath.Base(e.program))
 		return 0
 	case cli.CmdVersion:
-		fmt.Fprintln(e.out, versionLine)
+		fmt.Fprintln(e.out, versionLine())
 		return 0
 	}
 	if code := e.open(cmd.NetNS); code != 0 {

@@ -3,9 +3,18 @@ package main
 import (
 	"bufio"
 	"strings"
+
+	"github.com/ipvs-go/ipvs/internal/buildinfo"
 )
 
-const versionLine = "ipvsctl (ipvsadm v1.31 command line, github.com/ipvs-go/ipvs)"
+// versionLine is what -v and --version print: one line on stdout and exit
+// status 0, as ipvsadm's "ipvsadm v1.31 2019/12/24 (compiled with popt
+// and IPVS v1.2.1)", but naming this build (its module version, commit
+// and library) and the ipvsadm release whose command line it reads,
+// rather than posing as ipvsadm.
+func versionLine() string {
+	return buildinfo.Read().Line("ipvsctl") + "; ipvsadm v1.31 command line"
+}
 
 // manual is the text of --help, in the manner of a man page; PROG stands
 // for the program's name.
@@ -53,6 +62,7 @@ COMMANDS
     --start-daemon              start connection sync daemon
     --stop-daemon               stop connection sync daemon
     --help            -h        display this help message
+    --version         -v        print this build's version (module, commit)
     apply -f FILE               converge to the table of a JSON or YAML file
 
 VIRTUAL SERVICE

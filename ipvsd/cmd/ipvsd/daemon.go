@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/exporter/collector"
+	"github.com/ipvs-go/ipvs/internal/buildinfo"
 	"github.com/ipvs-go/ipvs/ipvsd/api"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
 	"github.com/ipvs-go/ipvs/ipvsd/config"
@@ -73,7 +74,7 @@ type daemon struct {
 
 func (c *daemonCommand) run(ctx context.Context, stderr io.Writer) int {
 	log := newLogger(*c.logLevel, *c.logFormat, stderr)
-	log.Info("starting", "version", version(), "config", *c.configFile)
+	log.Info("starting", "version", buildinfo.Read().Line("ipvsd"), "config", *c.configFile)
 	err := c.start(ctx, log)
 	if err != nil {
 		log.Error("stopping", "err", err)

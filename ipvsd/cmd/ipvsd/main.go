@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/ipvs-go/ipvs/internal/buildinfo"
 )
 
 func main() {
@@ -46,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			code = int(c)
 		}
 	}()
-	app.Version(version())
+	app.Version(buildinfo.Read().Line("ipvsd"))
 	app.HelpFlag.Short('h')
 
 	daemon := newDaemonCommand(app)
