@@ -11,10 +11,11 @@ FUZZTIME ?= 10s
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BUILD = build
 # Every Go module of the repository: the library (with ipvstest and
-# reconcile), and the modules whose dependencies it must not carry.
-MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare
+# reconcile), the modules whose dependencies it must not carry, and
+# packaging's tests of the units, man pages and packages.
+MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging
 # Modules with tests; bench is a program, checked only.
-TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare
+TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging
 
 .PHONY: test unit check fuzz integration vm-selftest capture bench demo clean
 

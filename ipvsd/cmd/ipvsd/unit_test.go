@@ -38,7 +38,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Error("no WatchdogSec")
 	}
 	argv := strings.Fields(settings["ExecStart"][0])
-	if argv[0] != "/usr/local/bin/ipvsd" {
+	if argv[0] != "/usr/bin/ipvsd" {
 		t.Errorf("ExecStart %q", argv)
 	}
 	app := kingpin.New("ipvsd", "")
