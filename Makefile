@@ -13,9 +13,9 @@ BUILD = build
 # Every Go module of the repository: the library (with ipvstest and
 # reconcile), the modules whose dependencies it must not carry, and
 # packaging's tests of the units, man pages and packages.
-MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging
+MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging packaging/kubernetes
 # Modules with tests; bench is a program, checked only.
-TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging
+TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging packaging/kubernetes
 
 .PHONY: test unit check fuzz integration vm-selftest capture bench demo clean
 
