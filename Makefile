@@ -40,7 +40,8 @@ fuzz:
 # The integration test binaries, one per package with kernel tests, and
 # the programs they run.
 IT = $(BUILD)/ipvs.integration.test $(BUILD)/ipvstest.integration.test $(BUILD)/reconcile.integration.test \
-	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test
+	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test \
+	$(BUILD)/compat-moby.integration.test $(BUILD)/compat-cloudflare.integration.test
 PROGRAMS = $(BUILD)/ipvsctl $(BUILD)/ipvs_exporter $(BUILD)/ipvsd
 SOURCES = $(shell find . -name '*.go' -not -path './$(BUILD)/*') go.mod go.sum
 
@@ -55,6 +56,10 @@ $(BUILD)/exporter.integration.test: $(SOURCES)
 	cd exporter && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../$@ .
 $(BUILD)/ipvsctl.integration.test: $(SOURCES)
 	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
+$(BUILD)/compat-moby.integration.test: $(SOURCES)
+	cd compat/moby && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
+$(BUILD)/compat-cloudflare.integration.test: $(SOURCES)
+	cd compat/cloudflare && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
 $(BUILD)/ipvsctl: $(SOURCES)
 	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) build -o ../../$@ .
 $(BUILD)/ipvs_exporter: $(SOURCES)

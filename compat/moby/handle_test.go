@@ -71,9 +71,9 @@ func TestServiceRoundTrip(t *testing.T) {
 	}
 }
 
-// TestKernelErrorsAreErrnos pins what programs written for moby/ipvs
+// TestErrorsAreErrnos pins what programs written for moby/ipvs
 // test: the bare errno, by == and by its text.
-func TestKernelErrorsAreErrnos(t *testing.T) {
+func TestErrorsAreErrnos(t *testing.T) {
 	h, _ := fakeHandle(t)
 	s := tcp4("10.0.0.1", 80)
 	if err := h.NewService(s); err != nil {
