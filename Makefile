@@ -17,7 +17,7 @@ MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packa
 # Modules with tests; bench is a program, checked only.
 TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging packaging/kubernetes
 
-.PHONY: test unit check fuzz integration vm-selftest capture bench demo clean
+.PHONY: test unit check fuzz integration vm-selftest capture bench demo release clean
 
 test: check unit fuzz integration
 
@@ -141,6 +141,13 @@ demo: $(PROGRAMS)
 		mkdir -p $(BUILD) && CGO_ENABLED=0 $(GO) build -o $(BUILD)/demo ./cmd/ipvs-demo && \
 		KERNELS=bookworm VM_QUIET=1 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/demo; \
 	fi
+
+# The release's artefacts in build/release: static binaries of ipvsctl,
+# ipvs_exporter and ipvsd for linux/amd64 and linux/arm64, their man pages,
+# Debian packages (nfpm), SHA256SUMS; then their check, which installs the
+# packages into a clean Debian bookworm (debootstrap, cached) as root.
+release:
+	GO=$(GO) bash packaging/release.sh $(BUILD)/release
 
 clean:
 	rm -rf $(BUILD)
