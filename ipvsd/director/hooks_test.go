@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/ipvsd/check"
 	"github.com/ipvs-go/ipvs/ipvsd/config"
 )
 
@@ -55,5 +57,40 @@ func TestExecHooksEnv(t *testing.T) {
 		Command: config.Command{Args: []string{"/bin/sh", "-c", "echo up $IPVSD_REAL_SERVER"}}})
 	if !strings.Contains(logs.String(), `output="up 10.0.0.1:80\n"`) || !strings.Contains(logs.String(), "hook ran") {
 		t.Errorf("log: %s", logs.String())
+	}
+}
+
+// TestHooks: quorum_down and quorum_up run when quorum is lost and
+// gained, notify_down and notify_up when a real server's checks fail and
+// pass again; a start with every real server up runs none.
+func TestHooks(t *testing.T) {
+	r := newRig(t, `
+virtual_servers:
+  - name: web
+    address: 192.0.2.10
+    port: 80
+    quorum: 3
+    quorum_up: "true"
+    quorum_down: "true"
+    checks: [{type: tcp}]
+    real_servers:
+      - {address: 10.0.0.1, port: 8080, weight: 2, notify_down: "true", notify_up: "true"}
+      - {address: 10.0.0.2, port: 8080}
+`)
+	r.checks.setHealth(t, "10.0.0.1:8080", check.Up, -1)
+	r.checks.setHealth(t, "10.0.0.2:8080", check.Up, -1)
+	r.sync()
+	if got := r.hooks.take(); len(got) != 0 {
+		t.Errorf("a start ran %q", got)
+	}
+	r.checks.setHealth(t, "10.0.0.1:8080", check.Down, -1)
+	r.d.refresh()
+	if got := r.hooks.take(); !slices.Equal(got, []string{"notify_down 10.0.0.1:8080", "quorum_down web"}) {
+		t.Errorf("down: %q", got)
+	}
+	r.checks.setHealth(t, "10.0.0.1:8080", check.Up, -1)
+	r.d.refresh()
+	if got := r.hooks.take(); !slices.Equal(got, []string{"notify_up 10.0.0.1:8080", "quorum_up web"}) {
+		t.Errorf("up: %q", got)
 	}
 }

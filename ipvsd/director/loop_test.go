@@ -6,10 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
@@ -332,87 +330,5 @@ func TestWritesOncePerInterval(t *testing.T) {
 	r.d.refresh()
 	if next := r.d.nextSync(r.clock.Add(100e6)); !next.Equal(r.clock.Add(1e9)) {
 		t.Errorf("with nothing pending, the next sync is %v after the last", next.Sub(r.clock))
-	}
-}
-
-// TestFlappingChecks: the loop, running, with checks that flap a
-// thousand times a second: every write comes at least one sync interval
-// after the last, and when they stop the table converges.
-func TestFlappingChecks(t *testing.T) {
-	r := newRig(t, strings.Replace(webYAML, "sync_interval: 1s", "sync_interval: 100ms", 1))
-	r.d.now = time.Now
-	var mu sync.Mutex
-	var writes []time.Time
-	r.d.observer = observerFunc(func(s SyncReport) {
-		if len(s.Changes) > 0 {
-			mu.Lock()
-			writes = append(writes, s.Start)
-			mu.Unlock()
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.d.Run(ctx); close(done) }()
-	healths := []check.Health{check.Up, check.Down}
-	for i := 0; i < 1500; i++ {
-		for _, rs := range []string{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"} {
-			r.checks.setHealth(t, rs, healths[(i+len(rs))%2], -1)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	for _, rs := range []string{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"} {
-		r.checks.setHealth(t, rs, check.Up, -1)
-	}
-	want := "tcp 192.0.2.10:80: 10.0.0.1:8080/2 10.0.0.2:8080/1 10.0.0.3:8080/1"
-	for deadline := time.Now().Add(10 * time.Second); r.table() != want && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	r.wantTable(want)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(writes) < 2 {
-		t.Fatalf("%d writes", len(writes))
-	}
-	for i := 1; i < len(writes); i++ {
-		if gap := writes[i].Sub(writes[i-1]); gap < 100*time.Millisecond {
-			t.Errorf("write %d came %v after the one before", i, gap)
-		}
-	}
-}
-
-// TestHooks: quorum_down and quorum_up run when quorum is lost and
-// gained, notify_down and notify_up when a real server's checks fail and
-// pass again; a start with every real server up runs none.
-func TestHooks(t *testing.T) {
-	r := newRig(t, `
-virtual_servers:
-  - name: web
-    address: 192.0.2.10
-    port: 80
-    quorum: 3
-    quorum_up: "true"
-    quorum_down: "true"
-    checks: [{type: tcp}]
-    real_servers:
-      - {address: 10.0.0.1, port: 8080, weight: 2, notify_down: "true", notify_up: "true"}
-      - {address: 10.0.0.2, port: 8080}
-`)
-	r.checks.setHealth(t, "10.0.0.1:8080", check.Up, -1)
-	r.checks.setHealth(t, "10.0.0.2:8080", check.Up, -1)
-	r.sync()
-	if got := r.hooks.take(); len(got) != 0 {
-		t.Errorf("a start ran %q", got)
-	}
-	r.checks.setHealth(t, "10.0.0.1:8080", check.Down, -1)
-	r.d.refresh()
-	if got := r.hooks.take(); !slices.Equal(got, []string{"notify_down 10.0.0.1:8080", "quorum_down web"}) {
-		t.Errorf("down: %q", got)
-	}
-	r.checks.setHealth(t, "10.0.0.1:8080", check.Up, -1)
-	r.d.refresh()
-	if got := r.hooks.take(); !slices.Equal(got, []string{"notify_up 10.0.0.1:8080", "quorum_up web"}) {
-		t.Errorf("up: %q", got)
 	}
 }

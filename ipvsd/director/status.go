@@ -29,8 +29,10 @@ type SyncStatus struct {
 	Duration  string    `json:"duration"`
 	LastWrite time.Time `json:"last_write"`
 	Syncs     uint64    `json:"syncs"`
-	// Writes counts the syncs that wrote to the table.
-	Writes uint64 `json:"writes"`
+	// Writes counts the syncs that wrote to the table, and Changes the
+	// writes the kernel applied.
+	Writes  uint64 `json:"writes"`
+	Changes uint64 `json:"changes"`
 	// Pending says the desired table changed since the last sync that
 	// applied whole: the next sync writes.
 	Pending bool `json:"pending"`
@@ -119,7 +121,7 @@ func (d *Director) Status(table []ipvs.VirtualServer) Status {
 	ls := d.lastSync
 	out.Config = d.cfg.Source
 	out.Sync = SyncStatus{Interval: d.cfg.Director.SyncEvery().String(), Last: ls.at, Duration: ls.duration.String(), LastWrite: ls.lastWrite,
-		Syncs: ls.syncs, Writes: ls.writes, Pending: d.pending, Error: ls.err, FailedWrites: ls.failed}
+		Syncs: ls.syncs, Writes: ls.writes, Changes: ls.changes, Pending: d.pending, Error: ls.err, FailedWrites: ls.failed}
 	for _, rt := range d.vss {
 		svc := rt.cfg.Service()
 		vs := VirtualServerStatus{Name: rt.name, Source: rt.source, Service: rt.id, Scheduler: svc.Scheduler,

@@ -1,0 +1,214 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/reconcile"
+)
+
+// Observer hears of the director's syncs, for metrics. Synced is called
+// after each sync, from the loop.
+type Observer interface {
+	Synced(r SyncReport)
+}
+
+// SyncReport is what one sync did.
+type SyncReport struct {
+	Start    time.Time
+	Duration time.Duration
+	// Err is why the sync could not read or plan, if it could not.
+	Err error
+	// Changes are the plan's writes, those refused included.
+	Changes []reconcile.Change
+	// Failed are the writes the kernel refused (or that were not sent).
+	Failed []*reconcile.ChangeError
+	// Drift: the table had been as desired, and someone changed it.
+	Drift bool
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Synced(SyncReport) {}
+
+// syncRecord is what the director keeps of its last syncs, for its
+// status.
+type syncRecord struct {
+	at, lastWrite time.Time
+	duration      time.Duration
+	err           string
+	failed        []string
+	syncs, writes uint64
+	changes       uint64 // writes the kernel applied
+}
+
+// syncOnce runs one sync: the first one seeds the weights from the table
+// first.
+func (d *Director) syncOnce(ctx context.Context) {
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	start := d.now()
+	d.syncing.Store(start.UnixNano())
+	defer d.syncing.Store(0)
+	d.mu.Lock()
+	seeded, interval := d.seeded, d.cfg.Director.SyncEvery()
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, max(30*time.Second, 3*interval))
+	defer cancel()
+	if !seeded {
+		table, err := d.client.VirtualServers(ctx)
+		if err != nil {
+			d.finishSync(SyncReport{Start: start, Duration: d.now().Sub(start), Err: fmt.Errorf("reading the table: %w", err)}, nil, false)
+			return
+		}
+		d.mu.Lock()
+		d.seedLocked(table)
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	d.refreshLocked()
+	desired, rec := d.desired, d.rec
+	converged := d.applied != nil && !d.pending
+	d.mu.Unlock()
+	if err := d.own(desired); err != nil {
+		d.finishSync(SyncReport{Start: start, Duration: d.now().Sub(start), Err: err}, nil, false)
+		return
+	}
+	plan, err := rec.Sync(ctx, desired)
+	r := SyncReport{Start: start, Duration: d.now().Sub(start)}
+	if plan != nil {
+		r.Changes = plan.Changes()
+		r.Drift = converged && len(r.Changes) > 0
+	}
+	for _, e := range joined(err) {
+		var ce *reconcile.ChangeError
+		if errors.As(e, &ce) {
+			r.Failed = append(r.Failed, ce)
+		} else if r.Err == nil {
+			r.Err = e
+		}
+	}
+	if plan == nil && r.Err == nil {
+		r.Err = err
+	}
+	d.finishSync(r, desired, err == nil)
+}
+
+// joined splits an errors.Join.
+func joined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// finishSync records a sync, logs it and reports it; whole says the
+// plan applied whole, so that the table is as desired.
+func (d *Director) finishSync(r SyncReport, desired []ipvs.VirtualServer, whole bool) {
+	d.mu.Lock()
+	ls := &d.lastSync
+	ls.at, ls.duration = r.Start, r.Duration
+	ls.syncs++
+	ls.err, ls.failed = "", nil
+	if r.Err != nil {
+		ls.err = r.Err.Error()
+	}
+	for _, f := range r.Failed {
+		ls.failed = append(ls.failed, f.Error())
+	}
+	if len(r.Changes) > 0 {
+		ls.lastWrite = r.Start
+		ls.writes++
+		ls.changes += uint64(len(r.Changes) - len(r.Failed))
+	}
+	if whole {
+		d.applied = desired
+		d.pending = !sameTables(d.desired, desired)
+	}
+	d.mu.Unlock()
+	if whole {
+		ids := make([]string, len(desired))
+		for i, vs := range desired {
+			ids[i] = vs.Service.String()
+		}
+		d.disown(ids)
+	}
+	d.logSync(r)
+	d.observer.Synced(r)
+}
+
+// logSync logs what a sync did.
+func (d *Director) logSync(r SyncReport) {
+	if r.Err != nil {
+		d.log.Error("sync failed; retrying at the next", "err", r.Err)
+		return
+	}
+	failed := make(map[string]bool, len(r.Failed))
+	for _, f := range r.Failed {
+		failed[f.Change.String()] = true
+		d.log.Error("write refused; retrying at the next sync", "change", f.Change.String(), "err", f.Err)
+	}
+	msg := "changed the table"
+	if r.Drift {
+		msg = "repaired a change made behind the director's back"
+	}
+	for _, c := range r.Changes {
+		if !failed[c.String()] {
+			if r.Drift {
+				d.log.Warn(msg, "change", c.String())
+			} else {
+				d.log.Info(msg, "change", c.String())
+			}
+		}
+	}
+}
+
+// own records, before a sync writes them, the services of desired as
+// owned, so that a crash after the write still knows them.
+func (d *Director) own(desired []ipvs.VirtualServer) error {
+	st := d.store.snapshot()
+	var missing []string
+	for _, vs := range desired {
+		if id := vs.Service.String(); !slices.Contains(st.Owned, id) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return d.store.update(func(s *storeData) {
+		s.Owned = append(s.Owned, missing...)
+		slices.Sort(s.Owned)
+	})
+}
+
+// disown forgets the owned services other than ids, once a sync removed
+// them whole.
+func (d *Director) disown(ids []string) {
+	st := d.store.snapshot()
+	slices.Sort(ids)
+	if slices.Equal(st.Owned, ids) {
+		return
+	}
+	if err := d.store.update(func(s *storeData) { s.Owned = ids }); err != nil {
+		d.log.Error("recording the services owned", "err", err)
+		return
+	}
+	d.mu.Lock()
+	d.setOwned(ids)
+	d.mu.Unlock()
+}
+
+// sameTables reports whether two desired tables are the same.
+func sameTables(a, b []ipvs.VirtualServer) bool {
+	return slices.EqualFunc(a, b, func(x, y ipvs.VirtualServer) bool {
+		return x.Service == y.Service && slices.Equal(x.Destinations, y.Destinations)
+	})
+}
