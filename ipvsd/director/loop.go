@@ -21,6 +21,10 @@ import (
 // heartbeat is the longest the loop sleeps, so that its liveness shows.
 const heartbeat = time.Second
 
+// refreshGap is the least time between two refreshes of the desired
+// table while checks keep changing.
+const refreshGap = 20 * time.Millisecond
+
 // Run runs the loop until ctx ends; then it takes the virtual servers
 // with omega out of the table and returns. It first reads the table once
 // to learn the weights of real servers whose checks have not spoken yet,
@@ -28,24 +32,38 @@ const heartbeat = time.Second
 func (d *Director) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// changed: a check or the configuration changed since the last
+	// refresh, which comes at once after a quiet while, else refreshGap
+	// after the last, so that a storm of changes costs a bounded share
+	// of a core.
+	var changed bool
+	var lastRefresh time.Time
 	for {
 		now := d.now()
 		d.loopTick.Store(now.UnixNano())
-		if next := d.nextSync(now); !next.After(now) {
+		if changed && now.Sub(lastRefresh) >= refreshGap {
+			d.refresh()
+			changed, lastRefresh = false, now
+		}
+		next := d.nextSync(now)
+		if !next.After(now) {
 			d.syncOnce(ctx)
 			continue
-		} else {
-			timer.Reset(min(next.Sub(now), heartbeat))
 		}
+		wait := min(next.Sub(now), heartbeat)
+		if changed {
+			wait = min(wait, lastRefresh.Add(refreshGap).Sub(now))
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			d.shutdown()
 			return nil
 		case <-timer.C:
 		case <-d.checks.Changes():
-			d.refresh()
+			changed = true
 		case <-d.dirty:
-			d.refresh()
+			changed = true
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
@@ -330,5 +331,41 @@ func TestWritesOncePerInterval(t *testing.T) {
 	r.d.refresh()
 	if next := r.d.nextSync(r.clock.Add(100e6)); !next.Equal(r.clock.Add(1e9)) {
 		t.Errorf("with nothing pending, the next sync is %v after the last", next.Sub(r.clock))
+	}
+}
+
+// tickedChecks are checks whose scheduler's loop last ran at a given
+// time.
+type tickedChecks struct {
+	*fakeChecks
+	at time.Time
+}
+
+func (c tickedChecks) LastTick() time.Time { return c.at }
+
+// TestLiveness: liveness fails when the check scheduler or the sync loop
+// has not run for a while, and names which.
+func TestLiveness(t *testing.T) {
+	r := newRig(t, webYAML)
+	now := time.Now()
+	if why := r.d.Liveness(now); !strings.Contains(why, "the sync loop has not run") {
+		t.Errorf("before the loop ran: %q", why)
+	}
+	r.d.loopTick.Store(now.UnixNano())
+	if why := r.d.Liveness(now); why != "" {
+		t.Errorf("running: %q", why)
+	}
+	r.d.checks = tickedChecks{r.checks, now.Add(time.Minute)}
+	if why := r.d.Liveness(now.Add(time.Minute)); !strings.Contains(why, "the sync loop has not run for 1m0s") {
+		t.Errorf("a minute later: %q", why)
+	}
+	r.d.syncing.Store(now.Add(-time.Hour).UnixNano())
+	if why := r.d.Liveness(now); !strings.Contains(why, "a sync has run for 1h0m0s") {
+		t.Errorf("a stuck sync: %q", why)
+	}
+	r.d.syncing.Store(0)
+	r.d.checks = tickedChecks{r.checks, now.Add(-time.Minute)}
+	if why := r.d.Liveness(now); !strings.Contains(why, "the check scheduler has not run for") {
+		t.Errorf("a stalled scheduler: %q", why)
 	}
 }
