@@ -7,6 +7,7 @@
 //	ipvsd run   [--config.file=/etc/ipvsd/ipvsd.yaml] ...   the daemon (the default command)
 //	ipvsd check FILE                                        validate a configuration
 //	ipvsd plan  FILE                                        what loading FILE would change, changing nothing
+//	ipvsd import-keepalived FILE                            keepalived.conf's virtual servers as an ipvsd configuration
 package main
 
 import (
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	checkCmd := app.Command("check", "Validate a configuration file: every error with its line and field; exit 1 if any.")
 	checkFile := checkCmd.Arg("file", "The configuration file.").Required().String()
 	plan := newPlanCommand(app)
+	importKeepalived := newImportCommand(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return checkConfig(*checkFile, stdout, stderr)
 	case plan.cmd.FullCommand():
 		return plan.run(ctx, stdout, stderr)
+	case importKeepalived.cmd.FullCommand():
+		return importKeepalived.run(stdout, stderr)
 	}
 	return 2
 }
