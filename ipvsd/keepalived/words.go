@@ -7,18 +7,23 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\f' || c == '\n' || c == '\r' || c == '\v'
 }
 
+// skipSpace returns the index of the first byte of s from i that is not
+// a blank, or len(s).
+func skipSpace(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
 // words splits a statement into words as keepalived does for keywords
 // and their values: at blanks, with a double-quoted string one word
 // without its quotes. There are no escapes, and single quotes are
 // ordinary. ok is false for a quote left open; the words before it are
 // returned.
 func words(s string) (out []string, ok bool) {
-	i := 0
-	for {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		if i == len(s) {
+	for i := 0; ; {
+		if i = skipSpace(s, i); i == len(s) {
 			return out, true
 		}
 		if s[i] == '"' {
@@ -45,12 +50,8 @@ func words(s string) (out []string, ok bool) {
 // character). ok is false for a quote left open or a trailing
 // backslash.
 func shellWords(s string) (out []string, ok bool) {
-	i := 0
-	for {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		if i == len(s) {
+	for i := 0; ; {
+		if i = skipSpace(s, i); i == len(s) {
 			return out, true
 		}
 		var w []byte
