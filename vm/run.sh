@@ -49,11 +49,14 @@ CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs-vm}
 # tests that need them say so.
 MODULES="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
 ip_vs_dh ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_pe_sip nlmon veth dummy
-nf_conntrack_netlink sctp"
+nf_conntrack_netlink sctp ip_tables iptable_filter xt_conntrack"
 # conntrack 1.4.7 is the oracle of the conntrack flush (nf_conntrack_netlink
-# serves both; sctp gives the tests SCTP sockets).
+# serves both; sctp gives the tests SCTP sockets). iptables (legacy, with
+# its conntrack match) makes a namespace track connections, as
+# kube-proxy's rules do: netfilter tracks none in a namespace without a
+# rule that needs it.
 USERLAND="busybox-static ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 libc6
-conntrack libnetfilter-conntrack3 libnfnetlink0 libmnl0"
+conntrack libnetfilter-conntrack3 libnfnetlink0 libmnl0 iptables libxtables12 libip4tc2 libip6tc2"
 # keepalived 2.2.7, the reference ipvsd's differential suite runs beside
 # it, with the packages of the libraries its binary loads.
 KEEPALIVED="keepalived libssl3 libnftnl11 libmnl0 libpcre2-8-0 libsnmp40 libglib2.0-0 libsystemd0
@@ -195,8 +198,8 @@ prepare_kernel() {
 	printf 'KVER=%q\nVMLINUZ=%q\nMODROOT=%q\nMODKEY=%q\n' "$KVER" "$VMLINUZ" "$MODROOT" "$MODKEY" >"$state"
 }
 
-# prepare_userland: busybox, ipvsadm, keepalived, conntrack and their
-# libraries, from the host's own suite (they only need to run, on any of
+# prepare_userland: busybox, ipvsadm, keepalived, conntrack, iptables and
+# their libraries, from the host's own suite (they only need to run, on any of
 # the kernels).
 # The cache is named by a checksum of the package lists and of this
 # function, so that a change of either builds it anew. Sets USR.
@@ -226,6 +229,11 @@ prepare_userland() {
 	copy_libs "$r/usr/sbin/keepalived"
 	cp "$USR/x/usr/sbin/conntrack" "$r/usr/sbin/conntrack"
 	copy_libs "$r/usr/sbin/conntrack"
+	cp "$USR/x/usr/sbin/xtables-legacy-multi" "$r/usr/sbin/"
+	ln -sf xtables-legacy-multi "$r/usr/sbin/iptables"
+	copy_libs "$r/usr/sbin/xtables-legacy-multi"
+	mkdir -p "$r/usr/lib/x86_64-linux-gnu/xtables"
+	cp "$USR/x/usr/lib/x86_64-linux-gnu/xtables/"libxt_{standard,conntrack}.so "$r/usr/lib/x86_64-linux-gnu/xtables/"
 	rm -rf "$USR/x" "$USR/debs"
 	touch "$USR/done"
 }
