@@ -17,21 +17,33 @@ MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packa
 # Modules with tests; bench is a program, checked only.
 TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging packaging/kubernetes
 
-.PHONY: test unit check fuzz integration vm-selftest capture bench demo release clean
+.PHONY: test unit check goproxy fuzz integration vm-selftest capture bench demo release clean
 
 test: check unit fuzz integration
 
-check:
+# The versions of the repository's modules that the nested modules
+# require, served from git through the module proxy protocol, for go mod
+# tidy, which reads no go.work (see README, Releasing).
+GOPROXY_DIR = $(abspath $(BUILD))/goproxy
+PROXY_ENV = GOPROXY="file://$(GOPROXY_DIR),$$($(GO) env GOPROXY)" GONOSUMDB=github.com/ipvs-go
+# The library is checked and tested alone, with the versions its go.mod
+# names, as its users build it; the other modules in the workspace.
+WORK = export GOWORK=$$([ "$$m" = . ] && echo off || true)
+
+goproxy:
+	@cd packaging && $(GO) run ./goproxy -repo .. -o $(GOPROXY_DIR) >/dev/null
+
+check: goproxy
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
-	@set -e; for m in $(MODULES); do echo "check $$m"; ( cd $$m && \
+	@set -e; for m in $(MODULES); do echo "check $$m"; ( cd $$m && $(WORK) && \
 		$(GO) vet ./... && $(GO) vet -tags integration ./... && \
 		$(STATICCHECK) ./... && $(STATICCHECK) -tags integration ./... && \
-		$(GO) mod tidy -diff ); done
-	GOOS=darwin $(GO) build ./...
-	GOOS=windows $(GO) build ./...
+		env $(PROXY_ENV) $(GO) mod tidy -diff ); done
+	GOOS=darwin GOWORK=off $(GO) build ./...
+	GOOS=windows GOWORK=off $(GO) build ./...
 
 unit:
-	@set -e; for m in $(TESTED); do (cd $$m && $(GO) test -race -count=1 ./...); done
+	@set -e; for m in $(TESTED); do (cd $$m && $(WORK) && $(GO) test -race -count=1 ./...); done
 
 # Each fuzz target of every package for FUZZTIME, seeded from testdata.
 fuzz:

@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/cmd/ipvsctl
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0
+	github.com/ipvs-go/ipvs v0.0.0-20261205002302-31074d944b56
 	golang.org/x/sys v0.49.0
 	sigs.k8s.io/yaml v1.6.0
 )
@@ -16,5 +16,3 @@ require (
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 )
-
-replace github.com/ipvs-go/ipvs => ../..

@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/compat/moby
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0
+	github.com/ipvs-go/ipvs v0.0.0-20261205002302-31074d944b56
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/vishvananda/netlink v1.1.0
 	github.com/vishvananda/netns v0.0.2
@@ -17,5 +17,3 @@ require (
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 )
-
-replace github.com/ipvs-go/ipvs => ../..
