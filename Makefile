@@ -31,7 +31,7 @@ PROXY_ENV = GOPROXY="file://$(GOPROXY_DIR),$$($(GO) env GOPROXY)" GONOSUMDB=gith
 WORK = export GOWORK=$$([ "$$m" = . ] && echo off || true)
 
 goproxy:
-	@cd packaging && $(GO) run ./goproxy -repo .. -o $(GOPROXY_DIR) >/dev/null
+	@cd packaging && GOWORK=off $(GO) run ./goproxy -repo .. -o $(GOPROXY_DIR) >/dev/null
 
 check: goproxy
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }

@@ -4,10 +4,10 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0
-	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0
-	github.com/ipvs-go/ipvs/compat/moby v0.0.0
-	github.com/ipvs-go/ipvs/exporter v0.0.0
+	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
+	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205003411-15299c4365e6
+	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205003411-15299c4365e6
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205003411-15299c4365e6
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 	github.com/moby/ipvs v1.1.0
@@ -35,11 +35,3 @@ require (
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 )
-
-replace github.com/ipvs-go/ipvs => ../
-
-replace github.com/ipvs-go/ipvs/exporter => ../exporter
-
-replace github.com/ipvs-go/ipvs/compat/moby => ../compat/moby
-
-replace github.com/ipvs-go/ipvs/compat/cloudflare => ../compat/cloudflare

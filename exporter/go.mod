@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/alecthomas/kingpin/v2 v2.4.0
-	github.com/ipvs-go/ipvs v0.0.0-20261205002302-31074d944b56
+	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.74.0

@@ -7,8 +7,8 @@ require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/fsnotify/fsnotify v1.9.0
 	github.com/google/go-cmp v0.7.0
-	github.com/ipvs-go/ipvs v0.0.0
-	github.com/ipvs-go/ipvs/exporter v0.0.0
+	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205003411-15299c4365e6
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/exporter-toolkit v0.20.0
 	go.yaml.in/yaml/v3 v3.0.6
@@ -42,7 +42,3 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/ipvs-go/ipvs => ../
-
-replace github.com/ipvs-go/ipvs/exporter => ../exporter

@@ -51,6 +51,9 @@ func buildAll() error {
 			return err
 		}
 	}
+	if err := goBuild(".", "./goproxy", filepath.Join(bin, "goproxy")); err != nil {
+		return err
+	}
 	return goBuild(".", "./manpage", filepath.Join(bin, "manpage"))
 }
 

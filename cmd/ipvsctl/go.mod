@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/cmd/ipvsctl
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261205002302-31074d944b56
+	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
 	golang.org/x/sys v0.49.0
 	sigs.k8s.io/yaml v1.6.0
 )

@@ -74,7 +74,7 @@ func TestKernelDestinationsOfNoService(t *testing.T) {
 		t.Fatal(err)
 	}
 	nest := nltest.MustMarshalAttributes([]netlink.Attribute{{Type: 1, Data: []byte{2, 0}}}) // IPVS_SVC_ATTR_AF: AF_INET
-	req := genetlink.Message{Header: genetlink.Header{Command: 8, Version: f.Version}, // IPVS_CMD_GET_DEST
+	req := genetlink.Message{Header: genetlink.Header{Command: 8, Version: f.Version},       // IPVS_CMD_GET_DEST
 		Data: nltest.MustMarshalAttributes([]netlink.Attribute{{Type: 1, Data: nest}})} // IPVS_CMD_ATTR_SERVICE
 	msgs, err := conn.Execute(req, f.ID, netlink.Request|netlink.Dump)
 	if err != nil || len(msgs) != 0 {

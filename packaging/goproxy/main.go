@@ -6,7 +6,10 @@
 // (v1.2.3 for the library, exporter/v1.2.3 for the module in exporter/),
 // the pseudo-versions that the working tree's go.mod files require of
 // them (their commits named by the pseudo-version's hash), and, with
-// -pin REV, a pseudo-version of REV, which it prints.
+// -pin REV, a pseudo-version of REV, which it prints. With -require it
+// also makes the working tree's go.mod files require the repository's
+// modules at that pseudo-version, or (-tagged V) at V where V is tagged:
+// scripts/pin.sh and scripts/release.sh.
 //
 // The repository's nested modules require the library and each other by
 // version; inside the repository go.work builds them from the working
@@ -14,7 +17,7 @@
 // public proxy until the repository is published: make check hands tidy
 // this directory first in GOPROXY.
 //
-//	goproxy -repo . -o build/goproxy [-pin HEAD]
+//	goproxy -repo . -o build/goproxy [-pin HEAD | -tagged v1.2.3] [-require]
 package main
 
 import (
@@ -42,12 +45,18 @@ func main() {
 	repo := flag.String("repo", ".", "the repository's root")
 	out := flag.String("o", "", "the proxy's directory (required)")
 	pin := flag.String("pin", "", "also serve a pseudo-version of this commit, and print it")
+	require := flag.Bool("require", false, "with -pin or -tagged: make every go.mod of the working tree require the repository's modules at that version")
+	tagged := flag.String("tagged", "", "with -require: the version, for the modules that are tagged with it")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*repo, *out, *pin); err != nil {
+	if (*require && *pin == "" && *tagged == "") || (*tagged != "" && (!*require || *pin != "")) {
+		fmt.Fprintln(os.Stderr, "goproxy: -require goes with one of -pin and -tagged, and -tagged with -require")
+		os.Exit(2)
+	}
+	if err := run(*repo, *out, *pin, *tagged, *require); err != nil {
 		fmt.Fprintln(os.Stderr, "goproxy:", err)
 		os.Exit(1)
 	}
@@ -66,7 +75,7 @@ type served struct {
 	rev string
 }
 
-func run(repo, out, pin string) error {
+func run(repo, out, pin, tagged string, require bool) error {
 	root, err := git(repo, "rev-parse", "--show-toplevel")
 	if err != nil {
 		return err
@@ -105,6 +114,19 @@ func run(repo, out, pin string) error {
 			todo = append(todo, served{m, v, pin})
 		}
 		fmt.Println(v)
+		if require {
+			if err := requireAll(root, mods, v, func(repoModule) bool { return true }); err != nil {
+				return err
+			}
+		}
+	}
+	if tagged != "" {
+		isTagged := func(m repoModule) bool {
+			return slices.ContainsFunc(todo, func(s served) bool { return s.mod == m && s.ver == tagged })
+		}
+		if err := requireAll(root, mods, tagged, isTagged); err != nil {
+			return err
+		}
 	}
 	for _, s := range todo {
 		if err := write(root, out, s); err != nil {
@@ -173,6 +195,46 @@ func requiredPseudo(root string, mods []repoModule) ([]served, error) {
 		}
 	}
 	return todo, nil
+}
+
+// requireAll makes each module's go.mod require the repository's modules
+// it requires, those that take, at version v.
+func requireAll(root string, mods []repoModule, v string, take func(repoModule) bool) error {
+	byPath := map[string]bool{}
+	for _, m := range mods {
+		byPath[m.path] = take(m)
+	}
+	for _, m := range mods {
+		name := filepath.Join(root, m.dir, "go.mod")
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		f, err := modfile.Parse(name, data, nil)
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, r := range f.Require {
+			if byPath[r.Mod.Path] && r.Mod.Version != v {
+				if err := f.AddRequire(r.Mod.Path, v); err != nil {
+					return err
+				}
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		out, err := f.Format()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(name, out, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pseudoVersion is the pseudo-version of rev, v0.0.0-TIME-HASH, as the go
@@ -247,7 +309,7 @@ func write(root, out string, s served) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(s.ver) + `$`).Match(old) && !module.IsPseudoVersion(s.ver) {
+	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(s.ver)+`$`).Match(old) && !module.IsPseudoVersion(s.ver) {
 		return os.WriteFile(list, append(old, []byte(s.ver+"\n")...), 0o644)
 	}
 	return nil
