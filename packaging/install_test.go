@@ -18,7 +18,7 @@ func TestGoInstallFromProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the programs from a released copy")
 	}
-	const version = "v9.8.7"
+	const version = "v0.99.0"
 	tmp := t.TempDir()
 	clone := filepath.Join(tmp, "repo")
 	run(t, "..", nil, "git", "clone", "--quiet", "--no-hardlinks", ".", clone)
