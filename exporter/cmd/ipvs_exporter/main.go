@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/ipvs-go/ipvs/exporter/collector"
+	"github.com/ipvs-go/ipvs/internal/buildinfo"
 )
 
 const name = "ipvs_exporter"
@@ -93,7 +94,7 @@ func main() {
 	webFlags := kingpinflag.AddFlags(app, ":9778")
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
-	app.Version(version.Print(name))
+	app.Version(buildinfo.Read().Line(name))
 	app.HelpFlag.Short('h')
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	cfg.readTimeout, cfg.idleTimeout = readTimeout, idleTimeout
