@@ -1,11 +1,13 @@
 package packaging
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGoInstallFromProxy carries out the release procedure
@@ -18,7 +20,9 @@ func TestGoInstallFromProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the programs from a released copy")
 	}
-	const version = "v0.99.0"
+	// A version of its own for each run: the module cache keeps what it
+	// downloaded of a version for good, and each run releases anew.
+	version := fmt.Sprintf("v0.99.0-test.%d", time.Now().UnixNano())
 	tmp := t.TempDir()
 	clone := filepath.Join(tmp, "repo")
 	run(t, "..", nil, "git", "clone", "--quiet", "--no-hardlinks", ".", clone)
