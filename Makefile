@@ -52,7 +52,7 @@ fuzz:
 # The integration test binaries, one per package with kernel tests, and
 # the programs they run.
 IT = $(BUILD)/ipvs.integration.test $(BUILD)/ipvstest.integration.test $(BUILD)/reconcile.integration.test \
-	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test \
+	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test $(BUILD)/ipvsd.integration.test \
 	$(BUILD)/compat-moby.integration.test $(BUILD)/compat-cloudflare.integration.test
 PROGRAMS = $(BUILD)/ipvsctl $(BUILD)/ipvs_exporter $(BUILD)/ipvsd
 SOURCES = $(shell find . -name '*.go' -not -path './$(BUILD)/*') go.mod go.sum
@@ -66,6 +66,8 @@ $(BUILD)/reconcile.integration.test: $(SOURCES)
 	CGO_ENABLED=0 $(GO) test -c -tags integration -o $@ ./reconcile
 $(BUILD)/exporter.integration.test: $(SOURCES)
 	cd exporter && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../$@ .
+$(BUILD)/ipvsd.integration.test: $(SOURCES)
+	cd ipvsd && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../$@ ./cmd/ipvsd
 $(BUILD)/ipvsctl.integration.test: $(SOURCES)
 	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
 $(BUILD)/compat-moby.integration.test: $(SOURCES)
