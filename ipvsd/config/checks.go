@@ -48,6 +48,8 @@ var checkFields = []checkField{
 	{"misc_path", func(c *Check) bool { return c.MiscPath != nil }, "exec"},
 	{"misc_timeout", func(c *Check) bool { return c.MiscTimeout != nil }, "exec"},
 	{"misc_dynamic", func(c *Check) bool { return c.MiscDynamic }, "exec"},
+	{"user", func(c *Check) bool { return c.User != "" }, "exec"},
+	{"group", func(c *Check) bool { return c.Group != "" }, "exec"},
 }
 
 // resolve checks c, a check of the real server d, and returns its
@@ -95,7 +97,7 @@ func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string,
 			r.addf(field("misc_path"), "is required for an exec check")
 			break
 		}
-		def.Exec = check.ExecCheck{Command: c.MiscPath.Argv(), Dynamic: c.MiscDynamic}
+		def.Exec = check.ExecCheck{Command: c.MiscPath.Argv(), Dynamic: c.MiscDynamic, User: c.User, Group: c.Group}
 		if c.MiscTimeout != nil {
 			def.Timeout = time.Duration(*c.MiscTimeout)
 		}
@@ -146,7 +148,7 @@ var checkFieldNames = map[string]string{
 	"udp.send": "payload", "udp.expect": "require_reply", "udp.expect_mask": "require_reply",
 	"udp.min_reply": "min_reply_length", "udp.max_reply": "max_reply_length",
 	"dns.name": "query_name", "dns.type": "query_type", "dns.rcode": "rcode", "dns.answer": "answer",
-	"exec.command": "misc_path",
+	"exec.command": "misc_path", "exec.user": "user", "exec.group": "group",
 }
 
 // resolveTiming sets the timing of def from the first of timings to set

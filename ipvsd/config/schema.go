@@ -282,6 +282,11 @@ type Check struct {
 	// misc_dynamic does: 0 passes with the configured weight, 1 fails,
 	// and 2 to 255 pass with weight status - 2.
 	MiscDynamic bool `yaml:"misc_dynamic,omitempty"`
+	// User and Group run the program as another user (by name or
+	// number) and group (default: the user's); the daemon then needs
+	// CAP_SETUID and CAP_SETGID.
+	User  string `yaml:"user,omitempty"`
+	Group string `yaml:"group,omitempty"`
 }
 
 // resolvedVS is a virtual server with every default applied, made by

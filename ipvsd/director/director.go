@@ -91,6 +91,7 @@ type vsRuntime struct {
 	id     string // the service's identity, as ipvs.Service.String
 	source string // "file" or "api"
 	keys   [][]check.Key
+	names  map[check.Key]string // each check in a few words
 	admins []AdminState
 	// healths are the real servers' health at the last refresh, known
 	// once refreshed.
@@ -158,11 +159,14 @@ func (d *Director) applyLocked(cfg *config.Config, st storeData) error {
 	vss := make([]*vsRuntime, len(set))
 	for i, c := range set {
 		vs := c.vs
-		rt := &vsRuntime{cfg: vs, name: vs.DisplayName(), id: vs.Service().String(), source: c.source, quorumUp: true}
+		rt := &vsRuntime{cfg: vs, name: vs.DisplayName(), id: vs.Service().String(), source: c.source, quorumUp: true,
+			names: map[check.Key]string{}}
 		for _, b := range vs.Backends() {
 			var keys []check.Key
 			for _, def := range b.Checks {
-				keys = append(keys, def.Key())
+				k := def.Key()
+				keys = append(keys, k)
+				rt.names[k] = def.String()
 				defs = append(defs, def)
 			}
 			rt.keys = append(rt.keys, keys)

@@ -97,6 +97,27 @@ func (f *fakeChecks) setHealth(t testing.TB, addr string, h check.Health, w int)
 	}
 }
 
+// setAll sets the health of every check to what health returns for its
+// definition, but for check.Unknown, which leaves it as it is.
+func (f *fakeChecks) setAll(health func(check.Definition) check.Health) {
+	f.mu.Lock()
+	for k, d := range f.defs {
+		h := health(d)
+		if h == check.Unknown {
+			continue
+		}
+		f.gen++
+		st := f.st[k]
+		st.Key, st.Kind, st.Health, st.Changed = k, d.Kind, h, f.gen
+		f.st[k] = st
+	}
+	f.mu.Unlock()
+	select {
+	case f.ch <- struct{}{}:
+	default:
+	}
+}
+
 // recordedHooks records the hooks run.
 type recordedHooks struct {
 	mu  sync.Mutex

@@ -85,6 +85,8 @@ type TableEntry struct {
 
 // CheckStatus is the state of one check of a real server.
 type CheckStatus struct {
+	// Name says what the check probes, in a few words.
+	Name   string `json:"name"`
 	Key    string `json:"key"`
 	Kind   string `json:"kind"`
 	Health string `json:"health"`
@@ -141,7 +143,9 @@ func (d *Director) Status(table []ipvs.VirtualServer) Status {
 			}
 			rs.Actual = entry(in, b.Destination)
 			for _, k := range rt.keys[i] {
-				rs.Checks = append(rs.Checks, checkStatus(k, statuses))
+				cs := checkStatus(k, statuses)
+				cs.Name = rt.names[k]
+				rs.Checks = append(rs.Checks, cs)
 			}
 			vs.Real = append(vs.Real, rs)
 		}
