@@ -17,7 +17,7 @@ MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packa
 # Modules with tests; bench is a program, checked only.
 TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging packaging/kubernetes
 
-.PHONY: test unit check goproxy fuzz integration vm-selftest capture bench demo release clean
+.PHONY: test unit check goproxy tidy fuzz integration vm-selftest capture bench demo release clean
 
 test: check unit fuzz integration
 
@@ -32,6 +32,12 @@ WORK = export GOWORK=$$([ "$$m" = . ] && echo off || true)
 
 goproxy:
 	@cd packaging && GOWORK=off $(GO) run ./goproxy -repo .. -o $(GOPROXY_DIR) >/dev/null
+
+# go mod tidy in every module, with those versions served: what a change
+# of a nested module's imports or requirements needs, where a plain go mod
+# tidy there would look for the repository's versions on the public proxy.
+tidy: goproxy
+	@set -e; for m in $(MODULES); do (cd $$m && env $(PROXY_ENV) $(GO) mod tidy); done
 
 check: goproxy
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
