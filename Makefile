@@ -81,11 +81,11 @@ $(BUILD)/compat-moby.integration.test: $(SOURCES)
 $(BUILD)/compat-cloudflare.integration.test: $(SOURCES)
 	cd compat/cloudflare && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
 $(BUILD)/ipvsctl: $(SOURCES)
-	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) build -o ../../$@ .
+	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) build -buildvcs=auto -o ../../$@ .
 $(BUILD)/ipvs_exporter: $(SOURCES)
-	cd exporter && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvs_exporter
+	cd exporter && CGO_ENABLED=0 $(GO) build -buildvcs=auto -o ../$@ ./cmd/ipvs_exporter
 $(BUILD)/ipvsd: $(SOURCES)
-	cd ipvsd && CGO_ENABLED=0 $(GO) build -o ../$@ ./cmd/ipvsd
+	cd ipvsd && CGO_ENABLED=0 $(GO) build -buildvcs=auto -o ../$@ ./cmd/ipvsd
 
 # The test suites of moby/ipvs and cloudflare/ipvs, from their modules,
 # built against the drop-ins of compat/ (with their test data beside).
