@@ -1,13 +1,15 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
 	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/schema"
 	"github.com/ipvs-go/ipvs/reconcile"
 )
@@ -15,93 +17,171 @@ import (
 // apply runs "ipvsctl apply -f FILE": the table of a JSON or YAML file
 // (the schema of the structured listings), converged with the reconcile
 // package's drain and ownership options.
-func (e *env) apply(args []string) int {
-	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	fs.SetOutput(e.errw)
-	file := fs.String("f", "", "the desired table, JSON or YAML (- for stdin)")
-	netns := fs.String("netns", "", "network namespace: a name under /var/run/netns, or a path")
-	dryRun := fs.Bool("dry-run", false, "print the plan, change nothing")
-	own := fs.String("own", "all", "services to converge: all (those not in the file are removed) or listed (only those in the file)")
-	drain := fs.String("drain", "protocol", "destinations no longer desired: protocol (drain TCP, remove UDP/SCTP at once), drain, or remove")
-	drainTimeout := fs.Duration("drain-timeout", 0, "remove a draining destination after this long even with connections left (needs repeated applies)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *file == "" || fs.NArg() > 0 {
-		fmt.Fprintln(e.errw, "usage: ipvsctl apply -f FILE [--dry-run] [--netns NS] [--own all|listed] [--drain protocol|drain|remove]")
-		return 2
-	}
-	policy, ok := map[string]reconcile.DrainPolicy{"protocol": reconcile.DrainPolicyByProtocol, "drain": reconcile.DrainPolicyGracefully, "remove": reconcile.DrainPolicyRemoveAtOnce}[*drain]
-	if !ok {
-		fmt.Fprintf(e.errw, "invalid --drain %q: protocol, drain or remove\n", *drain)
-		return 2
-	}
-	if *own != "all" && *own != "listed" {
-		fmt.Fprintf(e.errw, "invalid --own %q: all or listed\n", *own)
-		return 2
-	}
-	var data []byte
-	var err error
-	if *file == "-" {
-		data, err = io.ReadAll(e.stdin)
-	} else {
-		data, err = os.ReadFile(*file)
-	}
+func (e *env) apply(argv []string) int {
+	c, err := cli.ParseApply(argv)
 	if err != nil {
+		return e.refused(err)
+	}
+	if c.Help {
+		applyUsage(e.out, filepath.Base(e.program))
+		return 0
+	}
+	data, err := e.readInput(c.File)
+	if err != nil {
+		if code := e.interrupted(); code != 0 {
+			return code
+		}
 		fmt.Fprintln(e.errw, err)
 		return 1
 	}
 	table, err := schema.Decode(data)
 	if err != nil {
-		fmt.Fprintf(e.errw, "%s: %v\n", *file, err)
+		fmt.Fprintf(e.errw, "%s: %v\n", c.File, err)
 		return 2
 	}
 	desired, err := table.Desired()
 	if err != nil {
-		fmt.Fprintf(e.errw, "%s: %v\n", *file, err)
+		fmt.Fprintf(e.errw, "%s: %v\n", c.File, err)
 		return 2
 	}
-	if code := e.open(*netns); code != 0 {
+	var daemons []ipvs.Daemon
+	if table.Daemons != nil {
+		if daemons, err = table.DesiredDaemons(); err != nil {
+			fmt.Fprintf(e.errw, "%s: %v\n", c.File, err)
+			return 2
+		}
+	}
+	t := newDesired(nil, nil, !c.OwnListed)
+	if err := t.addServices(table, desired); err != nil {
+		fmt.Fprintf(e.errw, "%s: %v\n", c.File, err)
+		return 2
+	}
+	if code := e.open(c.NetNS); code != 0 {
 		return code
 	}
 	defer e.client.Close()
-	current, err := e.client.VirtualServers(e.ctx)
+	vs, err := e.client.VirtualServers(e.ctx)
 	if err != nil {
 		return e.readFailed(err)
 	}
+	current := compact(vs)
 	running, err := e.client.Daemons(e.ctx)
 	if err != nil {
 		return e.readFailed(err)
-	}
-	t := newDesired(nil, nil, *own == "all")
-	for i := range desired {
-		k := serviceKey(desired[i].Service)
-		t.order, t.services[k], t.owned[k] = append(t.order, k), &desired[i], true
 	}
 	if table.Timeouts != nil {
 		s := time.Second
 		t.timeouts = &ipvs.Timeouts{TCP: time.Duration(table.Timeouts.TCP) * s, TCPFin: time.Duration(table.Timeouts.TCPFin) * s, UDP: time.Duration(table.Timeouts.UDP) * s}
 	}
-	if table.Daemons != nil {
-		ds, err := table.DesiredDaemons()
-		if err != nil {
-			fmt.Fprintf(e.errw, "%s: %v\n", *file, err)
-			return 2
-		}
-		for i := range ds {
-			t.daemons[ds[i].State] = &ds[i]
-		}
-	} else {
-		// No daemons in the file: leave the running ones.
-		for i := range running {
-			t.daemons[running[i].State] = &running[i]
-		}
+	// No daemons in the file: leave the running ones.
+	if table.Daemons == nil {
+		daemons = running
 	}
-	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return policy }, DrainTimeout: *drainTimeout}
-	plan, err := reconcile.Compute(current, t.desired(), opts)
+	for i := range daemons {
+		t.daemons[daemons[i].State] = &daemons[i]
+	}
+	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return c.Drain }, DrainTimeout: c.DrainTimeout}
+	guard, err := t.removalGuard(current, opts, len(desired) == 0)
 	if err != nil {
 		fmt.Fprintln(e.errw, err)
 		return 2
 	}
-	return e.converge(plan, t, running, *dryRun)
+	if c.DryRun {
+		code := e.converge(t, current, running, opts, true)
+		if guard != "" {
+			fmt.Fprintf(e.out, "# apply refuses this plan without --allow-removal: %s\n", guard)
+		}
+		return code
+	}
+	if guard != "" && !c.AllowRemoval {
+		fmt.Fprintf(e.errw, "%s: refused: %s; --allow-removal applies it (--dry-run shows it)\n", c.File, guard)
+		return 2
+	}
+	if code := e.converge(t, current, running, opts, false); code != 0 || !c.Wait {
+		return code
+	}
+	return e.waitDrains(desired, opts)
+}
+
+// readInput reads the file name, or standard input for "-", until a
+// signal.
+func (e *env) readInput(name string) ([]byte, error) {
+	if name != "-" {
+		return os.ReadFile(name)
+	}
+	type read struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan read, 1)
+	go func() {
+		b, err := io.ReadAll(e.stdin)
+		ch <- read{b, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.b, r.err
+	case <-e.ctx.Done():
+		return nil, context.Cause(e.ctx)
+	}
+}
+
+// addServices puts the file's services into t; a service or destination
+// given twice is an error naming both lines.
+func (t *desiredTable) addServices(table *schema.Table, desired []ipvs.VirtualServer) error {
+	for i := range desired {
+		v := &desired[i]
+		s := &table.Services[i]
+		k := serviceKey(v.Service)
+		if j, twice := t.index[k]; twice {
+			return fmt.Errorf("line %d: services[%d]: %s is given twice (first at line %d)", s.Line, i, v.Service, t.entries[j].line)
+		}
+		e := t.add(k, v.Service, s.Line)
+		e.dests = make([]dest, 0, len(v.Destinations))
+		for j := range v.Destinations {
+			d := &v.Destinations[j]
+			for k := range e.dests {
+				if e.dests[k].same(d) {
+					return fmt.Errorf("line %d: services[%d].destinations[%d]: %s is given twice (first at line %d)",
+						s.Destinations[j].Line, i, j, d, s.Destinations[k].Line)
+				}
+			}
+			e.dests = append(e.dests, destOf(d))
+		}
+	}
+	return nil
+}
+
+// removalGuard says why the plan from current to t needs --allow-removal,
+// or "" if it does not: t names no service while it owns the whole
+// table, or the plan takes away (removes, or drains) more than half of
+// the services and destinations of the table that it owns.
+func (t *desiredTable) removalGuard(current *kernelTable, opts reconcile.Options, none bool) (string, error) {
+	if none && t.ownAll {
+		return fmt.Sprintf("the file names no services, which with --own all means an empty table (this one has %d services)", len(current.services)), nil
+	}
+	owned := 0
+	dests := make(map[svcKey]int, len(current.services))
+	for i, s := range current.services {
+		if t.owns(s) {
+			owned += 1 + len(current.dests[i])
+			dests[serviceKey(s)] = len(current.dests[i])
+		}
+	}
+	removed := 0
+	err := t.plans(current, opts, func(p *reconcile.Plan) error {
+		for _, c := range p.Changes() {
+			switch c.Kind {
+			case reconcile.KindRemoveService:
+				removed += 1 + dests[serviceKey(c.Service)]
+			case reconcile.KindRemoveDestination, reconcile.KindDrainDestination:
+				removed++
+			}
+		}
+		return nil
+	})
+	if err != nil || 2*removed <= owned {
+		return "", err
+	}
+	return fmt.Sprintf("the plan takes away %d of the %d services and destinations of the table it owns, more than half", removed, owned), nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
 	"github.com/ipvs-go/ipvs/reconcile"
 )
 
@@ -26,10 +25,10 @@ func BenchmarkRestorePlan(b *testing.B) {
 	for b.Loop() {
 		e := &env{ctx: context.Background(), program: "ipvsctl", stdin: bytes.NewReader(save.Bytes()), out: bufio.NewWriter(io.Discard), errw: io.Discard}
 		d := newDesired(nil, nil, false)
-		if code := e.readRestore(func(_ int, c *cli.Command) error { return d.apply(c) }); code != 0 {
+		if code := e.readRestore(d.apply); code != 0 {
 			b.Fatal(code)
 		}
-		if _, err := reconcile.Compute(nil, d.desired(), reconcile.Options{Owns: d.owns}); err != nil {
+		if err := d.plans(nil, reconcile.Options{Owns: d.owns}, func(*reconcile.Plan) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,15 +4,15 @@ go 1.26.0
 
 require (
 	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/sys v0.49.0
-	sigs.k8s.io/yaml v1.6.0
 )
 
 require (
 	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/mdlayher/genetlink v1.4.0 // indirect
 	github.com/mdlayher/netlink v1.11.2 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
-	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 )

@@ -15,16 +15,45 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		// A second signal has its default effect, should the first
+		// not end the program soon enough.
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		cancel(signalError{s.(syscall.Signal)})
+	}()
+	os.Exit(run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// signalError is the cause of a context that a signal cancelled.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return e.sig.String() }
+
+// interrupted returns the status of a program that a signal ended
+// (128 + its number, as a shell reports it), after saying so, or 0 if
+// no signal came.
+func (e *env) interrupted() int {
+	var se signalError
+	if e.ctx.Err() == nil {
+		return 0
+	}
+	if errors.As(context.Cause(e.ctx), &se) {
+		fmt.Fprintf(e.errw, "%s: stopped by %s\n", filepath.Base(e.program), se.sig)
+		return 128 + int(se.sig)
+	}
+	fmt.Fprintf(e.errw, "%s: %v\n", filepath.Base(e.program), context.Cause(e.ctx))
+	return 1
 }
 
 // env is one invocation: its streams and, once opened, its client.
@@ -35,14 +64,34 @@ type env struct {
 	out     *bufio.Writer
 	errw    io.Writer
 	client  *ipvs.Client
+	// dial makes the client; nil is ipvs.New. Tests set it, and
+	// waitInterval, apply --wait's (zero: waitInterval).
+	dial         func(*ipvs.Config) (*ipvs.Client, error)
+	waitInterval time.Duration
 }
 
 // run executes one command line and returns the exit status ipvsadm would.
 func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{ctx: ctx, program: argv[0], stdin: stdin, out: bufio.NewWriterSize(stdout, 64<<10), errw: stderr}
+	e := newEnv(ctx, argv[0], stdin, stdout, stderr)
 	defer e.out.Flush()
-	if len(argv) > 1 && argv[1] == "apply" {
-		return e.apply(argv[2:])
+	return e.run(argv)
+}
+
+func newEnv(ctx context.Context, program string, stdin io.Reader, stdout, stderr io.Writer) *env {
+	return &env{ctx: ctx, program: program, stdin: stdin, out: bufio.NewWriterSize(stdout, 64<<10), errw: stderr}
+}
+
+// run executes argv; the caller flushes e.out.
+func (e *env) run(argv []string) int {
+	if len(argv) > 1 {
+		switch argv[1] {
+		case "apply":
+			return e.apply(argv)
+		case "completion":
+			return e.completion(argv[2:])
+		case "__complete":
+			return e.complete(argv[2:])
+		}
 	}
 	cmd, err := cli.Parse(argv)
 	if err != nil {
@@ -88,7 +137,11 @@ func (e *env) open(netns string) int {
 			cfg.NetNSPath = "/var/run/netns/" + netns
 		}
 	}
-	c, err := ipvs.New(cfg)
+	dial := e.dial
+	if dial == nil {
+		dial = ipvs.New
+	}
+	c, err := dial(cfg)
 	if err != nil {
 		fmt.Fprintf(e.errw, "Can't initialize ipvs: %v\nAre you sure that IP Virtual Server is built in the kernel or as module?\n", err)
 		return 2

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,23 +31,25 @@ func plan(t *testing.T, input string, flush bool) (string, int, string) {
 	t.Helper()
 	var errb bytes.Buffer
 	e := &env{ctx: context.Background(), program: "ipvsctl", stdin: strings.NewReader(input), out: bufio.NewWriter(&bytes.Buffer{}), errw: &errb}
-	d := newDesired(current(), nil, flush)
-	code := e.readRestore(func(_ int, c *cli.Command) error { return d.apply(c) })
+	d := newDesired(compact(current()), nil, flush)
+	code := e.readRestore(d.apply)
 	if code != 0 {
 		return "", code, errb.String()
 	}
-	p, err := reconcile.Compute(current(), d.desired(), reconcile.Options{Owns: d.owns,
-		Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }})
+	var lines []string
+	err := d.plans(compact(current()), reconcile.Options{Owns: d.owns,
+		Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }}, func(p *reconcile.Plan) error {
+		for _, c := range p.Changes() {
+			line := c.Kind.String() + " " + c.Service.String()
+			if c.Destination.Address.IsValid() {
+				line += " " + c.Destination.String()
+			}
+			lines = append(lines, line)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var lines []string
-	for _, c := range p.Changes() {
-		line := c.Kind.String() + " " + c.Service.String()
-		if c.Destination.Address.IsValid() {
-			line += " " + c.Destination.String()
-		}
-		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n"), 0, ""
 }
@@ -98,10 +101,15 @@ func TestRestoreRefusals(t *testing.T) {
 		{"-d -t 10.0.0.1:80 -r 10.1.0.7\n", "line 1: No such destination\n"},
 		{"-A -t 10.0.0.1:80 -w 3\n", "line 1: Illegal 'weight' option with the 'add-service' command\n"},
 		{"-L -n\n", "line 1: list is not a change of the table\n"},
+		{"-A -t 10.0.0.3:80\n-R\n", "line 2: -R in a restore: its input is already being read\n"},
+		{"-A -t 10.0.0.3:80\n-h\n", "line 2: help is not a change of the table\n"},
+		{"-A -t 10.0.0.3:80\n\n--version\n", "line 3: version is not a change of the table\n"},
+		{"-A -t 10.0.0.3:80\n-A -t 10.0.0.4:80 -s " + strings.Repeat("x", 3<<20) + "\n", "line 2: longer than 1 MiB\n"},
+		{"-A -t 10.0.0.3:80\n\n-A -t 10.0.0.4:80 -s " + strings.Repeat("x", 1<<20) + "\n-A -t 10.0.0.5:80 -s rr\n", "line 3: longer than 1 MiB\n"},
 	} {
 		_, code, msg := plan(t, tt.input, false)
 		if code == 0 || msg != tt.msg {
-			t.Errorf("%q: status %d, %q; want %q", tt.input, code, msg, tt.msg)
+			t.Errorf("%.80q: status %d, %q; want %q", tt.input, code, msg, tt.msg)
 		}
 	}
 }
@@ -134,6 +142,96 @@ func TestRestoreChunks(t *testing.T) {
 			t.Errorf("status %d after %d lines: %s", code, next-1, errb.String())
 		case bad > 0 && (code != 2 || next != bad || !strings.HasPrefix(errb.String(), fmt.Sprintf("line %d: ", bad))):
 			t.Errorf("status %d after %d lines: %s", code, next-1, errb.String())
+		}
+	}
+}
+
+// TestPlansInGroups: planning a large table a group of services at a
+// time makes the same changes as one plan of the whole table.
+func TestPlansInGroups(t *testing.T) {
+	svc := func(i int) ipvs.Service {
+		return ipvs.Service{Family: ipvs.FamilyIPv4, Protocol: ipvs.ProtocolTCP, Address: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Port: 80, Scheduler: "rr", Flags: ipvs.FlagHashed}
+	}
+	var cur []ipvs.VirtualServer
+	// in changes the table; asIs, for a flush, names a part of it as it
+	// is.
+	var in, asIs strings.Builder
+	for i := range 3000 {
+		v := ipvs.VirtualServer{Service: svc(i)}
+		n := 3
+		if i == 7 {
+			n = 3 * groupObjects // a service larger than a group
+		}
+		for j := range n {
+			v.Destinations = append(v.Destinations, ipvs.Destination{Address: netip.AddrFrom4([4]byte{172, 16, byte(j >> 8), byte(j)}), Port: 80, Forward: ipvs.ForwardMasquerade, Weight: 1})
+		}
+		cur = append(cur, v)
+		if i == 11 {
+			cur = append(cur, v) // a dump that lists a service twice
+		}
+		s := fmt.Sprintf("-t 10.%d.%d.%d:80", i>>16, i>>8&255, i&255)
+		switch i % 4 {
+		case 0: // as it is
+			for _, b := range []*strings.Builder{&in, &asIs} {
+				fmt.Fprintf(b, "-A %s -s rr\n", s)
+				for j := range n {
+					fmt.Fprintf(b, "-a %s -r 172.16.%d.%d:80 -m\n", s, j>>8, j&255)
+				}
+			}
+		case 1: // changed
+			fmt.Fprintf(&in, "-E %s -s wrr\n-e %s -r 172.16.0.1:80 -m -w 5\n-d %s -r 172.16.0.2:80\n", s, s, s)
+		case 2: // removed
+			fmt.Fprintf(&in, "-D %s\n", s)
+		}
+	}
+	for i := 5000; i < 6000; i++ {
+		for _, b := range []*strings.Builder{&in, &asIs} {
+			fmt.Fprintf(b, "-A -u 10.1.%d.%d:53 -s rr\n-a -u 10.1.%d.%d:53 -r 172.17.0.1:53 -m\n", i>>8&255, i&255, i>>8&255, i&255)
+		}
+	}
+	for _, flush := range []bool{false, true} {
+		input := in.String()
+		if flush {
+			input = asIs.String()
+		}
+		var errb bytes.Buffer
+		e := &env{ctx: context.Background(), program: "ipvsctl", stdin: strings.NewReader(input), out: bufio.NewWriter(&bytes.Buffer{}), errw: &errb}
+		k := compact(cur)
+		d := newDesired(k, nil, flush)
+		if code := e.readRestore(d.apply); code != 0 {
+			t.Fatal(code, errb.String())
+		}
+		opts := reconcile.Options{Owns: d.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }}
+		var got []string
+		groups := 0
+		if err := d.plans(k, opts, func(p *reconcile.Plan) error {
+			groups++
+			for _, c := range p.Changes() {
+				got = append(got, c.String())
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var want []ipvs.VirtualServer
+		for i := range d.entries {
+			if en := &d.entries[i]; d.desired(en) {
+				v, _ := en.virtualServer(make([]ipvs.Destination, en.count()))
+				want = append(want, v)
+			}
+		}
+		p, err := reconcile.Compute(cur, want, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var whole []string
+		for _, c := range p.Changes() {
+			whole = append(whole, c.String())
+		}
+		slices.Sort(got)
+		slices.Sort(whole)
+		if groups < 3 || !slices.Equal(got, whole) {
+			t.Errorf("flush %v: %d groups, %d changes; one plan has %d", flush, groups, len(got), len(whole))
 		}
 	}
 }

@@ -16,9 +16,13 @@ func versionLine() string {
 	return buildinfo.Read().Line("ipvsctl") + "; ipvsadm v1.31 command line"
 }
 
-// manual is the text of --help, in the manner of a man page; PROG stands
-// for the program's name.
-const manual = `NAME
+// manual is the text of --help, in the manner of a man page, and
+// applyManual its section on apply, which is also apply's --help; PROG
+// stands for the program's name. They are the one place of ipvsctl's
+// usage text.
+var manual = manualHead + applyManual + manualTail
+
+const manualHead = `NAME
     PROG - Linux Virtual Server administration, ipvsadm 1.31 compatible
 
 SYNOPSIS
@@ -36,6 +40,8 @@ SYNOPSIS
     PROG --start-daemon {master|backup} [daemon-options]
     PROG --stop-daemon {master|backup}
     PROG apply -f FILE [--dry-run] [--own all|listed] [--drain protocol|drain|remove]
+            [--wait [--drain-timeout D]] [--allow-removal]
+    PROG completion bash|zsh
     PROG -h
     Every command takes --netns NAME|PATH.
 
@@ -64,6 +70,7 @@ COMMANDS
     --help            -h        display this help message
     --version         -v        print this build's version (module, commit)
     apply -f FILE               converge to the table of a JSON or YAML file
+    completion bash|zsh         print a shell completion script
 
 VIRTUAL SERVICE
     --tcp-service|-t  service-address   service-address is host[:port]
@@ -138,16 +145,63 @@ SAVE
 RESTORE
     -R reads ipvsadm's save format, or any of its command lines, one per
     line ('#' starts a comment), into the table they describe, then makes
-    the kernel's table so in one batch: what is already as described is
+    the kernel's table so in batches: what is already as described is
     not touched, so its connections stay. -A and -a mean "make it so",
     whether or not the service or server exists; services the input does
     not name are left alone, unless the input has -C or --flush is given.
-    A line that cannot be read stops the restore before any change.
+    A line that cannot be read (or is longer than 1 MiB, or is -R, -h,
+    --version, -L or -S) stops the restore before any change.
+
+`
+
+const applyManual = `APPLY
+    PROG apply -f FILE [options] converges the table to the one of FILE,
+    JSON or YAML in the schema below (- reads standard input; read-only
+    fields such as stats are ignored, so a listing is a valid input).
+    The file is read strictly: a key given twice, an unknown key (names
+    are case-sensitive), a value of the wrong type and a second YAML
+    document are refused with their line and column.
+
+    -f, --filename FILE        the desired table
+    --dry-run                  print the plan, change nothing
+    --netns NAME|PATH          work in a network namespace
+    --own all|listed           all (default): services the file does not
+                               list are removed; listed: only the listed
+                               ones are touched
+    --drain protocol|drain|remove
+                               what becomes of a destination no longer
+                               desired: protocol (default) drains TCP and
+                               fwmark services' (weight 0 until their
+                               connections end) and removes UDP and
+                               SCTP ones at once; drain; or remove
+    --wait                     stay until no destination drains, reading
+                               the table every second, with progress on
+                               a terminal
+    --drain-timeout D          with --wait: remove a draining destination
+                               D (such as 90s or 5m) after the wait first
+                               saw it at weight 0, connections or not
+    --allow-removal            apply a plan that removes every service (a
+                               file naming none, with --own all) or takes
+                               away more than half of the services and
+                               destinations of the table it owns; without
+                               it such a plan is refused, and --dry-run
+                               says so on its last line
+    -h, --help                 this text
+
+`
+
+const manualTail = `COMPLETION
+    PROG completion bash|zsh prints a script that completes PROG's
+    commands, options and their values (schedulers, namespaces, the
+    table's services, files for apply -f) in that shell:
+        source <(PROG completion bash)     # in ~/.bashrc
+        PROG completion zsh > "${fpath[1]}/_PROG"
 
 EXIT STATUS
-    0 success; 1 a listing failed; 2 a refused option, value or
+    0 success; 1 a listing failed; 2 a refused option, value, file or
     combination; 255 a command line that cannot be read, or a change the
-    kernel refused.
+    kernel refused; 128+N after signal N (130 for Ctrl-C): a signal stops
+    the reading of the input at once, and the writing between batches.
 
 JSON SCHEMA
     {"info": {"version", "connectionTableSize"},
@@ -167,4 +221,9 @@ JSON SCHEMA
 // usage prints the manual.
 func usage(w *bufio.Writer, program string) {
 	w.WriteString(strings.ReplaceAll(manual, "PROG", program))
+}
+
+// applyUsage prints apply's section of the manual.
+func applyUsage(w *bufio.Writer, program string) {
+	w.WriteString(strings.ReplaceAll(applyManual, "PROG", program))
 }

@@ -38,46 +38,51 @@ type state struct {
 }
 
 // Parse reads one command line, argv[0] being the program's name.
-func Parse(argv []string) (*Command, error) { return parse(argv, false) }
-
-// ParseRestore reads one line of a restore, as Parse does, but also takes
-// what ipvsadm 1.31 saves and then refuses: a GRE destination with
-// --tun-remcsum.
-func ParseRestore(argv []string) (*Command, error) { return parse(argv, true) }
-
-func parse(argv []string, restore bool) (*Command, error) {
+func Parse(argv []string) (*Command, error) {
 	cmd := &Command{}
+	if err := parse(cmd, argv, false); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// ParseRestoreTo reads one line of a restore into cmd, as Parse does, but
+// also takes what ipvsadm 1.31 saves and then refuses: a GRE destination
+// with --tun-remcsum. cmd must be the zero Command.
+func ParseRestoreTo(cmd *Command, argv []string) error { return parse(cmd, argv, true) }
+
+func parse(cmd *Command, argv []string, restore bool) error {
 	st := &state{cmd: cmd, netmask: 0xffffffff, restore: restore}
 	cmd.Dest.Weight = 1
 	cmd.Dest.Forward = ipvs.ForwardDirectRoute
 	if len(argv) <= 1 {
 		cmd.Cmd = CmdList
-		return cmd, nil
+		return nil
 	}
-	sc := &scanner{table: options, argv: argv[1:]}
+	sc := &scanner{table: optionIndex, argv: argv[1:]}
 	var startArg string
 	first := true
 	for {
 		t, ok, err := sc.nextToken()
 		if err != nil {
 			if first {
-				return nil, &ExitError{Code: 255, TryHelp: true}
+				return &ExitError{Code: 255, TryHelp: true}
 			}
-			return nil, &ExitError{Code: 255, Msg: err.Error()}
+			return &ExitError{Code: 255, Msg: err.Error()}
 		}
 		if !ok {
 			break
 		}
 		if own, err := st.ownOption(t); own {
 			if err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		if first {
 			first = false
 			if t.spec.tag != tagCommand {
-				return nil, &ExitError{Code: 255, TryHelp: true}
+				return &ExitError{Code: 255, TryHelp: true}
 			}
 			cmd.Cmd = commandSpecs[t.spec.long]
 			// In listings, where ipvsadm refuses -p, it means pretty
@@ -85,30 +90,30 @@ func parse(argv []string, restore bool) (*Command, error) {
 			sc.noOptional = cmd.Cmd == CmdList
 			startArg = t.value
 			if cmd.Cmd == CmdHelp || cmd.Cmd == CmdVersion {
-				return cmd, nil
+				return nil
 			}
 			if err := st.daemonState(startArg); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		if err := st.option(t); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if first {
-		return nil, &ExitError{Code: 255, TryHelp: true}
+		return &ExitError{Code: 255, TryHelp: true}
 	}
 	rest := sc.rest
 	if cmd.Cmd == CmdTimeout {
 		if len(rest) < 3 {
-			return nil, fail("--set option requires 3 timeout values")
+			return fail("--set option requires 3 timeout values")
 		}
 		var vals [3]time.Duration
 		for i := range vals {
 			n, err := parseTimeout(rest[i], 0, maxTimeout)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			vals[i] = time.Duration(n) * time.Second
 		}
@@ -116,23 +121,23 @@ func parse(argv []string, restore bool) (*Command, error) {
 		rest = rest[3:]
 	}
 	if len(rest) > 0 {
-		return nil, fail("unexpected argument %s", rest[0])
+		return fail("unexpected argument %s", rest[0])
 	}
 	if st.schedFlags != "" {
 		st.flags &^= ipvs.FlagSched1 | ipvs.FlagSched2 | ipvs.FlagSched3
 		f, err := parseSchedFlags(st.sched, st.schedFlags)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.flags |= f
 	}
 	if err := st.check(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := st.finish(); err != nil {
-		return nil, err
+		return err
 	}
-	return cmd, nil
+	return nil
 }
 
 // setOption is ipvsadm's set_option: each option at most once.

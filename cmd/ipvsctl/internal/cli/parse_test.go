@@ -198,8 +198,8 @@ func TestParse(t *testing.T) {
 }
 
 func TestRestoreReadsGRERemoteChecksum(t *testing.T) {
-	c, err := ParseRestore(strings.Fields("ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre --tun-remcsum"))
-	if err != nil {
+	c := &Command{}
+	if err := ParseRestoreTo(c, strings.Fields("ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre --tun-remcsum")); err != nil {
 		t.Fatal(err)
 	}
 	if c.Dest.TunnelType != ipvs.TunnelGRE || c.Dest.TunnelFlags != ipvs.TunnelRemoteChecksum {

@@ -42,7 +42,7 @@ func (e *scanError) Error() string { return e.option + ": " + e.reason }
 // to it (-w5), a long option's may follow '=' (--weight=5), and "--" ends the
 // options.
 type scanner struct {
-	table    []spec
+	table    *optionTable
 	argv     []string
 	next     int
 	bundle   string // rest of a bundle of short options
@@ -63,14 +63,32 @@ var shortText = func() (t [256]string) {
 	return t
 }()
 
-func (s *scanner) find(long string, short byte) *spec {
-	for i := range s.table {
-		sp := &s.table[i]
-		if (long != "" && sp.long == long) || (long == "" && short != 0 && sp.short == short) {
-			return sp
+// optionTable indexes a table of options by their long and short names.
+type optionTable struct {
+	specs []spec
+	short [256]*spec
+	long  map[string]*spec
+}
+
+func newOptionTable(specs []spec) *optionTable {
+	t := &optionTable{specs: specs, long: make(map[string]*spec, len(specs))}
+	for i := range specs {
+		sp := &specs[i]
+		if _, twice := t.long[sp.long]; !twice {
+			t.long[sp.long] = sp
+		}
+		if sp.short != 0 && t.short[sp.short] == nil {
+			t.short[sp.short] = sp
 		}
 	}
-	return nil
+	return t
+}
+
+func (s *scanner) find(long string, short byte) *spec {
+	if long != "" {
+		return s.table.long[long]
+	}
+	return s.table.short[short]
 }
 
 // nextToken returns the next option; ok is false at the end.

@@ -202,6 +202,8 @@ var options = []spec{
 	{"flush", 0, argNone, tagFlush},
 }
 
+var optionIndex = newOptionTable(options)
+
 // tunnelMatrix is ipvsadm's tunnel_types_v_options over --tun-port,
 // --tun-nocsum, --tun-csum, --tun-remcsum for ipip, gue and gre.
 var tunnelMatrix = [3][4]byte{{'x', 'x', 'x', 'x'}, {'+', '1', '1', '1'}, {'x', '1', '1', 'x'}}

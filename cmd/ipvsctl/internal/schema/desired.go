@@ -8,38 +8,31 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs"
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
-// Decode reads a table in JSON or YAML (JSON is YAML, so one decoder
-// reads both); unknown fields are refused, so that a typo does not pass
-// for a default.
-func Decode(data []byte) (*Table, error) {
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	var t Table
-	if err := dec.Decode(&t); err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
 // Desired converts the table's services to the library's, for a plan. The
-// read-only fields (stats, connection counts) are ignored.
+// read-only fields (stats, connection counts) are ignored. An error names
+// the line the service or destination was read from.
 func (t *Table) Desired() ([]ipvs.VirtualServer, error) {
 	out := make([]ipvs.VirtualServer, 0, len(t.Services))
-	for i, s := range t.Services {
+	for i := range t.Services {
+		s := &t.Services[i]
 		v, err := s.desired()
 		if err != nil {
-			return nil, fmt.Errorf("services[%d]: %w", i, err)
+			return nil, fmt.Errorf("%sservices[%d]: %w", lineOf(s.Line), i, err)
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// lineOf is the prefix of an error about what was read at line n.
+func lineOf(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("line %d: ", n)
 }
 
 func (s *Service) desired() (ipvs.VirtualServer, error) {
@@ -81,10 +74,10 @@ func (s *Service) desired() (ipvs.VirtualServer, error) {
 			return v, err
 		}
 	}
-	for j, d := range s.Destinations {
-		dst, err := d.desired()
+	for j := range s.Destinations {
+		dst, err := s.Destinations[j].desired()
 		if err != nil {
-			return v, fmt.Errorf("destinations[%d]: %w", j, err)
+			return v, fmt.Errorf("destinations[%d] (line %d): %w", j, s.Destinations[j].Line, err)
 		}
 		v.Destinations = append(v.Destinations, dst)
 	}
@@ -131,9 +124,38 @@ func Encode(t *Table, yamlOut, pretty bool) ([]byte, error) {
 		return nil, err
 	}
 	if yamlOut {
-		return yaml.JSONToYAML(js)
+		return jsonToYAML(js)
 	}
 	return append(js, '\n'), nil
+}
+
+// jsonToYAML writes JSON as block YAML with the same keys in the same
+// order: the JSON encoding is the one schema, and YAML only spells it.
+func jsonToYAML(js []byte) ([]byte, error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal(js, &n); err != nil {
+		return nil, err
+	}
+	plain(&n)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// plain drops the JSON styles of n (flow collections, quoted strings):
+// the encoder quotes only what would otherwise read as another type.
+func plain(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		plain(c)
+	}
 }
 
 // DesiredDaemons converts the table's daemons.
@@ -142,12 +164,12 @@ func (t *Table) DesiredDaemons() ([]ipvs.Daemon, error) {
 	for i, d := range t.Daemons {
 		st, err := lookup("state", d.State, ipvs.DaemonMaster, ipvs.DaemonBackup)
 		if err != nil {
-			return nil, fmt.Errorf("daemons[%d]: %w", i, err)
+			return nil, fmt.Errorf("%sdaemons[%d]: %w", lineOf(d.Line), i, err)
 		}
 		od := ipvs.Daemon{State: st, Interface: d.Interface, SyncID: d.SyncID, MaxLength: d.MaxLength, Port: d.Port, TTL: d.TTL}
 		if d.Group != "" {
 			if od.Group, err = netip.ParseAddr(d.Group); err != nil {
-				return nil, fmt.Errorf("daemons[%d]: invalid group %q", i, d.Group)
+				return nil, fmt.Errorf("%sdaemons[%d]: invalid group %q", lineOf(d.Line), i, d.Group)
 			}
 		}
 		out = append(out, od)

@@ -44,6 +44,8 @@ type Service struct {
 	Netmask           string        `json:"netmask,omitempty"`
 	Stats             *Stats        `json:"stats,omitempty"`
 	Destinations      []Destination `json:"destinations"`
+	// Line is where Decode read the service, for errors; 0 if not read.
+	Line int `json:"-"`
 }
 
 // Destination is ipvs.Destination.
@@ -61,6 +63,8 @@ type Destination struct {
 	InactiveConnections   uint32 `json:"inactiveConnections"`
 	PersistentConnections uint32 `json:"persistentConnections"`
 	Stats                 *Stats `json:"stats,omitempty"`
+	// Line is where Decode read the destination, for errors.
+	Line int `json:"-"`
 }
 
 // Stats is ipvs.Stats.
@@ -93,6 +97,8 @@ type Daemon struct {
 	Group     string `json:"group,omitempty"`
 	Port      uint16 `json:"port,omitempty"`
 	TTL       uint8  `json:"ttl,omitempty"`
+	// Line is where Decode read the daemon, for errors.
+	Line int `json:"-"`
 }
 
 // Connection is an entry of the connection table (ipvs.Connection).

@@ -112,7 +112,7 @@ func TestGoldenSave(t *testing.T) {
 	// Every line of the save is one ipvsctl reads back.
 	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 		if strings.HasPrefix(line, "-") {
-			if _, err := cli.ParseRestore(append([]string{"ipvsctl"}, strings.Fields(line)...)); err != nil {
+			if err := cli.ParseRestoreTo(&cli.Command{}, append([]string{"ipvsctl"}, strings.Fields(line)...)); err != nil {
 				t.Errorf("%s: %v", line, err)
 			}
 		}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/reconcile"
+)
+
+// groupObjects bounds the services and destinations of one group of a
+// plan (one service with more makes a group of its own). A table is
+// planned and applied a group at a time, so that only the desired
+// table's compact form is held whole: each group's ipvs values, plan and
+// batch are garbage once the group is sent. Services are independent in
+// the kernel, so the groups' order changes nothing but the order of the
+// writes.
+const groupObjects = 4096
+
+// plans computes the plan from current to t a group of services at a
+// time, in the order of t, then the services of current that t does not
+// desire, and hands each group's plan to fn before computing the next:
+// the plan refers to buffers that the next group reuses.
+func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn func(*reconcile.Plan) error) error {
+	if current == nil {
+		current = &kernelTable{}
+	}
+	t.clip()
+	// Where each service of current is; a dump that lists a service
+	// twice (the table changed meanwhile) puts both in its group.
+	first := make(map[svcKey]int32, len(current.services))
+	next := make([]int32, len(current.services))
+	for i := len(current.services) - 1; i >= 0; i-- {
+		k := serviceKey(current.services[i])
+		j, ok := first[k]
+		if !ok {
+			j = -1
+		}
+		next[i], first[k] = j, int32(i)
+	}
+	var want, have []ipvs.VirtualServer
+	// The destinations of the group's desired and current services.
+	var arena, room, curArena, curRoom []ipvs.Destination
+	objects := 0
+	flush := func() error {
+		if len(want) == 0 && len(have) == 0 {
+			return nil
+		}
+		p, err := reconcile.Compute(have, want, opts)
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		clear(want)
+		clear(have)
+		want, have, objects = want[:0], have[:0], 0
+		room, curRoom = arena, curArena
+		return nil
+	}
+	takeCurrent := func(k svcKey) {
+		j, ok := first[k]
+		if !ok {
+			return
+		}
+		delete(first, k)
+		for ; j >= 0; j = next[j] {
+			n := len(current.dests[j])
+			if len(curRoom) < n {
+				// Room for the group, or more for one service: a group
+				// holds at most groupObjects, but one service above
+				// them and its twins of a dump.
+				curArena = make([]ipvs.Destination, max(2*groupObjects, 2*n))
+				curRoom = curArena
+			}
+			var v ipvs.VirtualServer
+			v, curRoom = current.virtualServer(int(j), curRoom)
+			have = append(have, v)
+			objects += 1 + n
+		}
+	}
+	for i := range t.entries {
+		e := &t.entries[i]
+		if !t.desired(e) {
+			continue
+		}
+		n := e.count()
+		if objects > 0 && objects+n > groupObjects {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(room) < n-1 {
+			arena = make([]ipvs.Destination, max(groupObjects, n-1))
+			room = arena
+		}
+		var v ipvs.VirtualServer
+		v, room = e.virtualServer(room)
+		want = append(want, v)
+		objects += n
+		takeCurrent(serviceKey(e.svc))
+	}
+	// The services the input does not desire: removed if owned, else
+	// left alone.
+	for i, s := range current.services {
+		k := serviceKey(s)
+		if _, ok := first[k]; !ok {
+			continue
+		}
+		if objects > 0 && objects+1+len(current.dests[i]) > groupObjects {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		takeCurrent(k)
+	}
+	return flush()
+}
+
+// converge makes the kernel's table t: the services in groups (see
+// plans), then the timeouts and daemons a plan does not cover, and the
+// zeroing of counters the input asked for. With dryRun it prints what it
+// would do instead.
+func (e *env) converge(t *desiredTable, current *kernelTable, running []ipvs.Daemon, opts reconcile.Options, dryRun bool) int {
+	var extra []string
+	var writes []func() error
+	if t.timeouts != nil {
+		cur, err := e.client.Timeouts(e.ctx)
+		if err != nil {
+			return e.readFailed(err)
+		}
+		want := cur
+		setNonZero(&want.TCP, t.timeouts.TCP)
+		setNonZero(&want.TCPFin, t.timeouts.TCPFin)
+		setNonZero(&want.UDP, t.timeouts.UDP)
+		if want != cur {
+			extra = append(extra, fmt.Sprintf("set timeouts: tcp %d tcpfin %d udp %d", secs(want.TCP), secs(want.TCPFin), secs(want.UDP)))
+			writes = append(writes, func() error { return e.client.SetTimeouts(e.ctx, want) })
+		}
+	}
+	for _, d := range running {
+		if w := t.daemons[d.State]; w == nil || !sameDaemon(*w, d) {
+			extra = append(extra, "stop daemon "+d.String())
+			writes = append(writes, func() error { return e.client.StopDaemon(e.ctx, d.State) })
+		}
+	}
+	for _, state := range []ipvs.DaemonState{ipvs.DaemonMaster, ipvs.DaemonBackup} {
+		w := t.daemons[state]
+		if w == nil || runningSame(running, *w) {
+			continue
+		}
+		extra = append(extra, "start daemon "+w.String())
+		writes = append(writes, func() error { return e.client.StartDaemon(e.ctx, *w) })
+	}
+	for _, z := range t.zero {
+		extra = append(extra, "zero counters")
+		writes = append(writes, func() error {
+			if z.HasService {
+				return e.client.ZeroServiceStats(e.ctx, z.Service)
+			}
+			return e.client.ZeroStats(e.ctx)
+		})
+	}
+	code := 0
+	err := t.plans(current, opts, func(p *reconcile.Plan) error {
+		if dryRun {
+			e.out.WriteString(p.String())
+			return nil
+		}
+		if _, err := p.Apply(e.ctx, e.client); err != nil {
+			fmt.Fprintln(e.errw, err)
+			code = 255
+		}
+		return e.ctx.Err()
+	})
+	if err != nil {
+		if c := e.interrupted(); c != 0 {
+			return c
+		}
+		fmt.Fprintln(e.errw, err)
+		return 2
+	}
+	if dryRun {
+		for _, s := range extra {
+			fmt.Fprintln(e.out, s)
+		}
+		return 0
+	}
+	for i, w := range writes {
+		if err := w(); err != nil {
+			fmt.Fprintf(e.errw, "%s: %v\n", extra[i], err)
+			code = 255
+		}
+	}
+	return code
+}
+
+func secs(d time.Duration) int { return int(d / time.Second) }
+
+// sameDaemon compares a desired daemon with a running one; the running
+// one's zero fields were filled in by the kernel, so only the desired
+// one's set fields count.
+func sameDaemon(want, got ipvs.Daemon) bool {
+	return want.State == got.State && want.Interface == got.Interface && want.SyncID == got.SyncID &&
+		(want.MaxLength == 0 || want.MaxLength == got.MaxLength) &&
+		(!want.Group.IsValid() || want.Group == got.Group) &&
+		(want.Port == 0 || want.Port == got.Port) && (want.TTL == 0 || want.TTL == got.TTL)
+}
+
+func runningSame(running []ipvs.Daemon, want ipvs.Daemon) bool {
+	for _, d := range running {
+		if sameDaemon(want, d) {
+			return true
+		}
+	}
+	return false
+}
