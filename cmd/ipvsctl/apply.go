@@ -80,6 +80,9 @@ func (e *env) apply(argv []string) int {
 	for i := range daemons {
 		t.daemons[daemons[i].State] = &daemons[i]
 	}
+	if code := e.checkTable(t, current, c.File+": "); code != 0 {
+		return code
+	}
 	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return c.Drain }, DrainTimeout: c.DrainTimeout}
 	guard, err := t.removalGuard(current, opts, len(desired) == 0)
 	if err != nil {
@@ -132,7 +135,7 @@ func (t *desiredTable) addServices(table *schema.Table, desired []ipvs.VirtualSe
 	for i := range desired {
 		v := &desired[i]
 		s := &table.Services[i]
-		k := serviceKey(v.Service)
+		k := v.Service.Key()
 		if j, twice := t.index[k]; twice {
 			return fmt.Errorf("line %d: services[%d]: %s is given twice (first at line %d)", s.Line, i, v.Service, t.entries[j].line)
 		}
@@ -140,13 +143,14 @@ func (t *desiredTable) addServices(table *schema.Table, desired []ipvs.VirtualSe
 		e.dests = make([]dest, 0, len(v.Destinations))
 		for j := range v.Destinations {
 			d := &v.Destinations[j]
-			for k := range e.dests {
-				if e.dests[k].same(d) {
+			dk := d.Key(k)
+			for o := range e.dests {
+				if e.dests[o].is(dk) {
 					return fmt.Errorf("line %d: services[%d].destinations[%d]: %s is given twice (first at line %d)",
-						s.Destinations[j].Line, i, j, d, s.Destinations[k].Line)
+						s.Destinations[j].Line, i, j, dk, e.dests[o].line)
 				}
 			}
-			e.dests = append(e.dests, destOf(d))
+			e.dests = append(e.dests, destOf(d, k, s.Destinations[j].Line))
 		}
 	}
 	return nil
@@ -161,11 +165,11 @@ func (t *desiredTable) removalGuard(current *kernelTable, opts reconcile.Options
 		return fmt.Sprintf("the file names no services, which with --own all means an empty table (this one has %d services)", len(current.services)), nil
 	}
 	owned := 0
-	dests := make(map[svcKey]int, len(current.services))
+	dests := make(map[ipvs.ServiceKey]int, len(current.services))
 	for i, s := range current.services {
 		if t.owns(s) {
 			owned += 1 + len(current.dests[i])
-			dests[serviceKey(s)] = len(current.dests[i])
+			dests[s.Key()] = len(current.dests[i])
 		}
 	}
 	removed := 0
@@ -173,7 +177,7 @@ func (t *desiredTable) removalGuard(current *kernelTable, opts reconcile.Options
 		for _, c := range p.Changes() {
 			switch c.Kind {
 			case reconcile.KindRemoveService:
-				removed += 1 + dests[serviceKey(c.Service)]
+				removed += 1 + dests[c.Service.Key()]
 			case reconcile.KindRemoveDestination, reconcile.KindDrainDestination:
 				removed++
 			}

@@ -28,10 +28,10 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 	t.clip()
 	// Where each service of current is; a dump that lists a service
 	// twice (the table changed meanwhile) puts both in its group.
-	first := make(map[svcKey]int32, len(current.services))
+	first := make(map[ipvs.ServiceKey]int32, len(current.services))
 	next := make([]int32, len(current.services))
 	for i := len(current.services) - 1; i >= 0; i-- {
-		k := serviceKey(current.services[i])
+		k := current.services[i].Key()
 		j, ok := first[k]
 		if !ok {
 			j = -1
@@ -59,7 +59,7 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		room, curRoom = arena, curArena
 		return nil
 	}
-	takeCurrent := func(k svcKey) {
+	takeCurrent := func(k ipvs.ServiceKey) {
 		j, ok := first[k]
 		if !ok {
 			return
@@ -99,12 +99,12 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		v, room = e.virtualServer(room)
 		want = append(want, v)
 		objects += n
-		takeCurrent(serviceKey(e.svc))
+		takeCurrent(e.svc.Key())
 	}
 	// The services the input does not desire: removed if owned, else
 	// left alone.
 	for i, s := range current.services {
-		k := serviceKey(s)
+		k := s.Key()
 		if _, ok := first[k]; !ok {
 			continue
 		}

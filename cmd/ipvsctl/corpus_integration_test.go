@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/nstest"
+	"github.com/ipvs-go/ipvs/internal/netns"
 )
 
 // corpus builds, with stock ipvsadm, a table with every kind of service,
@@ -98,9 +98,9 @@ func ipvsctlPath(t *testing.T) string {
 }
 
 // newNS makes a namespace with the dummy link the corpus's daemons use.
-func newNS(t *testing.T) *nstest.NS {
+func newNS(t *testing.T) *netns.NS {
 	t.Helper()
-	ns, err := nstest.New()
+	ns, err := netns.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func newNS(t *testing.T) *nstest.NS {
 }
 
 // build runs lines of ipvsadm options with ipvsadm.
-func build(t *testing.T, ns *nstest.NS, lines string) {
+func build(t *testing.T, ns *netns.NS, lines string) {
 	t.Helper()
 	for _, line := range strings.Split(lines, "\n") {
 		optional := strings.HasPrefix(line, "?")
@@ -132,7 +132,7 @@ func build(t *testing.T, ns *nstest.NS, lines string) {
 
 // same runs one command line with ipvsadm and with ipvsctl and wants the
 // same output, errors and status.
-func same(t *testing.T, ns *nstest.NS, bin, stdin, args string) {
+func same(t *testing.T, ns *netns.NS, bin, stdin, args string) {
 	t.Helper()
 	want, err := ns.Run(stdin, "ipvsadm", strings.Fields(args)...)
 	if err != nil {

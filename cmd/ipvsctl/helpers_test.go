@@ -24,11 +24,18 @@ func ctl(t *testing.T, f *ipvstest.Fake, stdin io.Reader, args ...string) result
 }
 
 func ctlContext(t *testing.T, ctx context.Context, f *ipvstest.Fake, stdin io.Reader, args ...string) result {
+	return ctlModules(t, ctx, f, nil, stdin, args...)
+}
+
+// ctlModules runs a command line as ctlContext does, with the kernel's
+// modules as modules lists them (nil: not known).
+func ctlModules(t *testing.T, ctx context.Context, f *ipvstest.Fake, modules map[string]bool, stdin io.Reader, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := newEnv(ctx, "ipvsctl", stdin, &out, &errb)
 	e.dial = func(*ipvs.Config) (*ipvs.Client, error) { return f.NewClient() }
 	e.waitInterval = 5e6 // 5 ms
+	e.modules = func() map[string]bool { return modules }
 	code := e.run(append([]string{"ipvsctl"}, args...))
 	e.out.Flush()
 	return result{code, out.String(), errb.String()}

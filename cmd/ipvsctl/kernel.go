@@ -35,7 +35,7 @@ func compact(vs []ipvs.VirtualServer) *kernelTable {
 		arena = arena[len(ds):]
 		for j := range vs[i].Destinations {
 			d := &vs[i].Destinations[j]
-			ds[j] = held{destOf(d), d.ActiveConnections, d.InactiveConnections, d.PersistentConnections}
+			ds[j] = held{destOf(d, s.Key(), 0), d.ActiveConnections, d.InactiveConnections, d.PersistentConnections}
 		}
 		k.dests[i] = ds
 	}

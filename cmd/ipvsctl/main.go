@@ -68,6 +68,9 @@ type env struct {
 	// waitInterval, apply --wait's (zero: waitInterval).
 	dial         func(*ipvs.Config) (*ipvs.Client, error)
 	waitInterval time.Duration
+	// modules lists the kernel's modules (see kernelModules); nil is
+	// kernelModules. Tests set it.
+	modules func() map[string]bool
 }
 
 // run executes one command line and returns the exit status ipvsadm would.
@@ -110,6 +113,20 @@ func (e *env) run(argv []string) int {
 	}
 	defer e.client.Close()
 	return e.execute(cmd, false)
+}
+
+// checkTable checks the desired table before any write (see
+// desiredTable.check) and returns the status of a refusal, or 0.
+func (e *env) checkTable(t *desiredTable, current *kernelTable, input string) int {
+	modules := e.modules
+	if modules == nil {
+		modules = kernelModules
+	}
+	if err := t.check(current, modules()); err != nil {
+		fmt.Fprintf(e.errw, "%s%v (nothing was changed)\n", input, err)
+		return 2
+	}
+	return 0
 }
 
 // refused prints a parse refusal as ipvsadm does and returns its status.

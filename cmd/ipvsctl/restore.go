@@ -32,6 +32,9 @@ func (e *env) restore(cmd *cli.Command) int {
 	}); code != 0 {
 		return code
 	}
+	if code := e.checkTable(t, current, ""); code != 0 {
+		return code
+	}
 	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }}
 	return e.converge(t, current, daemons, opts, cmd.DryRun)
 }

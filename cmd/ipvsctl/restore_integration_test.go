@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,14 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/nstest"
+	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
+	"github.com/ipvs-go/ipvs/internal/netns"
 )
 
 // ours are the parts of ipvsctl's save that ipvsadm's leaves out.
 var ours = regexp.MustCompile(`(?m)^(--set|--start-daemon) .*\n| -x \d+| -y \d+`)
 
 // must runs a program in ns and fails the test on a non-zero status.
-func must(t *testing.T, ns *nstest.NS, stdin, name string, args ...string) string {
+func must(t *testing.T, ns *netns.NS, stdin, name string, args ...string) string {
 	t.Helper()
 	r, err := ns.Run(stdin, name, args...)
 	if err != nil {
@@ -34,7 +36,7 @@ func must(t *testing.T, ns *nstest.NS, stdin, name string, args ...string) strin
 
 // sameSave wants ipvsctl's save to be ipvsadm's plus thresholds, timeouts
 // and daemons.
-func sameSave(t *testing.T, ns *nstest.NS, bin, args string, full bool) {
+func sameSave(t *testing.T, ns *netns.NS, bin, args string, full bool) {
 	t.Helper()
 	want := unsignedMarks(must(t, ns, "", "ipvsadm", strings.Fields(args)...))
 	got := must(t, ns, "", bin, strings.Fields(args)...)
@@ -124,7 +126,7 @@ func greRemoteChecksum(t *testing.T, bin string) {
 }
 
 // echo serves TCP in ns at addr, echoing lines.
-func echo(t *testing.T, ns *nstest.NS, addr string) {
+func echo(t *testing.T, ns *netns.NS, addr string) {
 	t.Helper()
 	var l net.Listener
 	if err := ns.Do(func() (err error) { l, err = net.Listen("tcp", addr); return err }); err != nil {
@@ -165,7 +167,7 @@ func roundTrip(c net.Conn, msg string) error {
 func TestKernelRestoreIsADiff(t *testing.T) {
 	bin := ipvsctlPath(t)
 	director := newNS(t)
-	client, err := director.Client()
+	client, err := director.ClientOn(netip.MustParsePrefix("10.98.0.0/16"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +273,52 @@ func TestKernelApply(t *testing.T) {
 		}
 		if plan := must(t, dst, must(t, src, "", bin, "-Ln", "-j"), bin, "apply", "-f", "-", "--dry-run"); plan != "" {
 			t.Errorf("plan of the same table:\n%s", plan)
+		}
+	}
+}
+
+// TestKernelRestoreChecksFirst: a scheduler this kernel has no module
+// for, or a value the library refuses, stops the restore before its first
+// write, naming the line, where ipvsadm applies the lines before it.
+func TestKernelRestoreChecksFirst(t *testing.T) {
+	bin := ipvsctlPath(t)
+	for _, tt := range []struct{ input, msg string }{
+		{"-D -t 10.97.0.1:80\n-A -t 10.97.0.3:80 -s nosuch\n", "line 2: scheduler \"nosuch\": this kernel has no module ip_vs_nosuch (nothing was changed)\n"},
+		{"-D -t 10.97.0.1:80\n-a -t 10.97.0.2:80 -r 10.97.1.9 -m -y 5\n", "line 2: invalid destination lower threshold: 5 is above the upper threshold 0 (the kernel refuses this even when the upper one is 0) (nothing was changed)\n"},
+	} {
+		ns := newNS(t)
+		build(t, ns, "-A -t 10.97.0.1:80 -s rr\n-A -t 10.97.0.2:80 -s wlc\n")
+		before := must(t, ns, "", "ipvsadm", "-Sn")
+		r, err := ns.Run(tt.input, bin, "-R")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code != 2 || r.Stderr != tt.msg {
+			t.Errorf("%q: status %d, %q; want 2, %q", tt.input, r.Code, r.Stderr, tt.msg)
+		}
+		if after := must(t, ns, "", "ipvsadm", "-Sn"); after != before {
+			t.Errorf("%q: the table changed:\n%s\nwas:\n%s", tt.input, after, before)
+		}
+		theirs := newNS(t)
+		build(t, theirs, "-A -t 10.97.0.1:80 -s rr\n-A -t 10.97.0.2:80 -s wlc\n")
+		r, _ = theirs.Run(tt.input, "ipvsadm", "-R")
+		t.Logf("ipvsadm -R of %q: status %d, %q; its table after:\n%s", tt.input, r.Code, r.Stderr, must(t, theirs, "", "ipvsadm", "-Sn"))
+	}
+	// Every scheduler the corpus uses is found (twos where the kernel has
+	// it), so the check refuses only what is missing.
+	ns := newNS(t)
+	for _, s := range cli.Schedulers {
+		line := fmt.Sprintf("-A -t 10.97.2.1:80 -s %s\n", s)
+		r, err := ns.Run(line, bin, "-R", "--dry-run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code != 0 {
+			if s == "twos" {
+				t.Logf("twos: %s", r.Stderr)
+				continue
+			}
+			t.Errorf("-s %s: status %d, %s", s, r.Code, r.Stderr)
 		}
 	}
 }

@@ -11,38 +11,15 @@ import (
 	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
 )
 
-// svcKey identifies a service as the kernel does: by mark and family, or
-// by protocol, address and port.
-type svcKey struct {
-	fwmark uint32
-	family ipvs.Family
-	proto  ipvs.Protocol
-	addr   netip.Addr
-	port   uint16
-}
-
-func serviceKey(s ipvs.Service) svcKey {
-	f := s.Family
-	if f == 0 {
-		f = ipvs.FamilyIPv4
-		if s.Address.Is6() {
-			f = ipvs.FamilyIPv6
-		}
-	}
-	if s.FWMark != 0 {
-		return svcKey{fwmark: s.FWMark, family: f}
-	}
-	return svcKey{family: f, proto: s.Protocol, addr: s.Address, port: s.Port}
-}
-
 // ipvsadmError is a refusal spelled as ipvsadm spells the kernel's.
 type ipvsadmError string
 
 func (e ipvsadmError) Error() string { return string(e) }
 
 // dest is what a desired table keeps of a destination: what can be
-// written, without the counters an ipvs.Destination carries, so that a
-// table of a hundred thousand destinations stays small.
+// written, in its canonical form (ipvs.Destination.Canonical), without
+// the counters an ipvs.Destination carries, so that a table of a hundred
+// thousand destinations stays small.
 type dest struct {
 	addr        netip.Addr
 	family      ipvs.Family
@@ -54,11 +31,17 @@ type dest struct {
 	tunnelPort  uint16
 	tunnelFlags ipvs.TunnelFlags
 	tunnelType  ipvs.TunnelType
+	// line is the input line that set it, for errors; 0 if none.
+	line int32
 }
 
-func destOf(d *ipvs.Destination) dest {
-	return dest{addr: d.Address, family: d.Family, port: d.Port, forward: d.Forward, weight: d.Weight,
-		upper: d.UpperThreshold, lower: d.LowerThreshold, tunnelPort: d.TunnelPort, tunnelFlags: d.TunnelFlags, tunnelType: d.TunnelType}
+// destOf returns the record of d, a destination of the service svc
+// identifies, set by input line line.
+func destOf(d *ipvs.Destination, svc ipvs.ServiceKey, line int) dest {
+	c := d.Canonical(svc)
+	return dest{addr: c.Address, family: c.Family, port: c.Port, forward: c.Forward, weight: c.Weight,
+		upper: c.UpperThreshold, lower: c.LowerThreshold, tunnelPort: c.TunnelPort, tunnelFlags: c.TunnelFlags,
+		tunnelType: c.TunnelType, line: int32(line)}
 }
 
 func (d *dest) destination() ipvs.Destination {
@@ -66,7 +49,8 @@ func (d *dest) destination() ipvs.Destination {
 		UpperThreshold: d.upper, LowerThreshold: d.lower, TunnelPort: d.tunnelPort, TunnelFlags: d.tunnelFlags, TunnelType: d.tunnelType}
 }
 
-func (d *dest) same(o *ipvs.Destination) bool { return d.addr == o.Address && d.port == o.Port }
+// is reports whether the destination is the one key names.
+func (d *dest) is(key netip.AddrPort) bool { return d.addr == key.Addr() && d.port == key.Port() }
 
 // entry is a service of a desired table.
 type entry struct {
@@ -87,7 +71,7 @@ type entry struct {
 type desiredTable struct {
 	// entries are in the order first named; index finds them.
 	entries []entry
-	index   map[svcKey]int32
+	index   map[ipvs.ServiceKey]int32
 	// last is the entry whose destinations a line last added to, which
 	// are in scratch (see clip); names holds one copy of each scheduler
 	// and engine name, which would otherwise keep the text of their
@@ -104,7 +88,7 @@ type desiredTable struct {
 }
 
 func newDesired(k *kernelTable, daemons []ipvs.Daemon, flush bool) *desiredTable {
-	t := &desiredTable{index: map[svcKey]int32{}, daemons: map[ipvs.DaemonState]*ipvs.Daemon{}, ownAll: flush, names: map[string]string{}}
+	t := &desiredTable{index: map[ipvs.ServiceKey]int32{}, daemons: map[ipvs.DaemonState]*ipvs.Daemon{}, ownAll: flush, names: map[string]string{}}
 	for _, d := range daemons {
 		t.daemons[d.State] = &d
 	}
@@ -113,7 +97,7 @@ func newDesired(k *kernelTable, daemons []ipvs.Daemon, flush bool) *desiredTable
 	}
 	t.entries = make([]entry, 0, len(k.services))
 	for i, s := range k.services {
-		e := t.add(serviceKey(s), s, 0)
+		e := t.add(s.Key(), s, 0)
 		e.owned, e.kernel = false, k.dests[i]
 	}
 	return t
@@ -153,7 +137,7 @@ func (t *desiredTable) setService(e *entry, svc ipvs.Service) {
 }
 
 // add makes k's entry svc, with no destinations, and returns it.
-func (t *desiredTable) add(k svcKey, svc ipvs.Service, line int) *entry {
+func (t *desiredTable) add(k ipvs.ServiceKey, svc ipvs.Service, line int) *entry {
 	i, ok := t.index[k]
 	if !ok {
 		i = int32(len(t.entries))
@@ -167,7 +151,7 @@ func (t *desiredTable) add(k svcKey, svc ipvs.Service, line int) *entry {
 }
 
 // find returns k's entry, or nil if the table has no such service.
-func (t *desiredTable) find(k svcKey) *entry {
+func (t *desiredTable) find(k ipvs.ServiceKey) *entry {
 	i, ok := t.index[k]
 	if !ok || t.entries[i].gone {
 		return nil
@@ -180,7 +164,7 @@ func (t *desiredTable) find(k svcKey) *entry {
 func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 	switch cmd.Cmd {
 	case cli.CmdFlush:
-		t.entries, t.index, t.ownAll = nil, map[svcKey]int32{}, true
+		t.entries, t.index, t.ownAll = nil, map[ipvs.ServiceKey]int32{}, true
 		return nil
 	case cli.CmdTimeout:
 		if t.timeouts == nil {
@@ -210,7 +194,7 @@ func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 	case cli.CmdList, cli.CmdSave, cli.CmdHelp, cli.CmdVersion:
 		return fmt.Errorf("%s is not a change of the table", cmd.Cmd)
 	}
-	k := serviceKey(cmd.Service)
+	k := cmd.Service.Key()
 	e := t.find(k)
 	switch cmd.Cmd {
 	case cli.CmdAdd:
@@ -235,14 +219,15 @@ func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 	}
 	e.owned = true
 	ds := e.own()
+	dk := cmd.Dest.Key(k)
 	i := 0
-	for i < len(ds) && !ds[i].same(&cmd.Dest) {
+	for i < len(ds) && !ds[i].is(dk) {
 		i++
 	}
 	switch cmd.Cmd {
 	case cli.CmdAddDest:
 		if i < len(ds) {
-			ds[i] = destOf(&cmd.Dest)
+			ds[i] = destOf(&cmd.Dest, k, line)
 			break
 		}
 		if t.last != e {
@@ -250,13 +235,13 @@ func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 			t.last, t.scratch = e, append(t.scratch[:0], ds...)
 			ds = t.scratch
 		}
-		e.dests = append(ds, destOf(&cmd.Dest))
+		e.dests = append(ds, destOf(&cmd.Dest, k, line))
 		t.scratch = e.dests
 	case cli.CmdEditDest:
 		if i == len(ds) {
 			return ipvsadmError("No such destination")
 		}
-		ds[i] = destOf(&cmd.Dest)
+		ds[i] = destOf(&cmd.Dest, k, line)
 	case cli.CmdDelDest:
 		if i == len(ds) {
 			return ipvsadmError("No such destination")
@@ -291,7 +276,7 @@ func (t *desiredTable) owns(s ipvs.Service) bool {
 	if t.ownAll {
 		return true
 	}
-	i, ok := t.index[serviceKey(s)]
+	i, ok := t.index[s.Key()]
 	return ok && t.entries[i].owned
 }
 

@@ -150,7 +150,9 @@ RESTORE
     whether or not the service or server exists; services the input does
     not name are left alone, unless the input has -C or --flush is given.
     A line that cannot be read (or is longer than 1 MiB, or is -R, -h,
-    --version, -L or -S) stops the restore before any change.
+    --version, -L or -S), a value the kernel would refuse, and a
+    scheduler or engine whose module the kernel lacks stop the restore
+    before any change.
 
 `
 
