@@ -17,8 +17,8 @@ import (
 )
 
 // The ipvsctl suite measures cmd/ipvsctl against stock ipvsadm on a save
-// of services × destinations: -R into an empty table (ipvsctl sends one
-// batch; ipvsadm one request per line), ipvsctl's -R of the same save onto
+// of services × destinations: -R into an empty table (ipvsctl sends the
+// plan in batches; ipvsadm one request per line), ipvsctl's -R of the same save onto
 // the loaded table (its diff finds nothing to do), and -Sn of the loaded
 // table. Both run as processes, so each measure includes the process's
 // start; the ipvsctl binary comes from the working directory

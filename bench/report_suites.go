@@ -80,15 +80,18 @@ func suitesReport(results []result) string {
 // suiteTargets checks the suites' targets: reconcile's 1 % convergence at
 // least 5× faster than kube-proxy's pattern, with exactly the changed
 // writes, and a converged table's none; the exporter's full scrape faster
-// than node_exporter's and telegraf's. Medians; a suite not run is left
-// out.
+// than node_exporter's and telegraf's; ipvsctl's restore at least 10×
+// faster than ipvsadm's, at no more than twice its peak RSS. Medians; a
+// suite not run is left out.
 func suiteTargets(results []result) string {
 	type k struct{ group, contender, workload string }
 	secs := map[k][]float64{}
+	rss := map[k][]float64{}
 	last := map[k]result{}
 	for _, r := range results {
 		key := k{r.Group, r.Contender, r.Workload}
 		secs[key] = append(secs[key], r.Seconds)
+		rss[key] = append(rss[key], float64(r.RSSKiB))
 		last[key] = r
 	}
 	size := func(key k) string { return fmt.Sprintf("%d × %d", last[key].Services, last[key].Dests) }
@@ -114,6 +117,14 @@ func suiteTargets(results []result) string {
 			fmt.Sprintf("%d writes of %d", o.Objects, recWant(1, o.Services, o.Dests)), o.Objects == recWant(1, o.Services, o.Dests))
 		none := k{"reconcile", "ipvs-reconcile", "converge-none"}
 		row("reconcile, converged: one read, no writes", size(none), fmt.Sprintf("%d writes", last[none].Objects), last[none].Objects == 0)
+	}
+	theirs, mine := k{"ipvsctl", "ipvsadm", "restore"}, k{"ipvsctl", "ipvsctl", "restore"}
+	if r, ok := ratio(theirs, mine); ok {
+		row("ipvsctl -R into an empty table: at least 10× faster than ipvsadm -R", size(mine), fmt.Sprintf("%.1f×", r), r >= 10)
+		for _, w := range []string{"restore", "restore-unchanged"} {
+			m := median(rss[k{"ipvsctl", "ipvsctl", w}]) / median(rss[theirs])
+			row("ipvsctl -R ("+w+"): peak RSS at most 2× ipvsadm -R's", size(mine), fmt.Sprintf("%.2f×", m), m <= 2)
+		}
 	}
 	scrape := k{"exporter", "collector", "scrape"}
 	for _, peer := range []string{"node-exporter", "telegraf"} {
