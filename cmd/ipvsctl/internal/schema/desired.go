@@ -1,14 +1,12 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/ipvs-go/ipvs"
-	"go.yaml.in/yaml/v3"
 )
 
 // Desired converts the table's services to the library's, for a plan. The
@@ -127,35 +125,6 @@ func Encode(t *Table, yamlOut, pretty bool) ([]byte, error) {
 		return jsonToYAML(js)
 	}
 	return append(js, '\n'), nil
-}
-
-// jsonToYAML writes JSON as block YAML with the same keys in the same
-// order: the JSON encoding is the one schema, and YAML only spells it.
-func jsonToYAML(js []byte) ([]byte, error) {
-	var n yaml.Node
-	if err := yaml.Unmarshal(js, &n); err != nil {
-		return nil, err
-	}
-	plain(&n)
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&n); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// plain drops the JSON styles of n (flow collections, quoted strings):
-// the encoder quotes only what would otherwise read as another type.
-func plain(n *yaml.Node) {
-	n.Style = 0
-	for _, c := range n.Content {
-		plain(c)
-	}
 }
 
 // DesiredDaemons converts the table's daemons.

@@ -115,3 +115,26 @@ func TestDecodeRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestYAMLStrings: a string the YAML listing writes reads back as that
+// string, whatever it holds.
+func TestYAMLStrings(t *testing.T) {
+	for _, s := range []string{"eth0", "", "true", "False", "yes", "off", "y", "null", "~", "1:2:3:4:5:6:7:8", "ffff::",
+		"::1", "0x1F", "0o17", "017", "1e3", "+1", "-x", ".inf", ".nan", "1_000", "2001-12-14", "a: b", "a:", "#x", "x #y",
+		"é", "tab\there", "line\nbreak", "quote\"s", "back\\slash", "{x}", "[x]", "*a", "&a", "!tag", "%x", "@x", "`x", "|", ">",
+		"10.0.0.1", "2001:db8::1", "190:20:30", "1.2.1"} {
+		tab := &Table{Daemons: []Daemon{{State: "master", Interface: s}}}
+		out, err := Encode(tab, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode(out)
+		if err != nil {
+			t.Errorf("%q: %s: %v", s, out, err)
+			continue
+		}
+		if got := back.Daemons[0].Interface; got != s {
+			t.Errorf("%q: wrote %q, read back %q", s, out, got)
+		}
+	}
+}
