@@ -60,11 +60,10 @@ func (e *env) apply(argv []string) int {
 		return code
 	}
 	defer e.client.Close()
-	vs, err := e.client.VirtualServers(e.ctx)
+	current, err := e.readKernel()
 	if err != nil {
 		return e.readFailed(err)
 	}
-	current := compact(vs)
 	running, err := e.client.Daemons(e.ctx)
 	if err != nil {
 		return e.readFailed(err)

@@ -1,6 +1,14 @@
 package main
 
-import "github.com/ipvs-go/ipvs"
+import (
+	"runtime"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// collectAfter is the number of services and destinations from which
+// readKernel collects the table it read.
+const collectAfter = 10000
 
 // held is a destination as the kernel's table holds it: what a desired
 // one has, and the connection counts that a drain is decided by.
@@ -16,17 +24,33 @@ type held struct {
 type kernelTable struct {
 	services []ipvs.Service
 	dests    [][]held
+	// objects counts the services and destinations.
+	objects int
 }
 
-// compact returns the kernel's table vs in its compact form; vs is
-// garbage after it.
+// readKernel reads the client's table, in its compact form. The table as
+// read is garbage then, and for a large one collected at once, so that
+// the room it took is reused by what comes next rather than added to.
+func (e *env) readKernel() (*kernelTable, error) {
+	vs, err := e.client.VirtualServers(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := compact(vs)
+	if k.objects >= collectAfter {
+		runtime.GC()
+	}
+	return k, nil
+}
+
+// compact returns the kernel's table vs in its compact form.
 func compact(vs []ipvs.VirtualServer) *kernelTable {
 	n := 0
 	for i := range vs {
 		n += len(vs[i].Destinations)
 	}
 	arena := make([]held, n)
-	k := &kernelTable{services: make([]ipvs.Service, len(vs)), dests: make([][]held, len(vs))}
+	k := &kernelTable{services: make([]ipvs.Service, len(vs)), dests: make([][]held, len(vs)), objects: len(vs) + n}
 	for i := range vs {
 		s := vs[i].Service
 		s.Stats = ipvs.Stats{}

@@ -14,11 +14,10 @@ import (
 // stay as they are, unless --flush (or a -C line) asks for the input's
 // table alone, as ipvsadm-restore's flush does.
 func (e *env) restore(cmd *cli.Command) int {
-	vs, err := e.client.VirtualServers(e.ctx)
+	current, err := e.readKernel()
 	if err != nil {
 		return e.readFailed(err)
 	}
-	current := compact(vs)
 	daemons, err := e.client.Daemons(e.ctx)
 	if err != nil {
 		return e.readFailed(err)
