@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -66,6 +67,8 @@ const (
 )
 
 func main() {
+	bi, _ := debug.ReadBuildInfo()
+	setVersion(bi)
 	app := kingpin.New(name, "Exports the IPVS tables of network namespaces as Prometheus metrics.")
 	var cfg config
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
@@ -185,7 +188,7 @@ func metricsHandler(cfg config, cs []*collector.Collector, logger *slog.Logger) 
 		reg.MustRegister(
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			collectors.NewGoCollector(),
-			versioncollector.NewCollector(name),
+			versioncollector.NewCollector(name, versioncollector.WithExtraConstLabels(prometheus.Labels{"build_date": version.BuildDate})),
 		)
 		handler = promhttp.InstrumentMetricHandler(reg, handler)
 	}
