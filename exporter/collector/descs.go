@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"slices"
 	"sort"
 	"sync"
 
@@ -23,10 +24,19 @@ const (
 )
 
 // extraLabels are the labels a kind carries beyond the identity ones.
+// The info metrics carry the objects' names as ipvsadm writes them
+// (service_name "tcp [2001:db8::2d]:443", "fwmark 148 ipv4";
+// destination_name "[2001:db8::2]:443"), for dashboards' legends and
+// selectors, which cannot build them from the identity labels; a kind
+// whose series are summed leaves them out (see namedLabels).
 var extraLabels = [numKinds][]string{
-	kindServiceInfo: {"scheduler", "persistence_engine", "flags"},
-	kindDestInfo:    {"forward", "tunnel_type", "tunnel_port", "tunnel_flags"},
+	kindServiceInfo: {"scheduler", "persistence_engine", "flags", "service_name"},
+	kindDestInfo:    {"forward", "tunnel_type", "tunnel_port", "tunnel_flags", "service_name", "destination_name"},
 }
+
+// namedLabels are the extra labels that name an object, and so are left
+// out where its identity labels are summed over.
+var namedLabels = []string{"service_name", "destination_name"}
 
 // labelSet is the variable labels of one kind: the kept identity labels,
 // then its extras.
@@ -34,6 +44,9 @@ type labelSet struct {
 	names []string
 	// ident are the indices in identityLabels of the kept identity labels.
 	ident []int
+	// extra are the positions in a row of the kind's extra labels it
+	// carries.
+	extra []int
 	// sorted is, for each label of the metric including the constant netns
 	// label, in the order of names (as Prometheus sorts them), the index of
 	// its value in a row: identity values, extras, then netns.
@@ -196,7 +209,13 @@ func newLabelSet(k kind, o *options) labelSet {
 			s.summed = true
 		}
 	}
-	s.names = append(s.names, extraLabels[k]...)
+	for j, e := range extraLabels[k] {
+		if s.summed && slices.Contains(namedLabels, e) {
+			continue
+		}
+		s.extra = append(s.extra, len(identityLabels)+j)
+		s.names = append(s.names, e)
+	}
 	// Row positions: identity labels at their index, extras after all of
 	// them, netns last.
 	type pos struct {
@@ -207,8 +226,8 @@ func newLabelSet(k kind, o *options) labelSet {
 	for _, i := range s.ident {
 		ps = append(ps, pos{identityLabels[i], i})
 	}
-	for j, e := range extraLabels[k] {
-		ps = append(ps, pos{e, len(identityLabels) + j})
+	for _, at := range s.extra {
+		ps = append(ps, pos{extraLabels[k][at-len(identityLabels)], at})
 	}
 	if o.netns != nil {
 		ps = append(ps, pos{"netns", netnsColumn})
@@ -232,4 +251,4 @@ func labelName(name string) *string {
 
 // netnsColumn is the index of the netns value in a row of label values:
 // after the identity labels and the most extras any kind has.
-const netnsColumn = len(identityLabels) + 4
+const netnsColumn = len(identityLabels) + 6

@@ -54,6 +54,9 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 	seen := make(map[svcKey]struct{}, len(vss))
 	var seenDest map[netip.AddrPort]struct{}
 	var r row
+	// The names cost a string per object: only where the kinds carry them.
+	named := !c.d.sets[kindServiceInfo].summed
+	namedDests := c.opts.destinations && !c.d.sets[kindDestInfo].summed
 	if c.opts.netns != nil {
 		r.labels[netnsColumn] = *c.opts.netns
 	}
@@ -72,6 +75,11 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 		r.labels[len(identityLabels)] = labelValue(svc.Scheduler)
 		r.labels[len(identityLabels)+1] = labelValue(svc.PersistenceEngine)
 		r.labels[len(identityLabels)+2] = flagsLabel(svc.Flags)
+		var name string
+		if named || namedDests {
+			name = svc.String()
+		}
+		r.labels[len(identityLabels)+3] = name
 		out.emit(kindServiceInfo, &r)
 		if !c.opts.destinations {
 			continue
@@ -97,6 +105,10 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 			r.values[n+3] = float64(d.Weight)
 			out.emit(kindDest, &r)
 			tunnelLabels(&r, d)
+			if namedDests {
+				r.labels[len(identityLabels)+4] = name
+				r.labels[len(identityLabels)+5] = ap.String()
+			}
 			out.emit(kindDestInfo, &r)
 		}
 	}
@@ -243,8 +255,8 @@ func (s *summer) emit(k kind, r *row) {
 	for _, i := range set.ident {
 		labels = append(labels, r.labels[i])
 	}
-	for j := range extraLabels[k] {
-		labels = append(labels, r.labels[len(identityLabels)+j])
+	for _, at := range set.extra {
+		labels = append(labels, r.labels[at])
 	}
 	for _, l := range labels {
 		s.key.WriteString(l)
