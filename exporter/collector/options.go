@@ -137,11 +137,12 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error { o.logger = l; return nil }
 }
 
-// wanted reports whether the filter lets svc's metrics through.
-func (o *options) wanted(svc *ipvs.Service) bool {
+// wanted reports whether the filter lets the metrics of the service k
+// identifies through.
+func (o *options) wanted(k ipvs.ServiceKey) bool {
 	if o.include == nil && o.exclude == nil {
 		return true
 	}
-	name := svc.String()
+	name := k.String()
 	return (o.include == nil || o.include.MatchString(name)) && (o.exclude == nil || !o.exclude.MatchString(name))
 }

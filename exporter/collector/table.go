@@ -21,16 +21,6 @@ type row struct {
 // five rates and the four gauges of a destination.
 const rowValues = 14
 
-// svcKey identifies a service: the kernel may yield one twice when the
-// table changes during the dump, and a registry refuses a repeated series.
-type svcKey struct {
-	family   ipvs.Family
-	protocol ipvs.Protocol
-	addr     netip.Addr
-	port     uint16
-	fwmark   uint32
-}
-
 // tableEmitter returns the emitter of the Collector's metrics of the
 // table vss: a summer when some identity label is dropped, else direct.
 func (c *Collector) tableEmitter(vss []ipvs.VirtualServer) emitter {
@@ -51,7 +41,10 @@ func (c *Collector) tableEmitter(vss []ipvs.VirtualServer) emitter {
 // emitTable hands out the rows of every wanted service and destination,
 // each object once.
 func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
-	seen := make(map[svcKey]struct{}, len(vss))
+	// The kernel may yield an object twice when the table changes during
+	// the dump, and a registry refuses a repeated series: each object is
+	// written once, by package ipvs's identity.
+	seen := make(map[ipvs.ServiceKey]struct{}, len(vss))
 	var seenDest map[netip.AddrPort]struct{}
 	var r row
 	// The names cost a string per object: only where the kinds carry them.
@@ -63,12 +56,12 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 	for i := range vss {
 		vs := &vss[i]
 		svc := &vs.Service
-		k := svcKey{svc.Family, svc.Protocol, svc.Address, svc.Port, svc.FWMark}
-		if _, dup := seen[k]; dup || !c.opts.wanted(svc) {
+		k := svc.Key()
+		if _, dup := seen[k]; dup || !c.opts.wanted(k) {
 			continue
 		}
 		seen[k] = struct{}{}
-		serviceLabels(&r, svc)
+		serviceLabels(&r, k)
 		clear(r.labels[len(identityLabels):netnsColumn])
 		statsValues(&r, &svc.Stats)
 		out.emit(kindService, &r)
@@ -77,7 +70,7 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 		r.labels[len(identityLabels)+2] = flagsLabel(svc.Flags)
 		var name string
 		if named || namedDests {
-			name = svc.String()
+			name = k.String()
 		}
 		r.labels[len(identityLabels)+3] = name
 		out.emit(kindServiceInfo, &r)
@@ -89,14 +82,14 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 		}
 		clear(seenDest)
 		for j := range vs.Destinations {
-			d := &vs.Destinations[j]
+			d := vs.Destinations[j].Canonical(k)
 			ap := netip.AddrPortFrom(d.Address, d.Port)
 			if _, dup := seenDest[ap]; dup {
 				continue
 			}
 			seenDest[ap] = struct{}{}
 			clear(r.labels[len(identityLabels):netnsColumn])
-			destLabels(&r, d)
+			destLabels(&r, &d)
 			statsValues(&r, &d.Stats)
 			n := 2 * len(counterNames)
 			r.values[n] = float64(d.ActiveConnections)
@@ -104,7 +97,7 @@ func (c *Collector) emitTable(out rowSink, vss []ipvs.VirtualServer) {
 			r.values[n+2] = float64(d.PersistentConnections)
 			r.values[n+3] = float64(d.Weight)
 			out.emit(kindDest, &r)
-			tunnelLabels(&r, d)
+			tunnelLabels(&r, &d)
 			if namedDests {
 				r.labels[len(identityLabels)+4] = name
 				r.labels[len(identityLabels)+5] = ap.String()
@@ -120,28 +113,25 @@ func (c *Collector) summing() bool {
 	return c.d.sets[kindService].summed || c.opts.destinations && c.d.sets[kindDest].summed
 }
 
-func serviceLabels(r *row, svc *ipvs.Service) {
-	r.labels[0] = svc.Family.String()
-	if svc.FWMark != 0 {
+// serviceLabels fills in the identity labels of the service k
+// identifies.
+func serviceLabels(r *row, k ipvs.ServiceKey) {
+	r.labels[0] = k.Family.String()
+	if k.FWMark != 0 {
 		r.labels[1], r.labels[2], r.labels[3] = "", "", ""
-		r.labels[4] = strconv.FormatUint(uint64(svc.FWMark), 10)
+		r.labels[4] = strconv.FormatUint(uint64(k.FWMark), 10)
 		return
 	}
-	r.labels[1] = svc.Protocol.String()
-	r.labels[2] = svc.Address.String()
-	r.labels[3] = strconv.Itoa(int(svc.Port))
+	r.labels[1] = k.Protocol.String()
+	r.labels[2] = k.Address.String()
+	r.labels[3] = strconv.Itoa(int(k.Port))
 	r.labels[4] = ""
 }
 
+// destLabels fills in the identity labels of a destination in its
+// canonical form (ipvs.Destination.Canonical).
 func destLabels(r *row, d *ipvs.Destination) {
-	f := d.Family
-	if f == 0 {
-		f = ipvs.FamilyIPv4
-		if d.Address.Is6() {
-			f = ipvs.FamilyIPv6
-		}
-	}
-	r.labels[5] = f.String()
+	r.labels[5] = d.Family.String()
 	r.labels[6] = d.Address.String()
 	r.labels[7] = strconv.Itoa(int(d.Port))
 }
