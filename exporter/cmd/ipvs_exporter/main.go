@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -67,8 +66,8 @@ const (
 )
 
 func main() {
-	bi, _ := debug.ReadBuildInfo()
-	setVersion(bi)
+	build := buildinfo.Read()
+	setVersion(build)
 	app := kingpin.New(name, "Exports the IPVS tables of network namespaces as Prometheus metrics.")
 	var cfg config
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
@@ -97,7 +96,7 @@ func main() {
 	webFlags := kingpinflag.AddFlags(app, ":9778")
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
-	app.Version(buildinfo.Read().Line(name))
+	app.Version(build.Line(name))
 	app.HelpFlag.Short('h')
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	cfg.readTimeout, cfg.idleTimeout = readTimeout, idleTimeout

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/version"
+
+	"github.com/ipvs-go/ipvs/internal/buildinfo"
 )
 
 // TestSetVersion checks what the build's information fills in, and that
@@ -25,7 +27,7 @@ func TestSetVersion(t *testing.T) {
 		Settings: []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123abcd"},
 			{Key: "vcs.time", Value: "2026-12-04T23:53:16Z"}, {Key: "vcs.modified", Value: "true"}}}
 	version.Version, version.Revision, version.BuildDate = "", "", ""
-	setVersion(bi)
+	setVersion(buildinfo.From(bi))
 	if version.Version != "v1.2.3" || version.Revision != "0123abcd-modified" || version.BuildDate != "2026-12-04T23:53:16Z" {
 		t.Errorf("version %q, revision %q, date %q", version.Version, version.Revision, version.BuildDate)
 	}
@@ -43,7 +45,7 @@ func TestSetVersion(t *testing.T) {
 	}
 
 	version.Version, version.Revision, version.BuildDate = "v9", "linked", "today"
-	setVersion(bi)
+	setVersion(buildinfo.From(bi))
 	if version.Version != "v9" || version.Revision != "linked" || version.BuildDate != "today" {
 		t.Errorf("the build's information overrode the link's: %q, %q, %q", version.Version, version.Revision, version.BuildDate)
 	}
@@ -89,10 +91,10 @@ func TestVersionFlag(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("--version: %v\n%s", err, out)
 	}
-	if modVersion == "" || !strings.Contains(string(out), "version "+modVersion+" ") {
+	if modVersion == "" || !strings.HasPrefix(string(out), "ipvs_exporter "+modVersion+" ") {
 		t.Errorf("--version says\n%s\nwant the module's version %q", out, modVersion)
 	}
-	if revision != "" && !strings.Contains(string(out), "revision: "+revision) {
+	if revision != "" && !strings.Contains(string(out), "commit "+revision[:12]) {
 		t.Errorf("--version says\n%s\nwant the revision %s", out, revision)
 	}
 	t.Logf("%s", out)
