@@ -98,9 +98,23 @@ func serveTable(t *testing.T, cfg config, src collector.Source, state func(net.C
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = newServer(cfg, metricsHandler(cfg, []*collector.Collector{c}, slog.New(slog.DiscardHandler)))
 	srv.Config.ConnState = state
+	srv.Listener = smallSendBuffers{srv.Listener}
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// smallSendBuffers gives each connection a small send buffer, so that a
+// scraper that stops reading blocks the server's writes soon, whatever
+// the machine's TCP buffer sizes.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }
 
 // TestScrapesAtOnceAreBounded sends many scrapes at once: no more than
@@ -196,12 +210,12 @@ func TestScrapeTimeout(t *testing.T) {
 // next scraper gets its turn.
 func TestStalledScraperIsLetGo(t *testing.T) {
 	closed := make(chan net.Addr, 16)
-	srv := serveTable(t, testConfig(1, time.Second), newTable(1000, 10), func(c net.Conn, s http.ConnState) {
+	srv := serveTable(t, testConfig(1, 3*time.Second), newTable(200, 10), func(c net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
 			closed <- c.RemoteAddr()
 		}
 	})
-	// A small receive buffer, so that the answer (tens of MB) fills the
+	// A small receive buffer too, so that the answer (a few MB) fills the
 	// connection's buffers soon.
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
@@ -220,7 +234,7 @@ func TestStalledScraperIsLetGo(t *testing.T) {
 			t.Errorf("closed %v, want the stalled scraper's %v", a, conn.LocalAddr())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("the server still holds a scraper that stopped reading, 30 s after its 1 s timeout")
+		t.Fatal("the server still holds a scraper that stopped reading, 30 s after its 3 s timeout")
 	}
 	resp, err := http.Get(srv.URL)
 	if err != nil {
