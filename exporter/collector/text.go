@@ -262,10 +262,11 @@ func appendFloat(b []byte, v float64) []byte {
 }
 
 // appendInteger formats n, below 2⁵³, as strconv.AppendFloat(b, n, 'g',
-// -1, 64) does, several times faster, for the counters are integers. Below
-// 2⁵³ every integer is a float64 of its own, so the shortest digits that
-// stand for it are its own without their trailing zeros; 'g' writes them
-// with an exponent from 10⁶ up.
+// -1, 64) does, without its search for the shortest digits, which the
+// counters, integers, do not need. Below 2⁵³ every integer is a float64
+// of its own, so the shortest digits that stand for it are its own
+// without their trailing zeros; 'g' writes them with an exponent from
+// 10⁶ up.
 func appendInteger(b []byte, n uint64) []byte {
 	if n < 1e6 {
 		return strconv.AppendUint(b, n, 10)
