@@ -24,12 +24,8 @@ func newClient(cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	nsfd := 0
-	if ns != nil {
-		nsfd = int(ns.Fd())
-	}
 	dial := func() (seam.Socket, error) {
-		nc, err := dialNetlink(nsfd)
+		nc, err := ns.dial()
 		if err != nil {
 			return nil, err
 		}
@@ -37,7 +33,7 @@ func newClient(cfg *Config) (*Client, error) {
 	}
 	c := newClientWith(cfg, dial, family{})
 	if ns != nil {
-		c.ns, c.releaseNS = ns, ns.Close
+		c.ns, c.releaseNS = ns, ns.close
 	}
 	cn, err := c.acquire()
 	if err != nil {
@@ -54,7 +50,8 @@ func newClient(cfg *Config) (*Client, error) {
 	return c, nil
 }
 
-// dialNetlink opens a Generic Netlink socket in the namespace of nsfd.
+// dialNetlink opens a Generic Netlink socket in the namespace of nsfd, or
+// in the calling thread's if nsfd is 0.
 func dialNetlink(nsfd int) (*netlink.Conn, error) {
 	nc, err := netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{NetNS: nsfd})
 	if err != nil {

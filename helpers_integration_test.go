@@ -205,24 +205,19 @@ func helperMain() int {
 		}
 		return 1
 	case "capnetadmin":
-		// CAP_NET_ADMIN alone, as a balancer daemon runs: no namespace is
-		// entered, so New, reads and writes all work.
+		// CAP_NET_ADMIN alone, as a balancer daemon runs: no thread moved,
+		// so no namespace is entered, and New, reads and writes all work,
+		// from every thread.
 		return helperStep(func(ctx context.Context) error {
 			c, err := ipvs.New(nil)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
-			if err := c.CreateService(ctx, svc); err != nil {
-				return err
-			}
-			got, err := c.Services(ctx)
-			if err == nil && len(got) != 1 {
-				err = fmt.Errorf("listed %d services, want 1", len(got))
-			}
-			return err
+			return useEverywhere(ctx, c)
 		})
+	case "mainthread":
+		return helperMainThread()
 	case "nocap":
 		// No capability at all: the error must say which one is missing.
 		return helperStep(func(ctx context.Context) error {

@@ -147,7 +147,7 @@ type Client struct {
 	dial         func() (seam.Socket, error)
 	replyTimeout time.Duration
 	bufSize      [numPools]int // of each pool's receive buffers
-	ns           *os.File      // the namespace to dial in; nil for the caller's own
+	ns           *netNS        // the namespace to work in; nil when procfs could not tell
 	releaseNS    func() error  // releases ns
 	closed       atomic.Bool
 
@@ -280,9 +280,10 @@ func (c *Client) release(cn *conn) {
 	_ = cn.sock.Close()
 }
 
-// holdNetNS returns the client's namespace file (nil for the caller's own
-// namespace) and keeps Close from releasing it until done is called.
-func (c *Client) holdNetNS() (ns *os.File, done func(), err error) {
+// holdNetNS returns the client's namespace (nil when procfs could not
+// tell the caller's) and keeps Close from releasing it until done is
+// called.
+func (c *Client) holdNetNS() (ns *netNS, done func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {

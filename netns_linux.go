@@ -8,88 +8,144 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// openNetNS returns a file of the namespace cfg names, or nil when the
-// Client is to work in the caller's own namespace. The Client holds the
-// file for its lifetime, because it dials new sockets there whenever one
-// was abandoned or all are busy, possibly from a thread in another
-// namespace.
+// netNS is the network namespace a Client works in, held open for the
+// Client's life: every socket it dials, whichever thread dials it, and
+// every procfs file it opens, belong there.
 //
-// The caller's namespace needs no file, and must not get one: entering a
-// namespace takes CAP_SYS_ADMIN, while IPVS itself needs only
-// CAP_NET_ADMIN, which is all a balancer daemon may hold. Only a caller
-// whose thread was moved into another namespace than its process's (it
-// locked its goroutine and called setns, which took CAP_SYS_ADMIN) has
-// that namespace held, so that every later socket is dialled there too.
-func openNetNS(cfg *Config) (*os.File, error) {
+// It is the namespace Config names, or else the one of the thread that
+// calls New, which is not always the one of the thread that dials later:
+// a program may have moved one thread alone (a goroutine locked in init
+// moves the main thread, and VirtualServers' fetchers dial on goroutines
+// of their own, on other threads), and comparing with the process's
+// namespace (/proc/self/ns/net, which is the main thread's) cannot tell.
+// So the caller's namespace is always held, and a thread that is already
+// in it (every thread, in a program that moved none) dials and opens
+// files as it is, needing no privilege beyond IPVS's CAP_NET_ADMIN; only
+// a thread elsewhere enters it, which takes CAP_SYS_ADMIN, as moving a
+// thread did.
+type netNS struct {
+	f        *os.File
+	dev, ino uint64 // of the namespace, to recognize it
+}
+
+// threadNetNS is the procfs path of the calling thread's namespace; the
+// thread must be locked while it is used.
+func threadNetNS() string { return fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()) }
+
+// openNetNS opens the namespace cfg names, or the calling thread's. It
+// returns nil, and no error, only when procfs cannot tell the caller's
+// namespace: the Client then works wherever its sockets are made.
+func openNetNS(cfg *Config) (*netNS, error) {
+	var f *os.File
 	switch {
 	case cfg.NetNS != 0:
 		fd, err := unix.FcntlInt(uintptr(cfg.NetNS), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("duplicate network namespace fd %d: %w", cfg.NetNS, err)
 		}
-		return os.NewFile(uintptr(fd), fmt.Sprintf("netns fd %d", cfg.NetNS)), nil
+		f = os.NewFile(uintptr(fd), fmt.Sprintf("netns fd %d", cfg.NetNS))
 	case cfg.NetNSPath != "":
-		f, err := os.Open(cfg.NetNSPath)
-		if err != nil {
+		var err error
+		if f, err = os.Open(cfg.NetNSPath); err != nil {
 			return nil, fmt.Errorf("open network namespace: %w", err)
 		}
-		return f, nil
+	default:
+		runtime.LockOSThread()
+		var err error
+		f, err = os.Open(threadNetNS())
+		runtime.UnlockOSThread()
+		if err != nil {
+			// No procfs to tell: work in whatever namespace sockets are made.
+			return nil, nil
+		}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("network namespace: %w", err)
+	}
+	return &netNS{f: f, dev: st.Dev, ino: st.Ino}, nil
+}
+
+func (ns *netNS) close() error { return ns.f.Close() }
+
+// here reports whether the calling thread, which must be locked, is in
+// the namespace.
+func (ns *netNS) here() bool {
+	var st unix.Stat_t
+	return unix.Stat(threadNetNS(), &st) == nil && st.Dev == ns.dev && st.Ino == ns.ino
+}
+
+// dial opens a Generic Netlink socket in the namespace (in the calling
+// thread's, if ns is nil).
+func (ns *netNS) dial() (*netlink.Conn, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var thread, process unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), &thread); err != nil {
-		// No procfs to tell: work in whatever namespace sockets are made.
-		return nil, nil
+	fd := 0
+	if ns != nil && !ns.here() {
+		// netlink.Dial enters it on a thread of its own, and lets that
+		// thread die if it cannot come back.
+		fd = int(ns.f.Fd())
 	}
-	if err := unix.Stat("/proc/self/ns/net", &process); err == nil && thread.Dev == process.Dev && thread.Ino == process.Ino {
-		return nil, nil
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, fmt.Errorf("open the caller's network namespace: %w", err)
-	}
-	return f, nil
+	return dialNetlink(fd)
 }
+
+// setns is unix.Setns; tests make it fail.
+var setns = unix.Setns
 
 // inNetNS runs fn on a thread locked in the client's network namespace,
 // so that what fn opens under /proc/thread-self/net or /proc/sys/net
 // belongs to that namespace (procfs resolves both by the opening thread's
-// namespace, and an open file keeps it). With no namespace configured it
-// runs fn on the caller's thread, locked, without entering anything.
+// namespace, and an open file keeps it). A caller whose thread is there
+// already runs fn itself, locked, without entering anything.
 func (c *Client) inNetNS(fn func() error) error {
-	runtime.LockOSThread()
 	ns, done, err := c.holdNetNS()
 	if err != nil {
-		runtime.UnlockOSThread()
 		return err
 	}
 	defer done()
-	if ns == nil {
-		defer runtime.UnlockOSThread()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if ns == nil || ns.here() {
 		return fn()
 	}
-	own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
+	return ns.run(fn)
+}
+
+// run runs fn on a thread of its own, moved into the namespace and back.
+// The caller's thread never moves (it stays locked meanwhile, so fn's
+// goroutine runs elsewhere). If the thread cannot come back, it is never
+// handed back to Go's scheduler: its goroutine ends locked, and the
+// runtime ends the thread with it.
+func (ns *netNS) run(fn func() error) error {
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		own, err := os.Open(threadNetNS())
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- fmt.Errorf("open this thread's network namespace: %w", err)
+			return
+		}
+		defer own.Close()
+		if err := setns(int(ns.f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			ch <- fmt.Errorf("enter the client's network namespace: %w", setnsError(err))
+			return
+		}
+		ferr := fn()
+		if err := setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- errors.Join(ferr, fmt.Errorf("return to this thread's network namespace: %w", err))
+			return // locked: the thread ends with this goroutine
+		}
 		runtime.UnlockOSThread()
-		return fmt.Errorf("open this thread's network namespace: %w", err)
-	}
-	defer own.Close()
-	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter the client's network namespace: %w", setnsError(err))
-	}
-	ferr := fn()
-	if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked, so the runtime ends it with this
-		// goroutine rather than run other code in the wrong namespace.
-		return errors.Join(ferr, fmt.Errorf("return to this thread's network namespace: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return ferr
+		ch <- ferr
+	}()
+	return <-ch
 }
 
 // setnsError says which capability a refused setns lacked.
