@@ -49,7 +49,8 @@
 // Daemons), sets what traffic would set (Fake.SetConnections,
 // SetServiceStats, SetDestinationStats), and injects faults with
 // Fake.Inject: an errno for chosen requests, a lost or delayed answer,
-// a dump marked interrupted.
+// a dump marked interrupted, or one that skips or repeats objects as the
+// kernel's do while other programs change their tables.
 //
 // The differential tests of this package (TestKernelDifferential, built
 // with the integration tag) run the same steps, through the client and as

@@ -60,6 +60,12 @@ type Fault struct {
 	// Interrupt marks every message of a dump NLM_F_DUMP_INTR, as a
 	// kernel that checks a dump's consistency does when the table changes.
 	Interrupt bool
+	// Shift moves the index at which a dump resumes after its first
+	// chunk by this many objects: a positive Shift skips objects, a
+	// negative one lists some again. The kernel's dumps do both when
+	// services are removed or added meanwhile, in this namespace or any
+	// other, since the index counts the services of every namespace.
+	Shift int
 }
 
 // faultState is an injected fault and how often it may still act.

@@ -53,6 +53,7 @@ type dump struct {
 	flags uint16 // NLM_F_DUMP_INTR when a fault interrupts it
 	delay time.Duration
 	lost  bool
+	shift int // added to idx after the first chunk; see Fault.Shift
 }
 
 func (f *Fake) dial() (seam.Socket, error) {
@@ -110,6 +111,9 @@ func (s *socket) request(h nlmsg.Header, raw []byte) {
 	switch {
 	case a.dump != nil:
 		a.dump.seq, a.dump.delay, a.dump.lost = h.Sequence, delay, lost
+		if ft != nil {
+			a.dump.shift = ft.Shift
+		}
 		if ft != nil && ft.Interrupt {
 			a.dump.flags = nlmsg.FlagDumpIntr
 		}
@@ -183,6 +187,8 @@ func (s *socket) nextChunk() {
 	if b == nil {
 		b = appendMessage(nil, nlmsg.TypeDone, nlmsg.FlagMulti|d.flags, d.seq, s.pid, make([]byte, 4))
 		s.dump = nil
+	} else {
+		d.idx, d.shift = max(0, d.idx+d.shift), 0
 	}
 	if d.lost {
 		return

@@ -51,31 +51,31 @@ func advise(p *Plan, s *ipvs.Sysctls) []Advisory {
 		}
 	}
 	var out []Advisory
-	if !s.ExpireNodestConn && has(s, "expire_nodest_conn") && len(removed) > 0 {
-		out = append(out, Advisory{"expire_nodest_conn", 0, "connections of removed destinations (" + some(removed) +
+	if !s.ExpireNodestConn && kernelHas(s, "expire_nodest_conn") && len(removed) > 0 {
+		out = append(out, Advisory{"expire_nodest_conn", 0, "connections of removed destinations (" + firstOf(removed) +
 			") keep being dropped until they time out, which for UDP flows that keep sending is never; 1 ends each at its next packet"})
 	}
-	if s.ConnReuseMode == 0 && has(s, "conn_reuse_mode") && len(retired) > 0 {
+	if s.ConnReuseMode == 0 && kernelHas(s, "conn_reuse_mode") && len(retired) > 0 {
 		out = append(out, Advisory{"conn_reuse_mode", 0, "a new connection that reuses the source port of an old one goes to the old one's destination, even at weight 0 or removed (" +
-			some(retired) + "), and so ignores expire_nodest_conn; the default 1 reschedules it"})
+			firstOf(retired) + "), and so ignores expire_nodest_conn; the default 1 reschedules it"})
 	}
-	if !s.ExpireQuiescentTemplate && has(s, "expire_quiescent_template") && len(quiescent) > 0 {
+	if !s.ExpireQuiescentTemplate && kernelHas(s, "expire_quiescent_template") && len(quiescent) > 0 {
 		out = append(out, Advisory{"expire_quiescent_template", 0, "clients of a persistent service keep reaching its weight-0 destinations (" +
-			some(quiescent) + ") while their persistence templates live, so the drain lasts as long as they come back; 1 expires the templates"})
+			firstOf(quiescent) + ") while their persistence templates live, so the drain lasts as long as they come back; 1 expires the templates"})
 	}
 	return out
 }
 
-// some names the first of a list and counts the rest.
-func some(list []string) string {
+// firstOf names the first of a list and counts the rest.
+func firstOf(list []string) string {
 	if len(list) == 1 {
 		return list[0]
 	}
 	return fmt.Sprintf("%s and %d more", list[0], len(list)-1)
 }
 
-// has reports whether the kernel has the sysctl name.
-func has(s *ipvs.Sysctls, name string) bool { return !slices.Contains(s.Absent, name) }
+// kernelHas reports whether the kernel has the sysctl name.
+func kernelHas(s *ipvs.Sysctls, name string) bool { return !slices.Contains(s.Absent, name) }
 
 // retires reports whether the plan drains or removes a destination, or
 // keeps one draining: what the advisories are about.

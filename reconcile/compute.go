@@ -58,7 +58,7 @@ func compute(current, desired []ipvs.VirtualServer, opts Options, clock drainClo
 		return nil, err
 	}
 	pl := planner{opts: opts, clock: clock}
-	pl.plan.current, pl.plan.desired = current, desired
+	pl.plan.current, pl.plan.desired, pl.plan.owns = current, desired, opts.Owns
 	p, err := pl.compute()
 	if err == nil && opts.Sysctls != nil {
 		p.advisories = advise(p, opts.Sysctls)
@@ -233,7 +233,7 @@ func (pl *planner) destinations(svc ipvs.Service, sk ipvs.ServiceKey, w, h int) 
 		}
 		if i >= 0 {
 			if used[i] {
-				return pl.twice(svc, want[j])
+				return pl.errGivenTwice(svc, want[j])
 			}
 			used[i] = true
 			if !sameDestIn(sk, k, &have[i], &want[j]) {
@@ -245,7 +245,7 @@ func (pl *planner) destinations(svc ipvs.Service, sk ipvs.ServiceKey, w, h int) 
 		// Not in the table: a creation, unless given twice.
 		if len(want) <= smallList {
 			if slices.Contains(wantKeys, k) {
-				return pl.twice(svc, want[j])
+				return pl.errGivenTwice(svc, want[j])
 			}
 			wantKeys = append(wantKeys, k)
 		} else {
@@ -253,7 +253,7 @@ func (pl *planner) destinations(svc ipvs.Service, sk ipvs.ServiceKey, w, h int) 
 				seen = make(map[netip.AddrPort]bool, len(want))
 			}
 			if seen[k] {
-				return pl.twice(svc, want[j])
+				return pl.errGivenTwice(svc, want[j])
 			}
 			seen[k] = true
 		}
@@ -267,8 +267,8 @@ func (pl *planner) destinations(svc ipvs.Service, sk ipvs.ServiceKey, w, h int) 
 	return nil
 }
 
-// twice is the error of a desired destination given twice.
-func (pl *planner) twice(svc ipvs.Service, d ipvs.Destination) error {
+// errGivenTwice is the error of a desired destination given twice.
+func (pl *planner) errGivenTwice(svc ipvs.Service, d ipvs.Destination) error {
 	return fmt.Errorf("reconcile: desired destination %s of %s is given twice", canonDest(svc.Key(), d), svc)
 }
 

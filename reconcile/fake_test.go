@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"syscall"
@@ -67,8 +68,8 @@ func TestFakeRefusedWrites(t *testing.T) {
 		t.Fatalf("Apply: %v", err)
 	}
 	// The change names the object once; the client's error would again.
-	if got, want := err.Error(), "reconcile: create destination 10.1.0.2:80 of tcp 10.0.0.1:80: not in the table (masq, weight 1): cannot allocate memory"; got != want {
-		t.Errorf("Apply's error\n%s\nwant\n%s", got, want)
+	if got, want := ce.Error(), "reconcile: create destination 10.1.0.2:80 of tcp 10.0.0.1:80: not in the table (masq, weight 1): cannot allocate memory"; got != want {
+		t.Errorf("the change's error\n%s\nwant\n%s", got, want)
 	}
 	for i, r := range results {
 		if (r != nil) != (i == 2) {
@@ -249,4 +250,188 @@ func TestFakeWatch(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
+}
+
+// TestFakeApplyErrorBounded: the error of a plan of many thousand writes
+// that all fail, refused or never sent, stays a few lines long, while
+// every failed change is reachable through it.
+func TestFakeApplyErrorBounded(t *testing.T) {
+	desired := benchTable(2000, 5, 1)
+	for _, tc := range []struct {
+		name   string
+		fault  ipvstest.Fault
+		cancel bool
+		failed int
+		is     error
+	}{
+		{"refused", ipvstest.Fault{Op: ipvstest.OpCreateDestination, Errno: syscall.ENOMEM}, false, 10000, syscall.ENOMEM},
+		{"not sent", ipvstest.Fault{}, true, 12000, ipvs.ErrNotSent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := ipvstest.NewFake()
+			if tc.fault.Errno != 0 {
+				f.Inject(tc.fault)
+			}
+			c := f.Client(t)
+			p, err := NewPlan(context.Background(), c, desired, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cancel {
+				cancel()
+			}
+			defer cancel()
+			_, err = p.Apply(ctx, c)
+			var ae *ApplyError
+			if !errors.As(err, &ae) || ae.Failed != tc.failed || len(ae.Changes) != tc.failed || ae.Total != 12000 {
+				t.Fatalf("Apply: %T with %d failed, want an *ApplyError with %d of 12000", err, len(ae.Changes), tc.failed)
+			}
+			if n := len(err.Error()); n > 2000 {
+				t.Errorf("the error's text is %d bytes for %d failed changes: %.300s...", n, ae.Failed, err)
+			}
+			var ce *ChangeError
+			if !errors.As(err, &ce) || !errors.Is(err, tc.is) || (tc.cancel != errors.Is(err, context.Canceled)) {
+				t.Errorf("Apply's error %v: the changes' errors and the cause are not all reachable", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// skewedTable makes n services of d destinations in f through c, and
+// returns them as desired.
+func skewedTable(t *testing.T, c *ipvs.Client, n, d int) []ipvs.VirtualServer {
+	t.Helper()
+	desired := benchTable(n, d, 1)
+	if _, err := NewReconciler(c, Options{}).Sync(context.Background(), desired); err != nil {
+		t.Fatal(err)
+	}
+	return desired
+}
+
+// TestFakeSyncReadSkipped: a Sync whose read skipped services or
+// destinations (the kernel's dumps do while other programs remove
+// services, in any namespace) plans to create them, meets EEXIST, reads
+// them again, and is done: no error, and a skipped object whose settings
+// differ from the desired ones is updated.
+func TestFakeSyncReadSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n, d  int
+		fault ipvstest.Fault
+	}{
+		{"services", 300, 1, ipvstest.Fault{Op: ipvstest.OpGetServices, Shift: 4, Times: 1}},
+		{"destinations", 1, 80, ipvstest.Fault{Op: ipvstest.OpGetDestinations, Shift: 3, Times: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := ipvstest.NewFake()
+			c := f.Client(t)
+			desired := skewedTable(t, c, tc.n, tc.d)
+			before := f.VirtualServers()
+			// The last service and destination want other settings.
+			last := &desired[len(desired)-1]
+			last.Service.Scheduler = "wlc"
+			last.Destinations[len(last.Destinations)-1].Weight = 7
+			f.Inject(tc.fault)
+			p, err := NewReconciler(c, Options{}).Sync(context.Background(), desired)
+			if err != nil {
+				t.Fatalf("Sync: %v\nplan:\n%s", err, p)
+			}
+			created := 0
+			for _, ch := range p.Changes() {
+				if ch.Kind == KindCreateService || ch.Kind == KindCreateDestination {
+					created++
+				}
+			}
+			if created == 0 {
+				t.Fatalf("the fault skipped nothing: plan\n%s", p)
+			}
+			after := f.VirtualServers()
+			if len(after) != len(before) {
+				t.Fatalf("%d services after the Sync, want %d", len(after), len(before))
+			}
+			if p, err := Compute(after, desired, Options{}); err != nil || !p.Empty() {
+				t.Errorf("the table after the Sync is not as desired: %v\n%s", err, p)
+			}
+		})
+	}
+}
+
+// TestFakeDiffReadSkipped: a read that skipped objects shows them
+// removed, and confirm finds them; a read that listed some twice shows
+// nothing.
+func TestFakeDiffReadSkipped(t *testing.T) {
+	f := ipvstest.NewFake()
+	c := f.Client(t)
+	ctx := context.Background()
+	skewedTable(t, c, 300, 30)
+	prev, err := c.VirtualServers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ft := range []ipvstest.Fault{
+		{Op: ipvstest.OpGetServices, Shift: 4, Times: 1},
+		{Op: ipvstest.OpGetDestinations, Shift: 3, Times: 1},
+		{Op: ipvstest.OpGetServices, Shift: -4, Times: 1},
+		{Op: ipvstest.OpGetDestinations, Shift: -3, Times: 1},
+	} {
+		f.Inject(ft)
+		next, err := c.VirtualServers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ft.Shift > 0 && len(Diff(prev, next)) == 0 {
+			t.Fatalf("shift %d of %v: the read skipped nothing", ft.Shift, ft.Op)
+		}
+		next, err = confirm(ctx, c, prev, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := Diff(prev, next); len(d) != 0 {
+			t.Errorf("shift %d of %v: differences %v", ft.Shift, ft.Op, d)
+		}
+	}
+}
+
+// TestFakeWatchReadSkipped: Watch reports nothing that nobody did while
+// its reads skip objects or list them twice.
+func TestFakeWatchReadSkipped(t *testing.T) {
+	f := ipvstest.NewFake()
+	c := f.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	desired := skewedTable(t, c, 300, 2)
+	faults := []ipvstest.Fault{
+		{Op: ipvstest.OpGetServices, Shift: 4, Times: 1},
+		{Op: ipvstest.OpGetServices, Shift: -4, Times: 1},
+		{Op: ipvstest.OpGetDestinations, Shift: 1, Times: 1},
+	}
+	added := 0
+	for e, err := range Watch(ctx, c, time.Millisecond) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind != EventKindServiceAdded && e.Kind != EventKindDestinationAdded {
+			t.Fatalf("event %v, which nobody did", e)
+		}
+		if e.Kind != EventKindServiceAdded {
+			continue
+		}
+		// After the first read, and after each marker service shows that
+		// a read under the last fault has been compared, the next fault,
+		// then a marker.
+		if added++; added < len(desired) {
+			continue
+		}
+		m := added - len(desired)
+		if m == len(faults) {
+			return
+		}
+		f.Inject(faults[m])
+		if err := c.CreateService(ctx, tcp(fmt.Sprintf("10.9.9.%d", m), 80)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("Watch ended after %d services added: %v", added, ctx.Err())
 }

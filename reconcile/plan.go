@@ -189,6 +189,7 @@ type Draining struct {
 // them: they must not change while the plan is in use.
 type Plan struct {
 	current, desired []ipvs.VirtualServer
+	owns             func(ipvs.Service) bool // Options.Owns
 	entries          []entry
 	draining         []Draining
 	advisories       []Advisory

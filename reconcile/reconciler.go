@@ -53,8 +53,8 @@ func (r *Reconciler) Plan(ctx context.Context, desired []ipvs.VirtualServer) (*P
 
 // Sync reads the table once, plans the changes to desired and applies them
 // in one batch. It returns the plan; the error is the read's, the plan's,
-// or that of Plan.Apply, joining a *ChangeError for each write the kernel
-// refused.
+// or that of Plan.Apply, an *ApplyError with a *ChangeError for each write
+// that was not applied.
 func (r *Reconciler) Sync(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
