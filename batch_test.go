@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -35,8 +36,8 @@ func mixedBatch() *Batch {
 func TestBatchGolden(t *testing.T) {
 	skipBigEndian(t)
 	k := newFakeKernel(t, answer)
-	k.sndbuf, k.rcvbuf = 1<<17, 100*errorAnswerCost
-	res, err := k.client().Apply(context.Background(), mixedBatch())
+	k.SendBuffer, k.ReceiveBuffer = 1<<17, 100*errorAnswerCost
+	res, err := testClient(t, k).Apply(context.Background(), mixedBatch())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +46,9 @@ func TestBatchGolden(t *testing.T) {
 			t.Errorf("op %d: %v", i, r)
 		}
 	}
-	reqs := k.requests()
-	if k.writes != 1 || len(reqs) != 6 {
-		t.Fatalf("%d datagrams, %d requests; want 1 and 6", k.writes, len(reqs))
+	reqs := k.Recorded()
+	if k.Writes() != 1 || len(reqs) != 6 {
+		t.Fatalf("%d datagrams, %d requests; want 1 and 6", k.Writes(), len(reqs))
 	}
 	var all []byte
 	for i, r := range reqs {
@@ -72,14 +73,14 @@ func TestBatchGolden(t *testing.T) {
 // spans several datagrams, and checks each write's result.
 func TestBatchResults(t *testing.T) {
 	refuse := map[uint8]syscall.Errno{ipvsh.CmdNewDest: syscall.EEXIST, ipvsh.CmdDelDest: syscall.ENOENT}
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		if req.Cmd == ipvsh.CmdGetInfo {
 			return answer(req)
 		}
-		return kernelReply{Errno: refuse[req.Cmd]}
+		return fakekernel.Answer{Errno: refuse[req.Cmd]}
 	})
-	k.rcvbuf = 4 * errorAnswerCost
-	c := k.client()
+	k.ReceiveBuffer = 4 * errorAnswerCost
+	c := testClient(t, k)
 	var b Batch
 	d := masq4
 	d.Weight = 9
@@ -128,25 +129,25 @@ func TestBatchResults(t *testing.T) {
 			t.Errorf("op %d (%s): %v", i, batchRequests[o.kind].op, r)
 		}
 	}
-	if sent := len(k.requests()); sent != 18 || k.writes != 5 {
-		t.Errorf("%d requests in %d datagrams; want 18 in 5", sent, k.writes)
+	if sent := len(k.Recorded()); sent != 18 || k.Writes() != 5 {
+		t.Errorf("%d requests in %d datagrams; want 18 in 5", sent, k.Writes())
 	}
 	// The socket stays in step for the next call.
-	if _, err := c.Info(context.Background()); err != nil || k.dialled != 1 {
-		t.Fatalf("after the batch: %v, %d sockets", err, k.dialled)
+	if _, err := c.Info(context.Background()); err != nil || len(k.Sockets()) != 1 {
+		t.Fatalf("after the batch: %v, %d sockets", err, len(k.Sockets()))
 	}
 }
 
 func TestBatchSplitsByBytes(t *testing.T) {
 	k := newFakeKernel(t, answer)
-	k.sndbuf, k.rcvbuf = 600, 1000*errorAnswerCost
+	k.SendBuffer, k.ReceiveBuffer = 600, 1000*errorAnswerCost
 	var b Batch
 	for i := range 10 {
 		s := tcp4
 		s.Port = uint16(i + 1)
 		b.CreateService(s)
 	}
-	res, err := k.client().Apply(context.Background(), &b)
+	res, err := testClient(t, k).Apply(context.Background(), &b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +157,8 @@ func TestBatchSplitsByBytes(t *testing.T) {
 		}
 	}
 	// Each NEW_SERVICE is 92 bytes: three fit 300.
-	if k.writes != 4 {
-		t.Errorf("%d datagrams, want 4", k.writes)
+	if k.Writes() != 4 {
+		t.Errorf("%d datagrams, want 4", k.Writes())
 	}
 }
 
@@ -165,7 +166,7 @@ func TestBatchCancelled(t *testing.T) {
 	k := newFakeKernel(t, answer)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res, err := k.client().Apply(ctx, mixedBatch())
+	res, err := testClient(t, k).Apply(ctx, mixedBatch())
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
@@ -179,14 +180,14 @@ func TestBatchCancelled(t *testing.T) {
 // TestBatchLostAnswers has the kernel swallow the fence's ACK: the ops of
 // that datagram are of unknown outcome, the ones after it not sent.
 func TestBatchLostAnswers(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		if req.Cmd == ipvsh.CmdDelDest {
-			return kernelReply{Silent: true}
+			return fakekernel.Answer{Lose: true}
 		}
-		return kernelReply{}
+		return fakekernel.Answer{}
 	})
-	k.rcvbuf = 4 * errorAnswerCost
-	c := k.client()
+	k.ReceiveBuffer = 4 * errorAnswerCost
+	c := testClient(t, k)
 	c.replyTimeout = 50 * time.Millisecond
 	res, err := c.Apply(context.Background(), mixedBatch())
 	if !errors.Is(err, errReplyTimeout) {
@@ -206,9 +207,9 @@ func TestBatchLostAnswers(t *testing.T) {
 func TestBatchEmptyAndReset(t *testing.T) {
 	k := newFakeKernel(t, answer)
 	var b Batch
-	res, err := k.client().Apply(context.Background(), &b)
-	if err != nil || len(res) != 0 || len(k.requests()) != 0 {
-		t.Fatalf("empty batch: %v, %v, %d requests", res, err, len(k.requests()))
+	res, err := testClient(t, k).Apply(context.Background(), &b)
+	if err != nil || len(res) != 0 || len(k.Recorded()) != 0 {
+		t.Fatalf("empty batch: %v, %v, %d requests", res, err, len(k.Recorded()))
 	}
 	b.CreateService(Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 1, Scheduler: "rr"})
 	b.Reset()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
@@ -78,28 +79,28 @@ func BenchmarkServicesDump(b *testing.B) {
 func dumpClient(b *testing.B, dests int) *Client {
 	var svcs, dsts [][]byte
 	for _, s := range manyServices(1000) {
-		svcs = append(svcs, kernelService(s, replyOptions{}))
+		svcs = append(svcs, kernelService(s, fakekernel.Options{}))
 	}
 	for j := range dests {
-		dsts = append(dsts, kernelDestination(Destination{Address: netip.AddrFrom4([4]byte{10, 9, byte(j), 1}), Port: 80, Weight: 1}, replyOptions{}))
+		dsts = append(dsts, kernelDestination(Destination{Address: netip.AddrFrom4([4]byte{10, 9, byte(j), 1}), Port: 80, Weight: 1}, fakekernel.Options{}))
 	}
-	k := newFakeKernel(b, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(b, func(req *fakekernel.Request) fakekernel.Answer {
 		switch req.Cmd {
 		case ipvsh.CmdGetService:
-			return kernelReply{Msgs: svcs}
+			return fakekernel.Answer{Msgs: svcs}
 		case ipvsh.CmdGetDest:
-			return kernelReply{Msgs: dsts}
+			return fakekernel.Answer{Msgs: dsts}
 		}
-		return kernelReply{}
+		return fakekernel.Answer{}
 	})
-	k.perDgram = 100
-	return k.client()
+	k.ChunkMessages = 100
+	return testClient(b, k)
 }
 
 // BenchmarkCreateService is one single call through the client path.
 func BenchmarkCreateService(b *testing.B) {
-	k := newFakeKernel(b, func(kernelRequest) kernelReply { return kernelReply{} })
-	c := k.client()
+	k := newFakeKernel(b, func(*fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{} })
+	c := testClient(b, k)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -112,9 +113,9 @@ func BenchmarkCreateService(b *testing.B) {
 // BenchmarkBatch builds and applies 1000 services with 10 destinations
 // each against the fake kernel: allocations per write.
 func BenchmarkBatch(b *testing.B) {
-	k := newFakeKernel(b, func(kernelRequest) kernelReply { return kernelReply{} })
-	k.sndbuf, k.rcvbuf = 8<<20, 8<<20
-	c := k.client()
+	k := newFakeKernel(b, func(*fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{} })
+	k.SendBuffer, k.ReceiveBuffer = 8<<20, 8<<20
+	c := testClient(b, k)
 	ctx := context.Background()
 	svcs := manyServices(1000)
 	var batch Batch

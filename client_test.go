@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -16,31 +17,31 @@ import (
 // TestClientReplyTimeout checks that a lost reply can not hang a call
 // whose context has no deadline.
 func TestClientReplyTimeout(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
-	c := k.client()
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
+	c := testClient(t, k)
 	c.replyTimeout = 30 * time.Millisecond
 	err := c.Flush(context.Background())
 	if !errors.Is(err, errReplyTimeout) {
 		t.Fatalf("got %v, want errReplyTimeout", err)
 	}
-	if !k.socks[0].closed {
+	if !k.Sockets()[0].Closed() {
 		t.Error("the socket that lost its reply was reused")
 	}
 }
 
 func TestClientRejectsStrayReply(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
-	c := k.client()
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
+	c := testClient(t, k)
 	cn, _ := c.acquire()
-	fs := cn.sock.(*fakeSocket)
+	fs := cn.sock.(*fakekernel.Socket)
 	c.release(cn)
 	// A reply to an earlier request waits on the socket.
-	fs.deliver(appendMessage(nil, nlmsg.TypeError, 0, 1, testPortID, make([]byte, 20)))
+	fs.Deliver(nlmsg.AppendMessage(nil, nlmsg.TypeError, 0, 1, fs.PortID(), make([]byte, 20)))
 	err := c.Flush(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "sequence") {
 		t.Fatalf("got %v, want a sequence mismatch", err)
 	}
-	if !fs.closed {
+	if !fs.Closed() {
 		t.Error("the out-of-step socket was not closed")
 	}
 }
@@ -51,15 +52,15 @@ func TestClientRejectsStrayReply(t *testing.T) {
 func TestClientCancel(t *testing.T) {
 	var mu sync.Mutex
 	silent := true
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		mu.Lock()
 		defer mu.Unlock()
 		if silent {
-			return kernelReply{Silent: true}
+			return fakekernel.Answer{Lose: true}
 		}
 		return answer(req)
 	})
-	c := k.client()
+	c := testClient(t, k)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
@@ -78,17 +79,15 @@ func TestClientCancel(t *testing.T) {
 		t.Fatalf("got %v, want an error wrapping context.DeadlineExceeded", err)
 	}
 
-	k.mu.Lock()
-	old := k.socks[0]
-	k.mu.Unlock()
-	if !old.closed {
+	old := k.Sockets()[0]
+	if !old.Closed() {
 		t.Fatal("the abandoned socket was not closed")
 	}
 	mu.Lock()
 	silent = false
 	mu.Unlock()
 	// The late reply to the first request arrives on the abandoned socket.
-	old.deliver(appendMessage(nil, testFamilyID, 0, k.requests()[0].Header.Sequence, testPortID, kernelInfo(Info{})))
+	old.Deliver(nlmsg.AppendMessage(nil, testFamilyID, 0, k.Recorded()[0].Header.Sequence, old.PortID(), kernelInfo(Info{})))
 	info, err := c.Info(context.Background())
 	if err != nil {
 		t.Fatalf("call after cancellation: %v", err)
@@ -96,8 +95,8 @@ func TestClientCancel(t *testing.T) {
 	if info.ConnectionTableSize != 4096 {
 		t.Fatalf("got %+v, want the new request's reply", info)
 	}
-	if k.dialled != 3 {
-		t.Errorf("dialled %d sockets, want 3: each abandoned one replaced", k.dialled)
+	if len(k.Sockets()) != 3 {
+		t.Errorf("dialled %d sockets, want 3: each abandoned one replaced", len(k.Sockets()))
 	}
 }
 
@@ -105,10 +104,10 @@ func TestClientCancelledBeforeCall(t *testing.T) {
 	k := newFakeKernel(t, answer)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := k.client().Flush(ctx); !errors.Is(err, context.Canceled) {
+	if err := testClient(t, k).Flush(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if n := len(k.requests()); n != 0 {
+	if n := len(k.Recorded()); n != 0 {
 		t.Fatalf("sent %d requests", n)
 	}
 }
@@ -117,7 +116,7 @@ func TestClientCancelledBeforeCall(t *testing.T) {
 // checks the pool.
 func TestClientConcurrent(t *testing.T) {
 	k := newFakeKernel(t, dumpOf(manyServices(5), nil))
-	c := k.client()
+	c := testClient(t, k)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for range 16 {
@@ -146,14 +145,14 @@ func TestClientConcurrent(t *testing.T) {
 
 func TestClientClose(t *testing.T) {
 	k := newFakeKernel(t, answer)
-	c := k.client()
+	c := testClient(t, k)
 	if _, err := c.Info(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !k.socks[0].closed {
+	if !k.Sockets()[0].Closed() {
 		t.Error("idle socket left open")
 	}
 	if err := c.Flush(context.Background()); !errors.Is(err, errClosed) {
@@ -172,21 +171,21 @@ func TestStopDaemonWithoutReply(t *testing.T) {
 		{"still runs", []Daemon{{State: DaemonMaster, Interface: "lo"}}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+			k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 				if req.Cmd == ipvsh.CmdDelDaemon {
-					return kernelReply{Silent: true}
+					return fakekernel.Answer{Lose: true}
 				}
-				var r kernelReply
+				var r fakekernel.Answer
 				for _, d := range tt.running {
 					r.Msgs = append(r.Msgs, kernelDaemon(d))
 				}
 				return r
 			})
-			err := k.client().StopDaemon(context.Background(), DaemonMaster)
+			err := testClient(t, k).StopDaemon(context.Background(), DaemonMaster)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("StopDaemon: %v, want error %v", err, tt.wantErr)
 			}
-			if cmds := len(k.requests()); cmds != 2 {
+			if cmds := len(k.Recorded()); cmds != 2 {
 				t.Errorf("sent %d requests, want DEL_DAEMON then GET_DAEMON", cmds)
 			}
 		})

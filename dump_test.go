@@ -10,22 +10,23 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // dumpOf serves dumps of services and destinations from fixed lists.
-func dumpOf(services []Service, dests []Destination) kernelHandler {
-	return func(req kernelRequest) kernelReply {
-		var r kernelReply
+func dumpOf(services []Service, dests []Destination) func(*fakekernel.Request) fakekernel.Answer {
+	return func(req *fakekernel.Request) fakekernel.Answer {
+		var r fakekernel.Answer
 		switch req.Cmd {
 		case ipvsh.CmdGetService:
 			for _, s := range services {
-				r.Msgs = append(r.Msgs, kernelService(s, replyOptions{}))
+				r.Msgs = append(r.Msgs, kernelService(s, fakekernel.Options{}))
 			}
 		case ipvsh.CmdGetDest:
 			for _, d := range dests {
-				r.Msgs = append(r.Msgs, kernelDestination(d, replyOptions{}))
+				r.Msgs = append(r.Msgs, kernelDestination(d, fakekernel.Options{}))
 			}
 		}
 		return r
@@ -44,8 +45,8 @@ func manyServices(n int) []Service {
 func TestClientDumpSpansDatagrams(t *testing.T) {
 	want := manyServices(7)
 	k := newFakeKernel(t, dumpOf(want, nil))
-	k.perDgram = 3 // 7 services in 3 datagrams, DONE in the last
-	got, err := k.client().Services(context.Background())
+	k.ChunkMessages = 3 // 7 services in 3 datagrams, DONE in the last
+	got, err := testClient(t, k).Services(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestClientDumpSpansDatagrams(t *testing.T) {
 
 func TestClientEmptyDumps(t *testing.T) {
 	k := newFakeKernel(t, dumpOf(nil, nil))
-	c := k.client()
+	c := testClient(t, k)
 	ctx := context.Background()
 	svcs, err := c.Services(ctx)
 	if err != nil || svcs == nil || len(svcs) != 0 {
@@ -74,14 +75,14 @@ func TestClientEmptyDumps(t *testing.T) {
 
 func TestClientDumpEndsInError(t *testing.T) {
 	first := true
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		r := dumpOf(manyServices(3), nil)(req)
 		if first {
-			r.DoneErr, first = syscall.EINTR, false
+			r.DoneErrno, first = syscall.EINTR, false
 		}
 		return r
 	})
-	c := k.client()
+	c := testClient(t, k)
 	var n int
 	var last error
 	for _, err := range c.AllServices(context.Background()) {
@@ -98,37 +99,37 @@ func TestClientDumpEndsInError(t *testing.T) {
 	if s, err := c.Services(context.Background()); err != nil || len(s) != 3 {
 		t.Fatalf("Services after the failed dump: %d, %v", len(s), err)
 	}
-	if k.dialled != 1 {
-		t.Errorf("dialled %d sockets, want 1", k.dialled)
+	if len(k.Sockets()) != 1 {
+		t.Errorf("dialled %d sockets, want 1", len(k.Sockets()))
 	}
 }
 
 // TestClientDumpInterrupted has the kernel mark a dump message with
 // NLM_F_DUMP_INTR, which Linux's IPVS never does today but a later one may.
 func TestClientDumpInterrupted(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
-	c := k.client()
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
+	c := testClient(t, k)
 	cn, _ := c.acquire()
-	fs := cn.sock.(*fakeSocket)
+	fs := cn.sock.(*fakekernel.Socket)
 	c.release(cn)
 	done := make(chan error, 1)
 	go func() { _, err := c.Services(context.Background()); done <- err }()
-	for len(k.requests()) == 0 {
+	for len(k.Recorded()) == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	seq := k.requests()[0].Header.Sequence
-	fs.deliver(appendMessage(nil, testFamilyID, nlmsg.FlagMulti|nlmsg.FlagDumpIntr, seq, testPortID, kernelService(tcp4, replyOptions{})))
+	seq := k.Recorded()[0].Header.Sequence
+	fs.Deliver(nlmsg.AppendMessage(nil, testFamilyID, nlmsg.FlagMulti|nlmsg.FlagDumpIntr, seq, fs.PortID(), kernelService(tcp4, fakekernel.Options{})))
 	if err := <-done; !errors.Is(err, nlmsg.ErrDumpInterrupted) {
 		t.Fatalf("got %v, want ErrDumpInterrupted", err)
 	}
-	if !fs.closed {
+	if !fs.Closed() {
 		t.Error("the socket of the interrupted dump was reused")
 	}
 }
 
 func TestClientIteratorBreak(t *testing.T) {
 	k := newFakeKernel(t, dumpOf(manyServices(10), nil))
-	c := k.client()
+	c := testClient(t, k)
 	for range c.AllServices(context.Background()) {
 		break
 	}
@@ -136,8 +137,8 @@ func TestClientIteratorBreak(t *testing.T) {
 	if err != nil || len(got) != 10 {
 		t.Fatalf("after a broken-off iteration: %d services, %v", len(got), err)
 	}
-	if k.dialled != 2 {
-		t.Errorf("dialled %d sockets, want 2: the half-read one must not be reused", k.dialled)
+	if len(k.Sockets()) != 2 {
+		t.Errorf("dialled %d sockets, want 2: the half-read one must not be reused", len(k.Sockets()))
 	}
 }
 
@@ -148,7 +149,7 @@ func TestReadsAnyProtocol(t *testing.T) {
 	odd := tcp4
 	odd.Family, odd.Protocol = FamilyIPv4, 200
 	k := newFakeKernel(t, dumpOf([]Service{odd}, []Destination{masq4}))
-	vs, err := k.client().VirtualServers(context.Background())
+	vs, err := testClient(t, k).VirtualServers(context.Background())
 	if err != nil || len(vs) != 1 || len(vs[0].Destinations) != 1 {
 		t.Fatalf("VirtualServers: %v, %v", vs, err)
 	}

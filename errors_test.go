@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 )
 
 // TestClientErrors returns each errno from the kernel for each method and
@@ -30,8 +32,8 @@ func TestClientErrors(t *testing.T) {
 	for _, m := range goldenRequests {
 		for _, e := range errnos {
 			t.Run(fmt.Sprintf("%s/%s", m.name, e.errno), func(t *testing.T) {
-				k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Errno: e.errno} })
-				err := m.call(context.Background(), k.client())
+				k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Errno: e.errno} })
+				err := m.call(context.Background(), testClient(t, k))
 				if err == nil {
 					t.Fatal("no error")
 				}
@@ -82,18 +84,18 @@ func TestErrorMeanings(t *testing.T) {
 			"ipvs: list services: permission denied: IPVS needs CAP_NET_ADMIN in the initial user namespace, for reads too (operation not permitted)"},
 	}
 	for _, tt := range tests {
-		k := newFakeKernel(t, func(kernelRequest) kernelReply { return kernelReply{Errno: tt.errno} })
-		if got := tt.call(k.client()); got == nil || got.Error() != tt.want {
+		k := newFakeKernel(t, func(*fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Errno: tt.errno} })
+		if got := tt.call(testClient(t, k)); got == nil || got.Error() != tt.want {
 			t.Errorf("got  %v\nwant %s", got, tt.want)
 		}
 	}
 }
 
 func TestClientExtendedAck(t *testing.T) {
-	k := newFakeKernel(t, func(kernelRequest) kernelReply {
-		return kernelReply{Errno: syscall.EINVAL, ExtAck: "Attribute failed policy validation"}
+	k := newFakeKernel(t, func(*fakekernel.Request) fakekernel.Answer {
+		return fakekernel.Answer{Errno: syscall.EINVAL, ExtAck: "Attribute failed policy validation"}
 	})
-	err := k.client().StartDaemon(context.Background(), Daemon{State: DaemonMaster, Interface: "eth0"})
+	err := testClient(t, k).StartDaemon(context.Background(), Daemon{State: DaemonMaster, Interface: "eth0"})
 	var ie *Error
 	if !errors.As(err, &ie) || ie.Message != "Attribute failed policy validation" {
 		t.Fatalf("extended ACK message not carried: %#v", err)

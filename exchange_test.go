@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 	"github.com/ipvs-go/ipvs/internal/seam"
@@ -41,7 +42,7 @@ func (s *endlessSocket) Recv(b []byte, _ bool) (int, error) {
 		return 0, os.ErrClosed
 	}
 	s.reads.Add(1)
-	d := appendMessage(s.dgram[:0], testFamilyID, nlmsg.FlagMulti, s.seq.Load(), testPortID, kernelService(tcp4v, replyOptions{}))
+	d := nlmsg.AppendMessage(s.dgram[:0], testFamilyID, nlmsg.FlagMulti, s.seq.Load(), testPortID, kernelService(tcp4v, fakekernel.Options{}))
 	return copy(b, d), nil
 }
 
@@ -120,14 +121,14 @@ func TestEndlessDumpBoundedByLimit(t *testing.T) {
 // TestApplySequenceWrap sends a batch whose datagram's sequence numbers
 // cross 2^32: every answer must still be matched to its write.
 func TestApplySequenceWrap(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		if req.Cmd == ipvsh.CmdNewDest {
-			return kernelReply{Errno: syscall.EEXIST}
+			return fakekernel.Answer{Errno: syscall.EEXIST}
 		}
-		return kernelReply{}
+		return fakekernel.Answer{}
 	})
-	k.sndbuf, k.rcvbuf = 1<<20, 1<<20
-	c := k.client()
+	k.SendBuffer, k.ReceiveBuffer = 1<<20, 1<<20
+	c := testClient(t, k)
 	cn, err := c.acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -149,8 +150,8 @@ func TestApplySequenceWrap(t *testing.T) {
 			t.Errorf("write %d: %v", i, r)
 		}
 	}
-	if k.writes != 1 {
-		t.Errorf("%d datagrams, want 1 across the wrap", k.writes)
+	if k.Writes() != 1 {
+		t.Errorf("%d datagrams, want 1 across the wrap", k.Writes())
 	}
 }
 
@@ -158,7 +159,7 @@ func TestApplySequenceWrap(t *testing.T) {
 // -race checks the release of the namespace handle.
 func TestCloseConcurrently(t *testing.T) {
 	k := newFakeKernel(t, answer)
-	c := k.client()
+	c := testClient(t, k)
 	var released atomic.Int32
 	c.releaseNS = func() error { released.Add(1); return nil }
 	var wg sync.WaitGroup
@@ -174,13 +175,13 @@ func TestCloseConcurrently(t *testing.T) {
 // TestCloseEndsCallsInFlight: Close ends a call that waits on a silent
 // kernel and a dump that reads, at once, with net.ErrClosed.
 func TestCloseEndsCallsInFlight(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
-	silent := k.client()
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
+	silent := testClient(t, k)
 	endless, _ := endlessClient(t)
 	errs := make(chan error, 2)
 	go func() { errs <- silent.Flush(context.Background()) }()
 	go func() { _, err := endless.Services(context.Background()); errs <- err }()
-	for len(k.requests()) == 0 {
+	for len(k.Recorded()) == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(10 * time.Millisecond)
@@ -211,7 +212,7 @@ func TestCloseWaitsForDial(t *testing.T) {
 		if !nsOpen.Load() {
 			t.Error("dialled with a released namespace handle")
 		}
-		return k.dial()
+		return k.Dial()
 	}, family{id: testFamilyID, version: ipvsh.GenlVersion})
 	c.releaseNS = func() error { nsOpen.Store(false); return nil }
 	errc := make(chan error, 1)
@@ -229,7 +230,7 @@ func TestCloseWaitsForDial(t *testing.T) {
 	if err := <-errc; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("call racing Close: %v, want net.ErrClosed", err)
 	}
-	if !k.socks[0].closed {
+	if !k.Sockets()[0].Closed() {
 		t.Error("the socket dialled during Close was left open")
 	}
 }
@@ -237,41 +238,41 @@ func TestCloseWaitsForDial(t *testing.T) {
 // TestStrayDatagramAfterGet: a datagram queued after a complete single
 // reply must not fail the next, unrelated call on that socket.
 func TestStrayDatagramAfterGet(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		r := answer(req)
 		if req.Cmd == ipvsh.CmdGetInfo {
 			r.Raw = [][]byte{
-				appendMessage(nil, testFamilyID, 0, req.Header.Sequence, testPortID, kernelInfo(Info{ConnectionTableSize: 4096})),
-				appendMessage(nil, testFamilyID, 0, req.Header.Sequence, testPortID, kernelInfo(Info{})),
+				nlmsg.AppendMessage(nil, testFamilyID, 0, req.Header.Sequence, req.PortID, kernelInfo(Info{ConnectionTableSize: 4096})),
+				nlmsg.AppendMessage(nil, testFamilyID, 0, req.Header.Sequence, req.PortID, kernelInfo(Info{})),
 			}
 		}
 		return r
 	})
-	c := k.client()
+	c := testClient(t, k)
 	if _, err := c.Info(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatalf("the call after a stray datagram: %v", err)
 	}
-	if k.dialled != 2 || !k.socks[0].closed {
-		t.Errorf("dialled %d; the socket with the stray datagram must be closed, not reused", k.dialled)
+	if len(k.Sockets()) != 2 || !k.Sockets()[0].Closed() {
+		t.Errorf("dialled %d; the socket with the stray datagram must be closed, not reused", len(k.Sockets()))
 	}
 }
 
 // TestReplyTypeAndCommandChecked: a reply of the wrong command or message
 // type is an error, never a zero value.
 func TestReplyTypeAndCommandChecked(t *testing.T) {
-	daemonReply := func(req kernelRequest) kernelReply {
-		return kernelReply{Msgs: [][]byte{kernelDaemon(Daemon{State: DaemonMaster, Interface: "lo"})}}
+	daemonReply := func(req *fakekernel.Request) fakekernel.Answer {
+		return fakekernel.Answer{Msgs: [][]byte{kernelDaemon(Daemon{State: DaemonMaster, Interface: "lo"})}}
 	}
-	if _, err := newFakeKernel(t, daemonReply).client().Timeouts(context.Background()); err == nil {
+	if _, err := testClient(t, newFakeKernel(t, daemonReply)).Timeouts(context.Background()); err == nil {
 		t.Error("Timeouts accepted a daemon message")
 	}
-	wrongType := func(req kernelRequest) kernelReply {
-		return kernelReply{Raw: [][]byte{appendMessage(nil, testFamilyID+1, 0, req.Header.Sequence, testPortID, kernelInfo(Info{}))}}
+	wrongType := func(req *fakekernel.Request) fakekernel.Answer {
+		return fakekernel.Answer{Raw: [][]byte{nlmsg.AppendMessage(nil, testFamilyID+1, 0, req.Header.Sequence, req.PortID, kernelInfo(Info{}))}}
 	}
-	if _, err := newFakeKernel(t, wrongType).client().Info(context.Background()); err == nil {
+	if _, err := testClient(t, newFakeKernel(t, wrongType)).Info(context.Background()); err == nil {
 		t.Error("Info accepted a message of another type")
 	}
 }
@@ -279,8 +280,8 @@ func TestReplyTypeAndCommandChecked(t *testing.T) {
 // TestErrorSentinels: what a caller matches the errors of a closed client,
 // a lost reply and an interrupted dump with.
 func TestErrorSentinels(t *testing.T) {
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply { return kernelReply{Silent: true} })
-	c := k.client()
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
+	c := testClient(t, k)
 	c.replyTimeout = 20 * time.Millisecond
 	if err := c.Flush(context.Background()); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("lost reply: %v, want os.ErrDeadlineExceeded", err)
@@ -301,11 +302,9 @@ func TestErrorSentinels(t *testing.T) {
 // and requests under the old one get ENOENT; the client looks it up again
 // and resends, once. If the family is gone, the error says so.
 func TestFamilyReloaded(t *testing.T) {
-	var mu sync.Mutex
-	current := uint16(testFamilyID + 1)
 	k := newFakeKernel(t, answer)
-	k.family = func() (uint16, bool) { mu.Lock(); defer mu.Unlock(); return current, current != 0 }
-	c := k.client()
+	c := testClient(t, k)
+	k.SetFamily(testFamilyID+1, true)
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatalf("Flush after a reload: %v", err)
 	}
@@ -314,18 +313,14 @@ func TestFamilyReloaded(t *testing.T) {
 	if _, err := c.Apply(context.Background(), &b); err != nil {
 		t.Fatalf("Apply after a reload: %v", err)
 	}
-	mu.Lock()
-	current = 0
-	mu.Unlock()
+	k.SetFamily(testFamilyID+1, false)
 	err := c.Flush(context.Background())
 	if !errors.Is(err, ErrNoIPVS) {
 		t.Fatalf("Flush without IPVS: %v, want ErrNoIPVS", err)
 	}
 	// An ENOENT of the family itself is not mistaken for a reload.
-	mu.Lock()
-	current = testFamilyID + 1
-	mu.Unlock()
-	k.handler = func(req kernelRequest) kernelReply { return kernelReply{Errno: syscall.ENOENT} }
+	k.SetFamily(testFamilyID+1, true)
+	k.SetHandler(func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Errno: syscall.ENOENT} })
 	if err := c.CreateService(context.Background(), tcp4); !errors.Is(err, syscall.ENOENT) || errors.Is(err, ErrNoIPVS) {
 		t.Fatalf("unknown scheduler: %v, want plain ENOENT", err)
 	}
@@ -335,7 +330,7 @@ func TestFamilyReloaded(t *testing.T) {
 // silently change never reach it.
 func TestLimitsRefusedBeforeSending(t *testing.T) {
 	k := newFakeKernel(t, answer)
-	c := k.client()
+	c := testClient(t, k)
 	ctx := context.Background()
 	long := tcp4
 	long.Timeout = MaxPersistenceTimeout + time.Second
@@ -356,7 +351,7 @@ func TestLimitsRefusedBeforeSending(t *testing.T) {
 	if err := c.CreateService(ctx, ok); err != nil {
 		t.Errorf("the longest persistence timeout: %v", err)
 	}
-	if n := len(k.requests()); n != 1 {
+	if n := len(k.Recorded()); n != 1 {
 		t.Errorf("%d requests sent, want only the valid one", n)
 	}
 	if _, err := c.Apply(ctx, nil); err == nil {
@@ -370,11 +365,11 @@ func TestDestinationTakesServicePort(t *testing.T) {
 	k := newFakeKernel(t, answer)
 	noPort := masq4
 	noPort.Port = 0
-	if err := k.client().CreateDestination(context.Background(), tcp4, noPort); err != nil {
+	if err := testClient(t, k).CreateDestination(context.Background(), tcp4, noPort); err != nil {
 		t.Fatal(err)
 	}
 	var got Destination
-	if err := decodeNested(k.requests()[0].Attrs, ipvsh.CmdAttrDest, "DEST", func(b []byte) error { return got.decode(b, FamilyIPv4) }); err != nil {
+	if err := decodeNested(k.Recorded()[0].Attrs, ipvsh.CmdAttrDest, "DEST", func(b []byte) error { return got.decode(b, FamilyIPv4) }); err != nil {
 		t.Fatal(err)
 	}
 	if got.Port != tcp4.Port {

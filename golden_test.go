@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/cpu"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -157,18 +158,18 @@ var goldenRequests = []struct {
 
 // answer is a fake kernel that replies to each command with a plausible
 // answer: a message for single gets, nothing in dumps, an ACK for writes.
-func answer(req kernelRequest) kernelReply {
+func answer(req *fakekernel.Request) fakekernel.Answer {
 	switch req.Cmd {
 	case ipvsh.CmdGetInfo:
-		return kernelReply{Msgs: [][]byte{kernelInfo(Info{Version: Version{1, 2, 1}, ConnectionTableSize: 4096})}}
+		return fakekernel.Answer{Msgs: [][]byte{kernelInfo(Info{Version: Version{1, 2, 1}, ConnectionTableSize: 4096})}}
 	case ipvsh.CmdGetConfig:
-		return kernelReply{Msgs: [][]byte{kernelTimeouts(Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second})}}
+		return fakekernel.Answer{Msgs: [][]byte{kernelTimeouts(Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second})}}
 	case ipvsh.CmdGetService:
 		if req.Header.Flags&nlmsg.FlagDump == 0 {
-			return kernelReply{Msgs: [][]byte{kernelService(Service{Family: FamilyIPv4, FWMark: 7, Scheduler: "sh"}, replyOptions{})}}
+			return fakekernel.Answer{Msgs: [][]byte{kernelService(Service{Family: FamilyIPv4, FWMark: 7, Scheduler: "sh"}, fakekernel.Options{})}}
 		}
 	}
-	return kernelReply{}
+	return fakekernel.Answer{}
 }
 
 func TestGoldenRequests(t *testing.T) {
@@ -176,10 +177,10 @@ func TestGoldenRequests(t *testing.T) {
 	for _, tt := range goldenRequests {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newFakeKernel(t, answer)
-			if err := tt.call(context.Background(), k.client()); err != nil {
+			if err := tt.call(context.Background(), testClient(t, k)); err != nil {
 				t.Fatalf("call: %v", err)
 			}
-			reqs := k.requests()
+			reqs := k.Recorded()
 			if len(reqs) != 1 {
 				t.Fatalf("sent %d requests, want 1", len(reqs))
 			}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
@@ -53,22 +54,22 @@ func TestReadModifyWriteKeepsNetmask(t *testing.T) {
 	for _, mask := range []uint32{0xff00ff00, 0xffffff00, 0xffffffff, 0, 0x80000001} {
 		svc := tcp4
 		svc.Family, svc.Flags, svc.Netmask = FamilyIPv4, FlagPersistent|FlagHashed, netmaskFromWire(FamilyIPv4, mask)
-		reply := kernelService(svc, replyOptions{})
+		reply := kernelService(svc, fakekernel.Options{})
 		var read Service
 		if err := decodeServiceMessage(reply, &read); err != nil {
 			t.Fatal(err)
 		}
 		var got [4]byte
-		k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+		k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 			var sent Service
 			if err := decodeNested(req.Attrs, ipvsh.CmdAttrService, "SERVICE", sent.decode); err != nil {
 				t.Fatal(err)
 			}
 			got = sent.Netmask.IPv4Mask()
-			return kernelReply{}
+			return fakekernel.Answer{}
 		})
 		read.Scheduler = "wlc"
-		if err := k.client().UpdateService(context.Background(), read); err != nil {
+		if err := testClient(t, k).UpdateService(context.Background(), read); err != nil {
 			t.Fatal(err)
 		}
 		if binary.BigEndian.Uint32(got[:]) != mask {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
@@ -28,37 +29,37 @@ var goldenReplies = []struct {
 	decode func(b []byte) (any, error)
 }{
 	{"service_tcp4", kernelService(Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80,
-		Scheduler: "rr", Flags: FlagHashed, Stats: someStats}, replyOptions{}),
+		Scheduler: "rr", Flags: FlagHashed, Stats: someStats}, fakekernel.Options{}),
 		Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80,
 			Scheduler: "rr", Flags: FlagHashed, Stats: someStats}, decodeService},
 	{"service_tcp4_pad_unknown", kernelService(Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 443,
-		Scheduler: "wlc", Flags: FlagHashed | FlagPersistent, Timeout: 360 * time.Second, Netmask: PrefixMask(24), Stats: someStats}, replyOptions{pad: true, unknown: true}),
+		Scheduler: "wlc", Flags: FlagHashed | FlagPersistent, Timeout: 360 * time.Second, Netmask: PrefixMask(24), Stats: someStats}, fakekernel.Options{Pad: true, Unknown: true}),
 		Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 443,
 			Scheduler: "wlc", Flags: FlagHashed | FlagPersistent, Timeout: 360 * time.Second, Netmask: PrefixMask(24), Stats: someStats}, decodeService},
 	{"service_udp6_pe_sip", kernelService(Service{Family: FamilyIPv6, Protocol: ProtocolUDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 5060,
-		Scheduler: "rr", PersistenceEngine: "sip", Flags: FlagHashed | FlagPersistent, Timeout: 60 * time.Second, Netmask: PrefixMask(64)}, replyOptions{}),
+		Scheduler: "rr", PersistenceEngine: "sip", Flags: FlagHashed | FlagPersistent, Timeout: 60 * time.Second, Netmask: PrefixMask(64)}, fakekernel.Options{}),
 		Service{Family: FamilyIPv6, Protocol: ProtocolUDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 5060,
 			Scheduler: "rr", PersistenceEngine: "sip", Flags: FlagHashed | FlagPersistent, Timeout: 60 * time.Second, Netmask: PrefixMask(64)}, decodeService},
-	{"service_fwmark4", kernelService(Service{Family: FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: FlagHashed | FlagSHPort}, replyOptions{}),
+	{"service_fwmark4", kernelService(Service{Family: FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: FlagHashed | FlagSHPort}, fakekernel.Options{}),
 		Service{Family: FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: FlagHashed | FlagSHPort}, decodeService},
 	// Before Linux 4.1 there is no STATS64; STATS truncates most counters.
 	{"service_stats32_only", kernelService(Service{Family: FamilyIPv4, Protocol: ProtocolUDP, Address: netip.MustParseAddr("10.0.0.2"), Port: 53,
-		Scheduler: "rr", Stats: Stats{Connections: 1<<32 + 5, InBytes: 1 << 40}}, replyOptions{no64: true}),
+		Scheduler: "rr", Stats: Stats{Connections: 1<<32 + 5, InBytes: 1 << 40}}, fakekernel.Options{No64: true}),
 		Service{Family: FamilyIPv4, Protocol: ProtocolUDP, Address: netip.MustParseAddr("10.0.0.2"), Port: 53,
 			Scheduler: "rr", Stats: Stats{Connections: 5, InBytes: 1 << 40}}, decodeService},
 	{"dest_masq4", kernelDestination(Destination{Family: FamilyIPv4, Address: netip.MustParseAddr("192.168.1.2"), Port: 8080, Weight: 1,
-		ActiveConnections: 2, InactiveConnections: 3, Stats: someStats}, replyOptions{}),
+		ActiveConnections: 2, InactiveConnections: 3, Stats: someStats}, fakekernel.Options{}),
 		Destination{Family: FamilyIPv4, Address: netip.MustParseAddr("192.168.1.2"), Port: 8080, Weight: 1,
 			ActiveConnections: 2, InactiveConnections: 3, Stats: someStats}, decodeDest(FamilyIPv4)},
 	{"dest_tunnel_gue6_pad_unknown", kernelDestination(Destination{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::2"), Port: 80, Weight: 5,
 		Forward: ForwardTunnel, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum | TunnelRemoteChecksum,
-		UpperThreshold: 100, LowerThreshold: 50, PersistentConnections: 4}, replyOptions{pad: true, unknown: true}),
+		UpperThreshold: 100, LowerThreshold: 50, PersistentConnections: 4}, fakekernel.Options{Pad: true, Unknown: true}),
 		Destination{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::2"), Port: 80, Weight: 5,
 			Forward: ForwardTunnel, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum | TunnelRemoteChecksum,
 			UpperThreshold: 100, LowerThreshold: 50, PersistentConnections: 4}, decodeDest(FamilyIPv6)},
 	// An IPv6 tunnel destination of an IPv4 service.
 	{"dest_mixed_family", kernelDestination(Destination{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::7"), Port: 80, Weight: 1,
-		Forward: ForwardTunnel, TunnelType: TunnelGRE}, replyOptions{}),
+		Forward: ForwardTunnel, TunnelType: TunnelGRE}, fakekernel.Options{}),
 		Destination{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::7"), Port: 80, Weight: 1,
 			Forward: ForwardTunnel, TunnelType: TunnelGRE}, decodeDest(FamilyIPv4)},
 	{"daemon_master_group4", kernelDaemon(Daemon{State: DaemonMaster, Interface: "dummy0", SyncID: 7, MaxLength: 1472,
@@ -226,16 +227,16 @@ func TestCapturedReplies(t *testing.T) {
 func TestClientDecodesReplies(t *testing.T) {
 	svc := Service{Family: FamilyIPv4, Protocol: ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr", Flags: FlagHashed, Stats: someStats}
 	dst := Destination{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.2"), Port: 80, Weight: 1, Stats: someStats}
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
 		switch req.Cmd {
 		case ipvsh.CmdGetService:
-			return kernelReply{Msgs: [][]byte{kernelService(svc, replyOptions{})}}
+			return fakekernel.Answer{Msgs: [][]byte{kernelService(svc, fakekernel.Options{})}}
 		case ipvsh.CmdGetDest:
-			return kernelReply{Msgs: [][]byte{kernelDestination(dst, replyOptions{})}}
+			return fakekernel.Answer{Msgs: [][]byte{kernelDestination(dst, fakekernel.Options{})}}
 		}
 		return answer(req)
 	})
-	c := k.client()
+	c := testClient(t, k)
 	ctx := context.Background()
 	got, err := c.Service(ctx, tcp4)
 	if err != nil {

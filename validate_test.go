@@ -110,14 +110,14 @@ func TestClientValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newFakeKernel(t, answer)
-			err := tt.call(k.client())
+			err := tt.call(testClient(t, k))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v\nwant it to contain %q", err, tt.want)
 			}
 			if !errors.Is(err, os.ErrInvalid) {
 				t.Errorf("errors.Is(err, os.ErrInvalid) is false")
 			}
-			if n := len(k.requests()); n != 0 {
+			if n := len(k.Recorded()); n != 0 {
 				t.Errorf("sent %d requests for invalid input", n)
 			}
 		})
@@ -138,7 +138,7 @@ func TestValidateMatchesClient(t *testing.T) {
 	mapped := Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("::ffff:10.0.0.1"), Port: 80, Scheduler: "rr"}
 	for _, svc := range []Service{tcp4, udp6, mapped, longPE, noSched, frac, {Family: FamilyIPv4, Scheduler: "rr"}} {
 		k := newFakeKernel(t, answer)
-		checkSame(t, svc.String(), svc.Validate(), k.client().CreateService(ctx, svc))
+		checkSame(t, svc.String(), svc.Validate(), testClient(t, k).CreateService(ctx, svc))
 	}
 	weight := masq4
 	weight.Weight = 1 << 31
@@ -147,7 +147,7 @@ func TestValidateMatchesClient(t *testing.T) {
 	for _, svc := range []Service{tcp4, {FWMark: 1}} {
 		for _, d := range []Destination{masq4, weight, gue, six, {Port: 80}} {
 			k := newFakeKernel(t, answer)
-			checkSame(t, d.String()+" of "+svc.String(), d.Validate(svc.Key()), k.client().CreateDestination(ctx, svc, d))
+			checkSame(t, d.String()+" of "+svc.String(), d.Validate(svc.Key()), testClient(t, k).CreateDestination(ctx, svc, d))
 		}
 	}
 }

@@ -10,11 +10,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
 // vsKernel serves n services, service i with i%5 destinations.
-func vsKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
+func vsKernel(t *testing.T, n int) (*fakekernel.Kernel, []VirtualServer) {
 	var want []VirtualServer
 	for i := range n {
 		vs := VirtualServer{Service: manyServices(n)[i], Destinations: []Destination{}}
@@ -23,12 +24,12 @@ func vsKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
 		}
 		want = append(want, vs)
 	}
-	k := newFakeKernel(t, func(req kernelRequest) kernelReply {
-		var r kernelReply
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
+		var r fakekernel.Answer
 		switch req.Cmd {
 		case ipvsh.CmdGetService:
 			for _, vs := range want {
-				r.Msgs = append(r.Msgs, kernelService(vs.Service, replyOptions{}))
+				r.Msgs = append(r.Msgs, kernelService(vs.Service, fakekernel.Options{}))
 			}
 		case ipvsh.CmdGetDest:
 			var key Service
@@ -37,7 +38,7 @@ func vsKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
 			}
 			i := int(key.Address.As4()[2])<<8 | int(key.Address.As4()[3])
 			for _, d := range want[i].Destinations {
-				r.Msgs = append(r.Msgs, kernelDestination(d, replyOptions{}))
+				r.Msgs = append(r.Msgs, kernelDestination(d, fakekernel.Options{}))
 			}
 		}
 		return r
@@ -47,7 +48,7 @@ func vsKernel(t *testing.T, n int) (*fakeKernel, []VirtualServer) {
 
 func TestVirtualServers(t *testing.T) {
 	k, want := vsKernel(t, 150)
-	got, err := k.client().VirtualServers(context.Background())
+	got, err := testClient(t, k).VirtualServers(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,21 +56,21 @@ func TestVirtualServers(t *testing.T) {
 		t.Fatalf("unexpected virtual servers (-want +got):\n%s", diff)
 	}
 	// One dump of services, one of destinations per service.
-	if k.writes != 151 {
-		t.Errorf("%d datagrams for 150 services, want 151", k.writes)
+	if k.Writes() != 151 {
+		t.Errorf("%d datagrams for 150 services, want 151", k.Writes())
 	}
 }
 
 func TestVirtualServersError(t *testing.T) {
 	k, _ := vsKernel(t, 10)
-	inner := k.handler
-	k.handler = func(req kernelRequest) kernelReply {
+	inner := k.Handler()
+	k.SetHandler(func(req *fakekernel.Request) fakekernel.Answer {
 		if req.Cmd == ipvsh.CmdGetDest {
-			return kernelReply{Errno: syscall.EPERM}
+			return fakekernel.Answer{Errno: syscall.EPERM}
 		}
 		return inner(req)
-	}
-	_, err := k.client().VirtualServers(context.Background())
+	})
+	_, err := testClient(t, k).VirtualServers(context.Background())
 	if !errors.Is(err, syscall.EPERM) {
 		t.Fatalf("got %v, want EPERM", err)
 	}
@@ -77,7 +78,7 @@ func TestVirtualServersError(t *testing.T) {
 
 func TestAllVirtualServersBreak(t *testing.T) {
 	k, _ := vsKernel(t, 100)
-	c := k.client()
+	c := testClient(t, k)
 	n := 0
 	for _, err := range c.AllVirtualServers(context.Background()) {
 		if err != nil {
@@ -99,29 +100,29 @@ func TestAllVirtualServersBreak(t *testing.T) {
 // context canceled during the read ends it with the context's error.
 func TestVirtualServersBadDestination(t *testing.T) {
 	k, _ := vsKernel(t, 300)
-	inner := k.handler
-	k.handler = func(req kernelRequest) kernelReply {
+	inner := k.Handler()
+	k.SetHandler(func(req *fakekernel.Request) fakekernel.Answer {
 		r := inner(req)
 		if req.Cmd == ipvsh.CmdGetDest && len(r.Msgs) == 4 {
 			// A DEST attribute whose one attribute is too short.
 			r.Msgs[2] = []byte{ipvsh.CmdNewDest, 1, 0, 0, 8, 0, ipvsh.CmdAttrDest, 0x80, 3, 0, 1, 0}
 		}
 		return r
-	}
-	_, err := k.client().VirtualServers(context.Background())
+	})
+	_, err := testClient(t, k).VirtualServers(context.Background())
 	var e *Error
 	if !errors.As(err, &e) || e.Op != opDests || !strings.Contains(err.Error(), "decode reply") || e.Object == "" {
 		t.Fatalf("got %v, want a decode error of a destination dump naming its service", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	k.handler = func(req kernelRequest) kernelReply {
+	k.SetHandler(func(req *fakekernel.Request) fakekernel.Answer {
 		if req.Cmd == ipvsh.CmdGetDest && req.Attrs != nil {
 			cancel()
 		}
 		return inner(req)
-	}
-	if _, err := k.client().VirtualServers(ctx); !errors.Is(err, context.Canceled) {
+	})
+	if _, err := testClient(t, k).VirtualServers(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }

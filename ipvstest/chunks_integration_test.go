@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -39,11 +40,11 @@ func TestKernelDumpChunks(t *testing.T) {
 	for _, size := range []int{4096, 16384, 65536} {
 		for _, r := range []rawRequest{{cmd: ipvsh.CmdGetService, flags: nlmsg.FlagDump},
 			{cmd: ipvsh.CmdGetDest, flags: nlmsg.FlagDump, body: rawSvc(first).put}} {
-			w := genlMsg(r.cmd, ipvsh.GenlVersion)
+			w := fakekernel.GenlMsg(r.cmd, ipvsh.GenlVersion)
 			if r.body != nil {
 				r.body(&w)
 			}
-			m := modelChunks(t, f, appendMessage(nil, f.familyID, r.flags|nlmsg.FlagRequest, 1, 0, w.b), size)
+			m := modelChunks(t, f, nlmsg.AppendMessage(nil, modelFamily(f), r.flags|nlmsg.FlagRequest, 1, 0, w.B), size)
 			// The kernel resumes each chunk at an index that counts the
 			// services of every namespace, so a namespace torn down
 			// meanwhile (an earlier test's) shifts it and the dump skips
@@ -51,7 +52,7 @@ func TestKernelDumpChunks(t *testing.T) {
 			// model's, says nothing of chunking and is read again.
 			var k []int
 			for try := range 5 {
-				k = kernelChunks(t, ns, appendMessage(nil, fam.id, r.flags|nlmsg.FlagRequest, 1, 0, w.b), size)
+				k = kernelChunks(t, ns, nlmsg.AppendMessage(nil, fam.id, r.flags|nlmsg.FlagRequest, 1, 0, w.B), size)
 				if sum(k) == sum(m) {
 					break
 				}
@@ -128,7 +129,7 @@ func kernelChunks(t *testing.T, ns *NetNS, req []byte, size int) []int {
 }
 
 func modelChunks(t *testing.T, f *Fake, req []byte, size int) []int {
-	s, err := f.dial()
+	s, err := f.k.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,4 +152,10 @@ func modelChunks(t *testing.T, f *Fake, req []byte, size int) []int {
 	}
 	t.Fatal("no end of the dump")
 	return nil
+}
+
+// modelFamily is the family ID of f.
+func modelFamily(f *Fake) uint16 {
+	id, _ := f.k.Family()
+	return id
 }

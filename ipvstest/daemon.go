@@ -3,6 +3,7 @@ package ipvstest
 import (
 	"net/netip"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
@@ -23,12 +24,12 @@ const (
 
 // setDaemon handles NEW_DAEMON and DEL_DAEMON. A policy violation in the
 // nest comes with an extended ACK, as the kernel parses it with one.
-func (f *Fake) setDaemon(cmd uint8, top *attrs) (errno, *attr) {
-	if !top.has(ipvsh.CmdAttrDaemon) {
+func (f *Fake) setDaemon(cmd uint8, top *fakekernel.Attrs) (errno, *fakekernel.Attr) {
+	if !top.Has(ipvsh.CmdAttrDaemon) {
 		return eINVAL, nil
 	}
-	as := top.nested(ipvsh.CmdAttrDaemon)
-	if bad, _ := as.validate(daemonPolicy); bad != nil {
+	as := top.Nested(ipvsh.CmdAttrDaemon)
+	if bad, _ := as.Validate(daemonPolicy); bad != nil {
 		return eINVAL, bad
 	}
 	if cmd == ipvsh.CmdDelDaemon {
@@ -37,37 +38,37 @@ func (f *Fake) setDaemon(cmd uint8, top *attrs) (errno, *attr) {
 	return f.startDaemon(&as), nil
 }
 
-func (f *Fake) startDaemon(as *attrs) errno {
-	if !as.has(ipvsh.DaemonAttrState) || !as.has(ipvsh.DaemonAttrMcastIfn) || !as.has(ipvsh.DaemonAttrSyncID) {
+func (f *Fake) startDaemon(as *fakekernel.Attrs) errno {
+	if !as.Has(ipvsh.DaemonAttrState) || !as.Has(ipvsh.DaemonAttrMcastIfn) || !as.Has(ipvsh.DaemonAttrSyncID) {
 		return eINVAL
 	}
-	d := &daemon{ifname: as.str(ipvsh.DaemonAttrMcastIfn), syncID: as.u32(ipvsh.DaemonAttrSyncID)}
-	if as.has(ipvsh.DaemonAttrSyncMaxlen) {
-		d.maxLen = as.u16(ipvsh.DaemonAttrSyncMaxlen)
+	d := &daemon{ifname: as.Str(ipvsh.DaemonAttrMcastIfn), syncID: as.U32(ipvsh.DaemonAttrSyncID)}
+	if as.Has(ipvsh.DaemonAttrSyncMaxlen) {
+		d.maxLen = as.U16(ipvsh.DaemonAttrSyncMaxlen)
 	}
-	if as.has(ipvsh.DaemonAttrMcastGroup) {
+	if as.Has(ipvsh.DaemonAttrMcastGroup) {
 		d.groupAF = ipvsh.AFInet
-		copy(d.group[:4], as.a[ipvsh.DaemonAttrMcastGroup].data)
+		copy(d.group[:4], as.A[ipvsh.DaemonAttrMcastGroup].Data)
 		if !netip.AddrFrom4([4]byte(d.group[:4])).IsMulticast() {
 			return eINVAL
 		}
-	} else if as.has(ipvsh.DaemonAttrMcastGroup6) {
+	} else if as.Has(ipvsh.DaemonAttrMcastGroup6) {
 		d.groupAF = ipvsh.AFInet6
-		as.memcpy(ipvsh.DaemonAttrMcastGroup6, d.group[:])
+		as.Memcpy(ipvsh.DaemonAttrMcastGroup6, d.group[:])
 		if !netip.AddrFrom16(d.group).IsMulticast() {
 			return eINVAL
 		}
 	}
-	if as.has(ipvsh.DaemonAttrMcastPort) {
-		d.port = as.u16(ipvsh.DaemonAttrMcastPort)
+	if as.Has(ipvsh.DaemonAttrMcastPort) {
+		d.port = as.U16(ipvsh.DaemonAttrMcastPort)
 	}
-	if as.has(ipvsh.DaemonAttrMcastTTL) {
-		d.ttl = as.u8(ipvsh.DaemonAttrMcastTTL)
+	if as.Has(ipvsh.DaemonAttrMcastTTL) {
+		d.ttl = as.U8(ipvsh.DaemonAttrMcastTTL)
 	}
 	if f.t.mixed > 0 {
 		return eINVAL // the sync protocol cannot carry mixed families
 	}
-	state := as.u32(ipvsh.DaemonAttrState)
+	state := as.U32(ipvsh.DaemonAttrState)
 	if d.groupAF == 0 {
 		d.groupAF = ipvsh.AFInet
 		d.group = [16]byte{syncGroup >> 24, syncGroup >> 16 & 0xff, syncGroup >> 8 & 0xff, syncGroup & 0xff}
@@ -111,12 +112,12 @@ func (f *Fake) startDaemon(as *attrs) errno {
 	return 0
 }
 
-func (f *Fake) stopDaemon(as *attrs) errno {
-	if !as.has(ipvsh.DaemonAttrState) {
+func (f *Fake) stopDaemon(as *fakekernel.Attrs) errno {
+	if !as.Has(ipvsh.DaemonAttrState) {
 		return eINVAL
 	}
 	slot := &f.t.master
-	switch as.u32(ipvsh.DaemonAttrState) {
+	switch as.U32(ipvsh.DaemonAttrState) {
 	case ipvsh.StateMaster:
 	case ipvsh.StateBackup:
 		slot = &f.t.backup

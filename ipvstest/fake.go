@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/seam"
 )
@@ -22,14 +23,12 @@ type Fake struct {
 	hz         int64
 	version    uint32
 	connTab    uint32
-	familyID   uint16
 	schedulers map[string]bool
 	engines    map[string]bool
 	ifaces     map[string]int // name to MTU
 	faults     []*faultState
-	nextPID    uint32
-	requests   int
 	kernel     int // the Linux version modelled, as kernelVersion makes it
+	k          *fakekernel.Kernel
 }
 
 func kernelVersion(major, minor int) int { return major<<16 | minor }
@@ -54,9 +53,11 @@ func DefaultSchedulers() []string {
 // 300 s), the interface lo (MTU 65536), HZ 250 as on Debian's kernels,
 // the schedulers of DefaultSchedulers and the persistence engine "sip".
 func NewFake() *Fake {
-	f := &Fake{hz: 250, version: 0x010201, connTab: 4096, familyID: 0x24,
+	f := &Fake{hz: 250, version: 0x010201, connTab: 4096,
 		schedulers: map[string]bool{}, engines: map[string]bool{"sip": true},
-		ifaces: map[string]int{"lo": 65536}, nextPID: 4000, kernel: kernelVersion(7, 2)}
+		ifaces: map[string]int{"lo": 65536}, kernel: kernelVersion(7, 2)}
+	f.k = fakekernel.New(0x24, f.handle)
+	f.k.Lock = &f.mu
 	for _, s := range DefaultSchedulers() {
 		f.schedulers[s] = true
 	}
@@ -69,10 +70,8 @@ func (f *Fake) NewClient() (*ipvs.Client, error) {
 	if seam.NewClient == nil {
 		return nil, errors.New("ipvstest: this version of package ipvs cannot run on an in-memory kernel")
 	}
-	f.mu.Lock()
-	id := f.familyID
-	f.mu.Unlock()
-	c, err := seam.NewClient(f.dial, id, ipvsh.GenlVersion)
+	id, _ := f.k.Family()
+	c, err := seam.NewClient(f.k.Dial, id, ipvsh.GenlVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -125,16 +124,13 @@ func (f *Fake) Reload() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.t = newTable(f.hz)
-	f.familyID++
+	id, _ := f.k.Family()
+	f.k.SetFamily(id+1, true)
 }
 
 // Requests returns how many requests of the IPVS family and the
 // controller the model has received: a measure of a client's chattiness.
-func (f *Fake) Requests() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
+func (f *Fake) Requests() int { return f.k.Requests() }
 
 // Interfaces returns the model's interfaces and their MTUs.
 func (f *Fake) Interfaces() map[string]int {
@@ -155,7 +151,7 @@ func (f *Fake) lookup(svc ipvs.Service, dst *ipvs.Destination) (*service, *dest,
 		return s, nil, nil
 	}
 	ap := dst.Key(k)
-	dk := destKey{af: ipvsh.AFInet6, addr: addr16(ap.Addr()), port: ap.Port()}
+	dk := destKey{af: ipvsh.AFInet6, addr: fakekernel.Addr16(ap.Addr()), port: ap.Port()}
 	if ap.Addr().Is4() {
 		dk.af = ipvsh.AFInet
 	}
@@ -172,5 +168,5 @@ func modelKey(k ipvs.ServiceKey) svcKey {
 	if k.FWMark != 0 {
 		return svcKey{af: uint16(k.Family), proto: protoTCP, fwmark: k.FWMark}
 	}
-	return svcKey{af: uint16(k.Family), proto: uint16(k.Protocol), addr: addr16(k.Address), port: k.Port}
+	return svcKey{af: uint16(k.Family), proto: uint16(k.Protocol), addr: fakekernel.Addr16(k.Address), port: k.Port}
 }

@@ -95,9 +95,6 @@ func (f *Fake) ClearFaults() {
 
 // matchFault returns the fault that acts on r, if any; f.mu is held.
 func (f *Fake) matchFault(r *request) *Fault {
-	if r.hdr.Type != f.familyID {
-		return nil
-	}
 	for i, fs := range f.faults {
 		if fs.Op != OpAny && uint8(fs.Op) != r.cmd {
 			continue
@@ -119,43 +116,43 @@ func (f *Fake) matchFault(r *request) *Fault {
 
 // requestService names the service of a request as ipvs.Service.String.
 func requestService(r *request) string {
-	if !r.top.has(ipvsh.CmdAttrService) {
+	if !r.top.Has(ipvsh.CmdAttrService) {
 		return ""
 	}
-	as := r.top.nested(ipvsh.CmdAttrService)
-	if bad, _ := as.validate(svcPolicy); bad != nil || !as.has(ipvsh.SvcAttrAF) {
+	as := r.top.Nested(ipvsh.CmdAttrService)
+	if bad, _ := as.Validate(svcPolicy); bad != nil || !as.Has(ipvsh.SvcAttrAF) {
 		return ""
 	}
-	s := ipvs.Service{Family: ipvs.Family(as.u16(ipvsh.SvcAttrAF))}
+	s := ipvs.Service{Family: ipvs.Family(as.U16(ipvsh.SvcAttrAF))}
 	switch {
-	case as.has(ipvsh.SvcAttrFwmark):
-		s.FWMark = as.u32(ipvsh.SvcAttrFwmark)
-	case as.has(ipvsh.SvcAttrAddr) && as.has(ipvsh.SvcAttrPort) && as.has(ipvsh.SvcAttrProtocol):
+	case as.Has(ipvsh.SvcAttrFwmark):
+		s.FWMark = as.U32(ipvsh.SvcAttrFwmark)
+	case as.Has(ipvsh.SvcAttrAddr) && as.Has(ipvsh.SvcAttrPort) && as.Has(ipvsh.SvcAttrProtocol):
 		var a [16]byte
-		as.memcpy(ipvsh.SvcAttrAddr, a[:])
-		s.Address, s.Port, s.Protocol = toAddr(uint16(s.Family), a), as.be16(ipvsh.SvcAttrPort), ipvs.Protocol(as.u16(ipvsh.SvcAttrProtocol))
+		as.Memcpy(ipvsh.SvcAttrAddr, a[:])
+		s.Address, s.Port, s.Protocol = toAddr(uint16(s.Family), a), as.BE16(ipvsh.SvcAttrPort), ipvs.Protocol(as.U16(ipvsh.SvcAttrProtocol))
 	}
 	return s.String()
 }
 
 // requestDest names the destination of a request as ipvs.Destination.String.
 func requestDest(r *request) string {
-	if !r.top.has(ipvsh.CmdAttrDest) {
+	if !r.top.Has(ipvsh.CmdAttrDest) {
 		return ""
 	}
-	as := r.top.nested(ipvsh.CmdAttrDest)
-	if bad, _ := as.validate(destPolicy); bad != nil || !as.has(ipvsh.DestAttrAddr) || !as.has(ipvsh.DestAttrPort) {
+	as := r.top.Nested(ipvsh.CmdAttrDest)
+	if bad, _ := as.Validate(destPolicy); bad != nil || !as.Has(ipvsh.DestAttrAddr) || !as.Has(ipvsh.DestAttrPort) {
 		return ""
 	}
 	var a [16]byte
-	as.memcpy(ipvsh.DestAttrAddr, a[:])
+	as.Memcpy(ipvsh.DestAttrAddr, a[:])
 	af := uint16(ipvsh.AFInet) // else the service's, as the kernel defaults it
-	if as.has(ipvsh.DestAttrAddrFamily) {
-		af = as.u16(ipvsh.DestAttrAddrFamily)
-	} else if svc := r.top.nested(ipvsh.CmdAttrService); svc.has(ipvsh.SvcAttrAF) && len(svc.a[ipvsh.SvcAttrAF].data) >= 2 {
-		af = svc.u16(ipvsh.SvcAttrAF)
+	if as.Has(ipvsh.DestAttrAddrFamily) {
+		af = as.U16(ipvsh.DestAttrAddrFamily)
+	} else if svc := r.top.Nested(ipvsh.CmdAttrService); svc.Has(ipvsh.SvcAttrAF) && len(svc.A[ipvsh.SvcAttrAF].Data) >= 2 {
+		af = svc.U16(ipvsh.SvcAttrAF)
 	}
-	return ipvs.Destination{Address: toAddr(af, a), Port: as.be16(ipvsh.DestAttrPort)}.String()
+	return ipvs.Destination{Address: toAddr(af, a), Port: as.BE16(ipvsh.DestAttrPort)}.String()
 }
 
 // toAddr reads an address of family af from union nf_inet_addr.

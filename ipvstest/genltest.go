@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/netlink"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 	"github.com/ipvs-go/ipvs/internal/seam"
@@ -119,7 +120,7 @@ func (s *genlSocket) exchange(h nlmsg.Header, req genetlink.Message) {
 	var errno syscall.Errno
 	switch {
 	case errors.As(err, &errno):
-		out = ackMessage(h, genlPortID, errno, nil)
+		out = fakekernel.AckMessage(h, genlPortID, errno, "", 0)
 	case err != nil:
 		s.err = fmt.Errorf("genltest: %w", err)
 		return
@@ -140,13 +141,13 @@ func (s *genlSocket) exchange(h nlmsg.Header, req genetlink.Message) {
 				m.Header.Version = req.Header.Version
 			}
 			p, _ := m.MarshalBinary()
-			out = appendMessage(out, h.Type, flags, h.Sequence, genlPortID, p)
+			out = nlmsg.AppendMessage(out, h.Type, flags, h.Sequence, genlPortID, p)
 		}
 		switch {
 		case dump:
-			out = appendMessage(out, nlmsg.TypeDone, nlmsg.FlagMulti, h.Sequence, genlPortID, binary.NativeEndian.AppendUint32(nil, 0))
+			out = nlmsg.AppendMessage(out, nlmsg.TypeDone, nlmsg.FlagMulti, h.Sequence, genlPortID, binary.NativeEndian.AppendUint32(nil, 0))
 		case h.Flags&nlmsg.FlagAck != 0:
-			out = append(out, ackMessage(h, genlPortID, 0, nil)...)
+			out = append(out, fakekernel.AckMessage(h, genlPortID, 0, "", 0)...)
 		}
 	}
 	if len(out) > 0 {
@@ -181,7 +182,9 @@ func (s *genlSocket) SetDeadline(time.Time) error { return nil }
 func (s *genlSocket) PortID() uint32 { return genlPortID }
 
 // Buffers returns sizes large enough for any batch.
-func (s *genlSocket) Buffers() (send, receive int) { return sockBuffer, sockBuffer }
+func (s *genlSocket) Buffers() (send, receive int) {
+	return fakekernel.SocketBuffer, fakekernel.SocketBuffer
+}
 
 // Close drops what is queued; conn stays open.
 func (s *genlSocket) Close() error {

@@ -3,6 +3,7 @@ package ipvstest
 import (
 	"encoding/binary"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 )
 
@@ -10,27 +11,27 @@ import (
 // and ip_vs_genl_get_cmd, with the attribute parsing they do themselves.
 
 var (
-	cmdPolicy = []policy{ipvsh.CmdAttrService: {kind: polNested}, ipvsh.CmdAttrDest: {kind: polNested},
-		ipvsh.CmdAttrDaemon: {kind: polNested}, ipvsh.CmdAttrTimeoutTCP: {kind: polU32},
-		ipvsh.CmdAttrTimeoutTCPFin: {kind: polU32}, ipvsh.CmdAttrTimeoutUDP: {kind: polU32}}
-	svcPolicy = []policy{ipvsh.SvcAttrAF: {kind: polU16}, ipvsh.SvcAttrProtocol: {kind: polU16},
-		ipvsh.SvcAttrAddr: {kind: polBinary, len: 16}, ipvsh.SvcAttrPort: {kind: polU16},
-		ipvsh.SvcAttrFwmark: {kind: polU32}, ipvsh.SvcAttrSchedName: {kind: polNulString, len: ipvsh.SchedNameMaxLen - 1},
-		ipvsh.SvcAttrFlags: {kind: polBinary, len: 8}, ipvsh.SvcAttrTimeout: {kind: polU32},
-		ipvsh.SvcAttrNetmask: {kind: polU32}, ipvsh.SvcAttrStats: {kind: polNested},
-		ipvsh.SvcAttrPEName: {kind: polNulString, len: ipvsh.PENameMaxLen}}
-	destPolicy = []policy{ipvsh.DestAttrAddr: {kind: polBinary, len: 16}, ipvsh.DestAttrPort: {kind: polU16},
-		ipvsh.DestAttrFwdMethod: {kind: polU32}, ipvsh.DestAttrWeight: {kind: polU32},
-		ipvsh.DestAttrUThresh: {kind: polU32}, ipvsh.DestAttrLThresh: {kind: polU32},
-		ipvsh.DestAttrActiveConns: {kind: polU32}, ipvsh.DestAttrInactConns: {kind: polU32},
-		ipvsh.DestAttrPersistConns: {kind: polU32}, ipvsh.DestAttrStats: {kind: polNested},
-		ipvsh.DestAttrAddrFamily: {kind: polU16}, ipvsh.DestAttrTunType: {kind: polU8},
-		ipvsh.DestAttrTunPort: {kind: polU16}, ipvsh.DestAttrTunFlags: {kind: polU16}}
-	daemonPolicy = []policy{ipvsh.DaemonAttrState: {kind: polU32},
-		ipvsh.DaemonAttrMcastIfn: {kind: polNulString, len: ipvsh.IfNameMaxLen - 1},
-		ipvsh.DaemonAttrSyncID:   {kind: polU32}, ipvsh.DaemonAttrSyncMaxlen: {kind: polU16},
-		ipvsh.DaemonAttrMcastGroup: {kind: polU32}, ipvsh.DaemonAttrMcastGroup6: {kind: polBinary, len: 16},
-		ipvsh.DaemonAttrMcastPort: {kind: polU16}, ipvsh.DaemonAttrMcastTTL: {kind: polU8}}
+	cmdPolicy = []fakekernel.Policy{ipvsh.CmdAttrService: {Kind: fakekernel.PolNested}, ipvsh.CmdAttrDest: {Kind: fakekernel.PolNested},
+		ipvsh.CmdAttrDaemon: {Kind: fakekernel.PolNested}, ipvsh.CmdAttrTimeoutTCP: {Kind: fakekernel.PolU32},
+		ipvsh.CmdAttrTimeoutTCPFin: {Kind: fakekernel.PolU32}, ipvsh.CmdAttrTimeoutUDP: {Kind: fakekernel.PolU32}}
+	svcPolicy = []fakekernel.Policy{ipvsh.SvcAttrAF: {Kind: fakekernel.PolU16}, ipvsh.SvcAttrProtocol: {Kind: fakekernel.PolU16},
+		ipvsh.SvcAttrAddr: {Kind: fakekernel.PolBinary, Len: 16}, ipvsh.SvcAttrPort: {Kind: fakekernel.PolU16},
+		ipvsh.SvcAttrFwmark: {Kind: fakekernel.PolU32}, ipvsh.SvcAttrSchedName: {Kind: fakekernel.PolNulString, Len: ipvsh.SchedNameMaxLen - 1},
+		ipvsh.SvcAttrFlags: {Kind: fakekernel.PolBinary, Len: 8}, ipvsh.SvcAttrTimeout: {Kind: fakekernel.PolU32},
+		ipvsh.SvcAttrNetmask: {Kind: fakekernel.PolU32}, ipvsh.SvcAttrStats: {Kind: fakekernel.PolNested},
+		ipvsh.SvcAttrPEName: {Kind: fakekernel.PolNulString, Len: ipvsh.PENameMaxLen}}
+	destPolicy = []fakekernel.Policy{ipvsh.DestAttrAddr: {Kind: fakekernel.PolBinary, Len: 16}, ipvsh.DestAttrPort: {Kind: fakekernel.PolU16},
+		ipvsh.DestAttrFwdMethod: {Kind: fakekernel.PolU32}, ipvsh.DestAttrWeight: {Kind: fakekernel.PolU32},
+		ipvsh.DestAttrUThresh: {Kind: fakekernel.PolU32}, ipvsh.DestAttrLThresh: {Kind: fakekernel.PolU32},
+		ipvsh.DestAttrActiveConns: {Kind: fakekernel.PolU32}, ipvsh.DestAttrInactConns: {Kind: fakekernel.PolU32},
+		ipvsh.DestAttrPersistConns: {Kind: fakekernel.PolU32}, ipvsh.DestAttrStats: {Kind: fakekernel.PolNested},
+		ipvsh.DestAttrAddrFamily: {Kind: fakekernel.PolU16}, ipvsh.DestAttrTunType: {Kind: fakekernel.PolU8},
+		ipvsh.DestAttrTunPort: {Kind: fakekernel.PolU16}, ipvsh.DestAttrTunFlags: {Kind: fakekernel.PolU16}}
+	daemonPolicy = []fakekernel.Policy{ipvsh.DaemonAttrState: {Kind: fakekernel.PolU32},
+		ipvsh.DaemonAttrMcastIfn: {Kind: fakekernel.PolNulString, Len: ipvsh.IfNameMaxLen - 1},
+		ipvsh.DaemonAttrSyncID:   {Kind: fakekernel.PolU32}, ipvsh.DaemonAttrSyncMaxlen: {Kind: fakekernel.PolU16},
+		ipvsh.DaemonAttrMcastGroup: {Kind: fakekernel.PolU32}, ipvsh.DaemonAttrMcastGroup6: {Kind: fakekernel.PolBinary, Len: 16},
+		ipvsh.DaemonAttrMcastPort: {Kind: fakekernel.PolU16}, ipvsh.DaemonAttrMcastTTL: {Kind: fakekernel.PolU8}}
 )
 
 // userService is struct ip_vs_service_user_kern.
@@ -56,29 +57,29 @@ func afValid(af uint16) bool { return af == ipvsh.AFInet || af == ipvsh.AFInet6 
 
 // parseService is ip_vs_genl_parse_service: the service the nest names,
 // which may not exist, and with full, the settings of a create or update.
-func (f *Fake) parseService(top *attrs, full bool) (*userService, *service, errno) {
-	if !top.has(ipvsh.CmdAttrService) {
+func (f *Fake) parseService(top *fakekernel.Attrs, full bool) (*userService, *service, errno) {
+	if !top.Has(ipvsh.CmdAttrService) {
 		return nil, nil, eINVAL
 	}
-	as := top.nested(ipvsh.CmdAttrService)
-	if bad, _ := as.validate(svcPolicy); bad != nil {
+	as := top.Nested(ipvsh.CmdAttrService)
+	if bad, _ := as.Validate(svcPolicy); bad != nil {
 		return nil, nil, eINVAL
 	}
-	if !as.has(ipvsh.SvcAttrAF) || !(as.has(ipvsh.SvcAttrFwmark) ||
-		as.has(ipvsh.SvcAttrPort) && as.has(ipvsh.SvcAttrProtocol) && as.has(ipvsh.SvcAttrAddr)) {
+	if !as.Has(ipvsh.SvcAttrAF) || !(as.Has(ipvsh.SvcAttrFwmark) ||
+		as.Has(ipvsh.SvcAttrPort) && as.Has(ipvsh.SvcAttrProtocol) && as.Has(ipvsh.SvcAttrAddr)) {
 		return nil, nil, eINVAL
 	}
 	u := &userService{}
-	u.key.af = as.u16(ipvsh.SvcAttrAF)
+	u.key.af = as.U16(ipvsh.SvcAttrAF)
 	if !afValid(u.key.af) {
 		return nil, nil, eAFNOSUPPORT
 	}
-	if as.has(ipvsh.SvcAttrFwmark) {
-		u.key.proto, u.key.fwmark = protoTCP, as.u32(ipvsh.SvcAttrFwmark)
+	if as.Has(ipvsh.SvcAttrFwmark) {
+		u.key.proto, u.key.fwmark = protoTCP, as.U32(ipvsh.SvcAttrFwmark)
 	} else {
-		u.key.proto = as.u16(ipvsh.SvcAttrProtocol)
-		as.memcpy(ipvsh.SvcAttrAddr, u.key.addr[:])
-		u.key.port = as.be16(ipvsh.SvcAttrPort)
+		u.key.proto = as.U16(ipvsh.SvcAttrProtocol)
+		as.Memcpy(ipvsh.SvcAttrAddr, u.key.addr[:])
+		u.key.port = as.BE16(ipvsh.SvcAttrPort)
 	}
 	if u.key.af == ipvsh.AFInet {
 		clear(u.key.addr[4:])
@@ -87,69 +88,69 @@ func (f *Fake) parseService(top *attrs, full bool) (*userService, *service, errn
 	if !full {
 		return u, svc, 0
 	}
-	if !as.has(ipvsh.SvcAttrSchedName) || !as.has(ipvsh.SvcAttrFlags) ||
-		!as.has(ipvsh.SvcAttrTimeout) || !as.has(ipvsh.SvcAttrNetmask) {
+	if !as.Has(ipvsh.SvcAttrSchedName) || !as.Has(ipvsh.SvcAttrFlags) ||
+		!as.Has(ipvsh.SvcAttrTimeout) || !as.Has(ipvsh.SvcAttrNetmask) {
 		return nil, nil, eINVAL
 	}
 	var fl [8]byte // struct ip_vs_flags; a short one leaves the mask 0
-	as.memcpy(ipvsh.SvcAttrFlags, fl[:])
+	as.Memcpy(ipvsh.SvcAttrFlags, fl[:])
 	flags, mask := binary.NativeEndian.Uint32(fl[:]), binary.NativeEndian.Uint32(fl[4:])
 	if svc != nil {
 		u.flags = svc.flags
 	}
 	u.flags = u.flags&^mask | flags&mask
-	u.sched = as.str(ipvsh.SvcAttrSchedName)
-	if as.has(ipvsh.SvcAttrPEName) {
-		u.pe = as.str(ipvsh.SvcAttrPEName)
+	u.sched = as.Str(ipvsh.SvcAttrSchedName)
+	if as.Has(ipvsh.SvcAttrPEName) {
+		u.pe = as.Str(ipvsh.SvcAttrPEName)
 	}
-	u.timeout = as.u32(ipvsh.SvcAttrTimeout)
-	copy(u.netmask[:], as.a[ipvsh.SvcAttrNetmask].data)
+	u.timeout = as.U32(ipvsh.SvcAttrTimeout)
+	copy(u.netmask[:], as.A[ipvsh.SvcAttrNetmask].Data)
 	return u, svc, 0
 }
 
 // parseDest is ip_vs_genl_parse_dest.
-func parseDest(top *attrs, full bool) (*userDest, errno) {
-	if !top.has(ipvsh.CmdAttrDest) {
+func parseDest(top *fakekernel.Attrs, full bool) (*userDest, errno) {
+	if !top.Has(ipvsh.CmdAttrDest) {
 		return nil, eINVAL
 	}
-	as := top.nested(ipvsh.CmdAttrDest)
-	if bad, _ := as.validate(destPolicy); bad != nil {
+	as := top.Nested(ipvsh.CmdAttrDest)
+	if bad, _ := as.Validate(destPolicy); bad != nil {
 		return nil, eINVAL
 	}
-	if !as.has(ipvsh.DestAttrAddr) || !as.has(ipvsh.DestAttrPort) {
+	if !as.Has(ipvsh.DestAttrAddr) || !as.Has(ipvsh.DestAttrPort) {
 		return nil, eINVAL
 	}
 	u := &userDest{}
-	as.memcpy(ipvsh.DestAttrAddr, u.key.addr[:])
-	u.key.port = as.be16(ipvsh.DestAttrPort)
-	if as.has(ipvsh.DestAttrAddrFamily) {
-		u.key.af = as.u16(ipvsh.DestAttrAddrFamily)
+	as.Memcpy(ipvsh.DestAttrAddr, u.key.addr[:])
+	u.key.port = as.BE16(ipvsh.DestAttrPort)
+	if as.Has(ipvsh.DestAttrAddrFamily) {
+		u.key.af = as.U16(ipvsh.DestAttrAddrFamily)
 	}
 	if !full {
 		return u, 0
 	}
-	if !as.has(ipvsh.DestAttrFwdMethod) || !as.has(ipvsh.DestAttrWeight) ||
-		!as.has(ipvsh.DestAttrUThresh) || !as.has(ipvsh.DestAttrLThresh) {
+	if !as.Has(ipvsh.DestAttrFwdMethod) || !as.Has(ipvsh.DestAttrWeight) ||
+		!as.Has(ipvsh.DestAttrUThresh) || !as.Has(ipvsh.DestAttrLThresh) {
 		return nil, eINVAL
 	}
-	u.fwd = as.u32(ipvsh.DestAttrFwdMethod) & ipvsh.ConnFFwdMask
-	u.weight = as.u32(ipvsh.DestAttrWeight)
-	u.uthresh = as.u32(ipvsh.DestAttrUThresh)
-	u.lthresh = as.u32(ipvsh.DestAttrLThresh)
-	if as.has(ipvsh.DestAttrTunType) {
-		u.tunType = as.u8(ipvsh.DestAttrTunType)
+	u.fwd = as.U32(ipvsh.DestAttrFwdMethod) & ipvsh.ConnFFwdMask
+	u.weight = as.U32(ipvsh.DestAttrWeight)
+	u.uthresh = as.U32(ipvsh.DestAttrUThresh)
+	u.lthresh = as.U32(ipvsh.DestAttrLThresh)
+	if as.Has(ipvsh.DestAttrTunType) {
+		u.tunType = as.U8(ipvsh.DestAttrTunType)
 	}
-	if as.has(ipvsh.DestAttrTunPort) {
-		u.tunPort = as.be16(ipvsh.DestAttrTunPort)
+	if as.Has(ipvsh.DestAttrTunPort) {
+		u.tunPort = as.BE16(ipvsh.DestAttrTunPort)
 	}
-	if as.has(ipvsh.DestAttrTunFlags) {
-		u.tunFlags = as.u16(ipvsh.DestAttrTunFlags)
+	if as.Has(ipvsh.DestAttrTunFlags) {
+		u.tunFlags = as.U16(ipvsh.DestAttrTunFlags)
 	}
 	return u, 0
 }
 
 // setCmd is ip_vs_genl_set_cmd: every write but the daemons'.
-func (f *Fake) setCmd(cmd uint8, top *attrs) errno {
+func (f *Fake) setCmd(cmd uint8, top *fakekernel.Attrs) errno {
 	t := f.t
 	switch {
 	case cmd == ipvsh.CmdFlush:
@@ -157,7 +158,7 @@ func (f *Fake) setCmd(cmd uint8, top *attrs) errno {
 		return 0
 	case cmd == ipvsh.CmdSetConfig:
 		return f.setConfig(top)
-	case cmd == ipvsh.CmdZero && !top.has(ipvsh.CmdAttrService):
+	case cmd == ipvsh.CmdZero && !top.Has(ipvsh.CmdAttrService):
 		t.zeroAll()
 		return 0
 	}
@@ -215,12 +216,12 @@ func (f *Fake) setCmd(cmd uint8, top *attrs) errno {
 
 // setConfig is ip_vs_genl_set_config and ip_vs_set_timeout: the values
 // are ints in seconds, and must fit in jiffies.
-func (f *Fake) setConfig(top *attrs) errno {
+func (f *Fake) setConfig(top *fakekernel.Attrs) errno {
 	t := f.t
 	vals := [3]int64{t.tcp / f.hz, t.tcpFin / f.hz, t.udp / f.hz}
 	for i, a := range []int{ipvsh.CmdAttrTimeoutTCP, ipvsh.CmdAttrTimeoutTCPFin, ipvsh.CmdAttrTimeoutUDP} {
-		if top.has(a) {
-			vals[i] = int64(int32(top.u32(a)))
+		if top.Has(a) {
+			vals[i] = int64(int32(top.U32(a)))
 		}
 	}
 	for _, v := range vals {

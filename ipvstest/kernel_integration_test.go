@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
@@ -159,9 +160,9 @@ func diffReplies(k *kernelRaw, m *rawConn) string {
 		return km
 	}
 	for _, svc := range compare("services", &rawRequest{cmd: 4, flags: nlmsg.FlagDump}, true) {
-		as := parseAttrs(svc[nlmsg.GenlHeaderLen:], 0)
-		id := func(w *writer) { w.bytes(1, as.a[1].data) } // the service nest as the kernel sent it
-		compare(fmt.Sprintf("destinations of %x", as.a[1].data[:min(40, len(as.a[1].data))]), &rawRequest{cmd: 8, flags: nlmsg.FlagDump, body: id}, false)
+		as := fakekernel.ParseAttrs(svc[nlmsg.GenlHeaderLen:], 0)
+		id := func(w *fakekernel.Writer) { w.Bytes(1, as.A[1].Data) } // the service nest as the kernel sent it
+		compare(fmt.Sprintf("destinations of %x", as.A[1].Data[:min(40, len(as.A[1].Data))]), &rawRequest{cmd: 8, flags: nlmsg.FlagDump, body: id}, false)
 	}
 	compare("daemons", &rawRequest{cmd: 11, flags: nlmsg.FlagDump}, false)
 	compare("timeouts", &rawRequest{cmd: 13}, false)
@@ -170,7 +171,7 @@ func diffReplies(k *kernelRaw, m *rawConn) string {
 
 // read sends a read and returns the payloads of its replies.
 func (k *kernelRaw) read(r *rawRequest) ([][]byte, error) {
-	w := genlMsg(r.cmd, 1)
+	w := fakekernel.GenlMsg(r.cmd, 1)
 	if r.body != nil {
 		r.body(&w)
 	}
@@ -179,7 +180,7 @@ func (k *kernelRaw) read(r *rawRequest) ([][]byte, error) {
 	}
 	msgs, err := k.nc.Execute(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(k.id), Flags: netlink.Request | netlink.HeaderFlags(r.flags)},
-		Data:   w.b,
+		Data:   w.B,
 	})
 	var out [][]byte
 	for _, m := range msgs {
@@ -189,7 +190,7 @@ func (k *kernelRaw) read(r *rawRequest) ([][]byte, error) {
 }
 
 func (k *kernelRaw) do(r *rawRequest) error {
-	w := genlMsg(r.cmd, 1)
+	w := fakekernel.GenlMsg(r.cmd, 1)
 	if r.body != nil {
 		r.body(&w)
 	}
@@ -198,7 +199,7 @@ func (k *kernelRaw) do(r *rawRequest) error {
 	}
 	_, err := k.nc.Execute(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(k.id), Flags: netlink.Request | netlink.Acknowledge | netlink.HeaderFlags(r.flags)},
-		Data:   w.b,
+		Data:   w.B,
 	})
 	return err
 }

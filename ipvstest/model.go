@@ -1,6 +1,7 @@
 package ipvstest
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/ipvs-go/ipvs"
@@ -260,3 +261,6 @@ func (t *table) zeroAll() {
 	}
 	t.totals = ipvs.Stats{}
 }
+
+// nativeU32 reads 4 bytes in host order.
+func nativeU32(b [4]byte) uint32 { return binary.NativeEndian.Uint32(b[:]) }

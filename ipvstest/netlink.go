@@ -1,210 +1,152 @@
 package ipvstest
 
 import (
-	"encoding/binary"
+	"slices"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
-// The netlink and Generic Netlink cores: netlink_rcv_skb's loop over the
-// messages of a datagram, genl_family_rcv_msg's checks, netlink_ack, and
-// the controller family that resolves "IPVS" to its ID.
+// The model behind the kernel's side of the family that internal/
+// fakekernel stands for: its handler of IPVS requests, the faults around
+// it, and its objects as the kernel's encoders see them.
 
-const (
-	ctrlID             = 0x10 // GENL_ID_CTRL
-	ctrlVersion        = 2
-	ctrlCmdNewFamily   = 1
-	ctrlCmdGetFamily   = 3
-	ctrlAttrFamilyID   = 1
-	ctrlAttrFamilyName = 2
-	ctrlAttrVersion    = 3
-	ctrlAttrHdrSize    = 4
-	ctrlAttrMaxAttr    = 5
-	ctrlAttrOps        = 6
-	ctrlAttrOpID       = 1
-	ctrlAttrOpFlags    = 2
-
-	genlAdminPerm = 0x01
-	genlCapDo     = 0x02
-	genlCapDump   = 0x04
-	genlCapHasPol = 0x08
-
-	nlmsgerrAttrMsg  = 1
-	nlmsgerrAttrOffs = 2
-)
-
-// ipvsOps are the family's operations and what each can do.
-var ipvsOps = map[uint8]int{
-	ipvsh.CmdNewService: genlCapDo, ipvsh.CmdSetService: genlCapDo, ipvsh.CmdDelService: genlCapDo,
-	ipvsh.CmdGetService: genlCapDo | genlCapDump, ipvsh.CmdNewDest: genlCapDo, ipvsh.CmdSetDest: genlCapDo,
-	ipvsh.CmdDelDest: genlCapDo, ipvsh.CmdGetDest: genlCapDump, ipvsh.CmdNewDaemon: genlCapDo,
-	ipvsh.CmdDelDaemon: genlCapDo, ipvsh.CmdGetDaemon: genlCapDump, ipvsh.CmdSetConfig: genlCapDo,
-	ipvsh.CmdGetConfig: genlCapDo, ipvsh.CmdGetInfo: genlCapDo, ipvsh.CmdZero: genlCapDo, ipvsh.CmdFlush: genlCapDo,
-}
-
-// request is one netlink message of a datagram.
+// request is one request of the IPVS family, with its top-level
+// attributes parsed as genl_family_rcv_msg parses them.
 type request struct {
 	hdr nlmsg.Header
-	raw []byte // the whole message
 	cmd uint8
-	top attrs // the Generic Netlink attributes
+	top fakekernel.Attrs
 }
 
-// answer is what the family made of a request: reply payloads, an errno
-// with its extended ACK, or a dump to run.
-type answer struct {
-	msgs   [][]byte
-	errno  errno
-	extMsg string
-	bad    *attr
-	dump   *dump
-}
-
-// handle runs one request and returns its answer. It runs with f.mu held.
-func (f *Fake) handle(r *request) answer {
-	if r.hdr.Type == ctrlID {
-		return f.controller(r)
-	}
-	if r.hdr.Type != f.familyID {
-		return answer{errno: eNOENT}
-	}
-	if len(r.raw) < nlmsg.HeaderLen+nlmsg.GenlHeaderLen {
-		return answer{errno: eINVAL}
-	}
-	caps, ok := ipvsOps[r.cmd]
-	isDump := r.hdr.Flags&nlmsg.FlagDump == nlmsg.FlagDump
-	if !ok || isDump && caps&genlCapDump == 0 || !isDump && caps&genlCapDo == 0 {
-		return answer{errno: eOPNOTSUPP}
-	}
+// handle is the kernel's handler of the family: it runs one request
+// under f.mu, as the kernel's run under __ip_vs_mutex, with the faults
+// that match it.
+func (f *Fake) handle(kr *fakekernel.Request) fakekernel.Answer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := &request{hdr: kr.Header, cmd: kr.Cmd}
+	isDump := kr.Header.Flags&nlmsg.FlagDump == nlmsg.FlagDump
 	if isDump {
+		// A dump reads its request again for each chunk, after this
+		// handler has returned.
+		r.top = fakekernel.ParseAttrs(slices.Clone(kr.Attrs), fakekernel.AttrsOffset)
+	} else {
+		r.top = fakekernel.ParseAttrs(kr.Attrs, fakekernel.AttrsOffset)
+	}
+	ft := f.matchFault(r)
+	var a fakekernel.Answer
+	switch {
+	case ft != nil && ft.Errno != 0:
+		a.Errno = ft.Errno
+	case isDump:
 		// Dumps are not validated (GENL_DONT_VALIDATE_DUMP); GET_DEST
 		// reads its own service.
-		return answer{dump: &dump{cmd: r.cmd, top: r.top}}
+		a.Dump = func(i int) []byte { return f.dumpItem(r, i) }
+	default:
+		a = f.do(r)
 	}
-	if bad, e := r.top.validate(cmdPolicy); bad != nil {
-		return answer{errno: e, extMsg: policyFailMsg, bad: bad}
+	if ft != nil {
+		a.Delay, a.Lose, a.Shift = ft.Delay, ft.Lose, ft.Shift
+		if ft.Interrupt {
+			a.DumpFlags = nlmsg.FlagDumpIntr
+		}
+	}
+	return a
+}
+
+// do runs a request that is not a dump; f.mu is held.
+func (f *Fake) do(r *request) fakekernel.Answer {
+	refuse := func(e errno, bad *fakekernel.Attr) fakekernel.Answer {
+		a := fakekernel.Answer{Errno: e}
+		if bad != nil {
+			a.ExtAck, a.Bad = policyFailMsg, bad.Off
+		}
+		return a
+	}
+	if bad, e := r.top.Validate(cmdPolicy); bad != nil {
+		return refuse(e, bad)
 	}
 	switch r.cmd {
 	case ipvsh.CmdNewDaemon, ipvsh.CmdDelDaemon:
-		e, bad := f.setDaemon(r.cmd, &r.top)
-		if bad != nil {
-			return answer{errno: e, extMsg: policyFailMsg, bad: bad}
-		}
-		return answer{errno: e}
+		return refuse(f.setDaemon(r.cmd, &r.top))
 	case ipvsh.CmdGetService:
 		_, svc, e := f.parseService(&r.top, false)
 		if e == 0 && svc == nil {
 			e = eSRCH
 		}
 		if e != 0 {
-			return answer{errno: e}
+			return refuse(e, nil)
 		}
-		return answer{msgs: [][]byte{f.encodeService(svc)}}
+		return fakekernel.Answer{Msgs: [][]byte{f.encodeService(svc)}}
 	case ipvsh.CmdGetInfo:
-		return answer{msgs: [][]byte{f.encodeInfo()}}
+		return fakekernel.Answer{Msgs: [][]byte{f.encodeInfo()}}
 	case ipvsh.CmdGetConfig:
-		return answer{msgs: [][]byte{f.encodeConfig()}}
+		return fakekernel.Answer{Msgs: [][]byte{f.encodeConfig()}}
 	}
-	return answer{errno: f.setCmd(r.cmd, &r.top)}
+	return refuse(f.setCmd(r.cmd, &r.top), nil)
 }
 
-// controller answers CTRL_CMD_GETFAMILY for IPVS and for itself.
-func (f *Fake) controller(r *request) answer {
-	if len(r.raw) < nlmsg.HeaderLen+nlmsg.GenlHeaderLen {
-		return answer{errno: eINVAL}
-	}
-	if r.cmd != ctrlCmdGetFamily || r.hdr.Flags&nlmsg.FlagDump == nlmsg.FlagDump {
-		return answer{errno: eOPNOTSUPP}
-	}
-	e, found := eINVAL, ""
-	if r.top.has(ctrlAttrFamilyID) && len(r.top.a[ctrlAttrFamilyID].data) >= 2 {
-		e = eNOENT
-		switch r.top.u16(ctrlAttrFamilyID) {
-		case f.familyID:
-			found = ipvsh.GenlName
-		case ctrlID:
-			found = "nlctrl"
+// dumpItem returns the message of object i of the dump r, or nil past
+// its end; f.mu is held.
+func (f *Fake) dumpItem(r *request, i int) []byte {
+	t := f.t
+	switch r.cmd {
+	case ipvsh.CmdGetService:
+		switch {
+		case i < len(t.order):
+			return f.encodeService(t.order[i])
+		case i-len(t.order) < len(t.fwm):
+			return f.encodeService(t.fwm[i-len(t.order)])
+		}
+	case ipvsh.CmdGetDest:
+		// Each chunk looks the service up again; a missing or invalid one
+		// is an empty dump, not an error.
+		if _, svc, e := f.parseService(&r.top, false); e == 0 && svc != nil && i < len(svc.dests) {
+			return encodeDest(svc.dests[len(svc.dests)-1-i])
+		}
+	case ipvsh.CmdGetDaemon:
+		var running []*daemon
+		var states []uint32
+		if t.master != nil {
+			running, states = append(running, t.master), append(states, ipvsh.StateMaster)
+		}
+		if t.backup != nil {
+			running, states = append(running, t.backup), append(states, ipvsh.StateBackup)
+		}
+		if i < len(running) {
+			return encodeDaemon(states[i], running[i])
 		}
 	}
-	if r.top.has(ctrlAttrFamilyName) {
-		e, found = eNOENT, ""
-		if n := r.top.str(ctrlAttrFamilyName); n == ipvsh.GenlName || n == "nlctrl" {
-			found = n
-		}
-	}
-	if found == "" {
-		return answer{errno: e}
-	}
-	w := genlMsg(ctrlCmdNewFamily, ctrlVersion)
-	w.str(ctrlAttrFamilyName, found)
-	if found == "nlctrl" {
-		w.u16(ctrlAttrFamilyID, ctrlID)
-		w.u32(ctrlAttrVersion, ctrlVersion)
-		w.u32(ctrlAttrHdrSize, 0)
-		w.u32(ctrlAttrMaxAttr, 10)
-		return answer{msgs: [][]byte{w.b}}
-	}
-	w.u16(ctrlAttrFamilyID, f.familyID)
-	w.u32(ctrlAttrVersion, ipvsh.GenlVersion)
-	w.u32(ctrlAttrHdrSize, 0)
-	w.u32(ctrlAttrMaxAttr, ipvsh.CmdAttrTimeoutUDP)
-	w.nest(ctrlAttrOps, func() {
-		idx := uint16(1)
-		for cmd := uint8(ipvsh.CmdNewService); cmd <= ipvsh.CmdFlush; cmd++ {
-			if caps, ok := ipvsOps[cmd]; ok {
-				w.nest(idx, func() {
-					w.u32(ctrlAttrOpID, uint32(cmd))
-					w.u32(ctrlAttrOpFlags, uint32(caps|genlAdminPerm|genlCapHasPol))
-				})
-				idx++
-			}
-		}
-	})
-	return answer{msgs: [][]byte{w.b}}
+	return nil
 }
 
-// appendMessage appends a netlink message with payload p to b.
-func appendMessage(b []byte, typ, flags uint16, seq, pid uint32, p []byte) []byte {
-	b = binary.NativeEndian.AppendUint32(b, uint32(nlmsg.HeaderLen+len(p)))
-	b = binary.NativeEndian.AppendUint16(b, typ)
-	b = binary.NativeEndian.AppendUint16(b, flags)
-	b = binary.NativeEndian.AppendUint32(b, seq)
-	b = binary.NativeEndian.AppendUint32(b, pid)
-	b = append(b, p...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
+// The objects as the kernel's encoders read them: stats are kept as
+// ipvs.Stats, which converts to the encoders' own.
+
+func (f *Fake) encodeService(s *service) []byte {
+	k := s.key
+	return fakekernel.Options{}.Service(&fakekernel.Service{AF: k.af, Protocol: k.proto, Addr: toAddr(k.af, k.addr),
+		Port: k.port, FWMark: k.fwmark, Sched: s.sched, PE: s.pe, Flags: s.flags,
+		Timeout: s.timeout / uint32(f.hz), Netmask: s.netmask, Stats: fakekernel.Stats(s.stats)})
 }
 
-// ackMessage is netlink_ack for a socket with capped and extended ACKs,
-// as the client's are: the errno, the request's header, and for an error
-// the kernel explained, its message and the offending attribute. It is
-// built in place, for it answers every write.
-func ackMessage(req nlmsg.Header, pid uint32, e errno, a *answer) []byte {
-	b := make([]byte, nlmsg.HeaderLen, 2*nlmsg.HeaderLen+4)
-	b = binary.NativeEndian.AppendUint32(b, uint32(-int32(e)))
-	b = binary.NativeEndian.AppendUint32(b, req.Length)
-	b = binary.NativeEndian.AppendUint16(b, req.Type)
-	b = binary.NativeEndian.AppendUint16(b, req.Flags)
-	b = binary.NativeEndian.AppendUint32(b, req.Sequence)
-	b = binary.NativeEndian.AppendUint32(b, req.PID)
-	flags := uint16(nlmsg.FlagCapped)
-	if e != 0 && a != nil && a.extMsg != "" {
-		w := writer{b: b}
-		w.str(nlmsgerrAttrMsg, a.extMsg)
-		if a.bad != nil {
-			w.u32(nlmsgerrAttrOffs, uint32(a.bad.off))
-		}
-		b = w.b
-		flags |= nlmsg.FlagAckTLVs
-	}
-	h := b[:0]
-	h = binary.NativeEndian.AppendUint32(h, uint32(len(b)))
-	h = binary.NativeEndian.AppendUint16(h, nlmsg.TypeError)
-	h = binary.NativeEndian.AppendUint16(h, flags)
-	h = binary.NativeEndian.AppendUint32(h, req.Sequence)
-	binary.NativeEndian.AppendUint32(h, pid)
-	return b
+func encodeDest(d *dest) []byte {
+	return fakekernel.Options{}.Dest(&fakekernel.Dest{AF: d.key.af, Addr: toAddr(d.key.af, d.key.addr), Port: d.key.port,
+		Fwd: d.fwd, Weight: d.weight, UThresh: d.uthresh, LThresh: d.lthresh,
+		TunType: d.tunType, TunPort: d.tunPort, TunFlags: d.tunFlags,
+		Active: d.active, Inactive: d.inactive, Persist: d.persist, Stats: fakekernel.Stats(d.stats)})
+}
+
+func encodeDaemon(state uint32, d *daemon) []byte {
+	return fakekernel.Options{}.Daemon(&fakekernel.Daemon{State: state, Ifname: d.ifname, SyncID: d.syncID,
+		MaxLen: d.maxLen, Group: toAddr(d.groupAF, d.group), Port: d.port, TTL: d.ttl})
+}
+
+func (f *Fake) encodeInfo() []byte { return fakekernel.Info(f.version, f.connTab) }
+
+func (f *Fake) encodeConfig() []byte {
+	return fakekernel.Options{}.Config(fakekernel.Timeouts{TCP: uint32(f.t.tcp / f.hz),
+		TCPFin: uint32(f.t.tcpFin / f.hz), UDP: uint32(f.t.udp / f.hz)})
 }

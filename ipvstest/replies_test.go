@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -33,10 +34,10 @@ func captureFixture(t *testing.T, c *rawConn) reply {
 		tunType: ipvsh.TunnelTypeGUE, tunPort: 6080, tunFlags: ipvsh.TunnelEncapFlagCsum}))
 	c.must(ipvsh.CmdNewDest, both(capUDP6.id(), destSpec{addr: "2001:db8::2", port: 53, fwd: ipvsh.ConnFDroute,
 		weight: 100, uthresh: 1000, lthresh: 800}))
-	c.must(ipvsh.CmdSetConfig, func(w *writer) {
-		w.u32(ipvsh.CmdAttrTimeoutTCP, 1000)
-		w.u32(ipvsh.CmdAttrTimeoutTCPFin, 20)
-		w.u32(ipvsh.CmdAttrTimeoutUDP, 30)
+	c.must(ipvsh.CmdSetConfig, func(w *fakekernel.Writer) {
+		w.U32(ipvsh.CmdAttrTimeoutTCP, 1000)
+		w.U32(ipvsh.CmdAttrTimeoutTCPFin, 20)
+		w.U32(ipvsh.CmdAttrTimeoutUDP, 30)
 	})
 	c.f.AddInterface("sync0", 1500)
 	c.must(ipvsh.CmdNewDaemon, daemonSpec{state: ipvsh.StateMaster, ifname: "sync0", syncID: 7, maxLen: 1000,

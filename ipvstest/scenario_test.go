@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -33,7 +34,7 @@ type step struct {
 type rawRequest struct {
 	cmd   uint8
 	flags uint16
-	body  func(w *writer)
+	body  func(w *fakekernel.Writer)
 }
 
 var (
@@ -118,7 +119,7 @@ func rawDest(cmd uint8, d destSpec) *rawRequest {
 }
 
 func rawTimeout(attr uint16, v uint32) *rawRequest {
-	return &rawRequest{cmd: ipvsh.CmdSetConfig, body: func(w *writer) { w.u32(attr, v) }}
+	return &rawRequest{cmd: ipvsh.CmdSetConfig, body: func(w *fakekernel.Writer) { w.U32(attr, v) }}
 }
 
 func le32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
@@ -212,8 +213,8 @@ func scenario() []step {
 			port: 6, sched: "rr", mask: ^uint32(0)}.put}, want: syscall.EAFNOSUPPORT},
 		{name: "raw service missing timeout", raw: &rawRequest{cmd: ipvsh.CmdNewService, body: rawSvc(sMissing).put}, want: syscall.EINVAL},
 		{name: "raw no service", raw: &rawRequest{cmd: ipvsh.CmdNewService}, want: syscall.EINVAL},
-		{name: "raw short top-level service", raw: &rawRequest{cmd: ipvsh.CmdNewService, body: func(w *writer) { w.u16(ipvsh.CmdAttrService, 1) }}, want: syscall.ERANGE},
-		{name: "raw short timeout", raw: &rawRequest{cmd: ipvsh.CmdSetConfig, body: func(w *writer) { w.u16(ipvsh.CmdAttrTimeoutTCP, 1) }}, want: syscall.ERANGE},
+		{name: "raw short top-level service", raw: &rawRequest{cmd: ipvsh.CmdNewService, body: func(w *fakekernel.Writer) { w.U16(ipvsh.CmdAttrService, 1) }}, want: syscall.ERANGE},
+		{name: "raw short timeout", raw: &rawRequest{cmd: ipvsh.CmdSetConfig, body: func(w *fakekernel.Writer) { w.U16(ipvsh.CmdAttrTimeoutTCP, 1) }}, want: syscall.ERANGE},
 		{name: "raw timeout 2^31", raw: rawTimeout(ipvsh.CmdAttrTimeoutTCP, 1<<31), want: syscall.EINVAL},
 		{name: "raw timeout past INT_MAX/HZ", raw: rawTimeout(ipvsh.CmdAttrTimeoutUDP, 8589935), want: syscall.EINVAL},
 		{name: "raw timeout at INT_MAX/HZ", raw: rawTimeout(ipvsh.CmdAttrTimeoutUDP, 8589934)},
@@ -224,7 +225,7 @@ func scenario() []step {
 		{name: "raw master sync id 1000", raw: &rawRequest{cmd: ipvsh.CmdNewDaemon, body: daemonSpec{state: 1, ifname: "sync0", syncID: 1000, group: "239.1.1.1", port: 0, ttl: 0}.put}},
 		{name: "raw mixed tunnel beside daemon", raw: rawDest(ipvsh.CmdNewDest, destSpec{af: ipvsh.AFInet6, addr: "2001:db8::9", port: 80, fwd: ipvsh.ConnFTunnel, tunType: -1}), want: syscall.EINVAL},
 		{name: "stop the raw master", do: stop(ipvs.DaemonMaster)},
-		{name: "raw zero without family", raw: &rawRequest{cmd: ipvsh.CmdZero, body: func(w *writer) { w.nest(ipvsh.CmdAttrService, func() { w.u32(ipvsh.SvcAttrFwmark, 7) }) }}, want: syscall.EINVAL},
+		{name: "raw zero without family", raw: &rawRequest{cmd: ipvsh.CmdZero, body: func(w *fakekernel.Writer) { w.Nest(ipvsh.CmdAttrService, func() { w.U32(ipvsh.SvcAttrFwmark, 7) }) }}, want: syscall.EINVAL},
 		{name: "raw info as a dump", raw: &rawRequest{cmd: ipvsh.CmdGetInfo, flags: nlmsg.FlagDump}, want: syscall.EOPNOTSUPP},
 		{name: "raw dests without dump", raw: &rawRequest{cmd: ipvsh.CmdGetDest, body: rawSvc(sTCP).put}, want: syscall.EOPNOTSUPP},
 		{name: "raw unknown command", raw: &rawRequest{cmd: 18}, want: syscall.EOPNOTSUPP},

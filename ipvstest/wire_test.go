@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -18,18 +19,18 @@ import (
 type rawConn struct {
 	t   testing.TB
 	f   *Fake
-	s   *socket
+	s   *fakekernel.Socket
 	seq uint32
 	buf []byte
 }
 
 func newRawConn(t testing.TB, f *Fake) *rawConn {
-	s, err := f.dial()
+	s, err := f.k.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return &rawConn{t: t, f: f, s: s.(*socket), buf: make([]byte, 64<<10)}
+	return &rawConn{t: t, f: f, s: s.(*fakekernel.Socket), buf: make([]byte, 64<<10)}
 }
 
 // reply is what came back for one request.
@@ -42,23 +43,24 @@ type reply struct {
 }
 
 // message builds one request of the IPVS family.
-func (c *rawConn) message(typ uint16, cmd uint8, flags uint16, body func(w *writer)) []byte {
+func (c *rawConn) message(typ uint16, cmd uint8, flags uint16, body func(w *fakekernel.Writer)) []byte {
 	c.seq++
-	w := writer{b: []byte{cmd, ipvsh.GenlVersion, 0, 0}}
+	w := fakekernel.Writer{B: []byte{cmd, ipvsh.GenlVersion, 0, 0}}
 	if body != nil {
 		body(&w)
 	}
-	return appendMessage(nil, typ, flags|nlmsg.FlagRequest, c.seq, c.s.pid, w.b)
+	return nlmsg.AppendMessage(nil, typ, flags|nlmsg.FlagRequest, c.seq, c.s.PortID(), w.B)
 }
 
 // do sends one request and reads its replies to the end: the ACK or
 // error, the single reply of a GET, or NLMSG_DONE.
-func (c *rawConn) do(cmd uint8, flags uint16, body func(w *writer)) reply {
+func (c *rawConn) do(cmd uint8, flags uint16, body func(w *fakekernel.Writer)) reply {
 	c.t.Helper()
-	return c.doType(c.f.familyID, cmd, flags, body)
+	id, _ := c.f.k.Family()
+	return c.doType(id, cmd, flags, body)
 }
 
-func (c *rawConn) doType(typ uint16, cmd uint8, flags uint16, body func(w *writer)) reply {
+func (c *rawConn) doType(typ uint16, cmd uint8, flags uint16, body func(w *fakekernel.Writer)) reply {
 	c.t.Helper()
 	if err := c.s.Send(c.message(typ, cmd, flags, body), true); err != nil {
 		c.t.Fatal(err)
@@ -79,8 +81,8 @@ func (c *rawConn) doType(typ uint16, cmd uint8, flags uint16, body func(w *write
 			if err != nil {
 				c.t.Fatal(err)
 			}
-			if h.Sequence != c.seq || h.PID != c.s.pid {
-				c.t.Fatalf("reply seq %d pid %d, want %d %d", h.Sequence, h.PID, c.seq, c.s.pid)
+			if h.Sequence != c.seq || h.PID != c.s.PortID() {
+				c.t.Fatalf("reply seq %d pid %d, want %d %d", h.Sequence, h.PID, c.seq, c.s.PortID())
 			}
 			p := b[nlmsg.HeaderLen:h.Length]
 			b = b[nlmsg.Align(int(h.Length)):]
@@ -103,7 +105,7 @@ func (c *rawConn) doType(typ uint16, cmd uint8, flags uint16, body func(w *write
 }
 
 // must runs a write with an ACK and fails the test unless it succeeds.
-func (c *rawConn) must(cmd uint8, body func(w *writer)) {
+func (c *rawConn) must(cmd uint8, body func(w *fakekernel.Writer)) {
 	c.t.Helper()
 	if r := c.do(cmd, nlmsg.FlagAck, body); r.errno != 0 {
 		c.t.Fatalf("cmd %d: %v", cmd, r.errno)
@@ -126,35 +128,35 @@ type svcSpec struct {
 	identity bool   // only the identifying attributes
 }
 
-func (s svcSpec) put(w *writer) {
-	w.nest(ipvsh.CmdAttrService, func() {
-		w.u16(ipvsh.SvcAttrAF, s.af)
+func (s svcSpec) put(w *fakekernel.Writer) {
+	w.Nest(ipvsh.CmdAttrService, func() {
+		w.U16(ipvsh.SvcAttrAF, s.af)
 		if s.fwmark != 0 {
-			w.u32(ipvsh.SvcAttrFwmark, s.fwmark)
+			w.U32(ipvsh.SvcAttrFwmark, s.fwmark)
 		} else {
-			w.u16(ipvsh.SvcAttrProtocol, s.proto)
-			a := addr16(netip.MustParseAddr(s.addr))
+			w.U16(ipvsh.SvcAttrProtocol, s.proto)
+			a := fakekernel.Addr16(netip.MustParseAddr(s.addr))
 			if s.af == ipvsh.AFInet {
-				w.bytes(ipvsh.SvcAttrAddr, a[:4])
+				w.Bytes(ipvsh.SvcAttrAddr, a[:4])
 			} else {
-				w.bytes(ipvsh.SvcAttrAddr, a[:])
+				w.Bytes(ipvsh.SvcAttrAddr, a[:])
 			}
-			w.be16(ipvsh.SvcAttrPort, s.port)
+			w.BE16(ipvsh.SvcAttrPort, s.port)
 		}
 		if s.identity {
 			return
 		}
-		w.str(ipvsh.SvcAttrSchedName, s.sched)
+		w.Str(ipvsh.SvcAttrSchedName, s.sched)
 		if s.pe != "" {
-			w.str(ipvsh.SvcAttrPEName, s.pe)
+			w.Str(ipvsh.SvcAttrPEName, s.pe)
 		}
-		w.bytes(ipvsh.SvcAttrFlags, binary.NativeEndian.AppendUint32(binary.NativeEndian.AppendUint32(nil, s.flags), s.mask))
-		w.u32(ipvsh.SvcAttrTimeout, s.timeout)
+		w.Bytes(ipvsh.SvcAttrFlags, binary.NativeEndian.AppendUint32(binary.NativeEndian.AppendUint32(nil, s.flags), s.mask))
+		w.U32(ipvsh.SvcAttrTimeout, s.timeout)
 		nm := s.netmask
 		if nm == nil {
 			nm = []byte{255, 255, 255, 255}
 		}
-		w.bytes(ipvsh.SvcAttrNetmask, nm)
+		w.Bytes(ipvsh.SvcAttrNetmask, nm)
 	})
 }
 
@@ -173,31 +175,31 @@ type destSpec struct {
 	identity         bool
 }
 
-func (d destSpec) put(w *writer) {
-	w.nest(ipvsh.CmdAttrDest, func() {
-		a := addr16(netip.MustParseAddr(d.addr))
-		w.bytes(ipvsh.DestAttrAddr, a[:])
-		w.be16(ipvsh.DestAttrPort, d.port)
+func (d destSpec) put(w *fakekernel.Writer) {
+	w.Nest(ipvsh.CmdAttrDest, func() {
+		a := fakekernel.Addr16(netip.MustParseAddr(d.addr))
+		w.Bytes(ipvsh.DestAttrAddr, a[:])
+		w.BE16(ipvsh.DestAttrPort, d.port)
 		if d.af != 0 {
-			w.u16(ipvsh.DestAttrAddrFamily, d.af)
+			w.U16(ipvsh.DestAttrAddrFamily, d.af)
 		}
 		if d.identity {
 			return
 		}
-		w.u32(ipvsh.DestAttrFwdMethod, d.fwd)
-		w.u32(ipvsh.DestAttrWeight, d.weight)
-		w.u32(ipvsh.DestAttrUThresh, d.uthresh)
-		w.u32(ipvsh.DestAttrLThresh, d.lthresh)
+		w.U32(ipvsh.DestAttrFwdMethod, d.fwd)
+		w.U32(ipvsh.DestAttrWeight, d.weight)
+		w.U32(ipvsh.DestAttrUThresh, d.uthresh)
+		w.U32(ipvsh.DestAttrLThresh, d.lthresh)
 		if d.tunType >= 0 {
-			w.u8(ipvsh.DestAttrTunType, uint8(d.tunType))
-			w.be16(ipvsh.DestAttrTunPort, d.tunPort)
-			w.u16(ipvsh.DestAttrTunFlags, d.tunFlags)
+			w.U8(ipvsh.DestAttrTunType, uint8(d.tunType))
+			w.BE16(ipvsh.DestAttrTunPort, d.tunPort)
+			w.U16(ipvsh.DestAttrTunFlags, d.tunFlags)
 		}
 	})
 }
 
-func both(s svcSpec, d destSpec) func(w *writer) {
-	return func(w *writer) { s.put(w); d.put(w) }
+func both(s svcSpec, d destSpec) func(w *fakekernel.Writer) {
+	return func(w *fakekernel.Writer) { s.put(w); d.put(w) }
 }
 
 // daemonSpec is a sync daemon as NEW_DAEMON carries it.
@@ -211,28 +213,28 @@ type daemonSpec struct {
 	ttl    uint8
 }
 
-func (d daemonSpec) put(w *writer) {
-	w.nest(ipvsh.CmdAttrDaemon, func() {
-		w.u32(ipvsh.DaemonAttrState, d.state)
-		w.str(ipvsh.DaemonAttrMcastIfn, d.ifname)
-		w.u32(ipvsh.DaemonAttrSyncID, d.syncID)
+func (d daemonSpec) put(w *fakekernel.Writer) {
+	w.Nest(ipvsh.CmdAttrDaemon, func() {
+		w.U32(ipvsh.DaemonAttrState, d.state)
+		w.Str(ipvsh.DaemonAttrMcastIfn, d.ifname)
+		w.U32(ipvsh.DaemonAttrSyncID, d.syncID)
 		if d.maxLen != 0 {
-			w.u16(ipvsh.DaemonAttrSyncMaxlen, d.maxLen)
+			w.U16(ipvsh.DaemonAttrSyncMaxlen, d.maxLen)
 		}
 		if g := netip.MustParseAddr(d.group); g.Is4() {
 			v := g.As4()
-			w.bytes(ipvsh.DaemonAttrMcastGroup, v[:])
+			w.Bytes(ipvsh.DaemonAttrMcastGroup, v[:])
 		} else {
 			v := g.As16()
-			w.bytes(ipvsh.DaemonAttrMcastGroup6, v[:])
+			w.Bytes(ipvsh.DaemonAttrMcastGroup6, v[:])
 		}
-		w.u16(ipvsh.DaemonAttrMcastPort, d.port)
-		w.u8(ipvsh.DaemonAttrMcastTTL, d.ttl)
+		w.U16(ipvsh.DaemonAttrMcastPort, d.port)
+		w.U8(ipvsh.DaemonAttrMcastTTL, d.ttl)
 	})
 }
 
-func stateOnly(state uint32) func(w *writer) {
-	return func(w *writer) {
-		w.nest(ipvsh.CmdAttrDaemon, func() { w.u32(ipvsh.DaemonAttrState, state) })
+func stateOnly(state uint32) func(w *fakekernel.Writer) {
+	return func(w *fakekernel.Writer) {
+		w.Nest(ipvsh.CmdAttrDaemon, func() { w.U32(ipvsh.DaemonAttrState, state) })
 	}
 }

@@ -38,8 +38,8 @@ const (
 
 // Extended acknowledgement attributes (enum nlmsgerr_attrs).
 const (
-	errAttrMsg  = 1 // NLMSGERR_ATTR_MSG
-	errAttrOffs = 2 // NLMSGERR_ATTR_OFFS
+	ErrAttrMsg  = 1 // NLMSGERR_ATTR_MSG
+	ErrAttrOffs = 2 // NLMSGERR_ATTR_OFFS
 )
 
 // Header is a netlink message header (struct nlmsghdr).
@@ -73,6 +73,22 @@ func StartRequest(b []byte, family, flags uint16, seq uint32, cmd, version uint8
 // pads b to the netlink alignment, so that another message may follow.
 func FinishRequest(b []byte, off int) []byte {
 	binary.NativeEndian.PutUint32(b[off:], uint32(len(b)-off))
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// AppendMessage appends a whole netlink message with payload p to b,
+// padded to the netlink alignment: what a kernel sends, in the fakes and
+// tests that stand for one.
+func AppendMessage(b []byte, typ, flags uint16, seq, pid uint32, p []byte) []byte {
+	b = binary.NativeEndian.AppendUint32(b, uint32(HeaderLen+len(p)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, flags)
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	b = binary.NativeEndian.AppendUint32(b, pid)
+	b = append(b, p...)
 	for len(b)%4 != 0 {
 		b = append(b, 0)
 	}
@@ -159,9 +175,9 @@ func ParseError(flags uint16, b []byte) (errno int32, ext *KernelError, err erro
 		}
 		v := tlvs[4:l]
 		switch t {
-		case errAttrMsg:
+		case ErrAttrMsg:
 			ke.Message = string(CString(v))
-		case errAttrOffs:
+		case ErrAttrOffs:
 			if len(v) == 4 {
 				ke.Offset = int(binary.NativeEndian.Uint32(v))
 			}

@@ -14,19 +14,6 @@ const (
 	family  = 0x20
 )
 
-func msg(typ, flags uint16, seq, pid uint32, payload []byte) []byte {
-	b := binary.NativeEndian.AppendUint32(nil, uint32(HeaderLen+len(payload)))
-	b = binary.NativeEndian.AppendUint16(b, typ)
-	b = binary.NativeEndian.AppendUint16(b, flags)
-	b = binary.NativeEndian.AppendUint32(b, seq)
-	b = binary.NativeEndian.AppendUint32(b, pid)
-	b = append(b, payload...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
 func errPayload(errno int32) []byte {
 	b := binary.NativeEndian.AppendUint32(nil, uint32(errno))
 	return append(b, make([]byte, HeaderLen)...)
@@ -69,9 +56,9 @@ func cat(b ...[]byte) []byte {
 }
 
 func TestReader(t *testing.T) {
-	data := msg(family, FlagMulti, testSeq, testPID, []byte{1, 1, 0, 0})
-	done := msg(TypeDone, FlagMulti, testSeq, testPID, []byte{0, 0, 0, 0})
-	ack := msg(TypeError, FlagCapped, testSeq, testPID, errPayload(0))
+	data := AppendMessage(nil, family, FlagMulti, testSeq, testPID, []byte{1, 1, 0, 0})
+	done := AppendMessage(nil, TypeDone, FlagMulti, testSeq, testPID, []byte{0, 0, 0, 0})
+	ack := AppendMessage(nil, TypeError, FlagCapped, testSeq, testPID, errPayload(0))
 	tests := []struct {
 		name  string
 		dgram [][]byte
@@ -81,13 +68,13 @@ func TestReader(t *testing.T) {
 	}{
 		{"dump over datagrams", [][]byte{cat(data, data), cat(data, done)}, false, 3, nil},
 		{"empty dump", [][]byte{done}, false, 0, nil},
-		{"dump ends in error", [][]byte{cat(data, msg(TypeDone, FlagMulti, testSeq, testPID, errPayload(-int32(syscall.EINTR))[:4]))}, false, 1, syscall.EINTR},
-		{"dump refused", [][]byte{msg(TypeError, 0, testSeq, testPID, errPayload(-int32(syscall.EPERM)))}, false, 0, syscall.EPERM},
-		{"single reply", [][]byte{msg(family, 0, testSeq, testPID, []byte{1, 1, 0, 0})}, false, 1, nil},
-		{"single reply then ack", [][]byte{msg(family, 0, testSeq, testPID, []byte{1, 1, 0, 0}), ack}, true, 1, nil},
+		{"dump ends in error", [][]byte{cat(data, AppendMessage(nil, TypeDone, FlagMulti, testSeq, testPID, errPayload(-int32(syscall.EINTR))[:4]))}, false, 1, syscall.EINTR},
+		{"dump refused", [][]byte{AppendMessage(nil, TypeError, 0, testSeq, testPID, errPayload(-int32(syscall.EPERM)))}, false, 0, syscall.EPERM},
+		{"single reply", [][]byte{AppendMessage(nil, family, 0, testSeq, testPID, []byte{1, 1, 0, 0})}, false, 1, nil},
+		{"single reply then ack", [][]byte{AppendMessage(nil, family, 0, testSeq, testPID, []byte{1, 1, 0, 0}), ack}, true, 1, nil},
 		{"ack", [][]byte{ack}, true, 0, nil},
-		{"noop skipped", [][]byte{cat(msg(TypeNoop, 0, testSeq, testPID, nil), ack)}, true, 0, nil},
-		{"interrupted", [][]byte{msg(family, FlagMulti|FlagDumpIntr, testSeq, testPID, nil)}, false, 0, ErrDumpInterrupted},
+		{"noop skipped", [][]byte{cat(AppendMessage(nil, TypeNoop, 0, testSeq, testPID, nil), ack)}, true, 0, nil},
+		{"interrupted", [][]byte{AppendMessage(nil, family, FlagMulti|FlagDumpIntr, testSeq, testPID, nil)}, false, 0, ErrDumpInterrupted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,15 +93,15 @@ func TestReaderRejects(t *testing.T) {
 		dgram []byte
 		buf   int
 	}{
-		{"wrong sequence", msg(family, 0, testSeq+1, testPID, nil), 4096},
-		{"wrong port", msg(family, 0, testSeq, testPID+1, nil), 4096},
-		{"truncated datagram", msg(family, 0, testSeq, testPID, make([]byte, 100)), 64},
+		{"wrong sequence", AppendMessage(nil, family, 0, testSeq+1, testPID, nil), 4096},
+		{"wrong port", AppendMessage(nil, family, 0, testSeq, testPID+1, nil), 4096},
+		{"truncated datagram", AppendMessage(nil, family, 0, testSeq, testPID, make([]byte, 100)), 64},
 		{"short header", []byte{1, 2, 3}, 4096},
-		{"length beyond datagram", msg(family, 0, testSeq, testPID, nil)[:12], 4096},
-		{"trailing bytes after the end", cat(msg(family, 0, testSeq, testPID, nil), msg(family, 0, testSeq, testPID, nil)), 4096},
-		{"overrun", msg(TypeOverrun, 0, testSeq, testPID, nil), 4096},
-		{"positive error code", msg(TypeError, 0, testSeq, testPID, errPayload(5)), 4096},
-		{"short error", msg(TypeError, 0, testSeq, testPID, []byte{1}), 4096},
+		{"length beyond datagram", AppendMessage(nil, family, 0, testSeq, testPID, nil)[:12], 4096},
+		{"trailing bytes after the end", cat(AppendMessage(nil, family, 0, testSeq, testPID, nil), AppendMessage(nil, family, 0, testSeq, testPID, nil)), 4096},
+		{"overrun", AppendMessage(nil, TypeOverrun, 0, testSeq, testPID, nil), 4096},
+		{"positive error code", AppendMessage(nil, TypeError, 0, testSeq, testPID, errPayload(5)), 4096},
+		{"short error", AppendMessage(nil, TypeError, 0, testSeq, testPID, []byte{1}), 4096},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,18 +115,18 @@ func TestReaderRejects(t *testing.T) {
 
 func TestExtendedAck(t *testing.T) {
 	// Uncapped: the whole request is echoed before the TLVs.
-	req := msg(family, FlagRequest|FlagAck, testSeq, 0, []byte{9, 1, 0, 0, 8, 0, 1, 0, 0, 0, 0, 0})
+	req := AppendMessage(nil, family, FlagRequest|FlagAck, testSeq, 0, []byte{9, 1, 0, 0, 8, 0, 1, 0, 0, 0, 0, 0})
 	p := errPayload(-int32(syscall.EINVAL))[:4]
 	p = append(p, req...)
 	text := "Attribute failed policy validation\x00"
 	p = binary.NativeEndian.AppendUint16(p, uint16(4+len(text)))
-	p = binary.NativeEndian.AppendUint16(p, errAttrMsg)
+	p = binary.NativeEndian.AppendUint16(p, ErrAttrMsg)
 	p = append(p, text...)
 	for len(p)%4 != 0 {
 		p = append(p, 0)
 	}
-	p = append(p, 8, 0, errAttrOffs, 0, 20, 0, 0, 0)
-	r := NewReader(datagrams(msg(TypeError, FlagAckTLVs, testSeq, testPID, p)), make([]byte, 4096), testSeq, testPID, true)
+	p = append(p, 8, 0, ErrAttrOffs, 0, 20, 0, 0, 0)
+	r := NewReader(datagrams(AppendMessage(nil, TypeError, FlagAckTLVs, testSeq, testPID, p)), make([]byte, 4096), testSeq, testPID, true)
 	_, err := readAll(r)
 	var ke *KernelError
 	if !errors.As(err, &ke) || ke.Errno != syscall.EINVAL || ke.Message != "Attribute failed policy validation" || ke.Offset != 20 {
@@ -170,11 +157,11 @@ func TestStartFinishRequest(t *testing.T) {
 // the input picks the datagram size. It must end, with a result or an
 // error, within a bounded number of calls, and never panic.
 func FuzzReader(f *testing.F) {
-	data := msg(family, FlagMulti, testSeq, testPID, []byte{1, 1, 0, 0, 8, 0, 1, 0, 1, 2, 3, 4})
-	f.Add(append([]byte{0}, cat(data, data, msg(TypeDone, FlagMulti, testSeq, testPID, []byte{0, 0, 0, 0}))...), false)
-	f.Add(append([]byte{byte(len(data))}, cat(data, data, msg(TypeDone, FlagMulti, testSeq, testPID, nil))...), false)
-	f.Add(append([]byte{0}, msg(TypeError, FlagAckTLVs|FlagCapped, testSeq, testPID, append(errPayload(-int32(syscall.EINVAL)), 8, 0, 1, 0, 'h', 'i', 0, 0))...), true)
-	f.Add(append([]byte{0}, msg(family, 0, testSeq, testPID, nil)...), true)
+	data := AppendMessage(nil, family, FlagMulti, testSeq, testPID, []byte{1, 1, 0, 0, 8, 0, 1, 0, 1, 2, 3, 4})
+	f.Add(append([]byte{0}, cat(data, data, AppendMessage(nil, TypeDone, FlagMulti, testSeq, testPID, []byte{0, 0, 0, 0}))...), false)
+	f.Add(append([]byte{byte(len(data))}, cat(data, data, AppendMessage(nil, TypeDone, FlagMulti, testSeq, testPID, nil))...), false)
+	f.Add(append([]byte{0}, AppendMessage(nil, TypeError, FlagAckTLVs|FlagCapped, testSeq, testPID, append(errPayload(-int32(syscall.EINVAL)), 8, 0, 1, 0, 'h', 'i', 0, 0))...), true)
+	f.Add(append([]byte{0}, AppendMessage(nil, family, 0, testSeq, testPID, nil)...), true)
 	f.Fuzz(func(t *testing.T, b []byte, ack bool) {
 		if len(b) == 0 {
 			return
