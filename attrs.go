@@ -76,11 +76,6 @@ func (w *attrWriter) be32(typ uint16, v uint32) {
 	w.b = binary.BigEndian.AppendUint32(w.b, v)
 }
 
-func (w *attrWriter) u64(typ uint16, v uint64) {
-	w.header(typ, 8)
-	w.b = binary.NativeEndian.AppendUint64(w.b, v)
-}
-
 // str writes a NUL-terminated string (NLA_NUL_STRING).
 func (w *attrWriter) str(typ uint16, s string) {
 	w.header(typ, len(s)+1)

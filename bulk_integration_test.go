@@ -15,7 +15,7 @@ import (
 	"github.com/ipvs-go/ipvs"
 )
 
-// TestScale creates 1000 services with 10 destinations each, reads them
+// TestKernelScale creates 1000 services with 10 destinations each, reads them
 // back (the dumps span many receive batches) and removes them.
 func TestKernelScale(t *testing.T) {
 	_, c := newClient(t)

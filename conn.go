@@ -210,6 +210,9 @@ func (cn *conn) fail(err error) error {
 	if cn.closed.Load() {
 		return errClosed
 	}
+	if errors.Is(err, nlmsg.ErrDumpInterrupted) {
+		return ErrDumpInterrupted
+	}
 	if cerr := cn.ctx.Err(); cerr != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, cerr)) {
 		return cerr
 	}

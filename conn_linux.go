@@ -31,9 +31,10 @@ func newClient(cfg *Config) (*Client, error) {
 		}
 		return newRawSocket(nc)
 	}
-	c := newClientWith(cfg, dial, family{})
+	c := newClientWith(cfg, dial, genlFamily{})
+	c.proc = nsProc{c: c, ns: ns}
 	if ns != nil {
-		c.ns, c.releaseNS = ns, ns.close
+		c.releaseNS = ns.close
 	}
 	cn, err := c.acquire()
 	if err != nil {

@@ -5,12 +5,16 @@ package ipvs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
@@ -173,5 +177,60 @@ func TestRawSocketAllocations(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("%v allocations per exchange on a real socket, want 0", n)
+	}
+}
+
+// TestInNetNSFailedReturn: when the thread that ran fn in the client's
+// namespace cannot return to its own, neither it nor the caller's thread
+// ever runs other Go code: fn ran on a thread other than the caller's,
+// and that thread ends with its goroutine (or, the main thread, is
+// wedged by the runtime).
+func TestInNetNSFailedReturn(t *testing.T) {
+	calls := 0
+	setns = func(fd, nstype int) error {
+		if calls++; calls == 2 {
+			return unix.EPERM
+		}
+		return nil // stays where it is: the test needs no privilege
+	}
+	t.Cleanup(func() { setns = unix.Setns })
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClientWith(&Config{}, nil, genlFamily{})
+	// No thread is in this namespace, so fn is run in it by entering it.
+	c.releaseNS = f.Close
+	p := nsProc{c: c, ns: &netNS{f: f}}
+	t.Cleanup(func() { _ = c.Close() })
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	caller := unix.Gettid()
+	ran := 0
+	err = p.inNetNS(func() error {
+		ran = unix.Gettid()
+		return nil
+	})
+	if err == nil || calls != 2 {
+		t.Fatalf("inNetNS = %v after %d setns calls, want the failed return's error", err, calls)
+	}
+	if ran == 0 || ran == caller {
+		t.Fatalf("fn ran on thread %d, the caller's is %d: the caller's thread must never move", ran, caller)
+	}
+	if ran == unix.Getpid() {
+		// The main thread is never ended: the runtime wedges it instead,
+		// which keeps it from Go code as well.
+		t.Logf("fn ran on the main thread, which the runtime wedges")
+		return
+	}
+	task := fmt.Sprintf("/proc/self/task/%d", ran)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(task); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d, which could not return to its namespace, still runs", ran)
+		}
 	}
 }

@@ -1,10 +1,16 @@
 package ipvs
 
 import (
-	"bytes"
-	"math"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
 	"net/netip"
+	"os"
 	"time"
+
+	"github.com/ipvs-go/ipvs/internal/procfs"
 )
 
 // Connection is one entry of the kernel's IPVS connection table: a
@@ -47,301 +53,6 @@ type Connection struct {
 	Synced bool
 }
 
-// connFormat is the layout of one of the two connection tables.
-type connFormat uint8
-
-const (
-	// connPlain is /proc/net/ip_vs_conn: ... State Expires [PEName PEData].
-	connPlain connFormat = iota
-	// connSync is /proc/net/ip_vs_conn_sync: ... State Origin Expires.
-	connSync
-)
-
-// Headers of the two tables, as ip_vs_conn.c prints them.
-const (
-	connHeader     = "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData"
-	connSyncHeader = "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Origin Expires"
-)
-
-// connField names the columns in parse errors, as the headers do.
-var connFields = [...]string{"Pro", "FromIP", "FPrt", "ToIP", "TPrt", "DestIP", "DPrt", "State", "Expires", "Origin", "PEName"}
-
-const (
-	fieldPro = iota
-	fieldFromIP
-	fieldFPrt
-	fieldToIP
-	fieldTPrt
-	fieldDestIP
-	fieldDPrt
-	fieldState
-	fieldExpires
-	fieldOrigin
-	fieldPEName
-)
-
-// connKeyEnd returns the length of the line's prefix that identifies the
-// entry in both tables: up to the end of DPrt. The two tables print it
-// with the same format, so it matches byte for byte.
-func connKeyEnd(line []byte) int {
-	i := 0
-	for f := 0; f < 7; f++ {
-		for i < len(line) && line[i] == ' ' {
-			i++
-		}
-		for i < len(line) && line[i] != ' ' {
-			i++
-		}
-	}
-	return i
-}
-
-// parseConnLine parses one line of a table of format f (without its
-// newline) into c. Strings it stores in c are copies; the line may be
-// reused. The error names the column and quotes its value.
-func parseConnLine(line []byte, f connFormat, c *Connection) error {
-	*c = Connection{}
-	p := fieldScanner{line: line}
-	b, err := p.next(fieldPro)
-	if err != nil {
-		return err
-	}
-	if c.Protocol, err = parseConnProtocol(b); err != nil {
-		return err
-	}
-	if c.Client, err = p.addrPort(fieldFromIP); err != nil {
-		return err
-	}
-	if c.Virtual, err = p.addrPort(fieldToIP); err != nil {
-		return err
-	}
-	if c.Client.Addr().Is4() != c.Virtual.Addr().Is4() {
-		return fieldError(fieldToIP, line, "is not of FromIP's family")
-	}
-	if c.Destination, err = p.addrPort(fieldDestIP); err != nil {
-		return err
-	}
-	if b, err = p.next(fieldState); err != nil {
-		return err
-	}
-	c.State = connState(b)
-	if f == connSync {
-		if b, err = p.next(fieldOrigin); err != nil {
-			return err
-		}
-		switch string(b) {
-		case "SYNC":
-			c.Synced = true
-		case "LOCAL":
-		default:
-			return fieldError(fieldOrigin, b, "is neither LOCAL nor SYNC")
-		}
-	}
-	if b, err = p.next(fieldExpires); err != nil {
-		return err
-	}
-	if c.Expires, err = parseExpires(b); err != nil {
-		return err
-	}
-	if f == connSync || p.i == len(line) {
-		if p.i != len(line) {
-			return fieldError(fieldExpires, line[p.i:], "is followed by more")
-		}
-		return nil
-	}
-	// The kernel appends " NAME DATA", where DATA is everything to the
-	// end of the line (show_pe_data copies it as it is).
-	rest := line[p.i:]
-	if len(rest) < 3 || rest[0] != ' ' {
-		return fieldError(fieldPEName, rest, "is not \" NAME DATA\"")
-	}
-	rest = rest[1:]
-	sp := bytes.IndexByte(rest, ' ')
-	if sp <= 0 {
-		return fieldError(fieldPEName, rest, "is not \"NAME DATA\"")
-	}
-	c.PersistenceEngine = peName(rest[:sp])
-	c.PEData = string(rest[sp+1:])
-	return nil
-}
-
-// fieldScanner splits a line into space-separated columns.
-type fieldScanner struct {
-	line []byte
-	i    int
-}
-
-// next returns the next column, which is field.
-func (p *fieldScanner) next(field int) ([]byte, error) {
-	for p.i < len(p.line) && p.line[p.i] == ' ' {
-		p.i++
-	}
-	start := p.i
-	for p.i < len(p.line) && p.line[p.i] != ' ' {
-		p.i++
-	}
-	if start == p.i {
-		return nil, fieldError(field, nil, "is missing")
-	}
-	return p.line[start:p.i], nil
-}
-
-// addrPort reads an address column (field) and the port column after it.
-func (p *fieldScanner) addrPort(field int) (netip.AddrPort, error) {
-	b, err := p.next(field)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	addr, ok := parseConnAddr(b)
-	if !ok {
-		return netip.AddrPort{}, fieldError(field, b, "is neither 8 hex digits nor a full IPv6 address")
-	}
-	if b, err = p.next(field + 1); err != nil {
-		return netip.AddrPort{}, err
-	}
-	port, ok := parseHex(b, 4)
-	if !ok {
-		return netip.AddrPort{}, fieldError(field+1, b, "is not 4 hex digits")
-	}
-	return netip.AddrPortFrom(addr, uint16(port)), nil
-}
-
-// parseConnAddr parses an IPv4 address printed as %08X, or an IPv6 one
-// printed as %pI6: eight colon-separated groups of four hex digits.
-func parseConnAddr(b []byte) (netip.Addr, bool) {
-	switch len(b) {
-	case 8:
-		v, ok := parseHex(b, 8)
-		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), ok
-	case 39:
-		var a [16]byte
-		for g := 0; g < 8; g++ {
-			if g < 7 && b[g*5+4] != ':' {
-				return netip.Addr{}, false
-			}
-			v, ok := parseHex(b[g*5:g*5+4], 4)
-			if !ok {
-				return netip.Addr{}, false
-			}
-			a[2*g], a[2*g+1] = byte(v>>8), byte(v)
-		}
-		return netip.AddrFrom16(a), true
-	}
-	return netip.Addr{}, false
-}
-
-// parseHex parses exactly n hex digits, of either case.
-func parseHex(b []byte, n int) (uint32, bool) {
-	if len(b) != n {
-		return 0, false
-	}
-	var v uint32
-	for _, ch := range b {
-		switch {
-		case '0' <= ch && ch <= '9':
-			ch -= '0'
-		case 'a' <= ch && ch <= 'f':
-			ch -= 'a' - 10
-		case 'A' <= ch && ch <= 'F':
-			ch -= 'A' - 10
-		default:
-			return 0, false
-		}
-		v = v<<4 | uint32(ch)
-	}
-	return v, true
-}
-
-// connProtocols are ip_vs_proto_name's names; others print as IP_<n>.
-var connProtocols = map[string]Protocol{
-	"IP": 0, "ICMP": 1, "IPIP": 4, "TCP": ProtocolTCP, "UDP": ProtocolUDP,
-	"GRE": 47, "ICMPv6": 58, "SCTP": ProtocolSCTP,
-}
-
-func parseConnProtocol(b []byte) (Protocol, error) {
-	if p, ok := connProtocols[string(b)]; ok {
-		return p, nil
-	}
-	if n, ok := bytes.CutPrefix(b, []byte("IP_")); ok {
-		if v, ok := parseDecimal(n); ok && v <= 255 {
-			return Protocol(v), nil
-		}
-	}
-	return 0, fieldError(fieldPro, b, "is not a protocol name")
-}
-
-// connStates interns the kernel's state names (of TCP, UDP, SCTP and
-// the stateless protocols), so that a line costs no allocation for them.
-var connStates = func() map[string]string {
-	m := map[string]string{}
-	for _, s := range []string{
-		"NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE",
-		"CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK", "UDP", "ERR!", "INIT1", "INIT",
-		"COOKIE_SENT", "COOKIE_REPLIED", "COOKIE_WAIT", "COOKIE_ECHOED", "SHUTDOWN_SENT",
-		"SHUTDOWN_RECEIVED", "SHUTDOWN_ACK_SENT", "REJECTED", "CLOSED", "ASSURED",
-	} {
-		m[s] = s
-	}
-	return m
-}()
-
-func connState(b []byte) string {
-	if s, ok := connStates[string(b)]; ok {
-		return s
-	}
-	return string(b)
-}
-
-// peName interns "sip", the one engine the kernel has.
-func peName(b []byte) string {
-	if string(b) == "sip" {
-		return "sip"
-	}
-	return string(b)
-}
-
-// maxExpires is the largest count of seconds a time.Duration holds.
-const maxExpires = uint64(1<<63-1) / uint64(time.Second)
-
-// parseExpires parses the %7lu seconds column. The kernel prints
-// (expires - jiffies) / HZ as unsigned, so an entry whose timer is due
-// but has not run yet wraps around to a huge number: that reads as 0.
-func parseExpires(b []byte) (time.Duration, error) {
-	v, ok := parseDecimal(b)
-	if !ok {
-		return 0, fieldError(fieldExpires, b, "is not a number of seconds")
-	}
-	if v > maxExpires {
-		return 0, nil
-	}
-	return time.Duration(v) * time.Second, nil
-}
-
-// parseDecimal parses an unsigned decimal number of at most 64 bits,
-// without the allocation strconv's error would cost.
-func parseDecimal(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var v uint64
-	for _, ch := range b {
-		d := uint64(ch - '0')
-		if d > 9 || v > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
-}
-
-// fieldError names a column of the table and quotes its value.
-func fieldError(field int, value []byte, reason string) error {
-	if value == nil {
-		return invalidf("column "+connFields[field], "%s", reason)
-	}
-	return invalidf("column "+connFields[field], "%q %s", value, reason)
-}
-
 // ConnectionFilter selects entries of the connection table; its zero
 // value selects all.
 type ConnectionFilter struct {
@@ -362,4 +73,151 @@ type ConnectionFilter struct {
 	// Destination, if valid, selects the entries forwarded to that real
 	// server; its Port, unless 0, must match too.
 	Destination netip.AddrPort
+}
+
+// Connections returns an iterator over the entries of the namespace's
+// IPVS connection table that f selects, parsed as they are read, so that
+// memory stays flat whatever the table's size. An error ends the
+// iteration. ctx is checked between chunks of lines; a read(2) under way
+// is not interrupted, but each is short (see below).
+//
+// The kernel has no netlink command for this table: it is the procfs
+// files /proc/net/ip_vs_conn (which has the persistence engine data) and
+// /proc/net/ip_vs_conn_sync (which has the origin), both read here, side
+// by side, opened in the client's namespace. What that costs: the kernel
+// keeps one hash table for the connections of every namespace, and each
+// read(2) returns at most a page of text (4 KiB: about 50 IPv4 entries,
+// 25 IPv6) after walking the table, under RCU, from its first bucket to
+// the position reached, counting other namespaces' entries on the way.
+// Reading n entries thus costs the kernel time in O(N·n/50), N the
+// entries of all namespaces, twice over (once per file), and then the
+// text is printed and parsed. As with any dump, entries that come or go
+// during the read may be missed or seen twice. For counts per
+// destination, the netlink counters (Destination.ActiveConnections,
+// InactiveConnections, PersistentConnections) cost far less.
+func (c *Client) Connections(ctx context.Context, f ConnectionFilter) iter.Seq2[Connection, error] {
+	return func(yield func(Connection, error) bool) {
+		m, err := c.connMatcher(ctx, f)
+		if err != nil {
+			yield(Connection{}, err)
+			return
+		}
+		plain, sync, err := c.openConnTables()
+		if err != nil {
+			yield(Connection{}, err)
+			return
+		}
+		defer plain.Close()
+		defer sync.Close()
+		for pc, err := range procfs.Scan(ctx, plain, sync) {
+			if err != nil {
+				yield(Connection{}, &Error{Op: opConnections, Err: err})
+				return
+			}
+			conn := Connection{Protocol: Protocol(pc.Protocol), Client: pc.Client, Virtual: pc.Virtual, Destination: pc.Destination,
+				State: pc.State, Expires: pc.Expires, PersistenceEngine: pc.PEName, PEData: pc.PEData, Synced: pc.Synced}
+			if m.match(&conn) && !yield(conn, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ConnectionStates returns how many entries of the connection table f
+// selects are in each state, by the kernel's state names (see
+// Connection.State). It reads the whole table, as Connections does.
+func (c *Client) ConnectionStates(ctx context.Context, f ConnectionFilter) (map[string]int, error) {
+	states := map[string]int{}
+	for conn, err := range c.Connections(ctx, f) {
+		if err != nil {
+			return nil, err
+		}
+		states[conn.State]++
+	}
+	return states, nil
+}
+
+// openConnTables opens both tables in the client's namespace; the open
+// files stay bound to it, whichever thread reads them.
+func (c *Client) openConnTables() (plain, sync io.ReadCloser, err error) {
+	if c.proc == nil {
+		return nil, nil, &Error{Op: opConnections, Err: errNoProc}
+	}
+	plain, sync, err = c.proc.OpenConns()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
+		}
+		return nil, nil, &Error{Op: opConnections, Err: err}
+	}
+	return plain, sync, nil
+}
+
+// connMatcher reads what f needs from the kernel: a fwmark service's
+// destinations.
+func (c *Client) connMatcher(ctx context.Context, f ConnectionFilter) (*connMatcher, error) {
+	// The table's IPv4 addresses are plain ones: unmap the filter's.
+	f.Destination = netip.AddrPortFrom(f.Destination.Addr().Unmap(), f.Destination.Port())
+	f.Service.Address = f.Service.Address.Unmap()
+	m := &connMatcher{f: f}
+	svc := f.Service
+	if svc.FWMark == 0 {
+		return m, nil
+	}
+	dests, err := c.Destinations(ctx, svc)
+	if err != nil {
+		return nil, err
+	}
+	m.dests = make(map[netip.AddrPort]bool, len(dests))
+	for _, d := range dests {
+		m.dests[netip.AddrPortFrom(d.Address, d.Port)] = true
+	}
+	m.template = fwmarkTemplateAddr(svc)
+	return m, nil
+}
+
+// connMatcher is a ConnectionFilter made ready to match.
+type connMatcher struct {
+	f ConnectionFilter
+	// dests are a fwmark service's destinations; template is the address
+	// that holds the mark in its persistence templates.
+	dests    map[netip.AddrPort]bool
+	template netip.Addr
+}
+
+// fwmarkTemplateAddr is the virtual address of a fwmark service's
+// persistence templates: ip_vs_sched_persist puts the mark, in network
+// order, in the first four bytes of the address.
+func fwmarkTemplateAddr(svc Service) netip.Addr {
+	m := svc.FWMark
+	b := [4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}
+	if svc.Family == FamilyIPv6 {
+		var a [16]byte
+		copy(a[:], b[:])
+		return netip.AddrFrom16(a)
+	}
+	return netip.AddrFrom4(b)
+}
+
+// match reports whether the filter selects c.
+func (m *connMatcher) match(c *Connection) bool {
+	if d := m.f.Destination; d.IsValid() {
+		if c.Destination.Addr() != d.Addr() || d.Port() != 0 && c.Destination.Port() != d.Port() {
+			return false
+		}
+	}
+	svc := &m.f.Service
+	if svc.FWMark != 0 {
+		if c.Protocol == 0 && c.Virtual.Addr() == m.template {
+			return true
+		}
+		return m.dests[c.Destination] || m.dests[netip.AddrPortFrom(c.Destination.Addr(), 0)]
+	}
+	if svc.Protocol != 0 && c.Protocol != svc.Protocol {
+		return false
+	}
+	if svc.Address.IsValid() && c.Virtual.Addr() != svc.Address {
+		return false
+	}
+	return svc.Port == 0 || c.Virtual.Port() == svc.Port
 }

@@ -56,7 +56,7 @@ func TestKernelDaemons(t *testing.T) {
 	wantErr(t, err, os.ErrNotExist, unix.ENODEV)
 }
 
-// TestStopDaemonRace stops daemons right after starting them, which makes
+// TestKernelStopDaemonRace stops daemons right after starting them, which makes
 // the kernel drop the ACK of DEL_DAEMON much of the time; StopDaemon must
 // still report success, and the daemon must be gone.
 func TestKernelStopDaemonRace(t *testing.T) {

@@ -99,7 +99,7 @@ func sortDests(d []ipvs.Destination) {
 	}
 }
 
-// TestForwardLocalAndBypass pins what the kernel does with the two
+// TestKernelForwardLocalAndBypass pins what the kernel does with the two
 // forwarding methods ipvsadm can not ask for.
 func TestKernelForwardLocalAndBypass(t *testing.T) {
 	_, c := newClient(t)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"syscall"
-
-	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // Error is the error of a Client operation: the kernel's, a refusal to
@@ -100,7 +98,7 @@ var ErrNoIPVS = errors.New("the kernel has no IPVS generic netlink family (is th
 // NLM_F_DUMP_INTR: the table changed while it was read, and the result
 // may have skipped or repeated entries; read it again. (IPVS has never
 // been seen to set the mark: it does not check its dumps' consistency.)
-var ErrDumpInterrupted = nlmsg.ErrDumpInterrupted
+var ErrDumpInterrupted = errors.New("dump interrupted by a concurrent change (NLM_F_DUMP_INTR); read it again")
 
 // errnoMeaning spells an errno as it reads for op, after libipvs's
 // ipvs_strerror table, so that "not found" says what was not found; ""
@@ -153,7 +151,8 @@ func errnoMeaning(op string, errno syscall.Errno) string {
 	return ""
 }
 
-// Operation names, used in errors and in errnoMeaning.
+// Operation names, the one table of them: used in errors and in
+// errnoMeaning.
 const (
 	opInfo           = "get info"
 	opTimeouts       = "get timeouts"
@@ -176,4 +175,11 @@ const (
 	opLookupFamily   = "look up"
 	opApply          = "apply batch"
 	opVirtualServers = "list virtual servers"
+	opConnections    = "list connections"
+	opSysctls        = "get sysctls"
+	opSetSysctls     = "set sysctl"
 )
+
+// errNoProc is the error of a procfs method of a client that has no
+// procfs behind it, such as one over genltest.
+var errNoProc = fmt.Errorf("this client reads no procfs: %w", errors.ErrUnsupported)

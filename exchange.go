@@ -101,7 +101,7 @@ func call[O operand](ctx context.Context, c *Client, r request, o O, each func(p
 
 // roundTrip encodes the request about o into the socket's buffer and
 // exchanges it, returning how many reply messages it passed to each.
-func roundTrip[O operand](ctx context.Context, cn *conn, fam family, r request, o O, each func(p []byte) error) (got int, err error) {
+func roundTrip[O interface{ encode(b []byte) []byte }](ctx context.Context, cn *conn, fam genlFamily, r request, o O, each func(p []byte) error) (got int, err error) {
 	seq := cn.next()
 	var off int
 	cn.req, off = nlmsg.StartRequest(cn.req[:0], fam.id, r.flags, seq, r.cmd, fam.version)
@@ -161,20 +161,20 @@ func dump[T any, O operand](ctx context.Context, c *Client, r request, o O, deco
 	}
 }
 
-// MaxCollected is the most objects a method that returns a whole dump
-// as a slice (Services, Destinations, VirtualServers, Daemons) gathers:
-// a reply stream longer than that fails with ErrTooLarge, so that a peer
+// collectLimit is the most objects a method that returns a whole dump as
+// a slice (Services, Destinations, VirtualServers, Daemons) gathers: a
+// reply stream longer than that fails with errTooLarge, so that a peer
 // that never ends a dump can not grow memory without bound. It is far
 // above any table IPVS is used with; the iterators (AllServices, ...)
 // have no such limit, since they hold one object at a time.
-const MaxCollected = 1 << 22
+const collectLimit = 1 << 22
 
-// maxCollected is MaxCollected, lowered by tests.
-var maxCollected = MaxCollected
+// maxCollected is collectLimit, lowered by tests.
+var maxCollected = collectLimit
 
-// ErrTooLarge is the error of a dump collected into a slice that went on
-// past MaxCollected objects.
-var ErrTooLarge = errors.New("the dump holds more than MaxCollected objects")
+// errTooLarge is the error of a dump collected into a slice that went on
+// past collectLimit objects.
+var errTooLarge = fmt.Errorf("the dump holds more than %d objects: read it with an iterator (AllServices, AllDestinations, AllVirtualServers)", collectLimit)
 
 // collect gathers a dump into a slice; an empty dump is an empty slice.
 func collect[T any](op string, seq iter.Seq2[T, error]) ([]T, error) {
@@ -184,7 +184,7 @@ func collect[T any](op string, seq iter.Seq2[T, error]) ([]T, error) {
 			return nil, err
 		}
 		if len(out) == maxCollected {
-			return nil, &Error{Op: op, Err: ErrTooLarge}
+			return nil, &Error{Op: op, Err: errTooLarge}
 		}
 		out = append(out, v)
 	}

@@ -69,7 +69,7 @@ func endlessClient(t *testing.T) (*Client, *endlessSocket) {
 			return first, nil
 		}
 		return &endlessSocket{}, nil
-	}, family{id: testFamilyID, version: ipvsh.GenlVersion})
+	}, genlFamily{id: testFamilyID, version: ipvsh.GenlVersion})
 	t.Cleanup(func() { _ = c.Close() })
 	return c, first
 }
@@ -110,8 +110,8 @@ func TestEndlessDumpBoundedByLimit(t *testing.T) {
 	maxCollected = 5000
 	c, s := endlessClient(t)
 	_, err := c.Services(context.Background())
-	if !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Services: %v, want ErrTooLarge", err)
+	if !errors.Is(err, errTooLarge) {
+		t.Fatalf("Services: %v, want errTooLarge", err)
 	}
 	if r := s.reads.Load(); r > 5002 {
 		t.Errorf("read %d datagrams for a limit of 5000 objects", r)
@@ -213,7 +213,7 @@ func TestCloseWaitsForDial(t *testing.T) {
 			t.Error("dialled with a released namespace handle")
 		}
 		return k.Dial()
-	}, family{id: testFamilyID, version: ipvsh.GenlVersion})
+	}, genlFamily{id: testFamilyID, version: ipvsh.GenlVersion})
 	c.releaseNS = func() error { nsOpen.Store(false); return nil }
 	errc := make(chan error, 1)
 	go func() { errc <- c.Flush(context.Background()) }()
@@ -289,9 +289,6 @@ func TestErrorSentinels(t *testing.T) {
 	_ = c.Close()
 	if err := c.Flush(context.Background()); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("closed client: %v, want net.ErrClosed", err)
-	}
-	if ErrDumpInterrupted != nlmsg.ErrDumpInterrupted {
-		t.Error("ErrDumpInterrupted is not the reader's error")
 	}
 	if _, err := New(&Config{ReplyTimeout: -1}); !errors.Is(err, os.ErrInvalid) {
 		t.Errorf("negative reply timeout: %v", err)

@@ -165,10 +165,10 @@ func FuzzDecodeTimeouts(f *testing.F) {
 			return
 		}
 		fuzzRoundTrip(t, "reply", to, kernelTimeouts(to), decodeTimeoutsMessage)
-		if to.validate() != nil {
+		if timeoutsOp(to).validate() != nil {
 			return
 		}
-		fuzzRoundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, func(w *attrWriter) { w.b = to.encode(w.b) }), decodeTimeoutsMessage)
+		fuzzRoundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, func(w *attrWriter) { w.b = timeoutsOp(to).encode(w.b) }), decodeTimeoutsMessage)
 	})
 }
 

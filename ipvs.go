@@ -66,6 +66,19 @@
 // command, reads included, and nothing more. Configuration is per network
 // namespace: see Config to work in another one than the caller's, which
 // also needs CAP_SYS_ADMIN.
+//
+// # Beyond this package
+//
+//   - Package github.com/ipvs-go/ipvs/reconcile converges a namespace's
+//     table to a desired one, in one read and one batch, draining the
+//     destinations that are no longer wanted.
+//   - Package github.com/ipvs-go/ipvs/ipvstest tests code that uses this
+//     one: an in-memory IPVS behind a real Client, and a Client of the
+//     kernel in a fresh network namespace.
+//   - github.com/ipvs-go/ipvs/cmd/ipvsctl is ipvsadm's command line on this
+//     package, with a restore that is a diff, JSON and YAML.
+//   - github.com/ipvs-go/ipvs/exporter is a Prometheus collector and the
+//     ipvs_exporter server.
 package ipvs
 
 import (
@@ -145,10 +158,10 @@ var pagedBufferSize = min(os.Getpagesize(), 8<<10)
 type Client struct {
 	family       atomic.Uint32 // the family's ID and version; see currentFamily
 	dial         func() (seam.Socket, error)
+	proc         seam.Proc // nil for a client without procfs
 	replyTimeout time.Duration
 	bufSize      [numPools]int // of each pool's receive buffers
-	ns           *netNS        // the namespace to work in; nil when procfs could not tell
-	releaseNS    func() error  // releases ns
+	releaseNS    func() error  // releases the namespace the client holds, if any
 	closed       atomic.Bool
 
 	mu    sync.Mutex
@@ -178,7 +191,7 @@ func New(cfg *Config) (*Client, error) {
 }
 
 // newClientWith assembles a Client over dial, with the defaults of cfg.
-func newClientWith(cfg *Config, dial func() (seam.Socket, error), f family) *Client {
+func newClientWith(cfg *Config, dial func() (seam.Socket, error), f genlFamily) *Client {
 	c := &Client{dial: dial, replyTimeout: cfg.ReplyTimeout, live: map[*conn]struct{}{}, releaseNS: func() error { return nil }}
 	if c.replyTimeout == 0 {
 		c.replyTimeout = DefaultReplyTimeout
@@ -193,8 +206,10 @@ func newClientWith(cfg *Config, dial func() (seam.Socket, error), f family) *Cli
 }
 
 func init() {
-	seam.NewClient = func(dial func() (seam.Socket, error), id uint16, version uint8) (any, error) {
-		return newClientWith(&Config{}, dial, family{id: id, version: version}), nil
+	seam.NewClient = func(dial func() (seam.Socket, error), proc seam.Proc, id uint16, version uint8) (any, error) {
+		c := newClientWith(&Config{}, dial, genlFamily{id: id, version: version})
+		c.proc = proc
+		return c, nil
 	}
 }
 
@@ -280,15 +295,14 @@ func (c *Client) release(cn *conn) {
 	_ = cn.sock.Close()
 }
 
-// holdNetNS returns the client's namespace (nil when procfs could not
-// tell the caller's) and keeps Close from releasing it until done is
-// called.
-func (c *Client) holdNetNS() (ns *netNS, done func(), err error) {
+// use keeps Close from releasing the client's namespace until done is
+// called, or fails if the client is closed.
+func (c *Client) use() (done func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {
-		return nil, nil, errClosed
+		return nil, errClosed
 	}
 	c.users.Add(1)
-	return c.ns, c.users.Done, nil
+	return c.users.Done, nil
 }

@@ -36,7 +36,7 @@ func newFakeKernel(t testing.TB, h func(*fakekernel.Request) fakekernel.Answer) 
 // ends.
 func testClient(t testing.TB, k *fakekernel.Kernel) *Client {
 	id, _ := k.Family()
-	c := newClientWith(&Config{ReplyTimeout: 5 * time.Second}, k.Dial, family{id: id, version: ipvsh.GenlVersion})
+	c := newClientWith(&Config{ReplyTimeout: 5 * time.Second}, k.Dial, genlFamily{id: id, version: ipvsh.GenlVersion})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

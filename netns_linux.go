@@ -5,11 +5,14 @@ package ipvs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/ipvs-go/ipvs/internal/procfs"
 )
 
 // netNS is the network namespace a Client works in, held open for the
@@ -101,19 +104,20 @@ var setns = unix.Setns
 // so that what fn opens under /proc/thread-self/net or /proc/sys/net
 // belongs to that namespace (procfs resolves both by the opening thread's
 // namespace, and an open file keeps it). A caller whose thread is there
-// already runs fn itself, locked, without entering anything.
-func (c *Client) inNetNS(fn func() error) error {
-	ns, done, err := c.holdNetNS()
+// already (or any, if ns is nil) runs fn itself, locked, without entering
+// anything.
+func (p nsProc) inNetNS(fn func() error) error {
+	done, err := p.c.use()
 	if err != nil {
 		return err
 	}
 	defer done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if ns == nil || ns.here() {
+	if p.ns == nil || p.ns.here() {
 		return fn()
 	}
-	return ns.run(fn)
+	return p.ns.run(fn)
 }
 
 // run runs fn on a thread of its own, moved into the namespace and back.
@@ -146,6 +150,44 @@ func (ns *netNS) run(fn func() error) error {
 		ch <- ferr
 	}()
 	return <-ch
+}
+
+// nsProc is the procfs of a client's namespace: each file is opened from
+// a thread there, since procfs resolves /proc/thread-self/net and
+// /proc/sys/net by the opening thread's namespace, and an open file keeps
+// it, whichever thread reads it.
+type nsProc struct {
+	c  *Client
+	ns *netNS // nil when procfs could not tell the caller's
+}
+
+func (p nsProc) OpenConns() (plain, sync io.ReadCloser, err error) {
+	err = p.inNetNS(func() error {
+		f, err := os.Open("/proc/thread-self/net/ip_vs_conn")
+		if err != nil {
+			return err
+		}
+		g, err := os.Open("/proc/thread-self/net/ip_vs_conn_sync")
+		if err != nil {
+			_ = f.Close()
+			return err
+		}
+		plain, sync = f, g
+		return nil
+	})
+	return plain, sync, err
+}
+
+func (p nsProc) Sysctls() (m map[string]string, err error) {
+	err = p.inNetNS(func() error {
+		m, err = procfs.ReadSysctls(procfs.SysctlDir)
+		return err
+	})
+	return m, err
+}
+
+func (p nsProc) SetSysctl(name, text string) error {
+	return p.inNetNS(func() error { return procfs.WriteSysctl(procfs.SysctlDir, name, text) })
 }
 
 // setnsError says which capability a refused setns lacked.

@@ -265,7 +265,9 @@ func (s serviceSpec) encode(b []byte) []byte {
 }
 
 // Services returns every service of the namespace, with its stats. An
-// empty table is an empty slice.
+// empty table is an empty slice. A table of more than 4,194,304 services
+// (so that a peer that never ends a dump can not grow memory without
+// bound) is an error: AllServices reads any.
 func (c *Client) Services(ctx context.Context) ([]Service, error) {
 	return collect(opServices, c.AllServices(ctx))
 }

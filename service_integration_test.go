@@ -159,7 +159,7 @@ func TestKernelPersistenceEngine(t *testing.T) {
 	wantErr(t, c.CreateService(ctx, bad), os.ErrNotExist, unix.ENOENT)
 }
 
-// TestFlags sets each flag, then changes one with a mask and checks that
+// TestKernelFlags sets each flag, then changes one with a mask and checks that
 // the others stay.
 func TestKernelFlags(t *testing.T) {
 	_, c := newClient(t)

@@ -1,8 +1,11 @@
 package ipvs
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -334,4 +337,68 @@ func (ch *SysctlChanges) writes() ([]sysctlWrite, error) {
 		out = append(out, sysctlWrite{name, text})
 	}
 	return out, nil
+}
+
+// Sysctls reads the IPVS sysctls of the client's network namespace (not
+// the caller's: procfs resolves /proc/sys/net by the opening thread's
+// namespace, so they are read from a thread in the client's).
+func (c *Client) Sysctls(ctx context.Context) (Sysctls, error) {
+	if err := ctx.Err(); err != nil {
+		return Sysctls{}, &Error{Op: opSysctls, Err: err}
+	}
+	if c.proc == nil {
+		return Sysctls{}, &Error{Op: opSysctls, Err: errNoProc}
+	}
+	texts, err := c.proc.Sysctls()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
+		}
+		return Sysctls{}, &Error{Op: opSysctls, Err: err}
+	}
+	var s Sysctls
+	for i := range sysctlEntries {
+		e := &sysctlEntries[i]
+		text, ok := texts[e.name]
+		if !ok {
+			s.Absent = append(s.Absent, e.name)
+			continue
+		}
+		delete(texts, e.name)
+		if err := e.decode(&s, text); err != nil {
+			return Sysctls{}, &Error{Op: opSysctls, Err: err}
+		}
+	}
+	if len(texts) > 0 {
+		s.Other = texts
+	}
+	return s, nil
+}
+
+// SetSysctls writes the entries ch gives, in the client's network
+// namespace, after checking every value: a value out of the range the
+// kernel accepts is refused before anything is written, with an
+// *InvalidError that names the entry and the value. The entries are then
+// written one by one, in the order of SysctlChanges' fields, then Other's
+// by name; an entry the kernel lacks or refuses does not stop the others,
+// and the error joins each failure (an absent one matches
+// os.ErrNotExist). Writing needs CAP_NET_ADMIN over the namespace.
+func (c *Client) SetSysctls(ctx context.Context, ch SysctlChanges) error {
+	writes, err := ch.writes()
+	if err != nil {
+		return &Error{Op: opSetSysctls, Err: err}
+	}
+	if c.proc == nil {
+		return &Error{Op: opSetSysctls, Err: errNoProc}
+	}
+	var errs []error
+	for _, w := range writes {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, &Error{Op: opSetSysctls, Err: err})...)
+		}
+		if err := c.proc.SetSysctl(w.name, w.text); err != nil {
+			errs = append(errs, &Error{Op: opSetSysctls, Object: fmt.Sprintf("%s to %q", w.name, w.text), Err: err})
+		}
+	}
+	return errors.Join(errs...)
 }

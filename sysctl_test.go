@@ -1,10 +1,7 @@
 package ipvs
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"log"
 	"math"
 	"os"
 	"reflect"
@@ -126,27 +123,6 @@ func TestSysctlRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("round trip\n%+v, got\n%+v", in, out)
 	}
-}
-
-// Before removing UDP destinations at once, make sure their entries go
-// with them; tell which settings this kernel lacks.
-func ExampleClient_SetSysctls() {
-	c, err := New(nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	s, err := c.Sysctls(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if !s.ExpireNodestConn {
-		if err := c.SetSysctls(ctx, SysctlChanges{ExpireNodestConn: new(true)}); err != nil {
-			log.Fatal(err)
-		}
-	}
-	fmt.Println("conn_reuse_mode", s.ConnReuseMode, "; absent:", s.Absent)
 }
 
 // FuzzSysctlDecode parses arbitrary text as each entry's, seeded from what

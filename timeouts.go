@@ -43,9 +43,15 @@ func (t *Timeouts) fields() [3]timeoutField {
 	}
 }
 
-// validate checks timeouts to be set: Timeouts is the operand of
-// SetTimeouts.
-func (t Timeouts) validate() error {
+// timeoutsOp is the operand of SetTimeouts: timeouts to be set, which
+// name nothing, since they are the namespace's.
+type timeoutsOp Timeouts
+
+func (o timeoutsOp) String() string { return "" }
+
+// validate checks timeouts to be set.
+func (o timeoutsOp) validate() error {
+	t := Timeouts(o)
 	for _, f := range t.fields() {
 		if err := checkSeconds(f.name, *f.d, MaxTimeout); err != nil {
 			return err
@@ -56,7 +62,8 @@ func (t Timeouts) validate() error {
 
 // encode writes the SET_CONFIG attributes; zero fields are left out,
 // which the kernel treats as unchanged.
-func (t Timeouts) encode(b []byte) []byte {
+func (o timeoutsOp) encode(b []byte) []byte {
+	t := Timeouts(o)
 	w := attrWriter{b: b}
 	for _, f := range t.fields() {
 		if *f.d != 0 {
@@ -65,9 +72,6 @@ func (t Timeouts) encode(b []byte) []byte {
 	}
 	return w.b
 }
-
-// String names nothing: timeouts are the namespace's.
-func (t Timeouts) String() string { return "" }
 
 // decodeTimeoutsReply decodes the attributes of the SET_CONFIG reply to
 // GET_CONFIG.
@@ -94,5 +98,5 @@ func (c *Client) Timeouts(ctx context.Context) (Timeouts, error) {
 // are left unchanged. Each must be a whole number of seconds, at most
 // MaxTimeout.
 func (c *Client) SetTimeouts(ctx context.Context, t Timeouts) error {
-	return call(ctx, c, reqSetTimeouts, t, nil)
+	return call(ctx, c, reqSetTimeouts, timeoutsOp(t), nil)
 }

@@ -121,7 +121,7 @@ func (c *Client) dumpDestinations(ctx context.Context, vs []VirtualServer) error
 				f := fetched{i: i}
 				f.err = call(ctx, c, reqDestinations, serviceRef(vs[i].Service), func(p []byte) error {
 					if len(f.msgs) == maxCollected {
-						return ErrTooLarge
+						return errTooLarge
 					}
 					m := bytes.take(len(p))
 					copy(m, p)

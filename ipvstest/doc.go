@@ -45,9 +45,15 @@
 //   - the Generic Netlink controller, which resolves "IPVS" to the
 //     family's ID (Fake.Reload gives it a new one, as reloading ip_vs does).
 //
+// The client's procfs methods (Connections, ConnectionStates, Sysctls,
+// SetSysctls) read and write the model's procfs, printed as the kernel
+// prints it, never the host's: a fresh namespace's sysctls (Fake.SetSysctl
+// changes them) and a connection table that Fake.SetConnectionTable sets.
+//
 // A test reads the model's table directly (Fake.VirtualServers, Timeouts,
 // Daemons), sets what traffic would set (Fake.SetConnections,
-// SetServiceStats, SetDestinationStats), and injects faults with
+// SetServiceStats, SetDestinationStats, SetConnectionTable), and injects
+// faults with
 // Fake.Inject: an errno for chosen requests, a lost or delayed answer,
 // a dump marked interrupted, or one that skips or repeats objects as the
 // kernel's do while other programs change their tables.
@@ -91,6 +97,12 @@
 //     only when a Fault asks it to.
 //   - The controller knows two families, nlctrl and IPVS, and answers
 //     only CTRL_CMD_GETFAMILY requests (not dumps).
+//   - The sysctls are Linux 7.2's defaults (less those an older
+//     SetKernelVersion lacks), with sync_qlen_max and est_cpulist as a
+//     VM of 1 GiB and two CPUs has them; the model keeps a value as it
+//     was written, where the kernel checks the range of some and prints
+//     numbers back normalized. The connection table holds what the test
+//     set; nothing expires.
 //   - Every caller has CAP_NET_ADMIN: the model never answers EPERM
 //     unless a Fault injects it.
 package ipvstest

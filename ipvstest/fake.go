@@ -1,7 +1,6 @@
 package ipvstest
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/procfs"
 	"github.com/ipvs-go/ipvs/internal/seam"
 )
 
@@ -29,6 +29,8 @@ type Fake struct {
 	faults     []*faultState
 	kernel     int // the Linux version modelled, as kernelVersion makes it
 	k          *fakekernel.Kernel
+	conns      []procfs.Conn     // the connection table
+	sysctls    map[string]string // net/ipv4/vs
 }
 
 func kernelVersion(major, minor int) int { return major<<16 | minor }
@@ -55,7 +57,7 @@ func DefaultSchedulers() []string {
 func NewFake() *Fake {
 	f := &Fake{hz: 250, version: 0x010201, connTab: 4096,
 		schedulers: map[string]bool{}, engines: map[string]bool{"sip": true},
-		ifaces: map[string]int{"lo": 65536}, kernel: kernelVersion(7, 2)}
+		ifaces: map[string]int{"lo": 65536}, kernel: kernelVersion(7, 2), sysctls: defaultSysctls()}
 	f.k = fakekernel.New(0x24, f.handle)
 	f.k.Lock = &f.mu
 	for _, s := range DefaultSchedulers() {
@@ -67,11 +69,8 @@ func NewFake() *Fake {
 
 // NewClient returns a client of f. The caller closes it.
 func (f *Fake) NewClient() (*ipvs.Client, error) {
-	if seam.NewClient == nil {
-		return nil, errors.New("ipvstest: this version of package ipvs cannot run on an in-memory kernel")
-	}
 	id, _ := f.k.Family()
-	c, err := seam.NewClient(f.k.Dial, id, ipvsh.GenlVersion)
+	c, err := seam.NewClient(f.k.Dial, fakeProc{f}, id, ipvsh.GenlVersion)
 	if err != nil {
 		return nil, err
 	}

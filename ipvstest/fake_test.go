@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"reflect"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -252,5 +255,54 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFakeProcfs: a fake's client reads and writes the model's procfs,
+// never the host's: its sysctls, as set and as the modelled kernel has
+// them, and the connection table the test set.
+func TestFakeProcfs(t *testing.T) {
+	f := NewFake()
+	c := f.Client(t)
+	ctx := t.Context()
+	s, err := c.Sysctls(ctx)
+	if err != nil || s.ConnReuseMode != 1 || s.ExpireNodestConn || s.SyncThreshold != (ipvs.SyncThreshold{Threshold: 3, Period: 50}) {
+		t.Fatalf("Sysctls = %+v, %v; want a fresh namespace's", s, err)
+	}
+	f.SetSysctl("conn_reuse_mode", "0")
+	if err := c.SetSysctls(ctx, ipvs.SysctlChanges{ExpireNodestConn: new(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = c.Sysctls(ctx); err != nil || s.ConnReuseMode != 0 || !s.ExpireNodestConn {
+		t.Errorf("after the writes: %+v, %v", s, err)
+	}
+	if err := c.SetSysctls(ctx, ipvs.SysctlChanges{Other: map[string]string{"no_such_entry": "1"}}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a write to an entry the model lacks: %v, want os.ErrNotExist", err)
+	}
+	f.SetKernelVersion(5, 10)
+	if s, _ = c.Sysctls(ctx); !slices.Contains(s.Absent, "run_estimation") || !slices.Contains(s.Absent, "conn_lfactor") {
+		t.Errorf("Linux 5.10's: absent %v", s.Absent)
+	}
+
+	ap := netip.MustParseAddrPort
+	conns := []ipvs.Connection{
+		{Protocol: ipvs.ProtocolTCP, Client: ap("10.9.0.2:40000"), Virtual: ap("10.0.0.1:80"), Destination: ap("10.1.0.1:80"), State: "ESTABLISHED", Expires: 900 * time.Second},
+		{Protocol: ipvs.ProtocolUDP, Client: ap("[2001:db8::9]:5000"), Virtual: ap("[2001:db8::1]:53"), Destination: ap("[2001:db8::2]:53"), State: "UDP", Synced: true},
+		{Protocol: ipvs.ProtocolUDP, Client: ap("10.9.0.3:5060"), Virtual: ap("10.0.0.1:5060"), Destination: ap("10.1.0.1:5060"), State: "UDP", PersistenceEngine: "sip", PEData: "call@host"},
+	}
+	f.SetConnectionTable(conns)
+	var got []ipvs.Connection
+	for conn, err := range c.Connections(ctx, ipvs.ConnectionFilter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, conn)
+	}
+	if !reflect.DeepEqual(got, conns) {
+		t.Errorf("Connections\n%+v, want\n%+v", got, conns)
+	}
+	states, err := c.ConnectionStates(ctx, ipvs.ConnectionFilter{Destination: ap("10.1.0.1:0")})
+	if err != nil || states["ESTABLISHED"] != 1 || states["UDP"] != 1 || len(states) != 2 {
+		t.Errorf("ConnectionStates = %v, %v", states, err)
 	}
 }

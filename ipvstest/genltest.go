@@ -46,7 +46,7 @@ func NewGenltestClient(conn *genetlink.Conn) (*ipvs.Client, error) {
 	}
 	g := &genlConn{conn: conn, family: f.ID}
 	dial := func() (seam.Socket, error) { return &genlSocket{g: g}, nil }
-	c, err := seam.NewClient(dial, f.ID, f.Version)
+	c, err := seam.NewClient(dial, nil, f.ID, f.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -199,7 +199,7 @@ func CString(b []byte) []byte {
 }
 
 // ErrDumpInterrupted is returned when the kernel marks a dump with
-// NLM_F_DUMP_INTR. Package ipvs exports the same value.
+// NLM_F_DUMP_INTR. Package ipvs reports its own ErrDumpInterrupted for it.
 var ErrDumpInterrupted = errors.New("dump interrupted by a concurrent change (NLM_F_DUMP_INTR); retry it")
 
 // The Generic Netlink controller (linux/genetlink.h), which resolves

@@ -36,18 +36,6 @@ type Reader struct {
 	err        error
 }
 
-// NewReader returns a Reader for the replies to the request with sequence
-// number seq, sent from port ID pid. recv reads one datagram into its
-// argument and returns the datagram's full length, even when that is
-// larger than the buffer (MSG_TRUNC), so that truncation is caught. ack
-// tells whether the request carried NLM_F_ACK.
-func NewReader(recv func([]byte) (int, error), buf []byte, seq, pid uint32, ack bool) *Reader {
-	r := &Reader{}
-	r.Init(recv, buf, pid)
-	r.Reset(seq, seq, 0, ack)
-	return r
-}
-
 // Init readies a Reader, typically a field of a longer-lived value, to
 // read with recv into buf the replies that port ID pid receives.
 func (r *Reader) Init(recv func([]byte) (int, error), buf []byte, pid uint32) {
@@ -70,11 +58,8 @@ func (r *Reader) Reset(first, last uint32, typ uint16, ack bool) {
 // whatever follows it stays queued.
 func (r *Reader) Terminated() bool { return r.terminated }
 
-// InRun reports whether seq lies in the run first..last, modulo 2^32.
-func InRun(seq, first, last uint32) bool { return seq-first <= last-first }
-
-// Done reports whether the reply has ended, cleanly or not.
-func (r *Reader) Done() bool { return r.done || r.err != nil }
+// inRun reports whether seq lies in the run first..last, modulo 2^32.
+func inRun(seq, first, last uint32) bool { return seq-first <= last-first }
 
 // Next returns the header and the payload of the next message. The
 // payload aliases the receive buffer and is valid until the next call.
@@ -116,7 +101,7 @@ func (r *Reader) Next() (Header, []byte, error) {
 		payload := r.rest[HeaderLen:h.Length]
 		r.rest = r.rest[min(Align(int(h.Length)), len(r.rest)):]
 
-		if !InRun(h.Sequence, r.first, r.last) {
+		if !inRun(h.Sequence, r.first, r.last) {
 			if r.first == r.last {
 				r.err = fmt.Errorf("netlink reply has sequence %d, want %d", h.Sequence, r.first)
 			} else {

@@ -19,6 +19,18 @@ func errPayload(errno int32) []byte {
 	return append(b, make([]byte, HeaderLen)...)
 }
 
+// NewReader returns, for the tests, a Reader for the replies to the request with sequence
+// number seq, sent from port ID pid. recv reads one datagram into its
+// argument and returns the datagram's full length, even when that is
+// larger than the buffer (MSG_TRUNC), so that truncation is caught. ack
+// tells whether the request carried NLM_F_ACK.
+func NewReader(recv func([]byte) (int, error), buf []byte, seq, pid uint32, ack bool) *Reader {
+	r := &Reader{}
+	r.Init(recv, buf, pid)
+	r.Reset(seq, seq, 0, ack)
+	return r
+}
+
 // datagrams returns a recv function that hands out the given datagrams.
 func datagrams(d ...[]byte) func([]byte) (int, error) {
 	return func(b []byte) (int, error) {

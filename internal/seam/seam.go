@@ -1,11 +1,12 @@
 // Package seam is where package ipvs meets what stands in for the kernel:
-// the socket interface its client speaks bytes through, and a hook that
-// builds a client over any such socket. Package ipvstest uses it to put an
+// the socket interface its client speaks bytes through, the procfs files
+// it reads beside, and a hook that builds a client over any such pair. Package ipvstest uses it to put an
 // in-memory IPVS behind a real *ipvs.Client. It is internal-only.
 package seam
 
 import (
 	"errors"
+	"io"
 	"time"
 )
 
@@ -39,8 +40,23 @@ type Socket interface {
 // would have to.
 var ErrWouldBlock = errors.New("would block")
 
+// Proc is what a client reads and writes in procfs, in the namespace it
+// works in: the files of IPVS that its Generic Netlink family does not
+// cover.
+type Proc interface {
+	// OpenConns opens the connection table's two files, ip_vs_conn and
+	// ip_vs_conn_sync. An error matching os.ErrNotExist means no IPVS.
+	OpenConns() (plain, sync io.ReadCloser, err error)
+	// Sysctls returns the IPVS sysctls (net/ipv4/vs) by name, each as
+	// its text without the final newline. An error matching
+	// os.ErrNotExist means no IPVS.
+	Sysctls() (map[string]string, error)
+	// SetSysctl writes text to the sysctl name, in one write.
+	SetSysctl(name, text string) error
+}
+
 // NewClient returns an *ipvs.Client, as an any, whose sockets come from
-// dial and whose IPVS family has the given ID and version. Package ipvs
-// sets it when it is initialized; the client owns the sockets dial
-// returns and closes them.
-var NewClient func(dial func() (Socket, error), family uint16, version uint8) (any, error)
+// dial, whose procfs files come from proc (nil: none), and whose IPVS
+// family has the given ID and version. Package ipvs sets it when it is
+// initialized; the client owns the sockets dial returns and closes them.
+var NewClient func(dial func() (Socket, error), proc Proc, family uint16, version uint8) (any, error)

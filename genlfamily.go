@@ -10,30 +10,28 @@ import (
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
-// family is the Generic Netlink family of IPVS as the kernel registered
-// it: its ID changes when ip_vs is loaded again.
-type family struct {
+// genlFamily is the Generic Netlink family of IPVS as the kernel
+// registered it: its ID changes when ip_vs is loaded again.
+type genlFamily struct {
 	id      uint16
 	version uint8
 }
 
-func (c *Client) currentFamily() family {
+func (c *Client) currentFamily() genlFamily {
 	v := c.family.Load()
-	return family{id: uint16(v), version: uint8(v >> 16)}
+	return genlFamily{id: uint16(v), version: uint8(v >> 16)}
 }
 
-func (c *Client) setFamily(f family) { c.family.Store(uint32(f.id) | uint32(f.version)<<16) }
+func (c *Client) setFamily(f genlFamily) { c.family.Store(uint32(f.id) | uint32(f.version)<<16) }
 
 // familyName is the operand of the controller's GETFAMILY request.
 type familyName string
 
-func (n familyName) validate() error { return nil }
 func (n familyName) encode(b []byte) []byte {
 	w := attrWriter{b: b}
 	w.str(nlmsg.CtrlAttrFamilyName, string(n))
 	return w.b
 }
-func (n familyName) String() string { return "generic netlink family " + string(n) }
 
 var reqFamily = request{opLookupFamily, nlmsg.CtrlCmdGetFamily, flagsGet, nlmsg.CtrlCmdNewFamily, poolDefault}
 
@@ -41,9 +39,9 @@ var reqFamily = request{opLookupFamily, nlmsg.CtrlCmdGetFamily, flagsGet, nlmsg.
 // family, through the same exchange as every other request. A lookup of a
 // missing family may load ip_vs through the kernel's module alias; if
 // there is none, the error matches ErrNoIPVS.
-func lookupFamily(ctx context.Context, cn *conn, name string) (family, error) {
-	var f family
-	ctrl := family{id: nlmsg.CtrlFamilyID, version: nlmsg.CtrlVersion}
+func lookupFamily(ctx context.Context, cn *conn, name string) (genlFamily, error) {
+	var f genlFamily
+	ctrl := genlFamily{id: nlmsg.CtrlFamilyID, version: nlmsg.CtrlVersion}
 	got, err := roundTrip(ctx, cn, ctrl, reqFamily, familyName(name), func(p []byte) error {
 		a := attrs{b: p}
 		for a.next() {
@@ -71,7 +69,7 @@ func lookupFamily(ctx context.Context, cn *conn, name string) (family, error) {
 // stale met ENOENT (cause). It reports whether the ID changed, so that
 // the request is worth sending again; if the family is gone, it returns
 // an error matching ErrNoIPVS, and else cause.
-func (c *Client) refreshFamily(ctx context.Context, cn *conn, stale family, cause error) (changed bool, err error) {
+func (c *Client) refreshFamily(ctx context.Context, cn *conn, stale genlFamily, cause error) (changed bool, err error) {
 	f, err := lookupFamily(ctx, cn, ipvsh.GenlName)
 	if err != nil {
 		if errors.Is(err, ErrNoIPVS) {

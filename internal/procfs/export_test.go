@@ -1,0 +1,4 @@
+package procfs
+
+// SyncWindow is syncWindow, for the tests.
+const SyncWindow = syncWindow
