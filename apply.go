@@ -63,7 +63,10 @@ func (e *BatchError) Unwrap() []error {
 	return errs
 }
 
-var errNilBatch = errors.New("the batch is nil")
+var (
+	errNilBatch   = errors.New("the batch is nil")
+	errBatchInUse = errors.New("the batch is being applied by another call: Apply writes into it")
+)
 
 // Apply sends the writes of b in order, packed into as few datagrams as
 // the socket's buffers allow, without waiting for an acknowledgement of
@@ -84,6 +87,10 @@ func (c *Client) Apply(ctx context.Context, b *Batch) ([]error, error) {
 	if b == nil {
 		return nil, &Error{Op: opApply, Err: errNilBatch}
 	}
+	if !b.applying.CompareAndSwap(false, true) {
+		return nil, &Error{Op: opApply, Err: errBatchInUse}
+	}
+	defer b.applying.Store(false)
 	results := make([]error, len(b.ops))
 	pending := make([]int, 0, len(b.ops)) // indexes of valid ops
 	for i := range b.ops {

@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
@@ -11,9 +12,15 @@ import (
 // Each write is checked and encoded when it is added, into one buffer
 // that Apply then sends in slices, so a batch of many thousand writes
 // costs little more than its bytes. The zero Batch is empty and ready to
-// use; a Batch may be reused after Reset, and applied again, but not by
-// two calls at once: Apply fills in the requests' headers where they lie.
+// use; a Batch may be reused after Reset, and applied again.
+//
+// Apply fills in the requests' headers where they lie, in the Batch, so
+// that it copies nothing: while one Apply runs, another of the same Batch
+// fails at once (the Batch says it is in use), and adding to it or
+// resetting it is a data race. A Batch must not be copied.
 type Batch struct {
+	applying atomic.Bool // an Apply of it runs
+
 	buf  []byte // the requests, back to back; Apply fills in their headers
 	ops  []batchOp
 	svcs []ServiceKey  // the services the writes name, each run of writes to one service sharing one

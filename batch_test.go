@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -215,5 +216,34 @@ func TestBatchEmptyAndReset(t *testing.T) {
 	b.Reset()
 	if b.Len() != 0 {
 		t.Fatal("Reset left writes")
+	}
+}
+
+// TestBatchAppliedTwiceAtOnce: Apply writes the requests' headers into
+// the Batch, so a second Apply of it while the first runs fails at once,
+// and touches nothing the first sends.
+func TestBatchAppliedTwiceAtOnce(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer {
+		once.Do(func() { close(arrived); <-release })
+		return answer(req)
+	})
+	c := testClient(t, k)
+	var b Batch
+	b.CreateService(tcp4)
+	b.CreateDestination(tcp4, masq4)
+	done := make(chan error, 1)
+	go func() { _, err := c.Apply(context.Background(), &b); done <- err }()
+	<-arrived
+	if _, err := c.Apply(context.Background(), &b); !errors.Is(err, errBatchInUse) {
+		t.Errorf("a second Apply of a batch in use: %v, want errBatchInUse", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the first Apply: %v", err)
+	}
+	if _, err := c.Apply(context.Background(), &b); err != nil {
+		t.Errorf("an Apply after the first: %v", err)
 	}
 }

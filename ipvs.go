@@ -141,9 +141,9 @@ const (
 	// poolPaged sockets read a page at a time; they serve destination
 	// dumps. A service has few destinations, usually a chunk's worth,
 	// and for each dump the kernel allocates a chunk twice (its data,
-	// then its end), which at 32 KiB costs it a quarter more time than
-	// at a page. A service with thousands of destinations pays a system
-	// call per page instead.
+	// then its end), at the size of the socket's largest read, so a
+	// page costs it least. A service with thousands of destinations pays
+	// a system call per page instead.
 	poolPaged
 	numPools
 )

@@ -69,8 +69,7 @@ func (c *Client) AllVirtualServers(ctx context.Context) iter.Seq2[VirtualServer,
 // once, each on a socket of its own. The kernel handles one Generic
 // Netlink request at a time, so more would only wait; with three, one
 // makes its next request and another reads its reply while the kernel
-// serves the third. (Two and four were as fast, within the noise of the
-// emulated 6.1 kernel the bench runs on.)
+// serves the third. (The read's cost is in BENCHMARKS.md.)
 const vsFetchers = 3
 
 // vsBatch is how many services' replies a fetcher hands over at once.
