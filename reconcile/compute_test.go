@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"strings"
@@ -279,5 +280,24 @@ func TestSameDestIn(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestConvergeProperty: for random desired tables, applying the plan and
+// planning again yields an empty plan, from random tables.
+func TestConvergeProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var table []ipvs.VirtualServer
+	for range 300 {
+		desired := randomTable(rng)
+		p := mustCompute(t, table, desired, Options{})
+		next, err := applyToTable(table, p.Changes())
+		if err != nil {
+			t.Fatalf("%v\nplan:\n%s", err, p)
+		}
+		if p2 := mustCompute(t, next, desired, Options{}); !p2.Empty() {
+			t.Fatalf("plan after applying:\n%s\nfirst plan:\n%s", p2, p)
+		}
+		table = next
 	}
 }
