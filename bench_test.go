@@ -59,7 +59,7 @@ func BenchmarkEncodeDestination(b *testing.B) {
 	w := attrWriter{b: make([]byte, 0, 512)}
 	for b.Loop() {
 		w.b = w.b[:0]
-		w.b = destinationSpec{tcp4.key(), masq4}.encode(w.b)
+		w.b = destinationOp{tcp4.key(), masq4, true}.encode(w.b)
 	}
 }
 

@@ -164,7 +164,7 @@ func decodeDaemonReply(p []byte, d *Daemon) error {
 // Daemons returns the running synchronization daemons of the namespace:
 // none, a master, a backup, or both.
 func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
-	return collect(opDaemons, dump(ctx, c, reqDaemons, none{}, decodeDaemonReply))
+	return collect(opDaemons, dump(ctx, c, reqDaemons, tableWide{}, decodeDaemonReply))
 }
 
 // StartDaemon starts a synchronization daemon. If one of that state runs

@@ -139,38 +139,24 @@ func decodeDestinationReply(p []byte, svcFamily Family, d *Destination) error {
 	return decodeNested(p, ipvsh.CmdAttrDest, "DEST", func(b []byte) error { return d.decode(b, svcFamily) })
 }
 
-// The operands of destination requests: one that names a destination of
-// a service, and one that carries all its settings.
-type (
-	destinationRef struct {
-		svc ServiceKey
-		dst Destination
-	}
-	destinationSpec struct {
-		svc ServiceKey
-		dst Destination
-	}
-)
-
-func (o destinationRef) validate() error {
-	return validateDestination(o.svc, o.dst.key(o.svc), &o.dst, false)
+// destinationOp is the operand of destination requests: a destination of
+// a service, named (a removal's) or with all its settings (full: a
+// creation's or an update's).
+type destinationOp struct {
+	svc  ServiceKey
+	dst  Destination
+	full bool
 }
 
-func (o destinationRef) encode(b []byte) []byte {
-	return encodeDestination(b, o.svc, o.dst.key(o.svc), &o.dst, false)
+func (o destinationOp) validate() error {
+	return validateDestination(o.svc, o.dst.key(o.svc), &o.dst, o.full)
 }
 
-func (o destinationRef) String() string { return o.dst.key(o.svc).String() + " of " + o.svc.String() }
-
-func (o destinationSpec) validate() error {
-	return validateDestination(o.svc, o.dst.key(o.svc), &o.dst, true)
+func (o destinationOp) encode(b []byte) []byte {
+	return encodeDestination(b, o.svc, o.dst.key(o.svc), &o.dst, o.full)
 }
 
-func (o destinationSpec) encode(b []byte) []byte {
-	return encodeDestination(b, o.svc, o.dst.key(o.svc), &o.dst, true)
-}
-
-func (o destinationSpec) String() string { return destinationRef(o).String() }
+func (o destinationOp) String() string { return o.dst.key(o.svc).String() + " of " + o.svc.String() }
 
 // encodeDestination appends the attributes of a request about the
 // destination d, whose key is dk, of the service k.
@@ -219,19 +205,19 @@ func (c *Client) AllDestinations(ctx context.Context, svc Service) iter.Seq2[Des
 // the service does not exist, the error matches os.ErrNotExist; if the
 // destination exists, os.ErrExist.
 func (c *Client) CreateDestination(ctx context.Context, svc Service, dst Destination) error {
-	return call(ctx, c, reqCreateDest, destinationSpec{svc.key(), dst}, nil)
+	return call(ctx, c, reqCreateDest, destinationOp{svc.key(), dst, true}, nil)
 }
 
 // UpdateDestination changes the forwarding method, weight, thresholds and
 // tunnel settings of a destination of the service svc identifies. If
 // either does not exist, the error matches os.ErrNotExist.
 func (c *Client) UpdateDestination(ctx context.Context, svc Service, dst Destination) error {
-	return call(ctx, c, reqUpdateDest, destinationSpec{svc.key(), dst}, nil)
+	return call(ctx, c, reqUpdateDest, destinationOp{svc.key(), dst, true}, nil)
 }
 
 // RemoveDestination removes a destination, identified by its address and
 // port, from the service svc identifies. If either does not exist, the
 // error matches os.ErrNotExist.
 func (c *Client) RemoveDestination(ctx context.Context, svc Service, dst Destination) error {
-	return call(ctx, c, reqRemoveDest, destinationRef{svc.key(), dst}, nil)
+	return call(ctx, c, reqRemoveDest, destinationOp{svc.key(), dst, false}, nil)
 }

@@ -61,12 +61,13 @@ type operand interface {
 	String() string
 }
 
-// none is the operand of requests about the whole namespace.
-type none struct{}
+// tableWide is the operand of requests about the whole table of the
+// namespace: it names nothing.
+type tableWide struct{}
 
-func (none) validate() error        { return nil }
-func (none) encode(b []byte) []byte { return b }
-func (none) String() string         { return "" }
+func (tableWide) validate() error        { return nil }
+func (tableWide) encode(b []byte) []byte { return b }
+func (tableWide) String() string         { return "" }
 
 // call sends one request about o on a pooled socket and passes the
 // attributes of each reply message to each (none, for a write).
@@ -146,7 +147,7 @@ func dump[T any, O operand](ctx context.Context, c *Client, r request, o O, deco
 		stopped := false
 		err := call(ctx, c, r, o, func(p []byte) error {
 			if err := decode(p, &v); err != nil {
-				return fmt.Errorf("decode reply: %w", err)
+				return decodeError(err)
 			}
 			if !yield(v, nil) {
 				stopped = true
@@ -160,6 +161,9 @@ func dump[T any, O operand](ctx context.Context, c *Client, r request, o O, deco
 		}
 	}
 }
+
+// decodeError is the error of a reply message that does not decode.
+func decodeError(err error) error { return fmt.Errorf("decode reply: %w", err) }
 
 // collectLimit is the most objects a method that returns a whole dump as
 // a slice (Services, Destinations, VirtualServers, Daemons) gathers: a

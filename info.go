@@ -48,5 +48,5 @@ func decodeInfoReply(p []byte, info *Info) error {
 
 // Info returns the kernel's IPVS version and connection table size.
 func (c *Client) Info(ctx context.Context) (Info, error) {
-	return get(ctx, c, reqInfo, none{}, decodeInfoReply)
+	return get(ctx, c, reqInfo, tableWide{}, decodeInfoReply)
 }

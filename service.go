@@ -279,7 +279,7 @@ func (c *Client) Services(ctx context.Context) ([]Service, error) {
 // The kernel does not snapshot its table for a dump: services created or
 // removed meanwhile may be missed or seen twice.
 func (c *Client) AllServices(ctx context.Context) iter.Seq2[Service, error] {
-	return dump(ctx, c, reqServices, none{}, decodeServiceReply)
+	return dump(ctx, c, reqServices, tableWide{}, decodeServiceReply)
 }
 
 // Service returns the service svc identifies, with its settings and
@@ -317,5 +317,5 @@ func (c *Client) RemoveService(ctx context.Context, svc Service) error {
 
 // Flush removes every service, with its destinations, from the namespace.
 func (c *Client) Flush(ctx context.Context) error {
-	return call(ctx, c, reqFlush, none{}, nil)
+	return call(ctx, c, reqFlush, tableWide{}, nil)
 }

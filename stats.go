@@ -88,7 +88,7 @@ func (s *Stats) decode(b []byte, is64 bool) error {
 // ZeroStats zeroes the counters of every service and destination of the
 // namespace, and the namespace's totals.
 func (c *Client) ZeroStats(ctx context.Context) error {
-	return call(ctx, c, reqZero, none{}, nil)
+	return call(ctx, c, reqZero, tableWide{}, nil)
 }
 
 // ZeroServiceStats zeroes the counters of one service and of its

@@ -91,7 +91,7 @@ func decodeTimeoutsReply(p []byte, t *Timeouts) error {
 
 // Timeouts returns the connection timeouts of the namespace.
 func (c *Client) Timeouts(ctx context.Context) (Timeouts, error) {
-	return get(ctx, c, reqTimeouts, none{}, decodeTimeoutsReply)
+	return get(ctx, c, reqTimeouts, tableWide{}, decodeTimeoutsReply)
 }
 
 // SetTimeouts sets the connection timeouts of the namespace; zero fields

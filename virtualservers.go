@@ -3,7 +3,6 @@ package ipvs
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"iter"
 	"sync"
 	"sync/atomic"
@@ -72,8 +71,9 @@ func (c *Client) AllVirtualServers(ctx context.Context) iter.Seq2[VirtualServer,
 // serves the third. (The read's cost is in BENCHMARKS.md.)
 const vsFetchers = 3
 
-// vsBatch is how many services' replies a fetcher hands over at once.
-const vsBatch = 16
+// vsHandOver is how many services' replies a fetcher hands over at
+// once.
+const vsHandOver = 16
 
 // vsSlab is how many destinations dumpDestinations allocates at once, to
 // share among the services it dumps.
@@ -130,7 +130,7 @@ func (c *Client) dumpDestinations(ctx context.Context, vs []VirtualServer) error
 				// Handed over a few at a time: waking the decoder costs more
 				// than decoding one service.
 				batch = append(batch, f)
-				if len(batch) == vsBatch || f.err != nil {
+				if len(batch) == vsHandOver || f.err != nil {
 					out <- batch // the loop below takes every batch, even after an error
 					batch = nil
 				}
@@ -169,7 +169,7 @@ func decodeDestinations(s *slab[Destination], msgs [][]byte, svc Service) ([]Des
 	fam := svc.key().Family
 	for j, p := range msgs {
 		if err := decodeDestinationReply(p, fam, &ds[j]); err != nil {
-			return nil, wrap(reqDestinations, serviceRef(svc), fmt.Errorf("decode reply: %w", err))
+			return nil, wrap(reqDestinations, serviceRef(svc), decodeError(err))
 		}
 	}
 	return ds, nil
