@@ -52,10 +52,11 @@ func TestKernelCapNetAdminOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with CAP_NET_ADMIN alone: %v", err)
 	}
-	// ipvsadm agrees on what the helper made.
-	if got := strings.Count(ns.sh("ipvsadm -Ln"), "TCP  10.77."); got != nsServices {
-		t.Fatalf("ipvsadm lists %d of the helper's services, want %d", got, nsServices)
-	}
+	// ipvsadm agrees on what the helper made (its dumps skip services
+	// while other namespaces are torn down).
+	eventually(t, "ipvsadm lists every service the helper made", func() bool {
+		return strings.Count(ns.sh("ipvsadm -Ln"), "TCP  10.77.") == nsServices
+	})
 	out, err = runHelper(t, ns, "nocap", &syscall.SysProcAttr{Credential: nobody})
 	t.Logf("no capability:\n%s", out)
 	if err != nil {
