@@ -4,7 +4,9 @@
 // fresh network namespace it creates a virtual TCP service with two
 // destinations, has a client namespace make a few connections through
 // it, and prints the table with its counters the way
-// ipvsadm -Ln --stats --exact does. It needs root and ip_vs.
+// ipvsadm -Ln --stats --exact does; then, with the programs make demo
+// builds, ipvsctl, ipvs_exporter and ipvsd at work on the same
+// namespace. It needs root and ip_vs.
 package main
 
 import (
@@ -113,7 +115,13 @@ func run() error {
 	if out, err := director.Sh("ipvsadm -Ln --stats --exact"); err == nil {
 		fmt.Printf("\nand ipvsadm -Ln --stats --exact, for comparison:\n%s", out)
 	}
-	return tools(director)
+	if err := tools(director); err != nil {
+		return err
+	}
+	if d := program("ipvsd"); d != "" {
+		return directorDemo(d, director, client)
+	}
+	return nil
 }
 
 // tools shows the repository's two programs on the same table, when make
