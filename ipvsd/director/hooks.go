@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,17 +37,41 @@ type HookRunner interface {
 
 // ExecHooks runs each hook as a process of its own process group, with
 // the environment of the daemon and the hook's, killed whole at its
-// timeout; its exit and output are logged.
+// timeout; its exit and output are logged. At most hookWorkers run at
+// once, in the order they came; past hookQueue waiting, a hook is
+// dropped and the drop logged, so that a storm of flapping real servers
+// can not fork the machine to its knees.
 type ExecHooks struct {
 	Logger *slog.Logger
+
+	once  sync.Once
+	queue chan Hook
 }
 
-// maxHookOutput bounds the output of a hook that is logged.
-const maxHookOutput = 4 << 10
+const (
+	// maxHookOutput bounds the output of a hook that is logged.
+	maxHookOutput = 4 << 10
+	hookWorkers   = 16
+	hookQueue     = 1024
+)
 
-// Run starts h and returns.
+// Run queues h and returns.
 func (e *ExecHooks) Run(h Hook) {
-	go e.run(h)
+	e.once.Do(func() {
+		e.queue = make(chan Hook, hookQueue)
+		for range hookWorkers {
+			go func() {
+				for h := range e.queue {
+					e.run(h)
+				}
+			}()
+		}
+	})
+	select {
+	case e.queue <- h:
+	default:
+		e.Logger.Error("hook dropped: too many hooks waiting", "event", h.Event, "command", h.Command.String(), "waiting", hookQueue)
+	}
 }
 
 func (e *ExecHooks) run(h Hook) {
