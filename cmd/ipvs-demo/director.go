@@ -181,7 +181,7 @@ func printState(api *http.Client) error {
 	fmt.Println("and ipvsd's API (GET /api/v1/status):")
 	for _, vs := range s.VirtualServers {
 		for _, rs := range vs.Real {
-			w := "out"
+			w := "none, out of the desired table"
 			if rs.Desired != nil {
 				w = fmt.Sprint(*rs.Desired)
 			}
