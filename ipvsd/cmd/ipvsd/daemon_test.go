@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/ipvsd/daemon"
 	"github.com/ipvs-go/ipvs/ipvsd/director"
 	"github.com/ipvs-go/ipvs/ipvstest"
 )
@@ -42,11 +43,11 @@ func startDaemon(t *testing.T, yaml string) *daemonRig {
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		}}}
-	app := newTestApp(dir, sock)
+	cfg := testConfig(t, dir, sock)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	client := r.fake.Client(t)
-	go func() { r.done <- app.serve(ctx, slog.New(slog.NewTextHandler(testWriter{t}, nil)), client) }()
+	go func() { r.done <- daemon.Run(ctx, cfg, client) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-r.done; err != nil {
@@ -60,13 +61,10 @@ func startDaemon(t *testing.T, yaml string) *daemonRig {
 	return r
 }
 
-// newTestApp is the daemon command with its flags set for a test.
-func newTestApp(dir, sock string) *daemonCommand {
-	str := func(s string) *string { return &s }
-	yes := true
-	return &daemonCommand{configFile: str(filepath.Join(dir, "ipvsd.yaml")), stateDir: str(filepath.Join(dir, "state")),
-		netns: str(""), listen: &[]string{"unix:" + sock}, webConfig: str(""), watch: &yes, tableMetrics: &yes,
-		logLevel: str("debug"), logFormat: str("text")}
+// testConfig is the daemon's configuration for a test.
+func testConfig(t *testing.T, dir, sock string) daemon.Config {
+	return daemon.Config{ConfigFile: filepath.Join(dir, "ipvsd.yaml"), StateDir: filepath.Join(dir, "state"),
+		Listen: []string{"unix:" + sock}, Watch: true, TableMetrics: true, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 }
 
 type testWriter struct{ t *testing.T }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
+	"github.com/ipvs-go/ipvs/ipvsd/daemon"
 	"github.com/ipvs-go/ipvs/ipvsd/director"
 )
 
@@ -42,7 +43,7 @@ func newPlanCommand(app *kingpin.Application) *planCommand {
 }
 
 func (p *planCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
-	data, cfg, err := loadConfig(*p.file)
+	data, cfg, err := daemon.ReadConfig(*p.file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs/ipvsd/daemon"
 	"github.com/ipvs-go/ipvs/ipvstest"
 )
 
@@ -41,14 +41,12 @@ func TestBasicAuthAndNotify(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	app := newTestApp(dir, filepath.Join(dir, "ipvsd.sock"))
-	*app.listen = []string{addr}
-	*app.webConfig = filepath.Join(dir, "web.yml")
+	cfg := testConfig(t, dir, filepath.Join(dir, "ipvsd.sock"))
+	cfg.Listen = []string{addr}
+	cfg.WebConfig = filepath.Join(dir, "web.yml")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- app.serve(ctx, slog.New(slog.NewTextHandler(testWriter{t}, nil)), ipvstest.NewFake().Client(t))
-	}()
+	go func() { done <- daemon.Run(ctx, cfg, ipvstest.NewFake().Client(t)) }()
 
 	// systemd's notifications: READY=1 first.
 	buf := make([]byte, 256)

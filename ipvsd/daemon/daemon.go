@@ -1,0 +1,169 @@
+// Package daemon assembles ipvsd: the configuration, the checks, the
+// director, the API and metrics, reloads, and systemd's protocol, around
+// an IPVS client. Command ipvsd runs it on the kernel's table; tests and
+// benchmarks may run it on an in-memory one.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/exporter/collector"
+	"github.com/ipvs-go/ipvs/ipvsd/api"
+	"github.com/ipvs-go/ipvs/ipvsd/check"
+	"github.com/ipvs-go/ipvs/ipvsd/config"
+	"github.com/ipvs-go/ipvs/ipvsd/director"
+	"github.com/ipvs-go/ipvs/ipvsd/metrics"
+)
+
+// Config configures the daemon, as ipvsd's flags do.
+type Config struct {
+	// ConfigFile is the configuration file, reloaded on SIGHUP and, with
+	// Watch, when it changes.
+	ConfigFile string
+	Watch      bool
+	// StateDir keeps what survives a restart (director.OpenStore).
+	StateDir string
+	// Listen are where the API listens: "unix:PATH" or "HOST:PORT".
+	Listen []string
+	// WebConfig is exporter-toolkit's web configuration file, for TLS
+	// and basic authentication; "" for none.
+	WebConfig string
+	// TableMetrics serves the table's metrics (package collector) too.
+	TableMetrics bool
+	// Logger logs what the daemon does; nil discards.
+	Logger *slog.Logger
+}
+
+// daemon is a running director with its checks, API and reloader.
+type daemon struct {
+	log      *slog.Logger
+	file     string
+	d        *director.Director
+	m        *metrics.Metrics
+	reloadMu sync.Mutex
+	loaded   []byte // the file's content in force
+}
+
+// Run runs the daemon on the table of client until ctx ends: it loads
+// the configuration, opens the state directory, runs the checks and the
+// director, serves the API, reloads on SIGHUP and on a change of the
+// file, and talks to systemd. When ctx ends it stops, leaving the table
+// as it is but for the virtual servers with omega.
+func Run(ctx context.Context, c Config, client *ipvs.Client) error {
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	data, cfg, err := ReadConfig(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	store, err := director.OpenStore(c.StateDir)
+	if err != nil {
+		return err
+	}
+	var table []prometheus.Collector
+	if c.TableMetrics {
+		tc, err := collector.New(client, collector.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		table = append(table, tc)
+	}
+	m := metrics.New(table...)
+	sched := check.NewScheduler(check.Options{Observer: m})
+	d := director.New(director.Options{Client: client, Checks: sched, Store: store, Logger: log, Observer: m})
+	if err := d.Apply(cfg); err != nil {
+		return fmt.Errorf("%s: %w", c.ConfigFile, err)
+	}
+	m.Watch(d, sched)
+	m.Reloaded(true)
+	dm := &daemon{log: log, file: c.ConfigFile, d: d, m: m, loaded: data}
+
+	listeners, err := listen(c.Listen)
+	if err != nil {
+		return err
+	}
+	handler := api.NewHandler(api.Options{Director: d, Table: client.VirtualServers, Reload: dm.reload, Metrics: m.Handler(), Logger: log})
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	noSystemdSocket := false
+	addrs := slices.Clone(c.Listen)
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &noSystemdSocket, WebConfigFile: &c.WebConfig}
+	served := make(chan error, 1)
+	go func() { served <- web.ServeMultiple(listeners, server, flags, log) }()
+
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = sched.Run(runCtx) })
+	wg.Go(func() { _ = d.Run(runCtx) })
+	wg.Go(func() { dm.watchSignals(runCtx) })
+	if c.Watch {
+		wg.Go(func() { dm.watchFile(runCtx) })
+	}
+	wg.Go(func() { systemdWatchdog(runCtx, d, log) })
+	notifySystemd("READY=1", log)
+
+	var result error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: the table stays as it is, but for the virtual servers with omega")
+	case err := <-served:
+		result = fmt.Errorf("serving the API: %w", err)
+	}
+	notifySystemd("STOPPING=1", log)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = server.Shutdown(shutdownCtx)
+	stop()
+	wg.Wait()
+	return result
+}
+
+// ReadConfig reads and validates the configuration file at path, and
+// returns its content too.
+func ReadConfig(path string) ([]byte, *config.Config, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := config.Parse(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, cfg, nil
+}
+
+// reload loads the configuration file again and puts it in force; a file
+// that does not load, or can not be put in force, is refused whole and
+// the running configuration stays.
+func (dm *daemon) reload() error {
+	dm.reloadMu.Lock()
+	defer dm.reloadMu.Unlock()
+	notifySystemd(reloadingNotice(), dm.log)
+	defer notifySystemd("READY=1", dm.log)
+	data, cfg, err := ReadConfig(dm.file)
+	if err == nil {
+		err = dm.d.Apply(cfg)
+	}
+	if err != nil {
+		dm.m.Reloaded(false)
+		dm.log.Error("reload refused; the running configuration stays", "err", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return err
+	}
+	dm.loaded = data
+	dm.m.Reloaded(true)
+	dm.log.Info("reloaded", "config", dm.file)
+	return nil
+}
