@@ -68,7 +68,7 @@ func addrFamily(f Family, a netip.Addr) Family {
 	if f != 0 || !a.IsValid() {
 		return f
 	}
-	if a.Unmap().Is4() {
+	if a.Is4() || a.Is4In6() {
 		return FamilyIPv4
 	}
 	return FamilyIPv6
