@@ -60,14 +60,15 @@ func (s Service) String() string { return s.key().String() }
 // sent. Clear them to compare a desired service with one read back.
 func (s Service) Canonical() Service {
 	k := s.key()
-	s.Family, s.Protocol, s.Address, s.Port, s.FWMark = k.Family, k.Protocol, k.Address, k.Port, k.FWMark
-	s.Flags &^= FlagHashed
-	s.FlagsMask = 0
-	s.Timeout = s.Timeout.Truncate(time.Second)
-	if (k.Family == FamilyIPv4 || k.Family == FamilyIPv6) && s.Netmask.check(k.Family) == nil {
-		s.Netmask = netmaskFromWire(k.Family, s.Netmask.wire(k.Family))
+	c := s
+	c.Family, c.Protocol, c.Address, c.Port, c.FWMark = k.Family, k.Protocol, k.Address, k.Port, k.FWMark
+	c.Flags &^= FlagHashed
+	c.FlagsMask = 0
+	c.Timeout = c.Timeout.Truncate(time.Second)
+	if (k.Family == FamilyIPv4 || k.Family == FamilyIPv6) && c.Netmask.check(k.Family) == nil {
+		c.Netmask = netmaskFromWire(k.Family, c.Netmask.wire(k.Family))
 	}
-	return s
+	return c
 }
 
 // destKey is what identifies a destination within its service.
@@ -83,8 +84,17 @@ type destKey struct {
 // for a Port of 0 in a service that is not a fwmark service is the
 // service's port, as the kernel stores it.
 func (d Destination) Key(svc ServiceKey) netip.AddrPort {
-	k := d.key(svc)
-	return netip.AddrPortFrom(k.addr, k.port)
+	port := d.Port
+	if port == 0 && svc.FWMark == 0 {
+		port = svc.Port
+	}
+	// A table holds thousands of destinations, most with a plain IPv4
+	// address, which needs neither of addrFamily's and inFamily's rules.
+	a := d.Address
+	if !a.Is4() || d.Family != 0 && d.Family != FamilyIPv4 {
+		a = inFamily(addrFamily(d.Family, a), a)
+	}
+	return netip.AddrPortFrom(a, port)
 }
 
 // key is Key with the family kept apart, which requests send; it does not
@@ -113,12 +123,13 @@ func (k destKey) String() string { return netip.AddrPortFrom(k.addr, k.port).Str
 // The read-only fields, the connection counts and Stats, are kept.
 func (d Destination) Canonical(svc ServiceKey) Destination {
 	k := d.key(svc)
-	d.Family, d.Address, d.Port = k.family, k.addr, k.port
-	if d.Family == 0 {
-		d.Family = svc.Family
+	c := d
+	c.Family, c.Address, c.Port = k.family, k.addr, k.port
+	if c.Family == 0 {
+		c.Family = svc.Family
 	}
-	if d.Forward != ForwardTunnel {
-		d.TunnelType, d.TunnelPort, d.TunnelFlags = 0, 0, 0
+	if c.Forward != ForwardTunnel {
+		c.TunnelType, c.TunnelPort, c.TunnelFlags = 0, 0, 0
 	}
-	return d
+	return c
 }

@@ -28,6 +28,35 @@ func (d Destination) Validate(svc ServiceKey) error {
 	return validateDestination(svc, d.key(svc), &d, true)
 }
 
+// Validate checks the service and each destination as CreateService and
+// CreateDestination do before sending them, and returns the *Error the
+// first that would refuse one returns (naming the object, and wrapping
+// the *InvalidError that names the field and the value), or nil: a whole
+// desired table is checked with one call per service, at the cost of the
+// checks alone.
+func (vs VirtualServer) Validate() error {
+	k := vs.Service.key()
+	if err := vs.Service.validate(k); err != nil {
+		return wrap(reqCreateService, k, err)
+	}
+	for i := range vs.Destinations {
+		d := &vs.Destinations[i]
+		dk := d.key(k)
+		if err := d.validate(k, dk); err != nil {
+			return wrap(reqCreateDest, destIn{dk, k}, err)
+		}
+	}
+	return nil
+}
+
+// destIn names a destination of a service in errors.
+type destIn struct {
+	dk destKey
+	k  ServiceKey
+}
+
+func (d destIn) String() string { return d.dk.String() + " of " + d.k.String() }
+
 // validate checks a service to be created or updated; k is its key.
 func (s *Service) validate(k ServiceKey) error {
 	if err := k.validate(); err != nil {

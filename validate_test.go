@@ -163,3 +163,37 @@ func checkSame(t *testing.T, what string, validated, sent error) {
 		t.Errorf("%s: Validate says %v (%T), the client %v", what, validated, validated, sent)
 	}
 }
+
+// TestVirtualServerValidate: the batch check returns the *Error the first
+// refused write of the table would: the same operation, object and cause.
+func TestVirtualServerValidate(t *testing.T) {
+	ctx := context.Background()
+	weight := masq4
+	weight.Weight = 1 << 31
+	noSched := tcp4
+	noSched.Scheduler = ""
+	for _, vs := range []VirtualServer{
+		{Service: tcp4, Destinations: []Destination{masq4}},
+		{Service: noSched, Destinations: []Destination{masq4}},
+		{Service: tcp4, Destinations: []Destination{masq4, weight}},
+	} {
+		var sent error
+		k := newFakeKernel(t, answer)
+		c := testClient(t, k)
+		if sent = c.CreateService(ctx, vs.Service); sent == nil {
+			for _, d := range vs.Destinations {
+				if sent = c.CreateDestination(ctx, vs.Service, d); sent != nil {
+					break
+				}
+			}
+		}
+		got := vs.Validate()
+		if (got == nil) != (sent == nil) || got != nil && got.Error() != sent.Error() {
+			t.Errorf("%v: Validate says %v, the client %v", vs.Service, got, sent)
+		}
+		var ie *InvalidError
+		if got != nil && !errors.As(got, &ie) {
+			t.Errorf("%v: %v wraps no *InvalidError", vs.Service, got)
+		}
+	}
+}

@@ -31,7 +31,7 @@ import (
 // are while using it.
 //
 // Every desired service and destination is first checked as the client
-// would check it before sending (Service.Validate, Destination.Validate),
+// would check it before sending (VirtualServer.Validate),
 // so that a table the kernel could be sent only part of is refused whole:
 // the error then wraps the *ipvs.InvalidError, and matches os.ErrInvalid.
 // The error may also name a desired service or destination given twice,
@@ -70,15 +70,8 @@ func compute(current, desired []ipvs.VirtualServer, opts Options, clock drainClo
 // client would refuse to send.
 func checkDesired(desired []ipvs.VirtualServer) error {
 	for i := range desired {
-		vs := &desired[i]
-		k := vs.Service.Key()
-		if err := vs.Service.Validate(); err != nil {
-			return fmt.Errorf("reconcile: desired service %s: %w", k, err)
-		}
-		for j := range vs.Destinations {
-			if err := vs.Destinations[j].Validate(k); err != nil {
-				return fmt.Errorf("reconcile: desired destination %s of %s: %w", vs.Destinations[j].Key(k), k, err)
-			}
+		if err := desired[i].Validate(); err != nil {
+			return fmt.Errorf("reconcile: desired table: %w", err)
 		}
 	}
 	return nil
@@ -90,6 +83,9 @@ type planner struct {
 	// The changes of each Kind, joined in Kind order at the end.
 	byKind [KindRemoveService + 1][]entry
 	plan   Plan
+	// Buffers of destinations, for the lists up to smallList long.
+	keyBuf, wantBuf [smallList]netip.AddrPort
+	usedBuf         [smallList]bool
 }
 
 // entry is a change as the planner records it: indexes into the tables,
@@ -194,9 +190,11 @@ func (pl *planner) destinations(svc ipvs.Service, sk ipvs.ServiceKey, w, h int) 
 	if h >= 0 {
 		have = pl.plan.current[h].Destinations
 	}
-	var keyBuf, wantBuf [smallList]netip.AddrPort
-	var usedBuf [smallList]bool
-	haveKeys, used, wantKeys := keyBuf[:0], usedBuf[:min(len(have), smallList)], wantBuf[:0]
+	// The small lists' buffers are the planner's, reused service after
+	// service: arrays on the stack would be cleared for each.
+	haveKeys, wantKeys := pl.keyBuf[:0], pl.wantBuf[:0]
+	used := pl.usedBuf[:min(len(have), smallList)]
+	clear(used)
 	if len(have) > smallList {
 		haveKeys, used = make([]netip.AddrPort, 0, len(have)), make([]bool, len(have))
 	}
