@@ -26,26 +26,21 @@ type request struct {
 func (f *Fake) handle(kr *fakekernel.Request) fakekernel.Answer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := &request{hdr: kr.Header, cmd: kr.Cmd}
+	r := request{hdr: kr.Header, cmd: kr.Cmd, top: fakekernel.ParseAttrs(kr.Attrs, fakekernel.AttrsOffset)}
 	isDump := kr.Header.Flags&nlmsg.FlagDump == nlmsg.FlagDump
-	if isDump {
-		// A dump reads its request again for each chunk, after this
-		// handler has returned.
-		r.top = fakekernel.ParseAttrs(slices.Clone(kr.Attrs), fakekernel.AttrsOffset)
-	} else {
-		r.top = fakekernel.ParseAttrs(kr.Attrs, fakekernel.AttrsOffset)
-	}
-	ft := f.matchFault(r)
+	ft := f.matchFault(&r)
 	var a fakekernel.Answer
 	switch {
 	case ft != nil && ft.Errno != 0:
 		a.Errno = ft.Errno
 	case isDump:
 		// Dumps are not validated (GENL_DONT_VALIDATE_DUMP); GET_DEST
-		// reads its own service.
-		a.Dump = func(i int) []byte { return f.dumpItem(r, i) }
+		// reads its own service, again for each chunk, after this
+		// handler has returned: from a copy of the request.
+		d := request{hdr: r.hdr, cmd: r.cmd, top: fakekernel.ParseAttrs(slices.Clone(kr.Attrs), fakekernel.AttrsOffset)}
+		a.Dump = func(i int) []byte { return f.dumpItem(&d, i) }
 	default:
-		a = f.do(r)
+		a = f.do(&r)
 	}
 	if ft != nil {
 		a.Delay, a.Lose, a.Shift = ft.Delay, ft.Lose, ft.Shift

@@ -24,7 +24,8 @@ import (
 )
 
 // Request is one request of the IPVS family, as the kernel received it.
-// Its bytes are valid only while the Handler runs: copy what it keeps.
+// It, and its bytes, are valid only while the Handler runs: copy what it
+// keeps.
 type Request struct {
 	Header nlmsg.Header
 	// Cmd is the Generic Netlink command.
@@ -222,7 +223,10 @@ func (k *Kernel) request(s *Socket, h nlmsg.Header, raw []byte) {
 	if h.Flags&nlmsg.FlagRequest == 0 || h.Type < nlmsg.CtrlFamilyID {
 		return // no request: the kernel answers nothing
 	}
-	r := &Request{Header: h, Raw: raw, PortID: s.pid}
+	// The socket's own Request, reused: a socket serves one call at a
+	// time, and the handler keeps nothing of it.
+	r := &s.req
+	*r = Request{Header: h, Raw: raw, PortID: s.pid}
 	if len(raw) >= AttrsOffset {
 		r.Cmd, r.Attrs = raw[nlmsg.HeaderLen], raw[AttrsOffset:]
 	}

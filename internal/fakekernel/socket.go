@@ -30,6 +30,7 @@ type datagram struct {
 type Socket struct {
 	k   *Kernel
 	pid uint32
+	req Request // the request being handled
 
 	mu       sync.Mutex
 	queue    []datagram
