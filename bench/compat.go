@@ -200,7 +200,7 @@ func compatCfDst(i, j int, weight uint32) compatcf.Destination {
 }
 
 // compatIntro says what the drop-ins' tables compare.
-const compatIntro = "The peers' own API, called the same way, through each original package and through its drop-in of compat/ (built on this library), in the same run; times are medians with [min–max], and a ratio below 1 means the drop-in is faster. The drop-ins answer a walk over the table (the services, then each one's destinations) from one batch read of the library (VirtualServers) once the walk reaches its second service; their writes are single calls, since the peers' API returns each write's own error.\n\n"
+const compatIntro = "The peers' own API, called the same way, through each original package and through its drop-in of compat/ (built on this library), in the same run; times are medians with [min–max], and a ratio below 1 means the drop-in is faster. The drop-ins answer a walk over the table (the services, then each one's destinations) from one batch read of the library (VirtualServers) once the walk reaches its second service; their writes here are single calls, since the peers' API returns each write's own error and the workloads write in sequence (writes that several goroutines make at once would go together in one Apply).\n\n"
 
 // compatReport renders the drop-ins against their originals, per size:
 // the medians of each workload and their ratio.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	lib "github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/compat/coalesce"
 	"github.com/ipvs-go/ipvs/compat/readahead"
 )
 
@@ -19,8 +20,9 @@ func New() (Client, error) {
 
 // client implements Client on the library's Client.
 type client struct {
-	c    *lib.Client
-	walk readahead.Walk
+	c      *lib.Client
+	walk   readahead.Walk
+	writer coalesce.Writer
 }
 
 var _ Client = (*client)(nil)
@@ -92,20 +94,28 @@ func (c *client) Service(svc Service) (ServiceExtended, error) {
 
 // CreateService creates a service.
 func (c *client) CreateService(svc Service) error {
-	return kernelError(c.c.CreateService(ctx(), toService(svc)))
+	return c.serviceWrite(svc, c.c.CreateService, (*lib.Batch).CreateService)
 }
 
 // UpdateService replaces the settings of the service svc identifies.
 func (c *client) UpdateService(svc Service) error {
-	return kernelError(c.c.UpdateService(ctx(), toService(svc)))
+	return c.serviceWrite(svc, c.c.UpdateService, (*lib.Batch).UpdateService)
 }
 
 // RemoveService removes the service svc identifies, with its
 // destinations.
 func (c *client) RemoveService(svc Service) error {
+	return c.serviceWrite(svc, c.c.RemoveService, (*lib.Batch).RemoveService)
+}
+
+// serviceWrite makes the write of svc, as the single call single or,
+// beside other callers' writes, in a batch (see package coalesce).
+func (c *client) serviceWrite(svc Service, single func(context.Context, lib.Service) error, add func(*lib.Batch, lib.Service)) error {
 	s := toService(svc)
 	c.walk.Forget(s)
-	return kernelError(c.c.RemoveService(ctx(), s))
+	return kernelError(c.writer.Do(ctx(), c.c,
+		func(ctx context.Context) error { return single(ctx, s) },
+		func(b *lib.Batch) { add(b, s) }))
 }
 
 // Destinations returns the destinations of the service svc identifies:
@@ -136,25 +146,28 @@ func (c *client) Destinations(svc Service) ([]DestinationExtended, error) {
 
 // CreateDestination adds a destination to the service svc identifies.
 func (c *client) CreateDestination(svc Service, dest Destination) error {
-	return c.destinationWrite(svc, dest, c.c.CreateDestination)
+	return c.destinationWrite(svc, dest, c.c.CreateDestination, (*lib.Batch).CreateDestination)
 }
 
 // UpdateDestination replaces the settings of a destination.
 func (c *client) UpdateDestination(svc Service, dest Destination) error {
-	return c.destinationWrite(svc, dest, c.c.UpdateDestination)
+	return c.destinationWrite(svc, dest, c.c.UpdateDestination, (*lib.Batch).UpdateDestination)
 }
 
 // RemoveDestination removes a destination from the service svc
 // identifies.
 func (c *client) RemoveDestination(svc Service, dest Destination) error {
-	return c.destinationWrite(svc, dest, c.c.RemoveDestination)
+	return c.destinationWrite(svc, dest, c.c.RemoveDestination, (*lib.Batch).RemoveDestination)
 }
 
-// destinationWrite makes the write of dest to svc with write.
-func (c *client) destinationWrite(svc Service, dest Destination, write func(context.Context, lib.Service, lib.Destination) error) error {
-	s := toService(svc)
+// destinationWrite makes the write of dest to svc as serviceWrite does.
+func (c *client) destinationWrite(svc Service, dest Destination, single func(context.Context, lib.Service, lib.Destination) error,
+	add func(*lib.Batch, lib.Service, lib.Destination)) error {
+	s, d := toService(svc), toDestination(dest)
 	c.walk.Forget(s)
-	return kernelError(write(ctx(), s, toDestination(dest)))
+	return kernelError(c.writer.Do(ctx(), c.c,
+		func(ctx context.Context) error { return single(ctx, s, d) },
+		func(b *lib.Batch) { add(b, s, d) }))
 }
 
 // seconds and duration convert the Config's whole seconds.

@@ -41,15 +41,6 @@ func addrOf(ip net.IP) netip.Addr {
 	return a.Unmap()
 }
 
-// ipOf converts an address back, 4 bytes for IPv4 and 16 for IPv6, as
-// moby/ipvs reads it; nil when there is none.
-func ipOf(a netip.Addr) net.IP {
-	if !a.IsValid() {
-		return nil
-	}
-	return net.IP(a.AsSlice())
-}
-
 // familyOf returns the family of s: its AddressFamily, or its address's.
 func familyOf(s *Service, addr netip.Addr) lib.Family {
 	switch {
@@ -93,10 +84,10 @@ func toService(s *Service) (lib.Service, error) {
 	return out, nil
 }
 
-// fromService converts a service the kernel reported.
-func fromService(s *lib.Service) *Service {
-	out := &Service{
-		Address:       ipOf(s.Address),
+// fromService converts a service the kernel reported into out, its
+// address into ip, which has room for it.
+func fromService(s *lib.Service, out *Service, ip []byte) {
+	*out = Service{
 		Protocol:      uint16(s.Protocol),
 		Port:          s.Port,
 		FWMark:        s.FWMark,
@@ -107,11 +98,29 @@ func fromService(s *lib.Service) *Service {
 		PEName:        s.PersistenceEngine,
 		Stats:         fromStats(&s.Stats),
 	}
+	if s.Address.IsValid() {
+		out.Address = net.IP(append(ip[:0:len(ip)], s.Address.AsSlice()...))
+	}
 	if s.Family == lib.FamilyIPv6 {
 		out.Netmask = uint32(s.Netmask.Bits(lib.FamilyIPv6))
 	} else {
 		m := s.Netmask.IPv4Mask()
 		out.Netmask = binary.NativeEndian.Uint32(m[:])
+	}
+}
+
+// fromServices converts the services the kernel listed, sharing their
+// allocations as fromDestinations does.
+func fromServices(svcs []lib.Service) []*Service {
+	if len(svcs) == 0 {
+		return nil
+	}
+	out := make([]*Service, len(svcs))
+	backing := make([]Service, len(svcs))
+	ips := make([]byte, 16*len(svcs))
+	for k := range svcs {
+		fromService(&svcs[k], &backing[k], ips[16*k:16*k+16])
+		out[k] = &backing[k]
 	}
 	return out
 }
@@ -136,21 +145,39 @@ func toDestination(d *Destination) (lib.Destination, error) {
 	}, nil
 }
 
-// fromDestination converts a destination the kernel reported, with its
-// whole 32-bit weight.
-func fromDestination(d *lib.Destination) *Destination {
-	return &Destination{
-		Address:             ipOf(d.Address),
-		Port:                d.Port,
-		Weight:              int(d.Weight),
-		ConnectionFlags:     uint32(d.Forward),
-		AddressFamily:       uint16(d.Family),
-		UpperThreshold:      d.UpperThreshold,
-		LowerThreshold:      d.LowerThreshold,
-		ActiveConnections:   int(d.ActiveConnections),
-		InactiveConnections: int(d.InactiveConnections),
-		Stats:               DstStats(fromStats(&d.Stats)),
+// fromDestinations converts the destinations the kernel reported, with
+// their whole 32-bit weights. A table's worth of them is converted in a
+// walk, so they share their allocations: one array of Destinations and
+// one of address bytes per call.
+func fromDestinations(ds []lib.Destination) []*Destination {
+	if len(ds) == 0 {
+		return nil
 	}
+	out := make([]*Destination, len(ds))
+	backing := make([]Destination, len(ds))
+	ips := make([]byte, 0, 16*len(ds))
+	for k := range ds {
+		d := &ds[k]
+		var ip net.IP
+		if d.Address.IsValid() {
+			ips = append(ips, d.Address.AsSlice()...)
+			ip = net.IP(ips[len(ips)-d.Address.BitLen()/8 : len(ips) : len(ips)])
+		}
+		backing[k] = Destination{
+			Address:             ip,
+			Port:                d.Port,
+			Weight:              int(d.Weight),
+			ConnectionFlags:     uint32(d.Forward),
+			AddressFamily:       uint16(d.Family),
+			UpperThreshold:      d.UpperThreshold,
+			LowerThreshold:      d.LowerThreshold,
+			ActiveConnections:   int(d.ActiveConnections),
+			InactiveConnections: int(d.InactiveConnections),
+			Stats:               DstStats(fromStats(&d.Stats)),
+		}
+		out[k] = &backing[k]
+	}
+	return out
 }
 
 // fromStats narrows the counters to the widths of the kernel's 32-bit

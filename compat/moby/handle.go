@@ -5,14 +5,16 @@ import (
 	"time"
 
 	lib "github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/compat/coalesce"
 	"github.com/ipvs-go/ipvs/compat/readahead"
 )
 
 // Handle is a connection to IPVS in one network namespace. Unlike
 // moby/ipvs's, it is safe for concurrent use.
 type Handle struct {
-	c    *lib.Client
-	walk readahead.Walk
+	c      *lib.Client
+	walk   readahead.Walk
+	writer coalesce.Writer
 }
 
 // New returns a Handle for the network namespace at path (such as
@@ -40,7 +42,7 @@ func ctx() context.Context { return context.Background() }
 
 // NewService creates the service s.
 func (i *Handle) NewService(s *Service) error {
-	return i.serviceWrite(s, i.c.CreateService)
+	return i.serviceWrite(s, i.c.CreateService, (*lib.Batch).CreateService)
 }
 
 // IsServicePresent reports whether the service s identifies exists.
@@ -55,23 +57,26 @@ func (i *Handle) IsServicePresent(s *Service) bool {
 
 // UpdateService replaces the settings of the service s identifies.
 func (i *Handle) UpdateService(s *Service) error {
-	return i.serviceWrite(s, i.c.UpdateService)
+	return i.serviceWrite(s, i.c.UpdateService, (*lib.Batch).UpdateService)
 }
 
 // DelService removes the service s identifies, with its destinations.
 func (i *Handle) DelService(s *Service) error {
-	return i.serviceWrite(s, i.c.RemoveService)
+	return i.serviceWrite(s, i.c.RemoveService, (*lib.Batch).RemoveService)
 }
 
-// serviceWrite converts the operand of a service write and makes it
-// with write.
-func (i *Handle) serviceWrite(s *Service, write func(context.Context, lib.Service) error) error {
+// serviceWrite converts the operand of a service write and makes it, as
+// the single call single or, beside other callers' writes, in a batch
+// (see package coalesce).
+func (i *Handle) serviceWrite(s *Service, single func(context.Context, lib.Service) error, add func(*lib.Batch, lib.Service)) error {
 	svc, err := toService(s)
 	if err != nil {
 		return err
 	}
 	i.walk.Forget(svc)
-	return kernelError(write(ctx(), svc))
+	return kernelError(i.writer.Do(ctx(), i.c,
+		func(ctx context.Context) error { return single(ctx, svc) },
+		func(b *lib.Batch) { add(b, svc) }))
 }
 
 // Flush removes every service.
@@ -82,24 +87,25 @@ func (i *Handle) Flush() error {
 
 // NewDestination adds the destination d to the service s identifies.
 func (i *Handle) NewDestination(s *Service, d *Destination) error {
-	return i.destinationWrite(s, d, i.c.CreateDestination)
+	return i.destinationWrite(s, d, i.c.CreateDestination, (*lib.Batch).CreateDestination)
 }
 
 // UpdateDestination replaces the settings of the destination d of the
 // service s identifies.
 func (i *Handle) UpdateDestination(s *Service, d *Destination) error {
-	return i.destinationWrite(s, d, i.c.UpdateDestination)
+	return i.destinationWrite(s, d, i.c.UpdateDestination, (*lib.Batch).UpdateDestination)
 }
 
 // DelDestination removes the destination d from the service s
 // identifies.
 func (i *Handle) DelDestination(s *Service, d *Destination) error {
-	return i.destinationWrite(s, d, i.c.RemoveDestination)
+	return i.destinationWrite(s, d, i.c.RemoveDestination, (*lib.Batch).RemoveDestination)
 }
 
 // destinationWrite converts the operands of a destination write and
-// makes it with write.
-func (i *Handle) destinationWrite(s *Service, d *Destination, write func(context.Context, lib.Service, lib.Destination) error) error {
+// makes it as serviceWrite does.
+func (i *Handle) destinationWrite(s *Service, d *Destination, single func(context.Context, lib.Service, lib.Destination) error,
+	add func(*lib.Batch, lib.Service, lib.Destination)) error {
 	svc, err := toService(s)
 	if err != nil {
 		return err
@@ -109,7 +115,9 @@ func (i *Handle) destinationWrite(s *Service, d *Destination, write func(context
 		return err
 	}
 	i.walk.Forget(svc)
-	return kernelError(write(ctx(), svc, dst))
+	return kernelError(i.writer.Do(ctx(), i.c,
+		func(ctx context.Context) error { return single(ctx, svc, dst) },
+		func(b *lib.Batch) { add(b, svc, dst) }))
 }
 
 // GetServices returns every service of the namespace; nil when there are
@@ -120,11 +128,7 @@ func (i *Handle) GetServices() ([]*Service, error) {
 		return nil, kernelError(err)
 	}
 	i.walk.List(svcs)
-	var out []*Service
-	for k := range svcs {
-		out = append(out, fromService(&svcs[k]))
-	}
-	return out, nil
+	return fromServices(svcs), nil
 }
 
 // GetDestinations returns the destinations of the service s identifies;
@@ -141,11 +145,7 @@ func (i *Handle) GetDestinations(s *Service) ([]*Destination, error) {
 			return nil, kernelError(err)
 		}
 	}
-	var out []*Destination
-	for k := range dests {
-		out = append(out, fromDestination(&dests[k]))
-	}
-	return out, nil
+	return fromDestinations(dests), nil
 }
 
 // GetService returns the service s identifies, with its settings and
@@ -159,7 +159,9 @@ func (i *Handle) GetService(s *Service) (*Service, error) {
 	if err != nil {
 		return nil, kernelError(err)
 	}
-	return fromService(&got), nil
+	var out Service
+	fromService(&got, &out, make([]byte, 16))
+	return &out, nil
 }
 
 // GetConfig returns the connection timeouts of the namespace.

@@ -281,3 +281,35 @@ func TestReadAhead(t *testing.T) {
 		t.Errorf("service 2 asked again: weights %v, want [5]", w)
 	}
 }
+
+// TestConcurrentWrites makes writes from many goroutines at once, which
+// the handle sends together: each still gets its own result, in moby's
+// form.
+func TestConcurrentWrites(t *testing.T) {
+	h, f := fakeHandle(t)
+	s := tcp4("10.0.0.1", 80)
+	if err := h.NewService(s); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 64)
+	for g := range 32 {
+		go func() {
+			d := &Destination{Address: net.IPv4(192, 168, 0, byte(g/2+1)), Port: 80, Weight: 1}
+			errs <- h.NewDestination(s, d)
+		}()
+	}
+	created, dup := 0, 0
+	for range 32 {
+		switch err := <-errs; err {
+		case nil:
+			created++
+		case syscall.EEXIST:
+			dup++
+		default:
+			t.Errorf("NewDestination: %#v", err)
+		}
+	}
+	if created != 16 || dup != 16 || len(f.VirtualServers()[0].Destinations) != 16 {
+		t.Errorf("%d created, %d refused as duplicates; want 16 and 16", created, dup)
+	}
+}
