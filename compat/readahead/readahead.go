@@ -86,8 +86,8 @@ func (w *Walk) Destinations(ctx context.Context, c *ipvs.Client, svc ipvs.Servic
 	k := keyOf(&svc)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := time.Now()
-	if w.snap != nil && (now.Sub(w.last) > Idle || now.Sub(w.read) > MaxAge) {
+	t := now()
+	if w.snap != nil && (t.Sub(w.last) > Idle || t.Sub(w.read) > MaxAge) {
 		w.snap = nil
 	}
 	if w.snap == nil && w.listed[k] {
@@ -101,17 +101,22 @@ func (w *Walk) Destinations(ctx context.Context, c *ipvs.Client, svc ipvs.Servic
 			for i := range vss {
 				w.snap[keyOf(&vss[i].Service)] = vss[i].Destinations
 			}
-			w.read = time.Now()
-			w.last = w.read
+			// The walk's pauses count from the end of the read, which
+			// may itself last longer than Idle.
+			t = now()
+			w.read = t
 		}
 	}
 	dests, ok = w.snap[k]
 	if ok {
 		delete(w.snap, k)
-		w.last = now
+		w.last = t
 	}
 	return dests, ok
 }
+
+// now is the clock of the limits; tests replace it.
+var now = time.Now
 
 // Forget drops what the snapshot holds of the service svc identifies,
 // after a write to it.

@@ -15,8 +15,13 @@ import (
 // client that stands for another process.
 func table(t *testing.T, n int) (*ipvs.Client, []ipvs.Service, *ipvs.Client) {
 	t.Helper()
+	return tableOn(t, ipvstest.NewFake(), n)
+}
+
+// tableOn is table on the model f.
+func tableOn(t *testing.T, f *ipvstest.Fake, n int) (*ipvs.Client, []ipvs.Service, *ipvs.Client) {
+	t.Helper()
 	ctx := context.Background()
-	f := ipvstest.NewFake()
 	c, other := f.Client(t), f.Client(t)
 	for i := range n {
 		svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), Port: 80, Scheduler: "rr"}
@@ -123,5 +128,25 @@ func TestWalkUnlisted(t *testing.T) {
 	weight(t, &w, c, svcs[1])
 	if _, served := weight(t, &w, c, svcs[2]); served {
 		t.Error("unlisted services triggered the read-ahead")
+	}
+}
+
+// TestWalkSlowRead pins that the walk's pauses count from the end of the
+// read: on a large table the read itself may last longer than Idle. The
+// read is slowed, and the clock sped up, so that it lasts about twice Idle
+// while the calls around it take far less.
+func TestWalkSlowRead(t *testing.T) {
+	f := ipvstest.NewFake()
+	c, svcs, _ := tableOn(t, f, 4)
+	start := time.Now()
+	now = func() time.Time { return start.Add(time.Since(start) * 50) }
+	defer func() { now = time.Now }()
+	var w Walk
+	w.List(svcs)
+	weight(t, &w, c, svcs[0])
+	f.Inject(ipvstest.Fault{Op: ipvstest.OpGetServices, Times: 1, Delay: 2 * Idle / 50})
+	weight(t, &w, c, svcs[1]) // the read
+	if _, served := weight(t, &w, c, svcs[2]); !served {
+		t.Error("the snapshot was dropped for the time its own read took")
 	}
 }
