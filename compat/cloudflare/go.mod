@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261205011822-9526ba0132c7
+	github.com/ipvs-go/ipvs v0.0.0-20261205012123-bcde72d0c7a4
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 )

@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/compat/moby
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261205011822-9526ba0132c7
+	github.com/ipvs-go/ipvs v0.0.0-20261205012123-bcde72d0c7a4
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/vishvananda/netlink v1.1.0
 	github.com/vishvananda/netns v0.0.2
