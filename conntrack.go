@@ -1,0 +1,178 @@
+package ipvs
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+)
+
+// ConntrackFilter selects the netfilter connection tracking (conntrack)
+// entries of the flows that IPVS forwarded from one virtual service to
+// one of its real servers by masquerading (ForwardMasquerade): the entries
+// whose original direction went to the service's address and port, with
+// its protocol, and whose reply comes from the real server. Those are
+// the entries that IPVS writes when the conntrack sysctl
+// (Sysctls.Conntrack) is on, and that kube-proxy deletes when it
+// removes a UDP real server.
+//
+// Direct routing and tunnel destinations leave no trace of the real
+// server in conntrack (their replies do not pass through the director),
+// so no filter can tell their entries apart; a firewall-mark service's
+// entries record the address the client reached, not the mark. Both are
+// refused.
+type ConntrackFilter struct {
+	// Service names the virtual service by Protocol, Address and Port
+	// (Family may be left zero). Its other fields are ignored.
+	Service Service
+	// Destination names the real server by Address and Port; a Port of
+	// 0 means the service's port, as it does for RemoveDestination.
+	Destination Destination
+}
+
+// String returns "PROTOCOL VIRTUAL -> REAL", as "udp 10.0.0.1:53 ->
+// 10.0.0.2:53".
+func (f ConntrackFilter) String() string {
+	k, err := f.key()
+	if err != nil {
+		return fmt.Sprintf("%s -> %s", f.Service, netip.AddrPortFrom(f.Destination.Address, f.Destination.Port))
+	}
+	return k.String()
+}
+
+// conntrackKey is what a ConntrackFilter matches, in the form a
+// conntrack entry is compared with: the protocol, the original
+// destination and the reply source, IPv4 addresses in their 4-byte form.
+type conntrackKey struct {
+	protocol Protocol
+	virtual  netip.AddrPort
+	real     netip.AddrPort
+}
+
+func (k conntrackKey) String() string {
+	return k.protocol.String() + " " + k.virtual.String() + " -> " + k.real.String()
+}
+
+// key validates f and returns what it matches.
+func (f ConntrackFilter) key() (conntrackKey, error) {
+	s, d := f.Service, f.Destination
+	if s.FWMark != 0 {
+		return conntrackKey{}, invalidf("conntrack filter service", "fwmark %d: conntrack entries record the address the client reached, not the mark", s.FWMark)
+	}
+	switch s.Protocol {
+	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
+	default:
+		return conntrackKey{}, invalidf("conntrack filter service protocol", "%s is not tcp, udp or sctp", s.Protocol)
+	}
+	if !s.Address.IsValid() {
+		return conntrackKey{}, invalidf("conntrack filter service address", "none given")
+	}
+	if s.Port == 0 {
+		return conntrackKey{}, invalidf("conntrack filter service port", "0: a port-zero service's entries keep the client's port; name the port")
+	}
+	if !d.Address.IsValid() {
+		return conntrackKey{}, invalidf("conntrack filter destination address", "none given")
+	}
+	sf := conntrackFamily(s.Family, s.Address)
+	df := conntrackFamily(d.Family, d.Address)
+	if df == 0 {
+		df = sf
+	}
+	if err := checkAddrFamily("conntrack filter service", sf, s.Address); err != nil {
+		return conntrackKey{}, err
+	}
+	if err := checkAddrFamily("conntrack filter destination", df, d.Address); err != nil {
+		return conntrackKey{}, err
+	}
+	if sf != df {
+		return conntrackKey{}, invalidf("conntrack filter destination address", "%s is not of the service's family %s: a mixed-family destination is a tunnel, which conntrack does not see", d.Address, sf)
+	}
+	port := d.Port
+	if port == 0 {
+		port = s.Port
+	}
+	return conntrackKey{
+		protocol: s.Protocol,
+		virtual:  netip.AddrPortFrom(inFamily(sf, s.Address).WithZone(""), s.Port),
+		real:     netip.AddrPortFrom(inFamily(df, d.Address).WithZone(""), port),
+	}, nil
+}
+
+// conntrackFamily is the family of a, an IPv4-mapped IPv6 address (as
+// net.IP gives IPv4 addresses) being IPv4 unless f says otherwise: no
+// IPv4 flow has a mapped address in conntrack.
+func conntrackFamily(f Family, a netip.Addr) Family {
+	if f == 0 && a.Is4In6() {
+		return FamilyIPv4
+	}
+	return addrFamily(f, a)
+}
+
+// conntrackMatcher tells whether a conntrack entry belongs to one of a
+// set of filters, in one map lookup whatever their number, so that a
+// flush walks the table once for any number of removed destinations.
+type conntrackMatcher struct {
+	keys     map[conntrackKey]struct{}
+	families [2]bool // ipv4, ipv6: which the table must be read for
+	object   string  // names the filters in errors
+}
+
+// newConntrackMatcher validates the filters; the error names the first
+// bad one.
+func newConntrackMatcher(filters []ConntrackFilter) (*conntrackMatcher, error) {
+	m := &conntrackMatcher{keys: make(map[conntrackKey]struct{}, len(filters))}
+	for i, f := range filters {
+		k, err := f.key()
+		if err != nil {
+			return nil, fmt.Errorf("filter %d (%s): %w", i, f, err)
+		}
+		m.keys[k] = struct{}{}
+		m.families[familyIndex(k.virtual.Addr())] = true
+	}
+	switch len(filters) {
+	case 0:
+	case 1:
+		m.object = mustKey(filters[0]).String()
+	default:
+		m.object = mustKey(filters[0]).String() + " and " + strconv.Itoa(len(filters)-1) + " more"
+	}
+	return m, nil
+}
+
+func mustKey(f ConntrackFilter) conntrackKey { k, _ := f.key(); return k }
+
+func familyIndex(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return 1
+}
+
+// match reports whether an entry with these tuples is one of the
+// filters': protocol, original destination and reply source.
+func (m *conntrackMatcher) match(protocol uint8, origDst, replySrc netip.AddrPort) bool {
+	k := conntrackKey{
+		protocol: Protocol(protocol),
+		virtual:  netip.AddrPortFrom(origDst.Addr().Unmap(), origDst.Port()),
+		real:     netip.AddrPortFrom(replySrc.Addr().Unmap(), replySrc.Port()),
+	}
+	_, ok := m.keys[k]
+	return ok
+}
+
+// ErrNoConntrack is the error of FlushConntrack in a network namespace
+// whose kernel offers no conntrack netlink interface: the
+// nf_conntrack_netlink module is not loaded (and could not be loaded on
+// demand), or the kernel was built without it. The library never runs
+// modprobe itself. An error matching it also matches os.ErrNotExist.
+var ErrNoConntrack error = noConntrackError{}
+
+type noConntrackError struct{}
+
+func (noConntrackError) Error() string {
+	return "the kernel has no conntrack netlink interface (is nf_conntrack_netlink loaded?)"
+}
+
+func (noConntrackError) Is(target error) bool { return target == os.ErrNotExist }
+
+const opFlushConntrack = "flush conntrack"

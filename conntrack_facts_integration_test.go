@@ -1,0 +1,263 @@
+//go:build integration && linux
+
+package ipvs_test
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// The facts of issue 20, measured on each kernel: where the next
+// messages of a flow from a fixed source port go after its real server
+// is removed (or set to weight 0), for each combination of
+// expire_nodest_conn, the conntrack sysctl and a flush of the removed
+// server's conntrack entries, and for TCP of conn_reuse_mode; what
+// ipvsadm -Lnc and conntrack -L show; and how long until the flow
+// reaches the other, live server.
+
+const (
+	// ctWait bounds the wait for the flow to reach the live server.
+	ctWait = 8 * time.Second
+	// ctUDPTimeout is the IPVS UDP timeout of the UDP cases, short, so
+	// that the wait tells an entry that expires at its timeout from one
+	// that the flow's own datagrams keep alive.
+	ctUDPTimeout = 2 * time.Second
+	// ctTick is the interval between the client's messages.
+	ctTick = 100 * time.Millisecond
+)
+
+type ctCase struct {
+	proto                          ipvs.Protocol
+	weightZero                     bool // A is set to weight 0 rather than removed
+	expireNodest, conntrack, flush bool
+	reuse                          int // conn_reuse_mode, TCP only
+}
+
+func (c ctCase) String() string {
+	s := c.proto.String()
+	if c.weightZero {
+		s += "/weight0"
+	} else {
+		s += "/removed"
+	}
+	s += fmt.Sprintf("/nodest%d/conntrack%d/flush%d", b2i(c.expireNodest), b2i(c.conntrack), b2i(c.flush))
+	if c.proto == ipvs.ProtocolTCP {
+		s += fmt.Sprintf("/reuse%d", c.reuse)
+	}
+	return s
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ctFact is what a case showed.
+type ctFact struct {
+	reached   time.Duration // until a message reached the live server; <0: not within ctWait
+	sent      int           // messages sent after the change
+	toOld     int           // of which the old server received
+	toNew     int           // and the live one
+	flushed   int           // conntrack entries FlushConntrack deleted
+	ipvsAfter string        // the flow's IPVS entries just after the change (and flush)
+	ctAfter   string        // its conntrack entries then
+	ipvsEnd   string        // at the end
+	ctEnd     string
+}
+
+// outcome is the part of a fact that the kernel decides, in a form that
+// does not depend on timing noise: where the flow's messages went, and
+// when it reached the live server ("at once", within a second; "after
+// the timeout"; "never").
+func (f ctFact) outcome() string {
+	when := "never"
+	switch {
+	case f.reached < 0:
+	case f.reached < time.Second:
+		when = "at once"
+	default:
+		when = "later"
+	}
+	old := "none to old"
+	if f.toOld > 0 {
+		old = "some to old"
+	}
+	return fmt.Sprintf("%s, %s; ipvs %s; conntrack %s", when, old, f.ipvsAfter, f.ctAfter)
+}
+
+func TestKernelConntrackFacts(t *testing.T) {
+	if !moduleBuilt("nf_conntrack_netlink") {
+		t.Skip("no nf_conntrack_netlink in this kernel")
+	}
+	var cases []ctCase
+	for _, proto := range []ipvs.Protocol{ipvs.ProtocolUDP, ipvs.ProtocolSCTP, ipvs.ProtocolTCP} {
+		reuses := []int{1}
+		if proto == ipvs.ProtocolTCP {
+			reuses = []int{0, 1}
+		}
+		for _, wz := range []bool{false, true} {
+			for _, nodest := range []bool{false, true} {
+				for _, ct := range []bool{false, true} {
+					for _, flush := range []bool{false, true} {
+						for _, reuse := range reuses {
+							cases = append(cases, ctCase{proto, wz, nodest, ct, flush, reuse})
+						}
+					}
+				}
+			}
+		}
+	}
+	// Each case has namespaces of its own; eight at once keep the whole
+	// within minutes under emulation.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	facts := map[ctCase]ctFact{}
+	for i, c := range cases {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t.Run(c.String(), func(t *testing.T) {
+				f := runCTCase(t, c, uint16(40000+i))
+				mu.Lock()
+				facts[c] = f
+				mu.Unlock()
+				t.Logf("FACT %s | reached %v | sent %d, old %d, new %d | flushed %d | ipvs %s -> %s | conntrack %s -> %s",
+					c, f.reached.Round(100*time.Millisecond), f.sent, f.toOld, f.toNew, f.flushed, f.ipvsAfter, f.ipvsEnd, f.ctAfter, f.ctEnd)
+			})
+		})
+	}
+	wg.Wait()
+	for _, c := range cases {
+		if f, ok := facts[c]; ok {
+			fmt.Printf("FACT %-45s %s\n", c, f.outcome())
+		}
+	}
+}
+
+// runCTCase runs one case in a lab of its own, with the client on port.
+func runCTCase(t *testing.T, c ctCase, port uint16) ctFact {
+	lab := newCTLab(t)
+	ch := ipvs.SysctlChanges{Conntrack: new(c.conntrack), ExpireNodestConn: new(c.expireNodest), ConnReuseMode: new(c.reuse)}
+	must(t, lab.c.SetSysctls(lab.ctx, ch))
+	if c.proto == ipvs.ProtocolUDP {
+		must(t, lab.c.SetTimeouts(lab.ctx, ipvs.Timeouts{UDP: ctUDPTimeout}))
+	}
+	svc := ipvs.Service{Protocol: c.proto, Address: ctVIP, Port: 5000, Scheduler: "rr"}
+	lab.serve(svc)
+	var s sink
+	lab.listen(c.proto, 5000, &s)
+	fc := lab.flowClient(c.proto, netip.AddrPortFrom(ctVIP, 5000), port)
+
+	// The flow starts: its first message that arrives picks the old server.
+	seq, old := 0, -1
+	for deadline := time.Now().Add(10 * time.Second); old < 0; seq++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the flow reached no real server in 10s")
+		}
+		fc.send(seq)
+		time.Sleep(ctTick)
+		for i := range seq + 1 {
+			if w := s.where(i); w >= 0 {
+				old = w
+			}
+		}
+	}
+	for range 3 {
+		fc.send(seq)
+		seq++
+		time.Sleep(ctTick)
+	}
+	oldDst := ipvs.Destination{Address: lab.real[old], Port: 5000, Forward: ipvs.ForwardMasquerade}
+	if c.weightZero {
+		must(t, lab.c.UpdateDestination(lab.ctx, svc, oldDst))
+	} else {
+		must(t, lab.c.RemoveDestination(lab.ctx, svc, oldDst))
+	}
+	var f ctFact
+	if c.flush {
+		n, err := lab.c.FlushConntrack(lab.ctx, ipvs.ConntrackFilter{Service: svc, Destination: oldDst})
+		must(t, err)
+		f.flushed = n
+	}
+	f.ipvsAfter, f.ctAfter = lab.entries(port, old)
+	start, first := time.Now(), seq
+	f.reached = -1
+	for time.Since(start) < ctWait {
+		fc.send(seq)
+		seq++
+		f.sent++
+		time.Sleep(ctTick)
+		if s.count(1-old, first) > 0 {
+			f.reached = time.Since(start)
+			break
+		}
+	}
+	time.Sleep(3 * ctTick) // the last messages in flight
+	f.toOld, f.toNew = s.count(old, first), s.count(1-old, first)
+	f.ipvsEnd, f.ctEnd = lab.entries(port, old)
+	return f
+}
+
+// entries summarizes the IPVS and conntrack entries of the client's
+// flow, as ipvsadm -Lnc and conntrack -L list them: for each, its state
+// and the real server it goes to ("old", "new" the other one, "VIP"
+// when conntrack records no NAT), or "none".
+func (lab *ctLab) entries(port uint16, old int) (ipvsSummary, ctSummary string) {
+	lab.t.Helper()
+	name := func(addr string) string {
+		switch addr {
+		case lab.real[old].String():
+			return "old"
+		case lab.real[1-old].String():
+			return "new"
+		case ctVIP.String():
+			return "VIP"
+		}
+		return addr
+	}
+	client := fmt.Sprintf("10.99.0.2:%d", port)
+	var ipvsRows []string
+	for _, l := range strings.Split(lab.dir.sh("ipvsadm -Lnc"), "\n") {
+		f := strings.Fields(l)
+		// pro expire state source virtual destination
+		if len(f) == 6 && f[3] == client {
+			ipvsRows = append(ipvsRows, f[2]+"→"+name(strings.Split(f[5], ":")[0]))
+		}
+	}
+	var ctRows []string
+	srcRe := regexp.MustCompile(`src=(\S+)`)
+	for _, l := range strings.Split(lab.dir.sh("conntrack -L 2>/dev/null || true"), "\n") {
+		if !strings.Contains(l, fmt.Sprintf("sport=%d ", port)) {
+			continue
+		}
+		srcs := srcRe.FindAllStringSubmatch(l, -1)
+		if len(srcs) < 2 {
+			continue
+		}
+		state := ""
+		if f := strings.Fields(l); len(f) > 3 && f[0] == "tcp" {
+			state = f[3] + " "
+		}
+		ctRows = append(ctRows, state+"reply "+name(srcs[1][1]))
+	}
+	return summary(ipvsRows), summary(ctRows)
+}
+
+func summary(rows []string) string {
+	if len(rows) == 0 {
+		return "none"
+	}
+	slices.Sort(rows)
+	return strings.Join(slices.Compact(rows), ",")
+}

@@ -1,0 +1,288 @@
+//go:build integration && linux
+
+package ipvs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// The flush against the kernel, with Debian's conntrack tool as the
+// oracle: the entries left are those conntrack -L shows, and a flow's
+// next datagram lands where the entries say.
+
+// ctEntry is a conntrack entry as conntrack -L -o id prints it.
+type ctEntry struct {
+	proto           string
+	client, virtual netip.AddrPort
+	replySrc        netip.AddrPort
+	id              string
+}
+
+var ctLine = regexp.MustCompile(`^(\w+)\s+\d+\s+(?:\d+\s+)?(?:[A-Z_]+\s+)?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) .*?src=(\S+) dst=\S+ sport=(\d+) dport=\d+ .*id=(\d+)`)
+
+// conntrackList runs conntrack -L in ns and parses its entries.
+func conntrackList(t *testing.T, ns *netNS) []ctEntry {
+	t.Helper()
+	var out []ctEntry
+	for _, l := range strings.Split(ns.sh("conntrack -L -o id 2>/dev/null"), "\n") {
+		m := ctLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		ap := func(a, p string) netip.AddrPort { return netip.MustParseAddrPort(a + ":" + p) }
+		out = append(out, ctEntry{m[1], ap(m[2], m[4]), ap(m[3], m[5]), ap(m[6], m[7]), m[8]})
+	}
+	return out
+}
+
+// TestKernelFlushConntrack flushes the conntrack entries of one removed
+// real server among flows to two, for each protocol, and checks with
+// conntrack -L that exactly those went, and that the flows' next
+// messages reach the live server at once.
+func TestKernelFlushConntrack(t *testing.T) {
+	for _, proto := range []ipvs.Protocol{ipvs.ProtocolUDP, ipvs.ProtocolSCTP, ipvs.ProtocolTCP} {
+		t.Run(proto.String(), func(t *testing.T) {
+			lab := newCTLab(t)
+			must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true), ExpireNodestConn: new(true)}))
+			svc := ipvs.Service{Protocol: proto, Address: ctVIP, Port: 5000, Scheduler: "rr"}
+			lab.serve(svc)
+			var s sink
+			lab.listen(proto, 5000, &s)
+			// Eight flows, four to each server.
+			var clients []*flowClient
+			for i := range 8 {
+				fc := lab.flowClient(proto, netip.AddrPortFrom(ctVIP, 5000), uint16(41000+i))
+				clients = append(clients, fc)
+				fc.send(i)
+			}
+			eventually(t, "each flow's first message arrives", func() bool {
+				for i := range clients {
+					if s.where(i) < 0 {
+						clients[i].send(i)
+						return false
+					}
+				}
+				return true
+			})
+			before := conntrackList(t, lab.dir)
+			removed := ipvs.Destination{Address: lab.real[0], Port: 5000}
+			var want, keep []ctEntry
+			for _, e := range before {
+				if e.virtual == netip.AddrPortFrom(ctVIP, 5000) && e.replySrc == netip.AddrPortFrom(lab.real[0], 5000) {
+					want = append(want, e)
+				} else {
+					keep = append(keep, e)
+				}
+			}
+			if len(want) != 4 {
+				t.Fatalf("%d entries of the removed server before the flush, want 4:\n%v", len(want), before)
+			}
+			must(t, lab.c.RemoveDestination(lab.ctx, svc, removed))
+			n, err := lab.c.FlushConntrack(lab.ctx, ipvs.ConntrackFilter{Service: svc, Destination: removed})
+			must(t, err)
+			after := conntrackList(t, lab.dir)
+			t.Logf("flushed %d; before:\n%v\nafter:\n%v", n, before, after)
+			if n != len(want) {
+				t.Errorf("flushed %d entries, want %d", n, len(want))
+			}
+			for _, e := range keep {
+				if !containsCT(after, e) {
+					t.Errorf("entry %+v of another server was deleted", e)
+				}
+			}
+			for _, e := range after {
+				if e.replySrc.Addr() == lab.real[0] {
+					t.Errorf("entry %+v of the removed server is left", e)
+				}
+			}
+		})
+	}
+}
+
+func containsCT(es []ctEntry, e ctEntry) bool {
+	for _, x := range es {
+		if x.id == e.id {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKernelFlushConntrackRace flushes while new flows to the live
+// server start all the time: it deletes the removed server's entries
+// only, never one of the live server's, old or new.
+func TestKernelFlushConntrackRace(t *testing.T) {
+	lab := newCTLab(t)
+	must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true)}))
+	svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000, Scheduler: "rr"}
+	lab.serve(svc)
+	var s sink
+	lab.listen(ipvs.ProtocolUDP, 5000, &s)
+	for i := range 40 {
+		lab.flowClient(ipvs.ProtocolUDP, netip.AddrPortFrom(ctVIP, 5000), uint16(42000+i)).send(i)
+	}
+	eventually(t, "the first flows arrive", func() bool { return s.count(0, 0)+s.count(1, 0) == 40 })
+	removed := ipvs.Destination{Address: lab.real[0], Port: 5000}
+	must(t, lab.c.RemoveDestination(lab.ctx, svc, removed))
+	before := conntrackList(t, lab.dir)
+	// New flows, all to the live server now, while the flush runs.
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for ; ; n++ {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			fc := lab.flowClient(ipvs.ProtocolUDP, netip.AddrPortFrom(ctVIP, 5000), uint16(43000+n%2000))
+			fc.send(1000 + n)
+			fc.close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	n, err := lab.c.FlushConntrack(lab.ctx, ipvs.ConntrackFilter{Service: svc, Destination: removed})
+	close(stop)
+	started := <-done
+	must(t, err)
+	after := conntrackList(t, lab.dir)
+	t.Logf("flushed %d while %d new flows started", n, started)
+	var wantGone int
+	for _, e := range before {
+		gone := !containsCT(after, e)
+		if e.replySrc.Addr() == lab.real[0] {
+			wantGone++
+			if !gone {
+				t.Errorf("entry %+v of the removed server is left", e)
+			}
+		} else if gone {
+			t.Errorf("entry %+v of the live server was deleted", e)
+		}
+	}
+	if n != wantGone {
+		t.Errorf("flushed %d, want %d", n, wantGone)
+	}
+	live := 0
+	for _, e := range after {
+		if e.replySrc.Addr() == lab.real[1] {
+			live++
+		}
+	}
+	if started > 0 && live <= 20 {
+		t.Errorf("%d entries of the live server after %d new flows", live, started)
+	}
+}
+
+// TestKernelFlushConntrackNamespace checks that a Client of another
+// namespace flushes there, and only there: an identical entry in the
+// caller's own namespace stays.
+func TestKernelFlushConntrackNamespace(t *testing.T) {
+	lab := newCTLab(t)
+	svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000, Scheduler: "rr"}
+	removed := ipvs.Destination{Address: lab.real[0], Port: 5000}
+	insert := "conntrack -I -p udp -s 10.99.0.2 -d 10.99.1.1 --sport 44000 --dport 5000 -r 10.97.0.2 -q 10.99.0.2 --reply-port-src 5000 --reply-port-dst 44000 -t 120 -u ASSURED"
+	lab.dir.sh(insert)
+	caller := newNetNS(t) // the test's own namespace stands in for the caller's
+	caller.sh(insert)
+	must(t, caller.in(func() error {
+		n, err := lab.c.FlushConntrack(lab.ctx, ipvs.ConntrackFilter{Service: svc, Destination: removed})
+		if err == nil && n != 1 {
+			err = fmt.Errorf("flushed %d entries, want 1", n)
+		}
+		return err
+	}))
+	if got := conntrackList(t, lab.dir); len(got) != 0 {
+		t.Errorf("the client's namespace still has %v", got)
+	}
+	if got := conntrackList(t, caller); len(got) != 1 {
+		t.Errorf("the caller's namespace has %v, want its own entry", got)
+	}
+}
+
+// TestKernelFlushConntrackErrors checks the two faults a user meets:
+// no permission, and no conntrack netlink interface in the kernel.
+func TestKernelFlushConntrackErrors(t *testing.T) {
+	t.Run("no capability", func(t *testing.T) {
+		ns := newNetNS(t)
+		nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+		var out []byte
+		var err error
+		must(t, ns.in(func() error {
+			cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+			cmd.Env = append(os.Environ(), "IPVS_CT_HELPER=nocap")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+			out, err = cmd.CombinedOutput()
+			return nil
+		}))
+		t.Logf("%s", out)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("no nf_conntrack_netlink", func(t *testing.T) {
+		ns, c := newClient(t)
+		_ = ns
+		// The kernel must not load the module on demand: its modprobe is
+		// /bin/false for the while.
+		old, err := os.ReadFile("/proc/sys/kernel/modprobe")
+		must(t, err)
+		must(t, os.WriteFile("/proc/sys/kernel/modprobe", []byte("/bin/false"), 0))
+		t.Cleanup(func() {
+			_ = os.WriteFile("/proc/sys/kernel/modprobe", old, 0)
+			_ = exec.Command("modprobe", "nf_conntrack_netlink").Run()
+		})
+		if out, err := exec.Command("sh", "-c", "! grep -q '^nf_conntrack_netlink ' /proc/modules || rmmod nf_conntrack_netlink").CombinedOutput(); err != nil {
+			t.Fatalf("rmmod nf_conntrack_netlink: %v: %s", err, out)
+		}
+		_, err = c.FlushConntrack(ctxT(t), ipvs.ConntrackFilter{
+			Service:     ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000},
+			Destination: ipvs.Destination{Address: netip.MustParseAddr("10.97.0.2")}})
+		t.Logf("%v", err)
+		wantErr(t, err, ipvs.ErrNoConntrack, os.ErrNotExist)
+		if !strings.Contains(fmt.Sprint(err), "flush conntrack udp 10.99.1.1:5000 -> 10.97.0.2:5000") {
+			t.Errorf("the error does not name the operation and the filter: %v", err)
+		}
+	})
+}
+
+func init() {
+	if os.Getenv("IPVS_CT_HELPER") == "nocap" {
+		os.Exit(ctHelperNoCap())
+	}
+}
+
+// ctHelperNoCap flushes without any capability: the error must match
+// os.ErrPermission and say which capability is missing.
+func ctHelperNoCap() int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := ipvs.New(nil)
+	if err != nil {
+		fmt.Println("FAIL: New:", err)
+		return 1
+	}
+	defer c.Close()
+	_, err = c.FlushConntrack(ctx, ipvs.ConntrackFilter{
+		Service:     ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000},
+		Destination: ipvs.Destination{Address: netip.MustParseAddr("10.97.0.2")}})
+	fmt.Println("ERROR:", err)
+	if errors.Is(err, os.ErrPermission) && errors.Is(err, syscall.EPERM) && strings.Contains(fmt.Sprint(err), "CAP_NET_ADMIN") {
+		return 0
+	}
+	fmt.Println("FAIL: want a permission error naming CAP_NET_ADMIN")
+	return 1
+}

@@ -1,0 +1,313 @@
+//go:build integration && linux
+
+package ipvs_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ipvs-go/ipvs"
+)
+
+// ctLab is the setting of the conntrack tests: a director namespace
+// that holds the virtual address 10.99.1.1 and masquerades for IPVS, a
+// client namespace (10.99.0.2), and two real servers (A 10.97.0.2, B
+// 10.96.0.2) in namespaces of their own, each over a veth pair, routing
+// their replies through the director.
+type ctLab struct {
+	t      *testing.T
+	dir    *netNS
+	client *netNS
+	rs     [2]*netNS
+	real   [2]netip.Addr
+	c      *ipvs.Client
+	ctx    context.Context
+}
+
+var ctVIP = netip.MustParseAddr("10.99.1.1")
+
+func newCTLab(t *testing.T) *ctLab {
+	dir, c := newClient(t)
+	lab := &ctLab{t: t, dir: dir, client: dir.clientNS(), c: c, ctx: ctxT(t)}
+	for i, net := range []string{"10.97", "10.96"} {
+		lab.rs[i] = dir.peer(fmt.Sprintf("rs%d", i), net+".0.1/24", net+".0.2/24")
+		lab.rs[i].sh("ip route add default via " + net + ".0.1")
+		lab.real[i] = netip.MustParseAddr(net + ".0.2")
+	}
+	dir.sh("echo 1 > /proc/sys/net/ipv4/ip_forward")
+	return lab
+}
+
+// peer makes a namespace linked to ns by a veth pair named name on ns's
+// side, with the addresses given on each side.
+func (ns *netNS) peer(name, here, there string) *netNS {
+	ns.t.Helper()
+	p := newNetNS(ns.t)
+	var holder *exec.Cmd
+	must(ns.t, p.in(func() error {
+		// ip moves a link to the namespace of a process.
+		holder = exec.Command("sleep", "600")
+		return holder.Start()
+	}))
+	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
+	// busybox's ip ignores the peer's name: the kernel names it vethN.
+	before := ns.sh("ls /sys/class/net")
+	ns.sh("ip link add " + name + " type veth peer " + name + "p")
+	var other string
+	for _, l := range strings.Fields(ns.sh("ls /sys/class/net")) {
+		if l != name && !strings.Contains(" "+strings.Join(strings.Fields(before), " ")+" ", " "+l+" ") {
+			other = l
+		}
+	}
+	if other == "" {
+		ns.t.Fatalf("no veth peer of %s", name)
+	}
+	ns.sh(fmt.Sprintf("ip link set %s netns %d && ip addr add %s dev %s && ip link set %[4]s up", other, holder.Process.Pid, here, name))
+	p.sh(fmt.Sprintf("ip addr add %s dev %s && ip link set %[2]s up", there, other))
+	return p
+}
+
+// serve creates svc in the director with A and B as masquerading real
+// servers of weight 1.
+func (lab *ctLab) serve(svc ipvs.Service) {
+	lab.t.Helper()
+	must(lab.t, lab.c.CreateService(lab.ctx, svc))
+	for _, a := range lab.real {
+		must(lab.t, lab.c.CreateDestination(lab.ctx, svc, ipvs.Destination{Address: a, Forward: ipvs.ForwardMasquerade, Weight: 1}))
+	}
+}
+
+// arrival is a message a real server received: the sequence number the
+// client wrote in it, and when.
+type arrival struct {
+	seq int
+	at  time.Time
+}
+
+// sink records what each real server receives.
+type sink struct {
+	mu  sync.Mutex
+	got [2][]arrival
+}
+
+func (s *sink) add(i int, payload []byte) {
+	seq, err := strconv.Atoi(strings.TrimPrefix(string(payload), "seq "))
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.got[i] = append(s.got[i], arrival{seq, time.Now()})
+	s.mu.Unlock()
+}
+
+// where returns the server (0 or 1) that received seq, or -1.
+func (s *sink) where(seq int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.got {
+		for _, a := range s.got[i] {
+			if a.seq == seq {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// count returns how many messages from seq on server i received.
+func (s *sink) count(i, from int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, a := range s.got[i] {
+		if a.seq >= from {
+			n++
+		}
+	}
+	return n
+}
+
+// listen starts a server of the protocol on port in each real server,
+// recording into s; UDP and SCTP echo what they receive.
+func (lab *ctLab) listen(proto ipvs.Protocol, port int, s *sink) {
+	lab.t.Helper()
+	for i, rs := range lab.rs {
+		switch proto {
+		case ipvs.ProtocolUDP:
+			var pc net.PacketConn
+			must(lab.t, rs.in(func() (err error) { pc, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", port)); return err }))
+			lab.t.Cleanup(func() { pc.Close() })
+			go func() {
+				b := make([]byte, 1500)
+				for {
+					n, from, err := pc.ReadFrom(b)
+					if err != nil {
+						return
+					}
+					s.add(i, b[:n])
+					_, _ = pc.WriteTo(b[:n], from)
+				}
+			}()
+		case ipvs.ProtocolTCP:
+			var l net.Listener
+			must(lab.t, rs.in(func() (err error) { l, err = net.Listen("tcp4", fmt.Sprintf(":%d", port)); return err }))
+			lab.t.Cleanup(func() { l.Close() })
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						b := make([]byte, 1500)
+						for {
+							n, err := c.Read(b)
+							if err != nil {
+								return
+							}
+							s.add(i, b[:n])
+						}
+					}()
+				}
+			}()
+		case ipvs.ProtocolSCTP:
+			var fd int
+			must(lab.t, rs.in(func() (err error) {
+				fd, err = sctpSocket(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)))
+				if err == nil {
+					err = unix.Listen(fd, 16)
+				}
+				return err
+			}))
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			lab.t.Cleanup(func() { close(stop); <-done; unix.Close(fd) })
+			go func() {
+				defer close(done)
+				b := make([]byte, 1500)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					n, from, err := unix.Recvfrom(fd, b, 0)
+					if err != nil {
+						continue // the receive timeout, to look at stop
+					}
+					s.add(i, b[:n])
+					_ = unix.Sendto(fd, b[:n], unix.MSG_DONTWAIT, from)
+				}
+			}()
+		}
+	}
+}
+
+// sctpSocket returns a one-to-many SCTP socket bound to addr, whose
+// reads time out every 100 ms.
+func sctpSocket(addr netip.AddrPort) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, unix.IPPROTO_SCTP)
+	if err != nil {
+		return -1, fmt.Errorf("sctp socket: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: addr.Addr().As4(), Port: int(addr.Port())}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("sctp bind %s: %w", addr, err)
+	}
+	return fd, nil
+}
+
+// flowClient sends numbered messages from one fixed source port of the
+// client namespace to a virtual service, as a DNS resolver, a syslog
+// forwarder or a game client does: UDP datagrams and SCTP messages on
+// one socket; for TCP, each message on a new connection from the same
+// port, the previous one reset.
+type flowClient struct {
+	t     *testing.T
+	proto ipvs.Protocol
+	to    netip.AddrPort
+	local netip.AddrPort
+	ns    *netNS
+	udp   *net.UDPConn
+	sctp  int
+	tcp   net.Conn
+}
+
+func (lab *ctLab) flowClient(proto ipvs.Protocol, to netip.AddrPort, port uint16) *flowClient {
+	lab.t.Helper()
+	fc := &flowClient{t: lab.t, proto: proto, to: to, local: netip.AddrPortFrom(netip.MustParseAddr("10.99.0.2"), port), ns: lab.client, sctp: -1}
+	switch proto {
+	case ipvs.ProtocolUDP:
+		must(lab.t, lab.client.in(func() (err error) {
+			fc.udp, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(fc.local), net.UDPAddrFromAddrPort(to))
+			return err
+		}))
+	case ipvs.ProtocolSCTP:
+		must(lab.t, lab.client.in(func() (err error) { fc.sctp, err = sctpSocket(fc.local); return err }))
+	}
+	lab.t.Cleanup(fc.close)
+	return fc
+}
+
+func (fc *flowClient) close() {
+	if fc.udp != nil {
+		fc.udp.Close()
+	}
+	if fc.sctp >= 0 {
+		unix.Close(fc.sctp)
+		fc.sctp = -1
+	}
+	fc.resetTCP()
+}
+
+// resetTCP ends the TCP connection with a RST, which frees the port at
+// once, where a FIN would hold it in TIME_WAIT.
+func (fc *flowClient) resetTCP() {
+	if fc.tcp != nil {
+		_ = fc.tcp.(*net.TCPConn).SetLinger(0)
+		fc.tcp.Close()
+		fc.tcp = nil
+	}
+}
+
+// send sends message seq; a send that fails (a TCP connect that times
+// out, a full SCTP queue) is a message lost, as the network's are.
+func (fc *flowClient) send(seq int) {
+	msg := []byte("seq " + strconv.Itoa(seq))
+	switch fc.proto {
+	case ipvs.ProtocolUDP:
+		_, _ = fc.udp.Write(msg)
+	case ipvs.ProtocolSCTP:
+		sa := &unix.SockaddrInet4{Addr: fc.to.Addr().As4(), Port: int(fc.to.Port())}
+		_ = unix.Sendto(fc.sctp, msg, unix.MSG_DONTWAIT, sa)
+	case ipvs.ProtocolTCP:
+		fc.resetTCP()
+		_ = fc.ns.in(func() error {
+			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(fc.local), Timeout: 150 * time.Millisecond,
+				Control: func(_, _ string, rc syscall.RawConn) error {
+					return rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) })
+				}}
+			c, err := d.Dial("tcp4", fc.to.String())
+			if err != nil {
+				return err
+			}
+			fc.tcp = c
+			_, err = c.Write(msg)
+			return err
+		})
+	}
+}

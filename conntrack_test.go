@@ -1,0 +1,143 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+)
+
+var (
+	ctService = Service{Protocol: ProtocolUDP, Address: netip.MustParseAddr("10.0.0.1"), Port: 53}
+	ctVirtual = netip.MustParseAddrPort("10.0.0.1:53")
+)
+
+// TestConntrackFilterKey checks what a filter matches: the service's
+// protocol, address and port, and the destination's address and port,
+// the service's when 0, with IPv4 addresses in their 4-byte form.
+func TestConntrackFilterKey(t *testing.T) {
+	tests := []struct {
+		name string
+		f    ConntrackFilter
+		want string
+	}{
+		{"plain", ConntrackFilter{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2"), Port: 5353}}, "udp 10.0.0.1:53 -> 10.0.0.2:5353"},
+		{"port 0 is the service's", ConntrackFilter{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}}, "udp 10.0.0.1:53 -> 10.0.0.2:53"},
+		{"mapped addresses", ConntrackFilter{
+			Service{Protocol: ProtocolSCTP, Address: netip.MustParseAddr("::ffff:10.0.0.1"), Port: 9},
+			Destination{Address: netip.MustParseAddr("::ffff:10.0.0.3"), Port: 9}}, "sctp 10.0.0.1:9 -> 10.0.0.3:9"},
+		{"ipv6", ConntrackFilter{
+			Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("2001:db8::1"), Port: 80},
+			Destination{Address: netip.MustParseAddr("2001:db8::2")}}, "tcp [2001:db8::1]:80 -> [2001:db8::2]:80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := tt.f.key()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := k.String(); got != tt.want {
+				t.Errorf("key %s, want %s", got, tt.want)
+			}
+			if got := tt.f.String(); got != tt.want {
+				t.Errorf("String %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConntrackFilterInvalid checks that each bad filter is refused with
+// an error naming the field and the value.
+func TestConntrackFilterInvalid(t *testing.T) {
+	d := Destination{Address: netip.MustParseAddr("10.0.0.2")}
+	tests := []struct {
+		name, want string
+		f          ConntrackFilter
+	}{
+		{"fwmark", "invalid conntrack filter service: fwmark 7", ConntrackFilter{Service{Family: FamilyIPv4, FWMark: 7}, d}},
+		{"protocol", "invalid conntrack filter service protocol: proto(1) is not tcp, udp or sctp",
+			ConntrackFilter{Service{Protocol: 1, Address: ctVirtual.Addr(), Port: 53}, d}},
+		{"no address", "invalid conntrack filter service address: none given", ConntrackFilter{Service{Protocol: ProtocolUDP, Port: 53}, d}},
+		{"port 0", "invalid conntrack filter service port: 0", ConntrackFilter{Service{Protocol: ProtocolUDP, Address: ctVirtual.Addr()}, d}},
+		{"no destination", "invalid conntrack filter destination address: none given", ConntrackFilter{ctService, Destination{}}},
+		{"mixed family", "invalid conntrack filter destination address: 2001:db8::2 is not of the service's family ipv4",
+			ConntrackFilter{ctService, Destination{Address: netip.MustParseAddr("2001:db8::2")}}},
+		{"family mismatch", "invalid conntrack filter service address: 10.0.0.1 does not match family ipv6",
+			ConntrackFilter{Service{Family: FamilyIPv6, Protocol: ProtocolUDP, Address: ctVirtual.Addr(), Port: 53}, d}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newConntrackMatcher([]ConntrackFilter{{ctService, d}, tt.f})
+			if err == nil || !errors.Is(err, os.ErrInvalid) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "filter 1") {
+				t.Fatalf("got %v, want os.ErrInvalid naming filter 1 and %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestConntrackMatch checks the match of entries against several
+// filters at once: every field must agree, whatever the form of the
+// entry's addresses.
+func TestConntrackMatch(t *testing.T) {
+	m, err := newConntrackMatcher([]ConntrackFilter{
+		{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}},
+		{ctService, Destination{Address: netip.MustParseAddr("10.0.0.3"), Port: 5353}},
+		{Service{Protocol: ProtocolSCTP, Address: netip.MustParseAddr("2001:db8::1"), Port: 9}, Destination{Address: netip.MustParseAddr("2001:db8::2")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.families != [2]bool{true, true} {
+		t.Errorf("families %v, want both", m.families)
+	}
+	if want := "udp 10.0.0.1:53 -> 10.0.0.2:53 and 2 more"; m.object != want {
+		t.Errorf("object %q, want %q", m.object, want)
+	}
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		proto             uint8
+		origDst, replySrc string
+		want              bool
+	}{
+		{17, "10.0.0.1:53", "10.0.0.2:53", true},
+		{17, "[::ffff:10.0.0.1]:53", "[::ffff:10.0.0.2]:53", true},
+		{17, "10.0.0.1:53", "10.0.0.3:5353", true},
+		{132, "[2001:db8::1]:9", "[2001:db8::2]:9", true},
+		{6, "10.0.0.1:53", "10.0.0.2:53", false},  // another protocol
+		{17, "10.0.0.1:54", "10.0.0.2:53", false}, // another virtual port
+		{17, "10.0.0.9:53", "10.0.0.2:53", false}, // another virtual address
+		{17, "10.0.0.1:53", "10.0.0.2:54", false}, // another real port
+		{17, "10.0.0.1:53", "10.0.0.4:53", false}, // a live real server
+		{17, "10.0.0.1:53", "10.0.0.1:53", false}, // not forwarded (no NAT)
+		{17, "10.0.0.1:53", "10.0.0.3:53", false}, // the other filter's server, wrong port
+		{132, "[2001:db8::1]:9", "[2001:db8::3]:9", false},
+	}
+	for _, tt := range tests {
+		if got := m.match(tt.proto, ap(tt.origDst), ap(tt.replySrc)); got != tt.want {
+			t.Errorf("match(%d, %s, %s) = %v, want %v", tt.proto, tt.origDst, tt.replySrc, got, tt.want)
+		}
+	}
+	one, err := newConntrackMatcher([]ConntrackFilter{{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.families != [2]bool{true, false} || one.object != "udp 10.0.0.1:53 -> 10.0.0.2:53" {
+		t.Errorf("one filter: families %v, object %q", one.families, one.object)
+	}
+}
+
+// TestFlushConntrackInvalid checks that a bad filter fails the call with
+// a *Error before any socket is opened, and that no filters is no work.
+func TestFlushConntrackInvalid(t *testing.T) {
+	c := &Client{} // it has nothing to dial with: the call must not get that far
+	_, err := c.FlushConntrack(context.Background(), ConntrackFilter{ctService, Destination{}})
+	var e *Error
+	if !errors.As(err, &e) || e.Op != "flush conntrack" || !errors.Is(err, os.ErrInvalid) {
+		t.Fatalf("got %v, want an *Error of flush conntrack matching os.ErrInvalid", err)
+	}
+	if n, err := c.FlushConntrack(context.Background()); n != 0 || err != nil {
+		t.Fatalf("no filters: %d, %v", n, err)
+	}
+}
