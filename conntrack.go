@@ -35,7 +35,7 @@ type ConntrackFilter struct {
 func (f ConntrackFilter) String() string {
 	k, err := f.key()
 	if err != nil {
-		return fmt.Sprintf("%s -> %s", f.Service, netip.AddrPortFrom(f.Destination.Address, f.Destination.Port))
+		return fmt.Sprintf("%s -> %s", f.Service, f.Destination)
 	}
 	return k.String()
 }
@@ -53,59 +53,36 @@ func (k conntrackKey) String() string {
 	return k.protocol.String() + " " + k.virtual.String() + " -> " + k.real.String()
 }
 
-// key validates f and returns what it matches.
+// key validates f and returns what it matches: the service and the
+// destination by their Keys, as every path of the package names them.
 func (f ConntrackFilter) key() (conntrackKey, error) {
-	s, d := f.Service, f.Destination
-	if s.FWMark != 0 {
-		return conntrackKey{}, invalidf("conntrack filter service", "fwmark %d: conntrack entries record the address the client reached, not the mark", s.FWMark)
+	sk := f.Service.Key()
+	if sk.FWMark != 0 {
+		return conntrackKey{}, invalidf("service", "fwmark %d: conntrack entries record the address the client reached, not the mark", sk.FWMark)
 	}
-	switch s.Protocol {
+	if err := sk.validate(); err != nil {
+		return conntrackKey{}, err
+	}
+	switch sk.Protocol {
 	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
 	default:
-		return conntrackKey{}, invalidf("conntrack filter service protocol", "%s is not tcp, udp or sctp", s.Protocol)
+		return conntrackKey{}, invalidf("service protocol", "%s is not tcp, udp or sctp", sk.Protocol)
 	}
-	if !s.Address.IsValid() {
-		return conntrackKey{}, invalidf("conntrack filter service address", "none given")
+	if sk.Port == 0 {
+		return conntrackKey{}, invalidf("service port", "0: the entries of a port-zero service keep the port the client reached; name that port")
 	}
-	if s.Port == 0 {
-		return conntrackKey{}, invalidf("conntrack filter service port", "0: a port-zero service's entries keep the client's port; name the port")
-	}
-	if !d.Address.IsValid() {
-		return conntrackKey{}, invalidf("conntrack filter destination address", "none given")
-	}
-	sf := conntrackFamily(s.Family, s.Address)
-	df := conntrackFamily(d.Family, d.Address)
-	if df == 0 {
-		df = sf
-	}
-	if err := checkAddrFamily("conntrack filter service", sf, s.Address); err != nil {
+	dk := f.Destination.key(sk)
+	if err := dk.validate(); err != nil {
 		return conntrackKey{}, err
 	}
-	if err := checkAddrFamily("conntrack filter destination", df, d.Address); err != nil {
-		return conntrackKey{}, err
-	}
-	if sf != df {
-		return conntrackKey{}, invalidf("conntrack filter destination address", "%s is not of the service's family %s: a mixed-family destination is a tunnel, which conntrack does not see", d.Address, sf)
-	}
-	port := d.Port
-	if port == 0 {
-		port = s.Port
+	if dk.family != sk.Family {
+		return conntrackKey{}, invalidf("destination family", "%s differs from the service's %s: a mixed-family destination is a tunnel, whose flows conntrack does not see", dk.family, sk.Family)
 	}
 	return conntrackKey{
-		protocol: s.Protocol,
-		virtual:  netip.AddrPortFrom(inFamily(sf, s.Address).WithZone(""), s.Port),
-		real:     netip.AddrPortFrom(inFamily(df, d.Address).WithZone(""), port),
+		protocol: sk.Protocol,
+		virtual:  netip.AddrPortFrom(sk.Address, sk.Port),
+		real:     netip.AddrPortFrom(dk.addr, dk.port),
 	}, nil
-}
-
-// conntrackFamily is the family of a, an IPv4-mapped IPv6 address (as
-// net.IP gives IPv4 addresses) being IPv4 unless f says otherwise: no
-// IPv4 flow has a mapped address in conntrack.
-func conntrackFamily(f Family, a netip.Addr) Family {
-	if f == 0 && a.Is4In6() {
-		return FamilyIPv4
-	}
-	return addrFamily(f, a)
 }
 
 // conntrackMatcher tells whether a conntrack entry belongs to one of a

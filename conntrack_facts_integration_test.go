@@ -76,9 +76,12 @@ type ctFact struct {
 }
 
 // outcome is the part of a fact that the kernel decides, in a form that
-// does not depend on timing noise: where the flow's messages went, and
-// when it reached the live server ("at once", within a second; "after
-// the timeout"; "never").
+// does not depend on timing noise: when the flow reached the live server
+// ("at once", within a second; "later"; "never"), whether messages still
+// reached the old one, the flow's IPVS entries at the end, and its
+// conntrack entries after the change (and flush) and at the end. (The
+// IPVS entries just after the change are left out: expire_nodest_conn
+// expires them from a delayed work, so what ipvsadm shows then is a race.)
 func (f ctFact) outcome() string {
 	when := "never"
 	switch {
@@ -92,7 +95,7 @@ func (f ctFact) outcome() string {
 	if f.toOld > 0 {
 		old = "some to old"
 	}
-	return fmt.Sprintf("%s, %s; ipvs %s; conntrack %s", when, old, f.ipvsAfter, f.ctAfter)
+	return fmt.Sprintf("%s, %s; ipvs at end %s; conntrack %s, at end %s", when, old, f.ipvsEnd, f.ctAfter, f.ctEnd)
 }
 
 func TestKernelConntrackFacts(t *testing.T) {
@@ -260,4 +263,33 @@ func summary(rows []string) string {
 	}
 	slices.Sort(rows)
 	return strings.Join(slices.Compact(rows), ",")
+}
+
+// TestKernelConntrackNeedsARule pins why the conntrack lab has a rule:
+// in a namespace without one, netfilter tracks nothing, and IPVS's
+// conntrack sysctl alone makes no entry that conntrack -L shows, so there
+// is nothing to flush; with the rule, the flow's entry is there, its
+// reply from the real server.
+func TestKernelConntrackNeedsARule(t *testing.T) {
+	for _, rule := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rule=%v", rule), func(t *testing.T) {
+			lab := newCTLabWith(t, rule)
+			must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true)}))
+			svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000, Scheduler: "rr"}
+			lab.serve(svc)
+			var s sink
+			lab.listen(ipvs.ProtocolUDP, 5000, &s)
+			fc := lab.flowClient(ipvs.ProtocolUDP, netip.AddrPortFrom(ctVIP, 5000), 45000)
+			eventually(t, "the flow arrives", func() bool { fc.send(0); return s.where(0) >= 0 })
+			ipvsRows, ctRows := lab.entries(45000, s.where(0))
+			t.Logf("ipvs %s, conntrack %s", ipvsRows, ctRows)
+			want := "none"
+			if rule {
+				want = "reply old"
+			}
+			if ctRows != want {
+				t.Errorf("conntrack shows %q, want %q", ctRows, want)
+			}
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +23,10 @@ import (
 // that holds the virtual address 10.99.1.1 and masquerades for IPVS, a
 // client namespace (10.99.0.2), and two real servers (A 10.97.0.2, B
 // 10.96.0.2) in namespaces of their own, each over a veth pair, routing
-// their replies through the director.
+// their replies through the director. The director tracks connections,
+// as a kube-proxy node does: netfilter tracks none in a namespace until
+// a rule needs it (see TestKernelConntrackNeedsARule), so it has one,
+// which matches but changes nothing.
 type ctLab struct {
 	t      *testing.T
 	dir    *netNS
@@ -37,45 +39,31 @@ type ctLab struct {
 
 var ctVIP = netip.MustParseAddr("10.99.1.1")
 
-func newCTLab(t *testing.T) *ctLab {
+// ctTrackRule makes a namespace track connections, and does nothing else.
+const ctTrackRule = "iptables -A INPUT -m conntrack --ctstate INVALID -j ACCEPT"
+
+func newCTLab(t *testing.T) *ctLab { return newCTLabWith(t, true) }
+
+// newCTLabWith makes the lab, with the director's rule that makes it
+// track connections or without.
+func newCTLabWith(t *testing.T, track bool) *ctLab {
 	dir, c := newClient(t)
 	lab := &ctLab{t: t, dir: dir, client: dir.clientNS(), c: c, ctx: ctxT(t)}
 	for i, net := range []string{"10.97", "10.96"} {
-		lab.rs[i] = dir.peer(fmt.Sprintf("rs%d", i), net+".0.1/24", net+".0.2/24")
+		rs, err := dir.ClientOn(netip.MustParsePrefix(net + ".0.0/16"))
+		if err != nil {
+			t.Fatalf("real server namespace: %v", err)
+		}
+		t.Cleanup(func() { _ = rs.Close() })
+		lab.rs[i] = &netNS{t, rs}
 		lab.rs[i].sh("ip route add default via " + net + ".0.1")
 		lab.real[i] = netip.MustParseAddr(net + ".0.2")
 	}
 	dir.sh("echo 1 > /proc/sys/net/ipv4/ip_forward")
+	if track {
+		dir.sh(ctTrackRule)
+	}
 	return lab
-}
-
-// peer makes a namespace linked to ns by a veth pair named name on ns's
-// side, with the addresses given on each side.
-func (ns *netNS) peer(name, here, there string) *netNS {
-	ns.t.Helper()
-	p := newNetNS(ns.t)
-	var holder *exec.Cmd
-	must(ns.t, p.in(func() error {
-		// ip moves a link to the namespace of a process.
-		holder = exec.Command("sleep", "600")
-		return holder.Start()
-	}))
-	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
-	// busybox's ip ignores the peer's name: the kernel names it vethN.
-	before := ns.sh("ls /sys/class/net")
-	ns.sh("ip link add " + name + " type veth peer " + name + "p")
-	var other string
-	for _, l := range strings.Fields(ns.sh("ls /sys/class/net")) {
-		if l != name && !strings.Contains(" "+strings.Join(strings.Fields(before), " ")+" ", " "+l+" ") {
-			other = l
-		}
-	}
-	if other == "" {
-		ns.t.Fatalf("no veth peer of %s", name)
-	}
-	ns.sh(fmt.Sprintf("ip link set %s netns %d && ip addr add %s dev %s && ip link set %[4]s up", other, holder.Process.Pid, here, name))
-	p.sh(fmt.Sprintf("ip addr add %s dev %s && ip link set %[2]s up", there, other))
-	return p
 }
 
 // serve creates svc in the director with A and B as masquerading real

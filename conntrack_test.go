@@ -56,15 +56,15 @@ func TestConntrackFilterInvalid(t *testing.T) {
 		name, want string
 		f          ConntrackFilter
 	}{
-		{"fwmark", "invalid conntrack filter service: fwmark 7", ConntrackFilter{Service{Family: FamilyIPv4, FWMark: 7}, d}},
-		{"protocol", "invalid conntrack filter service protocol: proto(1) is not tcp, udp or sctp",
+		{"fwmark", "invalid service: fwmark 7: conntrack entries record", ConntrackFilter{Service{Family: FamilyIPv4, FWMark: 7}, d}},
+		{"protocol", "invalid service protocol: proto(1) is not tcp, udp or sctp",
 			ConntrackFilter{Service{Protocol: 1, Address: ctVirtual.Addr(), Port: 53}, d}},
-		{"no address", "invalid conntrack filter service address: none given", ConntrackFilter{Service{Protocol: ProtocolUDP, Port: 53}, d}},
-		{"port 0", "invalid conntrack filter service port: 0", ConntrackFilter{Service{Protocol: ProtocolUDP, Address: ctVirtual.Addr()}, d}},
-		{"no destination", "invalid conntrack filter destination address: none given", ConntrackFilter{ctService, Destination{}}},
-		{"mixed family", "invalid conntrack filter destination address: 2001:db8::2 is not of the service's family ipv4",
+		{"no address", "invalid service: needs a family with its fwmark, or an address", ConntrackFilter{Service{Protocol: ProtocolUDP, Port: 53}, d}},
+		{"port 0", "invalid service port: 0: the entries of a port-zero service", ConntrackFilter{Service{Protocol: ProtocolUDP, Address: ctVirtual.Addr()}, d}},
+		{"no destination", "invalid destination address: is not set", ConntrackFilter{ctService, Destination{}}},
+		{"mixed family", "invalid destination family: ipv6 differs from the service's ipv4: a mixed-family destination is a tunnel",
 			ConntrackFilter{ctService, Destination{Address: netip.MustParseAddr("2001:db8::2")}}},
-		{"family mismatch", "invalid conntrack filter service address: 10.0.0.1 does not match family ipv6",
+		{"family mismatch", "invalid service address: 10.0.0.1 does not match family ipv6",
 			ConntrackFilter{Service{Family: FamilyIPv6, Protocol: ProtocolUDP, Address: ctVirtual.Addr(), Port: 53}, d}},
 	}
 	for _, tt := range tests {
