@@ -41,7 +41,9 @@ func NewPlan(ctx context.Context, c *ipvs.Client, desired []ipvs.VirtualServer, 
 // The error is nil only if every
 // write was applied; otherwise it is an *ApplyError, which holds a
 // *ChangeError for each write that was not, and why the batch ended early
-// if it did.
+// if it did. With Options.FlushConntrack, the conntrack flushes of the
+// removals applied follow the batch; their error, if any, is joined to
+// the writes'.
 func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 	if len(p.entries) == 0 {
 		return nil, nil
@@ -68,7 +70,7 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 	if err != nil {
 		p.settle(ctx, c, results)
 	}
-	return results, p.outcome(results, err)
+	return results, p.flushConntrack(ctx, c, results, p.outcome(results, err))
 }
 
 // settle reads again the objects whose creation the kernel refused

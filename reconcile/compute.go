@@ -63,6 +63,9 @@ func compute(current, desired []ipvs.VirtualServer, opts Options, clock drainClo
 	if err == nil && opts.Sysctls != nil {
 		p.advisories = advise(p, opts.Sysctls)
 	}
+	if err == nil && opts.FlushConntrack {
+		p.flushes = conntrackFlushes(p)
+	}
 	return p, err
 }
 

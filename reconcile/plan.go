@@ -78,6 +78,14 @@ type Options struct {
 	// NewPlan and the Reconciler read them when a plan drains or removes
 	// a destination, and Compute advises nothing.
 	Sysctls *ipvs.Sysctls
+	// FlushConntrack deletes, after Apply removes a masquerading
+	// destination of a UDP or SCTP service (alone or with its service),
+	// the conntrack entries of its flows, with ipvs.Client.FlushConntrack,
+	// in one flush for all: without it, clients that keep their source
+	// port keep being sent to the removed server while conntrack keeps
+	// their entries (see Plan.ConntrackFlushes, and the package ipvs
+	// README for what it cannot do).
+	FlushConntrack bool
 }
 
 // Kind is the kind of a Change.
@@ -193,6 +201,8 @@ type Plan struct {
 	entries          []entry
 	draining         []Draining
 	advisories       []Advisory
+	flushes          []ConntrackFlush // Options.FlushConntrack
+	flushed          int              // entries Apply's flushes deleted
 
 	once    sync.Once
 	changes []Change
@@ -256,7 +266,8 @@ func (p *Plan) Draining() []Draining { return p.draining }
 func (p *Plan) Advisories() []Advisory { return p.advisories }
 
 // String returns the plan one change a line, then one line per
-// destination still draining and per advisory; "" for nothing at all.
+// destination still draining, per advisory and per conntrack flush; ""
+// for nothing at all.
 func (p *Plan) String() string {
 	var b strings.Builder
 	for _, c := range p.Changes() {
@@ -269,6 +280,7 @@ func (p *Plan) String() string {
 	for _, a := range p.advisories {
 		fmt.Fprintf(&b, "# advisory: %s\n", a)
 	}
+	p.writeFlushes(&b)
 	return b.String()
 }
 
