@@ -134,6 +134,8 @@ bench: $(PROGRAMS)
 		-services 10000 -dests 5 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
 	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(BUILD)/ipvs_exporter" bash vm/run.sh $(BUILD)/bench -mode suites -suites exporter-load \
 		-services 2000 -dests 10 -rep 1 | tee -a $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites conntrack \
+		-services 100000 -dests 10 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
 	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png

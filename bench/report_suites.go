@@ -16,6 +16,7 @@ var suiteTitles = map[string]string{
 	"ipvsctl":       "ipvsctl against ipvsadm: restore and save",
 	"exporter":      "Exporter: one scrape, against node_exporter's and telegraf's ways",
 	"exporter-load": "ipvs_exporter: peak RSS under one scrape and under 50 at once",
+	"conntrack":     "Conntrack flush: the entries of removed real servers among all (services = entries), against conntrack -D",
 }
 
 // suitesReport renders the results of the suites beyond the four

@@ -82,7 +82,8 @@ func (e *env) apply(argv []string) int {
 	if code := e.checkTable(t, current, c.File+": "); code != 0 {
 		return code
 	}
-	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return c.Drain }, DrainTimeout: c.DrainTimeout}
+	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return c.Drain }, DrainTimeout: c.DrainTimeout,
+		FlushConntrack: c.FlushConntrack}
 	guard, err := t.removalGuard(current, opts, len(desired) == 0)
 	if err != nil {
 		fmt.Fprintln(e.errw, err)

@@ -147,6 +147,9 @@ func (e *env) write(cmd *cli.Command) int {
 		err = c.UpdateDestination(ctx, cmd.Service, cmd.Dest)
 	case cli.CmdDelDest:
 		err = c.RemoveDestination(ctx, cmd.Service, cmd.Dest)
+		if err == nil && cmd.FlushConntrack {
+			_, err = c.FlushConntrack(ctx, ipvs.ConntrackFilter{Service: cmd.Service, Destination: cmd.Dest})
+		}
 	case cli.CmdTimeout:
 		err = c.SetTimeouts(ctx, cmd.Timeouts)
 	case cli.CmdStartDaemon:

@@ -34,6 +34,7 @@ func (e *env) restore(cmd *cli.Command) int {
 	if code := e.checkTable(t, current, ""); code != 0 {
 		return code
 	}
-	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce }}
+	opts := reconcile.Options{Owns: t.owns, Drain: func(ipvs.Service) reconcile.DrainPolicy { return reconcile.DrainPolicyRemoveAtOnce },
+		FlushConntrack: cmd.FlushConntrack}
 	return e.converge(t, current, daemons, opts, cmd.DryRun)
 }

@@ -30,17 +30,17 @@ SYNOPSIS
             [--pe persistence_engine] [-b sched-flags]
     PROG -D virtual-service
     PROG -C
-    PROG -R [--dry-run] [--flush]
+    PROG -R [--dry-run] [--flush] [--flush-conntrack]
     PROG -S [-n]
     PROG -a|e virtual-service -r server-address [options]
-    PROG -d virtual-service -r server-address
+    PROG -d virtual-service -r server-address [--flush-conntrack]
     PROG -L|l [virtual-service] [options] [-j [-p] | --yaml]
     PROG -Z [virtual-service]
     PROG --set tcp tcpfin udp
     PROG --start-daemon {master|backup} [daemon-options]
     PROG --stop-daemon {master|backup}
     PROG apply -f FILE [--dry-run] [--own all|listed] [--drain protocol|drain|remove]
-            [--wait [--drain-timeout D]] [--allow-removal]
+            [--wait [--drain-timeout D]] [--allow-removal] [--flush-conntrack]
     PROG completion bash|zsh
     PROG -h
     Every command takes --netns NAME|PATH.
@@ -135,6 +135,11 @@ IPVSCTL OPTIONS
     --output       json|yaml|text       the same, by name
     --dry-run                           -R and apply: print the plan, change nothing
     --flush                             -R: the result is the input's table alone
+    --flush-conntrack                   -d and -R: delete the conntrack entries of
+                                        the real servers removed (-R: of UDP and
+                                        SCTP services); needs nf_conntrack_netlink.
+                                        Flows move with expire_nodest_conn=1, not
+                                        with this
                                         (ipvsadm-restore's flush), still as a diff
 
 SAVE
@@ -188,6 +193,8 @@ const applyManual = `APPLY
                                destinations of the table it owns; without
                                it such a plan is refused, and --dry-run
                                says so on its last line
+    --flush-conntrack          delete the conntrack entries of the UDP and
+                               SCTP destinations the plan removes
     -h, --help                 this text
 
 `

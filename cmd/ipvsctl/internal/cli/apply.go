@@ -26,6 +26,9 @@ type ApplyCommand struct {
 	// AllowRemoval confirms a plan that removes every service, or more
 	// than half of the table.
 	AllowRemoval bool
+	// FlushConntrack deletes the conntrack entries of the UDP and SCTP
+	// destinations the plan removes (reconcile.Options.FlushConntrack).
+	FlushConntrack bool
 }
 
 // Tags of apply's options.
@@ -50,6 +53,7 @@ var applyOptions = []spec{
 	{"drain-timeout", 0, argRequired, tagDrainTimeout},
 	{"wait", 0, argNone, tagWait},
 	{"allow-removal", 0, argNone, tagAllowRemoval},
+	{"flush-conntrack", 0, argNone, tagFlushConntrack},
 	{"help", 'h', argNone, tagHelp},
 }
 
@@ -115,6 +119,8 @@ func ParseApply(argv []string) (*ApplyCommand, error) {
 			c.Wait = true
 		case tagAllowRemoval:
 			c.AllowRemoval = true
+		case tagFlushConntrack:
+			c.FlushConntrack = true
 		}
 	}
 	switch {

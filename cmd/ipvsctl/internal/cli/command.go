@@ -52,12 +52,16 @@ type Command struct {
 	// Daemon is the daemon of --start-daemon and --stop-daemon.
 	Daemon ipvs.Daemon
 
-	// Output, Pretty, NetNS, DryRun and Flush are ipvsctl's own options.
+	// Output, Pretty, NetNS, DryRun, Flush and FlushConntrack are
+	// ipvsctl's own options.
 	Output Output
 	Pretty bool
 	NetNS  string
 	DryRun bool
 	Flush  bool
+	// FlushConntrack deletes the conntrack entries of the destinations
+	// that -d, -R or apply removes (see ipvs.Client.FlushConntrack).
+	FlushConntrack bool
 }
 
 // Connections reports whether the listing is of connections (-c).

@@ -176,6 +176,11 @@ func TestParse(t *testing.T) {
 		}},
 		{"--start-daemon backup", func(c *Command) bool { return c.Daemon.Interface == "eth0" && c.Daemon.State == ipvs.DaemonBackup }},
 		{"-Z", func(c *Command) bool { return c.Cmd == CmdZero && !c.HasService }},
+		{"-d -u 10.0.0.1:53 -r 10.0.0.2 --flush-conntrack", func(c *Command) bool {
+			return c.Cmd == CmdDelDest && c.FlushConntrack && c.Dest.Address == mustAddr("10.0.0.2") && c.Dest.Port == 53
+		}},
+		{"-d -u 10.0.0.1:53 -r 10.0.0.2", func(c *Command) bool { return c.Cmd == CmdDelDest && !c.FlushConntrack }},
+		{"-R --flush-conntrack", func(c *Command) bool { return c.Cmd == CmdRestore && c.FlushConntrack }},
 		{"", func(c *Command) bool { return c.Cmd == CmdList }},
 	}
 	for _, tt := range tests {

@@ -121,6 +121,7 @@ const (
 	tagNetNS
 	tagDryRun
 	tagFlush
+	tagFlushConntrack
 )
 
 // commandSpecs maps the command options to their commands.
@@ -200,6 +201,7 @@ var options = []spec{
 	{"netns", 0, argRequired, tagNetNS},
 	{"dry-run", 0, argNone, tagDryRun},
 	{"flush", 0, argNone, tagFlush},
+	{"flush-conntrack", 0, argNone, tagFlushConntrack},
 }
 
 var optionIndex = newOptionTable(options)

@@ -55,6 +55,8 @@ func (st *state) ownOption(t token) (bool, error) {
 		c.DryRun = true
 	case tagFlush:
 		c.Flush = true
+	case tagFlushConntrack:
+		c.FlushConntrack = true
 	case optPersistent:
 		if c.Cmd != CmdList {
 			return false, nil
