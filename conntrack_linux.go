@@ -22,11 +22,13 @@ import (
 // in the place of a selected one meanwhile has another ID, and stays.
 //
 // Call it after removing masquerading UDP or SCTP destinations (see
-// ConntrackFilter for the others): with the conntrack sysctl on, their
-// entries otherwise keep the flows' datagrams going to the removed real
-// server. It does not touch IPVS's own connection entries, which no
-// interface deletes: set Sysctls.ExpireNodestConn, so that IPVS expires
-// an entry of a removed destination at its next packet.
+// ConntrackFilter for the others), whose entries otherwise stay until
+// IPVS expires its own. It does not move a flow, and does not touch
+// IPVS's own connection entries, which decide where a flow goes and
+// which no interface deletes: set Sysctls.ExpireNodestConn, so that IPVS
+// expires the entries of a removed destination at once and schedules
+// their flows anew (the package README has the facts, measured on each
+// kernel).
 //
 // Errors are *Error values. One matches ErrNoConntrack (and
 // os.ErrNotExist) when the namespace's kernel has no conntrack netlink

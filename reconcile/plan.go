@@ -81,10 +81,9 @@ type Options struct {
 	// FlushConntrack deletes, after Apply removes a masquerading
 	// destination of a UDP or SCTP service (alone or with its service),
 	// the conntrack entries of its flows, with ipvs.Client.FlushConntrack,
-	// in one flush for all: without it, clients that keep their source
-	// port keep being sent to the removed server while conntrack keeps
-	// their entries (see Plan.ConntrackFlushes, and the package ipvs
-	// README for what it cannot do).
+	// in one flush for all (see Plan.ConntrackFlushes). It cleans the
+	// conntrack table; it does not move flows, which expire_nodest_conn
+	// does (the package ipvs README has the facts).
 	FlushConntrack bool
 }
 
