@@ -49,13 +49,14 @@ func conntrackList(t *testing.T, ns *netNS) []ctEntry {
 
 // TestKernelFlushConntrack flushes the conntrack entries of one removed
 // real server among flows to two, for each protocol, and checks with
-// conntrack -L that exactly those went, and that the flows' next
-// messages reach the live server at once.
+// conntrack -L that exactly those went.
 func TestKernelFlushConntrack(t *testing.T) {
 	for _, proto := range []ipvs.Protocol{ipvs.ProtocolUDP, ipvs.ProtocolSCTP, ipvs.ProtocolTCP} {
 		t.Run(proto.String(), func(t *testing.T) {
 			lab := newCTLab(t)
-			must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true), ExpireNodestConn: new(true)}))
+			// expire_nodest_conn stays 0: with 1, IPVS deletes the removed
+			// server's conntrack entries itself, racing the flush.
+			must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true)}))
 			svc := ipvs.Service{Protocol: proto, Address: ctVIP, Port: 5000, Scheduler: "rr"}
 			lab.serve(svc)
 			var s sink
