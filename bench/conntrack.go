@@ -42,7 +42,7 @@ func ctBenchReal(j int) netip.Addr { return netip.AddrFrom4([4]byte{10, 97, byte
 func ctBenchFlow(i, dests int) conntrack.Flow {
 	client := netip.AddrFrom4([4]byte{10, 98, byte(i >> 14), byte(i >> 6)})
 	port := uint16(1024 + i&63)
-	f := conntrack.NewFlow(unix.IPPROTO_UDP, conntrack.StatusAssured, client, ctBenchVIP, port, 53, 3600, 0)
+	f := conntrack.NewFlow(unix.IPPROTO_UDP, 0, client, ctBenchVIP, port, 53, 3600, 0)
 	f.TupleReply.IP.SourceAddress = ctBenchReal(i % dests)
 	return f
 }
