@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
@@ -46,16 +47,21 @@ func (c *Client) FlushConntrack(ctx context.Context, filters ...ConntrackFilter)
 	if err := ctx.Err(); err != nil {
 		return 0, &Error{Op: opFlushConntrack, Object: m.object, Err: err}
 	}
-	ns, done, err := c.holdNetNS()
+	var ns *netNS
+	switch p := c.proc.(type) {
+	case nil: // no procfs to tell the namespace: the caller's, as for the client's sockets
+	case nsProc:
+		ns = p.ns
+	default:
+		return 0, &Error{Op: opFlushConntrack, Object: m.object,
+			Err: fmt.Errorf("the client's kernel is not this machine's (an in-memory one): %w", errors.ErrUnsupported)}
+	}
+	done, err := c.use()
 	if err != nil {
 		return 0, &Error{Op: opFlushConntrack, Object: m.object, Err: err}
 	}
 	defer done()
-	nsfd := 0
-	if ns != nil {
-		nsfd = int(ns.Fd())
-	}
-	n, err := flushConntrack(ctx, nsfd, m)
+	n, err := flushConntrack(ctx, ns, m)
 	if err != nil {
 		return n, &Error{Op: opFlushConntrack, Object: m.object, Err: err}
 	}
@@ -63,18 +69,11 @@ func (c *Client) FlushConntrack(ctx context.Context, filters ...ConntrackFilter)
 }
 
 // flushConntrack dumps the table through ti-mo/conntrack on one socket
-// and deletes the matches on another, both dialled in the namespace of
-// nsfd (0: the caller's), as the Client dials its own.
-func flushConntrack(ctx context.Context, nsfd int, m *conntrackMatcher) (int, error) {
-	cfg := &netlink.Config{NetNS: nsfd}
-	dump, err := conntrack.Dial(cfg)
+// and deletes the matches on another, both in the namespace ns.
+func flushConntrack(ctx context.Context, ns *netNS, m *conntrackMatcher) (int, error) {
+	dump, del, err := dialConntrack(ns)
 	if err != nil {
-		return 0, conntrackError("dial netfilter netlink", setnsError(err))
-	}
-	del, err := netfilter.Dial(cfg)
-	if err != nil {
-		_ = dump.Close()
-		return 0, conntrackError("dial netfilter netlink", setnsError(err))
+		return 0, err
 	}
 	// Closing the sockets is what ends a read in progress when the
 	// context does; neither client takes a context.
@@ -117,6 +116,29 @@ func flushConntrack(ctx context.Context, nsfd int, m *conntrackMatcher) (int, er
 		}
 	}
 	return deleted, nil
+}
+
+// dialConntrack opens the flush's two sockets in the namespace ns as
+// netNS.dial opens the client's own: from a thread already there as it
+// is, needing only CAP_NET_ADMIN; from one elsewhere by entering it,
+// which netlink.Dial does on a thread of its own.
+func dialConntrack(ns *netNS) (*conntrack.Conn, *netfilter.Conn, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cfg := &netlink.Config{}
+	if ns != nil && !ns.here() {
+		cfg.NetNS = int(ns.f.Fd())
+	}
+	dump, err := conntrack.Dial(cfg)
+	if err != nil {
+		return nil, nil, conntrackError("dial netfilter netlink", setnsError(err))
+	}
+	del, err := netfilter.Dial(cfg)
+	if err != nil {
+		_ = dump.Close()
+		return nil, nil, conntrackError("dial netfilter netlink", setnsError(err))
+	}
+	return dump, del, nil
 }
 
 // ctxOr returns the context's error once it has ended, since the error of
