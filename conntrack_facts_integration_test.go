@@ -3,11 +3,8 @@
 package ipvs_test
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,88 +233,4 @@ func runCTCase(t *testing.T, c ctCase, port uint16) ctFact {
 	f.firstNew = s.first(1-old, first) - first
 	f.ipvsEnd, f.ctEnd = lab.entries(port, old)
 	return f
-}
-
-// entries summarizes the IPVS and conntrack entries of the client's
-// flow, as ipvsadm -Lnc and conntrack -L list them: for each, its state
-// and the real server it goes to ("old", "new" the other one), or
-// "none".
-func (lab *ctLab) entries(port uint16, old int) (ipvsSummary, ctSummary string) {
-	lab.t.Helper()
-	name := func(addr string) string {
-		switch addr {
-		case lab.real[old].String():
-			return "old"
-		case lab.real[1-old].String():
-			return "new"
-		}
-		return ""
-	}
-	client := fmt.Sprintf("10.99.0.2:%d", port)
-	var ipvsRows []string
-	for _, l := range strings.Split(lab.dir.sh("ipvsadm -Lnc"), "\n") {
-		f := strings.Fields(l)
-		// pro expire state source virtual destination
-		if len(f) == 6 && f[3] == client {
-			ipvsRows = append(ipvsRows, f[2]+"→"+cmp.Or(name(strings.Split(f[5], ":")[0]), f[5]))
-		}
-	}
-	var ctRows []string
-	srcRe := regexp.MustCompile(`src=(\S+)`)
-	for _, l := range strings.Split(lab.dir.sh("conntrack -L 2>/dev/null || true"), "\n") {
-		if !strings.Contains(l, fmt.Sprintf("sport=%d ", port)) {
-			continue
-		}
-		srcs := srcRe.FindAllStringSubmatch(l, -1)
-		if len(srcs) < 2 {
-			continue
-		}
-		state := ""
-		if f := strings.Fields(l); len(f) > 3 && f[0] == "tcp" {
-			state = f[3] + " "
-		}
-		// Only the flow's entries to a real server count: a flushed SCTP
-		// association's next chunk may make one of the director's own.
-		if n := name(srcs[1][1]); n != "" {
-			ctRows = append(ctRows, state+"reply "+n)
-		}
-	}
-	return summary(ipvsRows), summary(ctRows)
-}
-
-func summary(rows []string) string {
-	if len(rows) == 0 {
-		return "none"
-	}
-	slices.Sort(rows)
-	return strings.Join(slices.Compact(rows), ",")
-}
-
-// TestKernelConntrackNeedsARule pins why the conntrack lab has a rule:
-// in a namespace without one, netfilter tracks nothing, and IPVS's
-// conntrack sysctl alone makes no entry that conntrack -L shows, so there
-// is nothing to flush; with the rule, the flow's entry is there, its
-// reply from the real server.
-func TestKernelConntrackNeedsARule(t *testing.T) {
-	for _, rule := range []bool{false, true} {
-		t.Run(fmt.Sprintf("rule=%v", rule), func(t *testing.T) {
-			lab := newCTLabWith(t, rule)
-			must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true)}))
-			svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000, Scheduler: "rr"}
-			lab.serve(svc)
-			var s sink
-			lab.listen(ipvs.ProtocolUDP, 5000, &s)
-			fc := lab.flowClient(ipvs.ProtocolUDP, netip.AddrPortFrom(ctVIP, 5000), 45000)
-			eventually(t, "the flow arrives", func() bool { fc.send(0); return s.where(0) >= 0 })
-			ipvsRows, ctRows := lab.entries(45000, s.where(0))
-			t.Logf("ipvs %s, conntrack %s", ipvsRows, ctRows)
-			want := "none"
-			if rule {
-				want = "reply old"
-			}
-			if ctRows != want {
-				t.Errorf("conntrack shows %q, want %q", ctRows, want)
-			}
-		})
-	}
 }

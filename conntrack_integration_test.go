@@ -289,3 +289,32 @@ func ctHelperNoCap() int {
 	fmt.Println("FAIL: want a permission error naming CAP_NET_ADMIN")
 	return 1
 }
+
+// TestKernelConntrackNeedsARule pins why the conntrack lab has a rule:
+// in a namespace without one, netfilter tracks nothing, and IPVS's
+// conntrack sysctl alone makes no entry that conntrack -L shows, so there
+// is nothing to flush; with the rule, the flow's entry is there, its
+// reply from the real server.
+func TestKernelConntrackNeedsARule(t *testing.T) {
+	for _, rule := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rule=%v", rule), func(t *testing.T) {
+			lab := newCTLabWith(t, rule)
+			must(t, lab.c.SetSysctls(lab.ctx, ipvs.SysctlChanges{Conntrack: new(true)}))
+			svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000, Scheduler: "rr"}
+			lab.serve(svc)
+			var s sink
+			lab.listen(ipvs.ProtocolUDP, 5000, &s)
+			fc := lab.flowClient(ipvs.ProtocolUDP, netip.AddrPortFrom(ctVIP, 5000), 45000)
+			eventually(t, "the flow arrives", func() bool { fc.send(0); return s.where(0) >= 0 })
+			ipvsRows, ctRows := lab.entries(45000, s.where(0))
+			t.Logf("ipvs %s, conntrack %s", ipvsRows, ctRows)
+			want := "none"
+			if rule {
+				want = "reply old"
+			}
+			if ctRows != want {
+				t.Errorf("conntrack shows %q, want %q", ctRows, want)
+			}
+		})
+	}
+}

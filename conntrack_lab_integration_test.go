@@ -3,10 +3,13 @@
 package ipvs_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -328,4 +331,59 @@ func (fc *flowClient) send(seq int) {
 			return err
 		})
 	}
+}
+
+// entries summarizes the IPVS and conntrack entries of the client's
+// flow, as ipvsadm -Lnc and conntrack -L list them: for each, its state
+// and the real server it goes to ("old", "new" the other one), or
+// "none".
+func (lab *ctLab) entries(port uint16, old int) (ipvsSummary, ctSummary string) {
+	lab.t.Helper()
+	name := func(addr string) string {
+		switch addr {
+		case lab.real[old].String():
+			return "old"
+		case lab.real[1-old].String():
+			return "new"
+		}
+		return ""
+	}
+	client := fmt.Sprintf("10.99.0.2:%d", port)
+	var ipvsRows []string
+	for _, l := range strings.Split(lab.dir.sh("ipvsadm -Lnc"), "\n") {
+		f := strings.Fields(l)
+		// pro expire state source virtual destination
+		if len(f) == 6 && f[3] == client {
+			ipvsRows = append(ipvsRows, f[2]+"→"+cmp.Or(name(strings.Split(f[5], ":")[0]), f[5]))
+		}
+	}
+	var ctRows []string
+	srcRe := regexp.MustCompile(`src=(\S+)`)
+	for _, l := range strings.Split(lab.dir.sh("conntrack -L 2>/dev/null || true"), "\n") {
+		if !strings.Contains(l, fmt.Sprintf("sport=%d ", port)) {
+			continue
+		}
+		srcs := srcRe.FindAllStringSubmatch(l, -1)
+		if len(srcs) < 2 {
+			continue
+		}
+		state := ""
+		if f := strings.Fields(l); len(f) > 3 && f[0] == "tcp" {
+			state = f[3] + " "
+		}
+		// Only the flow's entries to a real server count: a flushed SCTP
+		// association's next chunk may make one of the director's own.
+		if n := name(srcs[1][1]); n != "" {
+			ctRows = append(ctRows, state+"reply "+n)
+		}
+	}
+	return summary(ipvsRows), summary(ctRows)
+}
+
+func summary(rows []string) string {
+	if len(rows) == 0 {
+		return "none"
+	}
+	slices.Sort(rows)
+	return strings.Join(slices.Compact(rows), ",")
 }
