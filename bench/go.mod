@@ -4,16 +4,17 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
-	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205003411-15299c4365e6
-	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205003411-15299c4365e6
-	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205003411-15299c4365e6
+	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
+	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205012250-5c277deb057b
+	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205012250-5c277deb057b
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205012250-5c277deb057b
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 	github.com/moby/ipvs v1.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.74.0
 	github.com/prometheus/procfs v0.22.0
+	github.com/ti-mo/conntrack v0.6.0
 	golang.org/x/sys v0.49.0
 )
 
@@ -29,9 +30,11 @@ require (
 require (
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
 	github.com/sirupsen/logrus v1.9.0 // indirect
+	github.com/ti-mo/netfilter v0.5.3 // indirect
 	github.com/vishvananda/netlink v1.1.0 // indirect
-	github.com/vishvananda/netns v0.0.2 // indirect
+	github.com/vishvananda/netns v0.0.4 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 )

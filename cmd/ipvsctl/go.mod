@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/cmd/ipvsctl
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261205003411-15299c4365e6
+	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/sys v0.49.0
 )
@@ -13,6 +13,9 @@ require (
 	github.com/mdlayher/genetlink v1.4.0 // indirect
 	github.com/mdlayher/netlink v1.11.2 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/ti-mo/conntrack v0.6.0 // indirect
+	github.com/ti-mo/netfilter v0.5.3 // indirect
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
 )
