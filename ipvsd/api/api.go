@@ -37,6 +37,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of the liveness probe; nil is time.Now.
 	Now func() time.Time
+	// Fleet returns the state of the director's fleet source (etcd),
+	// served in the status and at /api/v1/fleet; nil for a director
+	// configured by its file.
+	Fleet func() any
 }
 
 // Limits of a request: a virtual server is a few kilobytes; a whole
@@ -53,6 +57,7 @@ const (
 //	GET    /healthz                                     200 "ok", or 503 naming what is stalled
 //	GET    /metrics                                     the metrics
 //	GET    /api/v1/status                               the director, every virtual and real server (?table=false: without reading the table)
+//	GET    /api/v1/fleet                                the fleet source's state: etcd reached, revisions, keys refused
 //	GET    /api/v1/virtual-servers/{name}               one virtual server's state
 //	PUT    /api/v1/virtual-servers/{name}               put a virtual server in force (body: its YAML or JSON), until reverted
 //	DELETE /api/v1/virtual-servers/{name}               take it out of force, until reverted
@@ -77,6 +82,7 @@ func NewHandler(o Options) http.Handler {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
 	mux.HandleFunc("GET /api/v1/status", a.status)
+	mux.HandleFunc("GET /api/v1/fleet", a.fleet)
 	mux.HandleFunc("GET /api/v1/virtual-servers/{name}", a.virtualServer)
 	mux.HandleFunc("PUT /api/v1/virtual-servers/{name}", a.putVirtualServer)
 	mux.HandleFunc("DELETE /api/v1/virtual-servers/{name}", a.deleteVirtualServer)
@@ -115,7 +121,22 @@ func (a *server) state(r *http.Request) director.Status {
 }
 
 func (a *server) status(w http.ResponseWriter, r *http.Request) {
+	if a.Fleet != nil {
+		writeJSON(w, http.StatusOK, struct {
+			director.Status
+			Fleet any `json:"fleet"`
+		}{a.state(r), a.Fleet()})
+		return
+	}
 	writeJSON(w, http.StatusOK, a.state(r))
+}
+
+func (a *server) fleet(w http.ResponseWriter, r *http.Request) {
+	if a.Fleet == nil {
+		writeError(w, fmt.Errorf("this director takes its configuration from its file, not a fleet: %w", director.ErrNotFound))
+		return
+	}
+	writeJSON(w, http.StatusOK, a.Fleet())
 }
 
 func (a *server) virtualServer(w http.ResponseWriter, r *http.Request) {

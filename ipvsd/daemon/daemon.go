@@ -43,6 +43,32 @@ type Config struct {
 	TableMetrics bool
 	// Logger logs what the daemon does; nil discards.
 	Logger *slog.Logger
+	// Source, if set, gives the virtual servers instead of the file,
+	// which then holds the director's own settings (a fleet's etcd:
+	// fleet.Daemon).
+	Source Source
+}
+
+// Source is where a daemon's virtual servers come from when not from its
+// file. Load comes first.
+type Source interface {
+	// Load reads the director's file at path and returns its content and
+	// the configuration to start with.
+	Load(ctx context.Context, path string) ([]byte, *config.Config, error)
+	// Reload reads the file again (SIGHUP, a change of the file, the
+	// API) and puts the configuration in force with it.
+	Reload(path string) ([]byte, error)
+	// Run keeps the director's configuration as the source says until
+	// ctx ends.
+	Run(ctx context.Context, d *director.Director) error
+	// Observe returns an observer of the director's syncs that tells o
+	// and the source.
+	Observe(o director.Observer) director.Observer
+	// Collectors are the source's metrics.
+	Collectors() []prometheus.Collector
+	// State is the source's state, in the API's status and at
+	// /api/v1/fleet.
+	State() any
 }
 
 // daemon is a running director with its checks, API and reloader.
@@ -53,6 +79,7 @@ type daemon struct {
 	m        *metrics.Metrics
 	reloadMu sync.Mutex
 	loaded   []byte // the file's content in force
+	source   Source
 }
 
 // Run runs the daemon on the table of client until ctx ends: it loads
@@ -65,7 +92,14 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	data, cfg, err := ReadConfig(c.ConfigFile)
+	var data []byte
+	var cfg *config.Config
+	var err error
+	if c.Source != nil {
+		data, cfg, err = c.Source.Load(ctx, c.ConfigFile)
+	} else {
+		data, cfg, err = ReadConfig(c.ConfigFile)
+	}
 	if err != nil {
 		return err
 	}
@@ -82,20 +116,27 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 		table = append(table, tc)
 	}
 	m := metrics.New(table...)
+	var observer director.Observer = m
+	var state func() any
+	if c.Source != nil {
+		m.Registry().MustRegister(c.Source.Collectors()...)
+		observer, state = c.Source.Observe(m), c.Source.State
+	}
 	sched := check.NewScheduler(check.Options{Observer: m})
-	d := director.New(director.Options{Client: client, Checks: sched, Store: store, Logger: log, Observer: m})
+	d := director.New(director.Options{Client: client, Checks: sched, Store: store, Logger: log, Observer: observer})
 	if err := d.Apply(cfg); err != nil {
 		return fmt.Errorf("%s: %w", c.ConfigFile, err)
 	}
 	m.Watch(d, sched)
 	m.Reloaded(true)
-	dm := &daemon{log: log, file: c.ConfigFile, d: d, m: m, loaded: data}
+	dm := &daemon{log: log, file: c.ConfigFile, d: d, m: m, loaded: data, source: c.Source}
 
 	listeners, err := listen(c.Listen)
 	if err != nil {
 		return err
 	}
-	handler := api.NewHandler(api.Options{Director: d, Table: client.VirtualServers, Reload: dm.reload, Metrics: m.Handler(), Logger: log})
+	handler := api.NewHandler(api.Options{Director: d, Table: client.VirtualServers, Reload: dm.reload, Metrics: m.Handler(), Logger: log,
+		Fleet: state})
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	noSystemdSocket := false
@@ -108,6 +149,9 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sched.Run(runCtx) })
 	wg.Go(func() { _ = d.Run(runCtx) })
+	if c.Source != nil {
+		wg.Go(func() { _ = c.Source.Run(runCtx, d) })
+	}
 	wg.Go(func() { dm.watchSignals(runCtx) })
 	if c.Watch {
 		wg.Go(func() { dm.watchFile(runCtx) })
@@ -153,9 +197,15 @@ func (dm *daemon) reload() error {
 	defer dm.reloadMu.Unlock()
 	notifySystemd(reloadingNotice(), dm.log)
 	defer notifySystemd("READY=1", dm.log)
-	data, cfg, err := ReadConfig(dm.file)
-	if err == nil {
-		err = dm.d.Apply(cfg)
+	var data []byte
+	var err error
+	if dm.source != nil {
+		data, err = dm.source.Reload(dm.file)
+	} else {
+		var cfg *config.Config
+		if data, cfg, err = ReadConfig(dm.file); err == nil {
+			err = dm.d.Apply(cfg)
+		}
 	}
 	if err != nil {
 		dm.m.Reloaded(false)

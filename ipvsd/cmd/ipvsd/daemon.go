@@ -28,6 +28,7 @@ type daemonCommand struct {
 	tableMetrics *bool
 	logLevel     *string
 	logFormat    *string
+	fleet        *daemonFleetFlags
 }
 
 func newDaemonCommand(app *kingpin.Application) *daemonCommand {
@@ -47,6 +48,7 @@ func newDaemonCommand(app *kingpin.Application) *daemonCommand {
 		Default("true").Bool()
 	c.logLevel = c.cmd.Flag("log.level", "Log level: debug, info, warn or error.").Default("info").Enum("debug", "info", "warn", "error")
 	c.logFormat = c.cmd.Flag("log.format", "Log format: text or json.").Default("text").Enum("text", "json")
+	c.fleet = newDaemonFleetFlags(c.cmd)
 	return c
 }
 
@@ -68,7 +70,16 @@ func (c *daemonCommand) start(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer client.Close()
-	return daemon.Run(ctx, c.config(log), client)
+	cfg := c.config(log)
+	src, err := c.fleet.source(*c.stateDir, log)
+	if err != nil {
+		return err
+	}
+	if src != nil {
+		defer src.Close()
+		cfg.Source = src
+	}
+	return daemon.Run(ctx, cfg, client)
 }
 
 // config returns the daemon's configuration from the flags.

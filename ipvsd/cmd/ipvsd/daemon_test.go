@@ -33,7 +33,7 @@ type daemonRig struct {
 	servers map[string]net.Listener
 }
 
-func startDaemon(t *testing.T, yaml string) *daemonRig {
+func startDaemon(t *testing.T, yaml string, tune ...func(*daemon.Config)) *daemonRig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &daemonRig{t: t, dir: dir, fake: ipvstest.NewFake(), done: make(chan error, 1), servers: map[string]net.Listener{}}
@@ -44,6 +44,9 @@ func startDaemon(t *testing.T, yaml string) *daemonRig {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		}}}
 	cfg := testConfig(t, dir, sock)
+	for _, f := range tune {
+		f(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	client := r.fake.Client(t)

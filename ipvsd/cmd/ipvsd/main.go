@@ -8,6 +8,7 @@
 //	ipvsd check FILE                                        validate a configuration
 //	ipvsd plan  FILE                                        what loading FILE would change, changing nothing
 //	ipvsd import-keepalived FILE                            keepalived.conf's virtual servers as an ipvsd configuration
+//	ipvsd fleet apply|diff|status                           a fleet's configuration in etcd, and its directors
 package main
 
 import (
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	checkFile := checkCmd.Arg("file", "The configuration file.").Required().String()
 	plan := newPlanCommand(app)
 	importKeepalived := newImportCommand(app)
+	fleetCmds := newFleetCommands(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return plan.run(ctx, stdout, stderr)
 	case importKeepalived.cmd.FullCommand():
 		return importKeepalived.run(stdout, stderr)
+	case fleetCmds.apply.FullCommand(), fleetCmds.diff.FullCommand(), fleetCmds.status.FullCommand():
+		return fleetCmds.run(ctx, cmd, stdout, stderr)
 	}
 	return 2
 }
