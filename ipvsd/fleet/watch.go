@@ -123,9 +123,6 @@ func (s *Source) Run(ctx context.Context, d Director) error {
 	return nil
 }
 
-// errReread says the configuration must be read again whole.
-var errReread = errors.New("read everything again")
-
 // watch watches the configuration from the revision after the one the
 // director has, until the watch fails or ctx ends; it reads everything
 // first when that revision was compacted or etcd is no longer the one
