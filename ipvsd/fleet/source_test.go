@@ -261,7 +261,11 @@ func TestCompactionWhileAwayReadsEverything(t *testing.T) {
 	apply(t, w, file(vsYAML("web", 80, ""), vsYAML("old", 81, "")))
 	dir := t.TempDir()
 	a := run(t, cli, dir, "a", nil)
-	eventually(t, "a's local copy", 10*time.Second, func() bool { return a.s.Status().Revision > 0 && a.s.copyRev == a.s.Status().Revision })
+	eventually(t, "a's local copy", 10*time.Second, func() bool {
+		a.s.mu.Lock()
+		defer a.s.mu.Unlock()
+		return a.s.rev > 0 && a.s.copyRev == a.s.rev
+	})
 	a.stop()
 	// Meanwhile: changes, and their history compacted.
 	apply(t, w, file(vsYAML("web", 82, ""), vsYAML("new", 83, "")))

@@ -156,3 +156,40 @@ func fleetStatus(r *daemonRig) fleet.Status {
 	}
 	return st
 }
+
+// TestReadmeFleet: the README's fleet commands are command lines ipvsd
+// takes, and its tables of flags name every flag of the fleet.
+func TestReadmeFleet(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(b)[strings.Index(string(b), "## Fleet"):]
+	section = section[:strings.Index(section, "\n## ")]
+	block := section[strings.Index(section, "```sh\n")+6:]
+	block = block[:strings.Index(block, "```")]
+	lines := 0
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if !strings.HasPrefix(line, "ipvsd ") {
+			continue
+		}
+		app := kingpin.New("ipvsd", "")
+		newDaemonCommand(app)
+		newFleetCommands(app)
+		if _, err := app.Parse(strings.Fields(line)[1:]); err != nil {
+			t.Errorf("%s: %v", line, err)
+		}
+		lines++
+	}
+	if lines != 4 {
+		t.Errorf("%d ipvsd command lines in the fleet section", lines)
+	}
+	app := kingpin.New("ipvsd", "")
+	d := newDaemonCommand(app)
+	for _, f := range d.cmd.Model().Flags {
+		if strings.HasPrefix(f.Name, "etcd.") && !strings.Contains(section, "`--"+f.Name+"`") {
+			t.Errorf("the fleet section does not document --%s", f.Name)
+		}
+	}
+}
