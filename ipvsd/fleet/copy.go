@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ipvs-go/ipvs/ipvsd/internal/atomicfile"
 )
 
 // CopyFile is the name of the local copy of the last good configuration
@@ -58,7 +60,10 @@ func (s *Source) writeCopy() {
 	s.copyDirty = false
 	s.mu.Unlock()
 	if err == nil {
-		err = writeFileAtomic(path, b)
+		err = os.MkdirAll(filepath.Dir(path), 0o700)
+	}
+	if err == nil {
+		err = atomicfile.Write(path, b)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -109,38 +114,4 @@ func (s *Source) loadCopy() (bool, error) {
 	s.keys, s.rev, s.clusterID, s.copyRev = k, c.Revision, c.ClusterID, c.Revision
 	s.mu.Unlock()
 	return true, nil
-}
-
-// writeFileAtomic replaces the file at path with b: a crash leaves the
-// old file or the new.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".fleet-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
