@@ -138,3 +138,25 @@ func TestYAMLStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeStrict: JSON, read token by token, and YAML, read through
+// its node tree, are refused alike, at the line and column of the fault.
+func TestDecodeStrict(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"{\"services\": [\n {\"family\": \"ipv4\", \"Port\": 80}]}", `line 2, column 21: services[0]: unknown field "Port": names are case-sensitive, did you mean "port"?`},
+		{"services:\n - {family: ipv4, Port: 80}", `line 2, column 19: services[0]: unknown field "Port": names are case-sensitive, did you mean "port"?`},
+		{"{\"timeouts\": {\"tcp\": 1, \"tcp\": 2}}", `line 1, column 25: timeouts: "tcp" is given twice (first at line 1)`},
+		{"{\"timeouts\": {\"tcp\": \"1\"}}", `line 1, column 22: timeouts.tcp: want a whole number from 0 to 4294967295, not "1"`},
+		{"{\"timeouts\": {\"tcp\": 1.5}}", `line 1, column 22: timeouts.tcp: want a whole number from 0 to 4294967295, not the number 1.5`},
+		{"{\"timeouts\": {\"tcp\": -1}}", `line 1, column 22: timeouts.tcp: want a whole number from 0 to 4294967295, not the number -1`},
+		{"{\"services\": {}}", `line 1, column 14: services: want a list, not a mapping`},
+		{"{}\n{}", `line 2, column 1: a second document: a table file holds one`},
+		{"{\"services\": [}", `line 1, column 15: not JSON: invalid character '}' looking for beginning of value`},
+		{"{\"services\": [", `line 1, column 15: not JSON: unexpected EOF`},
+	} {
+		_, err := Decode([]byte(tt.in))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q:\n%v\nwant\n%s", tt.in, err, tt.want)
+		}
+	}
+}
