@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // check checks every service and destination the input set, before the
@@ -71,11 +69,11 @@ func moduleFor(modules map[string]bool, what, prefix, name string) error {
 // (a container without the host's /lib/modules), when no name can be
 // refused.
 func kernelModules() map[string]bool {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
+	release, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
 		return nil
 	}
-	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]))
+	dir := filepath.Join("/lib/modules", strings.TrimSpace(string(release)))
 	modules := map[string]bool{}
 	read := false
 	for _, name := range []string{"modules.dep", "modules.builtin"} {

@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/sys v0.49.0
 )
 
 require (
@@ -18,4 +17,5 @@ require (
 	github.com/ti-mo/netfilter v0.5.3 // indirect
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/reconcile"
-	"golang.org/x/sys/unix"
 )
 
 // waitInterval is how often apply --wait reads the table.
@@ -82,9 +81,11 @@ type progress struct {
 
 func newProgress(w io.Writer) *progress {
 	p := &progress{w: w}
+	// A terminal is a character device (so is /dev/null, where a
+	// rewritten line does no harm).
 	if f, ok := w.(*os.File); ok {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		p.terminal = err == nil
+		st, err := f.Stat()
+		p.terminal = err == nil && st.Mode()&os.ModeCharDevice != 0
 	}
 	return p
 }
