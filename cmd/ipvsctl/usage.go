@@ -135,12 +135,12 @@ IPVSCTL OPTIONS
     --output       json|yaml|text       the same, by name
     --dry-run                           -R and apply: print the plan, change nothing
     --flush                             -R: the result is the input's table alone
+                                        (ipvsadm-restore's flush), still as a diff
     --flush-conntrack                   -d and -R: delete the conntrack entries of
                                         the real servers removed (-R: of UDP and
                                         SCTP services); needs nf_conntrack_netlink.
                                         Flows move with expire_nodest_conn=1, not
                                         with this
-                                        (ipvsadm-restore's flush), still as a diff
 
 SAVE
     -S prints ipvsadm's lines, which stock ipvsadm -R reads, and also what
