@@ -214,8 +214,9 @@ type Plan struct {
 func (p *Plan) Changes() []Change {
 	p.once.Do(func() {
 		p.changes = make([]Change, len(p.entries))
+		var last serviceOf
 		for i := range p.entries {
-			p.changes[i] = p.change(i)
+			p.changes[i] = p.changeOf(i, &last)
 		}
 	})
 	return p.changes
@@ -230,21 +231,44 @@ func (p *Plan) Empty() bool { return len(p.entries) == 0 }
 
 // change makes the Change of entry i.
 func (p *Plan) change(i int) Change {
+	var svc serviceOf
+	return p.changeOf(i, &svc)
+}
+
+// serviceOf is the canonical service of a change, and its key, kept
+// from one change to the next: a plan's changes of one service come
+// together.
+type serviceOf struct {
+	desired bool // of the desired table, else of the current one
+	index   int32
+	svc     ipvs.Service
+	key     ipvs.ServiceKey
+	set     bool
+}
+
+// changeOf makes the Change of entry i, with the service of the last
+// change, svc, if it is this one's too.
+func (p *Plan) changeOf(i int, svc *serviceOf) Change {
 	e := &p.entries[i]
 	c := Change{Kind: e.kind, Reason: e.reason}
-	switch {
-	case e.kind == KindCreateService || e.kind == KindUpdateService:
-		c.Service = canonService(p.desired[e.want].Service)
-	case e.have >= 0:
-		c.Service = canonService(p.current[e.have].Service)
-	default: // a destination of a service created
-		c.Service = canonService(p.desired[e.want].Service)
+	desired, index := true, e.want
+	if e.kind != KindCreateService && e.kind != KindUpdateService && e.have >= 0 {
+		desired, index = false, e.have
 	}
+	if !svc.set || svc.desired != desired || svc.index != index {
+		table := p.current
+		if desired {
+			table = p.desired
+		}
+		*svc = serviceOf{desired: desired, index: index, svc: canonService(table[index].Service), set: true}
+		svc.key = svc.svc.Key()
+	}
+	c.Service = svc.svc
 	switch e.kind {
 	case KindCreateDestination, KindUpdateDestination:
-		c.Destination = canonDest(c.Service.Key(), p.desired[e.want].Destinations[e.dest])
+		c.Destination = canonDest(svc.key, p.desired[e.want].Destinations[e.dest])
 	case KindDrainDestination, KindRemoveDestination:
-		c.Destination = canonDest(c.Service.Key(), p.current[e.have].Destinations[e.dest])
+		c.Destination = canonDest(svc.key, p.current[e.have].Destinations[e.dest])
 		if e.kind == KindDrainDestination {
 			c.Destination.Weight = 0
 		}
