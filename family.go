@@ -76,13 +76,13 @@ func addrFamily(f Family, a netip.Addr) Family {
 
 // inFamily returns a as family f sends it, and as the kernel reads it
 // back: an IPv4 address in its 4-byte form, whichever form it was given
-// in, and an IPv6 address without a zone, which the kernel has no place
-// for.
+// in. (An IPv6 address's zone, which the kernel has no place for, the
+// keys drop; requests never send it.)
 func inFamily(f Family, a netip.Addr) netip.Addr {
 	if f == FamilyIPv4 {
 		return a.Unmap()
 	}
-	return a.WithZone("")
+	return a
 }
 
 // checkAddrFamily checks that the address of field is valid for family f,

@@ -34,7 +34,7 @@ func (s Service) Key() ServiceKey { return s.key() }
 // thousands of them.
 func (s *Service) key() ServiceKey {
 	f := addrFamily(s.Family, s.Address)
-	return ServiceKey{Family: f, Protocol: s.Protocol, Address: inFamily(f, s.Address), Port: s.Port, FWMark: s.FWMark}
+	return ServiceKey{Family: f, Protocol: s.Protocol, Address: inFamily(f, s.Address).WithZone(""), Port: s.Port, FWMark: s.FWMark}
 }
 
 // String names the service as ipvsadm lists it: "tcp 10.0.0.1:80",
@@ -92,7 +92,7 @@ func (d Destination) Key(svc ServiceKey) netip.AddrPort {
 	// address, which needs neither of addrFamily's and inFamily's rules.
 	a := d.Address
 	if !a.Is4() || d.Family != 0 && d.Family != FamilyIPv4 {
-		a = inFamily(addrFamily(d.Family, a), a)
+		a = inFamily(addrFamily(d.Family, a), a).WithZone("")
 	}
 	return netip.AddrPortFrom(a, port)
 }
@@ -124,7 +124,7 @@ func (k destKey) String() string { return netip.AddrPortFrom(k.addr, k.port).Str
 func (d Destination) Canonical(svc ServiceKey) Destination {
 	k := d.key(svc)
 	c := d
-	c.Family, c.Address, c.Port = k.family, k.addr, k.port
+	c.Family, c.Address, c.Port = k.family, k.addr.WithZone(""), k.port
 	if c.Family == 0 {
 		c.Family = svc.Family
 	}
