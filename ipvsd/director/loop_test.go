@@ -369,3 +369,16 @@ func TestLiveness(t *testing.T) {
 		t.Errorf("a stalled scheduler: %q", why)
 	}
 }
+
+// TestStatusBetweenApplyAndRefresh: a status asked after Apply replaced
+// a virtual server and before the loop refreshed it has its health and
+// no decision yet, and does not panic.
+func TestStatusBetweenApplyAndRefresh(t *testing.T) {
+	r := newRig(t, webYAML)
+	r.sync()
+	r.apply(webYAML)
+	st := r.d.Status(nil)
+	if len(st.VirtualServers) == 0 || len(st.VirtualServers[0].Real) == 0 {
+		t.Fatalf("status: %+v", st)
+	}
+}

@@ -134,6 +134,10 @@ func (d *Director) Status(table []ipvs.VirtualServer) Status {
 			rs := RealServerStatus{Address: addrPort(b.Destination).String(), Weight: b.Destination.Weight, Admin: rt.admins[i], Health: "unknown"}
 			if rt.refreshed {
 				rs.Health = rt.healths[i].state.String()
+			}
+			// A virtual server that Apply just replaced carries its health
+			// but has no decision until the next refresh.
+			if i < len(rt.last.backends) {
 				dec := rt.last.backends[i]
 				rs.Reason = dec.reason
 				if dec.wanted {
