@@ -36,6 +36,14 @@ type Options struct {
 	Host string
 	// Args are more flags, such as --auto-compaction-retention.
 	Args []string
+	// ClientPort and PeerPort are its ports; 0 picks free ones on Host.
+	ClientPort, PeerPort int
+	// Start starts the process (in a network namespace, say); nil is
+	// cmd.Start.
+	Start func(cmd *exec.Cmd) error
+	// Dial reaches Host, for the health check (from another namespace,
+	// say); nil dials from here.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Server is an etcd process.
@@ -59,9 +67,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
 	}
-	ports, err := freePorts(opts.Host, 2)
-	if err != nil {
-		return nil, err
+	ports := []int{opts.ClientPort, opts.PeerPort}
+	if opts.ClientPort == 0 || opts.PeerPort == 0 {
+		var err error
+		if ports, err = freePorts(opts.Host, 2); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{opts: opts, bin: bin, logFile: filepath.Join(opts.Dir, "etcd.log"),
 		clientURL: fmt.Sprintf("http://%s", net.JoinHostPort(opts.Host, fmt.Sprint(ports[0]))),
@@ -128,7 +139,11 @@ func (s *Server) Restart(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so that killing it kills nothing else.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	start := s.opts.Start
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
+	if err := start(cmd); err != nil {
 		log.Close()
 		return fmt.Errorf("starting etcd: %w", err)
 	}
@@ -137,7 +152,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	done := s.done
 	go func() { _ = cmd.Wait(); close(done) }()
 	for {
-		if healthy(s.clientURL) {
+		if healthy(s.clientURL, s.opts.Dial) {
 			return nil
 		}
 		select {
@@ -175,8 +190,8 @@ func (s *Server) stop(sig syscall.Signal) {
 }
 
 // healthy reports whether etcd answers its health endpoint.
-func healthy(url string) bool {
-	c := http.Client{Timeout: time.Second}
+func healthy(url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) bool {
+	c := http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: dial}}
 	resp, err := c.Get(url + "/health")
 	if err != nil {
 		return false
