@@ -120,7 +120,8 @@ integration: vm-selftest $(IT) $(PROGRAMS)
 # kernel and regenerates BENCHMARKS.md, its chart and bench/results.jsonl:
 # the four workloads against the peers (and through the drop-ins of
 # compat/, against the peers they stand in for), then the suites of reconcile,
-# ipvstest, ipvsctl and the exporter.
+# ipvstest, ipvsctl and the exporter; and on the host, ipvsd's fleet of 50
+# directors on ipvstest against a real etcd (Debian's etcd-server).
 BENCH_SIZES ?= 1000:5,10000:3
 SUITE_REPS ?= 3
 bench: $(PROGRAMS)
@@ -136,6 +137,8 @@ bench: $(PROGRAMS)
 		-services 2000 -dests 10 -rep 1 | tee -a $(BUILD)/bench.log
 	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites conntrack \
 		-services 100000 -dests 10 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
+	command -v etcd >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server; }
+	$(BUILD)/bench -mode suites -suites fleet-fakes -services 10000 -rep 1 | tee -a $(BUILD)/bench.log
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
 	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
