@@ -195,3 +195,8 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+// directorSync is a sync that applied whole, started at start.
+func directorSync(start time.Time) director.SyncReport {
+	return director.SyncReport{Start: start}
+}

@@ -6,6 +6,7 @@ package etcdtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,17 @@ type Options struct {
 	// Dial reaches Host, for the health check (from another namespace,
 	// say); nil dials from here.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, if set, serves clients over TLS with these files, and asks
+	// them for a certificate signed by the CA (--client-cert-auth);
+	// ClientTLS is then the health check's client configuration.
+	TLS       *TLSFiles
+	ClientTLS *tls.Config
+}
+
+// TLSFiles are etcd's server certificate, its key, and the CA that signs
+// its clients' certificates.
+type TLSFiles struct {
+	Cert, Key, CA string
 }
 
 // Server is an etcd process.
@@ -74,8 +86,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
 	s := &Server{opts: opts, bin: bin, logFile: filepath.Join(opts.Dir, "etcd.log"),
-		clientURL: fmt.Sprintf("http://%s", net.JoinHostPort(opts.Host, fmt.Sprint(ports[0]))),
+		clientURL: fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(opts.Host, fmt.Sprint(ports[0]))),
 		peerURL:   fmt.Sprintf("http://%s", net.JoinHostPort(opts.Host, fmt.Sprint(ports[1])))}
 	if err := s.Restart(ctx); err != nil {
 		return nil, err
@@ -135,6 +151,9 @@ func (s *Server) Restart(ctx context.Context) error {
 		"--listen-peer-urls=" + s.peerURL, "--initial-advertise-peer-urls=" + s.peerURL,
 		"--initial-cluster=test=" + s.peerURL, "--logger=zap", "--log-outputs=stderr",
 	}, s.opts.Args...)
+	if t := s.opts.TLS; t != nil {
+		args = append(args, "--cert-file="+t.Cert, "--key-file="+t.Key, "--trusted-ca-file="+t.CA, "--client-cert-auth")
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so that killing it kills nothing else.
@@ -152,7 +171,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	done := s.done
 	go func() { _ = cmd.Wait(); close(done) }()
 	for {
-		if healthy(s.clientURL, s.opts.Dial) {
+		if healthy(s.clientURL, s.opts.Dial, s.opts.ClientTLS) {
 			return nil
 		}
 		select {
@@ -190,8 +209,8 @@ func (s *Server) stop(sig syscall.Signal) {
 }
 
 // healthy reports whether etcd answers its health endpoint.
-func healthy(url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) bool {
-	c := http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: dial}}
+func healthy(url string, dial func(ctx context.Context, network, addr string) (net.Conn, error), tlsConfig *tls.Config) bool {
+	c := http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: dial, TLSClientConfig: tlsConfig}}
 	resp, err := c.Get(url + "/health")
 	if err != nil {
 		return false
