@@ -79,6 +79,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
 	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
 	ports := []int{opts.ClientPort, opts.PeerPort}
 	if opts.ClientPort == 0 || opts.PeerPort == 0 {
 		var err error
@@ -156,10 +159,13 @@ func (s *Server) Restart(ctx context.Context) error {
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, so that killing it kills nothing else.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group, so that killing it kills nothing else; and
+	// killed with this process, when started from here (the death signal
+	// follows the thread that started it, which a namespace's own ends).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := s.opts.Start
 	if start == nil {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 		start = (*exec.Cmd).Start
 	}
 	if err := start(cmd); err != nil {
