@@ -80,17 +80,12 @@ func (d *Daemon) Close() error { return d.cli.Close() }
 // section. It lists no virtual servers (they are the fleet's, in etcd);
 // a missing file is every setting's default.
 func ReadDirectorFile(path string) ([]byte, *config.Config, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	data, missing, err := ReadFile(path)
+	if missing {
 		return nil, &config.Config{Source: path}, nil
 	}
 	if err != nil {
 		return nil, nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, config.MaxSize+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg, err := config.Parse(path, data)
 	if err != nil {
@@ -101,4 +96,23 @@ func ReadDirectorFile(path string) ([]byte, *config.Config, error) {
 			"this file holds the director's own settings only (virtual_servers: [])", path, n)
 	}
 	return data, cfg, nil
+}
+
+// ReadFile reads a configuration file, no more of it than a
+// configuration may be (config.Parse refuses a larger one); missing says
+// it does not exist.
+func ReadFile(path string) (data []byte, missing bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, true, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	data, err = io.ReadAll(io.LimitReader(f, config.MaxSize+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, false, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -152,7 +151,7 @@ func (f *fleetCommands) run(ctx context.Context, cmd string, stdout, stderr io.W
 // runApply plans the file against etcd, prints the plan, and with write
 // applies it.
 func (f *fleetCommands) runApply(ctx context.Context, cli *clientv3.Client, layout fleet.Layout, path string, write bool, stdout io.Writer) (int, error) {
-	data, err := os.ReadFile(path)
+	data, _, err := fleet.ReadFile(path)
 	if err != nil {
 		return 1, err
 	}
