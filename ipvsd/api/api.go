@@ -105,30 +105,31 @@ func (a *server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// state returns the director's state, with the table read if asked.
-func (a *server) state(r *http.Request) director.Status {
-	var table []ipvs.VirtualServer
-	if a.Table != nil && r.URL.Query().Get("table") != "false" {
-		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-		defer cancel()
-		t, err := a.Table(ctx)
-		if err != nil {
-			a.Logger.Warn("reading the table for the API", "err", err)
-		}
-		table = t
+// table reads the table, if asked and there is a way, for the real
+// servers as the kernel holds them.
+func (a *server) table(r *http.Request) []ipvs.VirtualServer {
+	if a.Table == nil || r.URL.Query().Get("table") == "false" {
+		return nil
 	}
-	return a.Director.Status(table)
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	t, err := a.Table(ctx)
+	if err != nil {
+		a.Logger.Warn("reading the table for the API", "err", err)
+	}
+	return t
 }
 
 func (a *server) status(w http.ResponseWriter, r *http.Request) {
+	s := a.Director.Status(a.table(r))
 	if a.Fleet != nil {
 		writeJSON(w, http.StatusOK, struct {
 			director.Status
 			Fleet any `json:"fleet"`
-		}{a.state(r), a.Fleet()})
+		}{s, a.Fleet()})
 		return
 	}
-	writeJSON(w, http.StatusOK, a.state(r))
+	writeJSON(w, http.StatusOK, s)
 }
 
 func (a *server) fleet(w http.ResponseWriter, r *http.Request) {
@@ -141,13 +142,12 @@ func (a *server) fleet(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) virtualServer(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	for _, vs := range a.state(r).VirtualServers {
-		if vs.Name == name {
-			writeJSON(w, http.StatusOK, vs)
-			return
-		}
+	vs, ok := a.Director.VirtualServerStatus(name, a.table(r))
+	if !ok {
+		writeError(w, fmt.Errorf("virtual server %q: %w", name, director.ErrNotFound))
+		return
 	}
-	writeError(w, fmt.Errorf("virtual server %q: %w", name, director.ErrNotFound))
+	writeJSON(w, http.StatusOK, vs)
 }
 
 func (a *server) putVirtualServer(w http.ResponseWriter, r *http.Request) {

@@ -102,6 +102,39 @@ type CheckStatus struct {
 // Status returns the state of the director. With table, the table as
 // just read, each real server's Actual is filled in.
 func (d *Director) Status(table []ipvs.VirtualServer) Status {
+	statuses, actual := d.statusInputs(table)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := Status{Node: d.node, StateFile: d.store.Path(), VirtualServers: []VirtualServerStatus{}}
+	if d.cfg == nil {
+		return out
+	}
+	ls := d.lastSync
+	out.Config = d.cfg.Source
+	out.Sync = SyncStatus{Interval: d.cfg.Director.SyncEvery().String(), Last: ls.at, Duration: ls.duration.String(), LastWrite: ls.lastWrite,
+		Syncs: ls.syncs, Writes: ls.writes, Changes: ls.changes, Pending: d.pending, Error: ls.err, FailedWrites: ls.failed}
+	for _, rt := range d.vss {
+		out.VirtualServers = append(out.VirtualServers, rt.status(statuses, actual[rt.id]))
+	}
+	return out
+}
+
+// VirtualServerStatus returns the state of the virtual server named
+// name, as Status would, and whether there is one.
+func (d *Director) VirtualServerStatus(name string, table []ipvs.VirtualServer) (VirtualServerStatus, bool) {
+	statuses, actual := d.statusInputs(table)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rt := d.byName[name]
+	if rt == nil {
+		return VirtualServerStatus{}, false
+	}
+	return rt.status(statuses, actual[rt.id]), true
+}
+
+// statusInputs returns the checks' statuses, and the destinations of
+// table by service.
+func (d *Director) statusInputs(table []ipvs.VirtualServer) (map[check.Key]check.Status, map[string]map[netip.AddrPort]ipvs.Destination) {
 	statuses := map[check.Key]check.Status{}
 	for _, st := range d.checks.Statuses() {
 		statuses[st.Key] = st
@@ -114,59 +147,51 @@ func (d *Director) Status(table []ipvs.VirtualServer) Status {
 		}
 		actual[vs.Service.String()] = m
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := Status{Node: d.node, StateFile: d.store.Path(), VirtualServers: []VirtualServerStatus{}}
-	if d.cfg == nil {
-		return out
-	}
-	ls := d.lastSync
-	out.Config = d.cfg.Source
-	out.Sync = SyncStatus{Interval: d.cfg.Director.SyncEvery().String(), Last: ls.at, Duration: ls.duration.String(), LastWrite: ls.lastWrite,
-		Syncs: ls.syncs, Writes: ls.writes, Changes: ls.changes, Pending: d.pending, Error: ls.err, FailedWrites: ls.failed}
-	for _, rt := range d.vss {
-		svc := rt.cfg.Service()
-		vs := VirtualServerStatus{Name: rt.name, Source: rt.source, Service: rt.id, Scheduler: svc.Scheduler,
-			Quorum: rt.cfg.QuorumWeight(), QuorumUp: rt.quorumUp, LiveWeight: rt.last.live, Policy: rt.cfg.FailurePolicy().String(),
-			Real: []RealServerStatus{}}
-		in := actual[rt.id]
-		for i, b := range rt.cfg.Backends() {
-			rs := RealServerStatus{Address: addrPort(b.Destination).String(), Weight: b.Destination.Weight, Admin: rt.admins[i], Health: "unknown"}
-			if rt.refreshed {
-				rs.Health = rt.healths[i].state.String()
-			}
-			// A virtual server that Apply just replaced carries its health
-			// but has no decision until the next refresh.
-			if i < len(rt.last.backends) {
-				dec := rt.last.backends[i]
-				rs.Reason = dec.reason
-				if dec.wanted {
-					w := dec.weight
-					rs.Desired = &w
-				}
-			}
-			rs.Actual = entry(in, b.Destination)
-			for _, k := range rt.keys[i] {
-				cs := checkStatus(k, statuses)
-				cs.Name = rt.names[k]
-				rs.Checks = append(rs.Checks, cs)
-			}
-			vs.Real = append(vs.Real, rs)
+	return statuses, actual
+}
+
+// status returns the state of the virtual server, with its real
+// servers as the table holds them in in; d.mu is held.
+func (rt *vsRuntime) status(statuses map[check.Key]check.Status, in map[netip.AddrPort]ipvs.Destination) VirtualServerStatus {
+	svc := rt.cfg.Service()
+	vs := VirtualServerStatus{Name: rt.name, Source: rt.source, Service: rt.id, Scheduler: svc.Scheduler,
+		Quorum: rt.cfg.QuorumWeight(), QuorumUp: rt.quorumUp, LiveWeight: rt.last.live, Policy: rt.cfg.FailurePolicy().String(),
+		Real: []RealServerStatus{}}
+	for i, b := range rt.cfg.Backends() {
+		rs := RealServerStatus{Address: addrPort(b.Destination).String(), Weight: b.Destination.Weight, Admin: rt.admins[i], Health: "unknown"}
+		if rt.refreshed {
+			rs.Health = rt.healths[i].state.String()
 		}
-		if sorry, ok := rt.cfg.Sorry(); ok {
-			rs := RealServerStatus{Address: addrPort(sorry).String(), Weight: sorry.Weight, Health: "unchecked", Actual: entry(in, sorry)}
-			if dec := rt.last.sorry; dec != nil {
-				rs.Reason = dec.reason
-				if dec.wanted {
-					w := dec.weight
-					rs.Desired = &w
-				}
+		// A virtual server that Apply just replaced carries its health
+		// but has no decision until the next refresh.
+		if i < len(rt.last.backends) {
+			dec := rt.last.backends[i]
+			rs.Reason = dec.reason
+			if dec.wanted {
+				w := dec.weight
+				rs.Desired = &w
 			}
-			vs.Sorry = &rs
 		}
-		out.VirtualServers = append(out.VirtualServers, vs)
+		rs.Actual = entry(in, b.Destination)
+		for _, k := range rt.keys[i] {
+			cs := checkStatus(k, statuses)
+			cs.Name = rt.names[k]
+			rs.Checks = append(rs.Checks, cs)
+		}
+		vs.Real = append(vs.Real, rs)
 	}
-	return out
+	if sorry, ok := rt.cfg.Sorry(); ok {
+		rs := RealServerStatus{Address: addrPort(sorry).String(), Weight: sorry.Weight, Health: "unchecked", Actual: entry(in, sorry)}
+		if dec := rt.last.sorry; dec != nil {
+			rs.Reason = dec.reason
+			if dec.wanted {
+				w := dec.weight
+				rs.Desired = &w
+			}
+		}
+		vs.Sorry = &rs
+	}
+	return vs
 }
 
 // entry returns dst as the table m holds it, or nil.
