@@ -59,7 +59,8 @@ fuzz:
 # the programs they run.
 IT = $(BUILD)/ipvs.integration.test $(BUILD)/ipvstest.integration.test $(BUILD)/reconcile.integration.test \
 	$(BUILD)/exporter.integration.test $(BUILD)/ipvsctl.integration.test $(BUILD)/ipvsd.integration.test \
-	$(BUILD)/compat-moby.integration.test $(BUILD)/compat-cloudflare.integration.test
+	$(BUILD)/compat-moby.integration.test $(BUILD)/compat-cloudflare.integration.test \
+	$(BUILD)/keepalived.integration.test
 PROGRAMS = $(BUILD)/ipvsctl $(BUILD)/ipvs_exporter $(BUILD)/ipvsd
 SOURCES = $(shell find . -name '*.go' -not -path './$(BUILD)/*') go.mod go.sum
 
@@ -80,6 +81,8 @@ $(BUILD)/compat-moby.integration.test: $(SOURCES)
 	cd compat/moby && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
 $(BUILD)/compat-cloudflare.integration.test: $(SOURCES)
 	cd compat/cloudflare && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../../$@ .
+$(BUILD)/keepalived.integration.test: $(SOURCES)
+	cd ipvsd && CGO_ENABLED=0 $(GO) test -c -tags integration -o ../$@ ./keepalived
 $(BUILD)/ipvsctl: $(SOURCES)
 	cd cmd/ipvsctl && CGO_ENABLED=0 $(GO) build -buildvcs=auto -o ../../$@ .
 $(BUILD)/ipvs_exporter: $(SOURCES)

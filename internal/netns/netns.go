@@ -227,6 +227,52 @@ func (ns *NS) ClientOn(network netip.Prefix, vips ...netip.Prefix) (*NS, error) 
 	return client, nil
 }
 
+// Link joins ns and peer with a veth pair, both ends up: ns's end is
+// named name and holds addr, peer's is named peerName and holds
+// peerAddr. Neither name may be taken in ns already.
+func (ns *NS) Link(name string, addr netip.Prefix, peer *NS, peerName string, peerAddr netip.Prefix) error {
+	before, err := ns.links()
+	if err != nil {
+		return err
+	}
+	if _, err := ns.Sh(fmt.Sprintf("ip link add %s type veth peer %s", name, peerName)); err != nil {
+		return fmt.Errorf("veth %s: %w", name, err)
+	}
+	after, err := ns.links()
+	if err != nil {
+		return err
+	}
+	// busybox's ip ignores the peer's name, so the kernel names it: it
+	// is the new link that is not name.
+	kernelName := ""
+	for _, l := range after {
+		if l != name && !slices.Contains(before, l) {
+			kernelName = l
+		}
+	}
+	if kernelName == "" {
+		return fmt.Errorf("no veth peer of %s among %v", name, after)
+	}
+	var holder *exec.Cmd
+	if err := peer.Do(func() error {
+		holder = exec.Command("sleep", "600")
+		return holder.Start()
+	}); err != nil {
+		return err
+	}
+	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
+	// The peer takes its name before it moves, so that it meets no link
+	// of the kernel's naming there.
+	if _, err := ns.Sh(fmt.Sprintf("ip link set %s name %s && ip link set %[2]s netns %d && ip addr add %s dev %s && ip link set %[5]s up",
+		kernelName, peerName, holder.Process.Pid, addr, name)); err != nil {
+		return fmt.Errorf("veth %s: %w", name, err)
+	}
+	if _, err := peer.Sh(fmt.Sprintf("ip addr add %s dev %s && ip link set %[2]s up", peerAddr, peerName)); err != nil {
+		return fmt.Errorf("veth %s: %w", peerName, err)
+	}
+	return nil
+}
+
 // links returns the names of the namespace's links other than lo.
 func (ns *NS) links() ([]string, error) {
 	var names []string
