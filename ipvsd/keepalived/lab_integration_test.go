@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/netns"
+	"github.com/ipvs-go/ipvs/ipvsd/keepalived"
 )
 
 // The kernel tests run keepalived 2.2.7 (which vm/run.sh puts in the
@@ -156,6 +157,7 @@ type director struct {
 	client *netns.NS
 	dir    string // where its daemon's files go
 	lab    *lab
+	daemon string // the name of the daemon it runs
 }
 
 // director makes the next director: its namespace, linked to every
@@ -294,6 +296,7 @@ func (s *syncBuffer) String() string {
 // test ends, and its output is logged if the test failed.
 func (d *director) start(name string, argv ...string) *process {
 	d.t.Helper()
+	d.daemon = name
 	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -373,10 +376,16 @@ func getOnce(addr netip.AddrPort) error {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\nHost: "+addr.Addr().String()+"\r\n\r\n"); err != nil {
+	return request(c, bufio.NewReader(c), "HTTP/1.0", addr.Addr().String())
+}
+
+// request sends a GET of / on c and reads the answer from r, whole: an
+// error unless it is 200.
+func request(c net.Conn, r *bufio.Reader, proto, host string) error {
+	if _, err := io.WriteString(c, "GET / "+proto+"\r\nHost: "+host+"\r\n\r\n"); err != nil {
 		return err
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
 		return err
 	}
@@ -388,4 +397,72 @@ func getOnce(addr netip.AddrPort) error {
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// ipvsdBinary is the ipvsd program make integration puts beside the
+// test binary, or one on PATH.
+func ipvsdBinary(t *testing.T) string {
+	t.Helper()
+	if p, err := filepath.Abs("ipvsd"); err == nil {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	p, err := exec.LookPath("ipvsd")
+	if err != nil {
+		t.Fatal("no ipvsd program beside the test or on PATH: run the kernel tests with make integration")
+	}
+	return p
+}
+
+// syncInterval is the ipvsd's sync interval in these tests: short, so
+// that a repair is quick to see.
+const syncInterval = time.Second
+
+// ipvsdConfig imports conf as ipvsd import-keepalived does, and sets
+// the director's sync interval.
+func (d *director) ipvsdConfig(conf string) []byte {
+	d.t.Helper()
+	path := filepath.Join(d.dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	res, err := keepalived.Import(path, keepalived.Options{})
+	if err != nil {
+		d.t.Fatalf("import: %v", err)
+	}
+	return append([]byte(fmt.Sprintf("director:\n  sync_interval: %s\n", syncInterval)), res.YAML...)
+}
+
+// ipvsd starts ipvsd with conf, a keepalived configuration, imported.
+func (d *director) ipvsd(conf string) *process {
+	d.t.Helper()
+	path := filepath.Join(d.dir, "ipvsd.yaml")
+	if err := os.WriteFile(path, d.ipvsdConfig(conf), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	return d.start("ipvsd", ipvsdBinary(d.t), "run", "--config.file", path, "--no-config.watch",
+		"--state.dir", filepath.Join(d.dir, "state"), "--web.listen-address", "unix:"+filepath.Join(d.dir, "ipvsd.sock"),
+		"--log.level", "debug")
+}
+
+// reload makes the daemon of director d take conf, as its operator
+// would: keepalived rereads its file on SIGHUP, and ipvsd its own,
+// imported from conf.
+func (d *director) reload(p *process, conf string) {
+	d.t.Helper()
+	var path string
+	var data []byte
+	switch p.name {
+	case "keepalived":
+		path, data = filepath.Join(d.dir, "keepalived.conf"), []byte(conf)
+	default:
+		path, data = filepath.Join(d.dir, "ipvsd.yaml"), d.ipvsdConfig(conf)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		d.t.Fatalf("%s: %v", p.name, err)
+	}
 }
