@@ -339,3 +339,95 @@ func (c *keptConn) reset() {
 	}
 	_ = c.c.Close()
 }
+
+// TestKernelDifferentialImportTable: a configuration that uses every
+// directive that shapes the table (groups with ranges and marks,
+// fwmarks with tunnels, DR ports, persistence and its granularity and
+// engine, schedulers and their flags, one-packet scheduling, thresholds,
+// IPv6, keepalived's own fix-ups) makes the same table in keepalived and
+// in ipvsd with the import. Its real servers have no checks: both keep
+// them up.
+func TestKernelDifferentialImportTable(t *testing.T) {
+	conf := `virtual_server_group G {
+    10.99.2.1-3 8080
+    fwmark 8
+}
+virtual_server group G {
+    protocol TCP
+    lb_algo lc
+    real_server 10.96.0.1 80 {
+        weight 4
+    }
+}
+virtual_server 10.99.1.1 80 {
+    protocol TCP
+    lb_algo wrr
+    persistence_timeout 600
+    persistence_granularity 255.255.255.0
+    real_server 10.96.0.1 80 {
+        weight 2
+        uthreshold 100
+        lthreshold 50
+    }
+    real_server 10.96.0.2 8080
+}
+virtual_server 10.99.1.5 53 {
+    protocol UDP
+    lvs_sched rr
+    ops
+    real_server 10.96.0.1 53
+}
+virtual_server 10.99.1.2 5060 {
+    protocol UDP
+    lvs_sched rr
+    lb_kind DR
+    persistence_timeout 30
+    persistence_engine sip
+    real_server 10.96.0.1 5061
+    real_server 10.96.0.2 {
+        weight 0
+    }
+}
+virtual_server fwmark 7 {
+    lvs_sched sh
+    sh-port
+    sh-fallback
+    lvs_method TUN type gue port 6080
+    real_server 10.96.0.1 80
+}
+virtual_server 10.99.1.3 443 {
+    lvs_sched mh
+    mh-port
+    real_server 10.96.0.2 443
+}
+virtual_server 10.99.1.4 0 {
+    protocol TCP
+    real_server 10.96.0.1 0 {
+        lvs_method DR
+    }
+}
+virtual_server 2001:db8::10 443 {
+    protocol TCP
+    lvs_sched nq
+    lb_kind DR
+    real_server 2001:db8:1::1 443 {
+        weight 3
+    }
+}
+`
+	p := newPair(t, 2, conf)
+	// Both make it at start-up; the wait is for the later of the two.
+	var got [2]string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got[0], got[1] = p.k.table(), p.i.table()
+		if got[0] == got[1] && strings.Count(got[0], "-A ") == 11 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keepalived's table:\n%s\nipvsd's, with the import:\n%s", got[0], got[1])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("the same table in both:\n%s", got[0])
+}
