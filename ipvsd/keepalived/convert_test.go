@@ -29,14 +29,14 @@ func TestConvertFixUps(t *testing.T) {
     real_server 10.0.1.1 8080 {
         weight 3
     }
-    real_server 10.0.1.1 80
+    real_server 10.0.1.1 80 {}
     real_server 10.0.1.2 {
         weight 2
     }
 }
 virtual_server 10.0.0.2 0 {
     protocol TCP
-    real_server 10.0.1.3 80
+    real_server 10.0.1.3 80 {}
 }
 virtual_server 10.0.0.3 80 {
     protocol TCP
@@ -77,7 +77,7 @@ func TestConvertChecks(t *testing.T) {
     protocol UDP
     delay_loop 4
     real_server 10.0.1.1 53 {
-        DNS_CHECK
+        DNS_CHECK {}
         MISC_CHECK {
             misc_path "/bin/true x"
         }
@@ -90,7 +90,7 @@ func TestConvertChecks(t *testing.T) {
     real_server 10.0.1.2 53 {
         retry 2
         delay_before_retry 1.5
-        DNS_CHECK
+        DNS_CHECK {}
         MISC_CHECK {
             misc_path /bin/true
             misc_timeout 9
@@ -128,7 +128,7 @@ virtual_server group G {
     ip_family inet6
     protocol TCP
     lb_kind DR
-    real_server 2001:db8:1::1 80
+    real_server 2001:db8:1::1 80 {}
 }
 `)
 	if len(vss) != 3 || vss[0].FWMark != 5 || vss[0].Family != "inet6" || vss[1].FWMark != 6 || vss[1].Family != "inet6" || vss[2].Address != "2001:db8::1" {

@@ -61,12 +61,17 @@ type decoder struct {
 type handler func(n *node)
 
 // block decodes the children of parent, each by the handler of its
-// keyword. A keyword without one is reported: keepalived ignores a
-// keyword it does not know, with an error, and so the import does too.
-func (d *decoder) block(parent *node, handlers map[string]handler) {
+// keyword, and reports whether parent has a block. A keyword without a
+// handler is an error: keepalived ignores a keyword it does not know,
+// with an error. A keyword that takes a block and has none is an error
+// too: keepalived then reads the lines after it as its block, up to the
+// "}" that closes the block it is in, and everything after differs
+// from what the file looks like.
+func (d *decoder) block(parent *node, handlers map[string]handler) bool {
 	if !parent.hasBlock {
-		d.rep.errorf(parent.pos, parent.keyword(), "has no block: a \"{\" must follow it")
-		return
+		d.rep.errorf(parent.pos, parent.keyword(), "has no block: a \"{\" must follow it (even an empty one, {}), "+
+			"or keepalived reads the lines after it as its block")
+		return false
 	}
 	for _, n := range parent.block {
 		h, ok := handlers[n.keyword()]
@@ -76,6 +81,7 @@ func (d *decoder) block(parent *node, handlers map[string]handler) {
 		}
 		h(n)
 	}
+	return true
 }
 
 // leaf checks that n, a keyword with values only, has no block.

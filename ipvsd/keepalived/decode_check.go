@@ -39,14 +39,9 @@ func (d *decoder) checkers(rs *RealServer) map[string]handler {
 // checker decodes a checker block of the given kind.
 func (d *decoder) checker(n *node, kind string) *Checker {
 	c := &Checker{Pos: n.pos, Kind: kind}
-	if !n.hasBlock {
-		// keepalived takes "TCP_CHECK" alone as a checker with every
-		// default.
-		if len(n.words) > 1 {
-			d.errorfNode(n, "takes no values, and %q follows it", n.words[1])
-			return nil
-		}
-		return c
+	if len(n.words) > 1 {
+		d.errorfNode(n, "takes no values, and %q follows it", n.words[1])
+		return nil
 	}
 	h := d.timing(&c.Timing, 0)
 	h["alpha"] = func(x *node) {
@@ -101,7 +96,9 @@ func (d *decoder) checker(n *node, kind string) *Checker {
 			d.rep.warnf(x.pos, "user", "not carried over: ipvsd runs checks as its own user; run the program through sudo or setpriv to change it")
 		}
 	}
-	d.block(n, h)
+	if !d.block(n, h) {
+		return nil
+	}
 	if kind == MiscCheck && c.Path == nil {
 		d.errorfNode(n, "has no misc_path: keepalived drops such a checker")
 		return nil

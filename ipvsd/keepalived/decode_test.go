@@ -40,6 +40,8 @@ func TestDecodeErrors(t *testing.T) {
 		{vsWith(" real_server 10.0.0.3 80 { TCP_CHECK { frobnicate } }"), `/k.conf:3: error: frobnicate: is not a keyword of TCP_CHECK`},
 		{vsWith(" weight { 2 }"), `/k.conf:3: error: weight: takes no block`},
 		{"virtual_server 10.0.0.1 80\n", `/k.conf:1: error: virtual_server: has no block`},
+		{vsWith(" real_server 10.0.0.3 80"), `/k.conf:3: error: real_server: has no block: a "{" must follow it (even an empty one, {}), or keepalived reads the lines after it as its block`},
+		{vsWith(" real_server 10.0.0.3 80 {\n  TCP_CHECK\n }"), `/k.conf:4: error: TCP_CHECK: has no block`},
 		{"virtual_server 10.0.0.1 80 {\n", `/k.conf:1: error: virtual_server: the block opened here is not closed`},
 		{"}\n", `/k.conf:1: error: a "}" that closes no block`},
 		{"virtual_server_group G {\n 10.0.0.1-0 80\n}\n", `/k.conf:2: error: 10.0.0.1-0: "10.0.0.1-0" ends before it starts`},

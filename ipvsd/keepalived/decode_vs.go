@@ -314,8 +314,8 @@ func (d *decoder) realServer(n *node) *RealServer {
 	}
 	merge(h, d.timing(&rs.Timing, 1))
 	merge(h, d.checkers(rs))
-	if n.hasBlock {
-		d.block(n, h)
+	if !d.block(n, h) {
+		return nil
 	}
 	return rs
 }

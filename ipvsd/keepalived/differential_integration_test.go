@@ -369,13 +369,13 @@ virtual_server 10.99.1.1 80 {
         uthreshold 100
         lthreshold 50
     }
-    real_server 10.96.0.2 8080
+    real_server 10.96.0.2 8080 {}
 }
 virtual_server 10.99.1.5 53 {
     protocol UDP
     lvs_sched rr
     ops
-    real_server 10.96.0.1 53
+    real_server 10.96.0.1 53 {}
 }
 virtual_server 10.99.1.2 5060 {
     protocol UDP
@@ -383,7 +383,7 @@ virtual_server 10.99.1.2 5060 {
     lb_kind DR
     persistence_timeout 30
     persistence_engine sip
-    real_server 10.96.0.1 5061
+    real_server 10.96.0.1 5061 {}
     real_server 10.96.0.2 {
         weight 0
     }
@@ -393,12 +393,12 @@ virtual_server fwmark 7 {
     sh-port
     sh-fallback
     lvs_method TUN type gue port 6080
-    real_server 10.96.0.1 80
+    real_server 10.96.0.1 80 {}
 }
 virtual_server 10.99.1.3 443 {
     lvs_sched mh
     mh-port
-    real_server 10.96.0.2 443
+    real_server 10.96.0.2 443 {}
 }
 virtual_server 10.99.1.4 0 {
     protocol TCP
