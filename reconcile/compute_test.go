@@ -51,7 +51,7 @@ func TestComputeEveryKind(t *testing.T) {
 		t.Errorf("String:\n%s", p)
 	}
 	// Applied, the table plans nothing but the drains that go on.
-	next, err := applyToTable(current, p.Changes())
+	next, err := applyToTable(current, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestConvergeProperty(t *testing.T) {
 	for range 300 {
 		desired := randomTable(rng)
 		p := mustCompute(t, table, desired, Options{})
-		next, err := applyToTable(table, p.Changes())
+		next, err := applyToTable(table, p)
 		if err != nil {
 			t.Fatalf("%v\nplan:\n%s", err, p)
 		}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/ipvstest"
 )
 
 func tcp(addr string, port uint16) ipvs.Service {
@@ -52,55 +54,40 @@ func readBack(t []ipvs.VirtualServer) []ipvs.VirtualServer {
 	return out
 }
 
-// applyToTable applies changes to a table as the kernel would, refusing
-// what it would refuse, and returns the new table read back.
-func applyToTable(table []ipvs.VirtualServer, changes []Change) ([]ipvs.VirtualServer, error) {
-	t := slices.Clone(table)
-	find := func(s ipvs.Service) int {
-		k := s.Key()
-		return slices.IndexFunc(t, func(v ipvs.VirtualServer) bool { return v.Service.Key() == k })
+// applyToTable applies plan p, made from table, to ipvstest's in-memory
+// IPVS holding table (with its connection counts), which refuses what the
+// kernel would, and returns the table as the client reads it back. The
+// model is the one table model of the tests: no second copy of the
+// kernel's rules lives here.
+func applyToTable(table []ipvs.VirtualServer, p *Plan) ([]ipvs.VirtualServer, error) {
+	ctx := context.Background()
+	f := ipvstest.NewFake()
+	c, err := f.NewClient()
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range changes {
-		i := find(c.Service)
-		if c.Kind != KindCreateService && i < 0 {
-			return nil, fmt.Errorf("%s: no such service", c)
-		}
-		var j int
-		if c.Kind.isDestination() {
-			sk := t[i].Service.Key()
-			k := c.Destination.Key(sk)
-			j = slices.IndexFunc(t[i].Destinations, func(d ipvs.Destination) bool { return d.Key(sk) == k })
-			if c.Kind != KindCreateDestination && j < 0 {
-				return nil, fmt.Errorf("%s: no such destination", c)
-			}
-		}
-		switch c.Kind {
-		case KindCreateService:
-			if i >= 0 {
-				return nil, fmt.Errorf("%s: exists", c)
-			}
-			t = append(t, ipvs.VirtualServer{Service: c.Service})
-		case KindUpdateService:
-			t[i].Service = c.Service
-		case KindRemoveService:
-			t = slices.Delete(t, i, i+1)
-		case KindCreateDestination:
-			if j >= 0 {
-				return nil, fmt.Errorf("%s: exists", c)
-			}
-			t[i].Destinations = append(slices.Clone(t[i].Destinations), c.Destination)
-		case KindUpdateDestination, KindDrainDestination:
-			ds := slices.Clone(t[i].Destinations)
-			old := ds[j]
-			ds[j] = c.Destination
-			ds[j].ActiveConnections, ds[j].InactiveConnections, ds[j].PersistentConnections =
-				old.ActiveConnections, old.InactiveConnections, old.PersistentConnections
-			t[i].Destinations = ds
-		case KindRemoveDestination:
-			t[i].Destinations = slices.Delete(slices.Clone(t[i].Destinations), j, j+1)
+	defer c.Close()
+	var b ipvs.Batch
+	for _, vs := range table {
+		b.CreateService(vs.Service)
+		for _, d := range vs.Destinations {
+			b.CreateDestination(vs.Service, d)
 		}
 	}
-	return readBack(t), nil
+	if _, err := c.Apply(ctx, &b); err != nil {
+		return nil, fmt.Errorf("loading the table: %w", err)
+	}
+	for _, vs := range table {
+		for _, d := range vs.Destinations {
+			if err := f.SetConnections(vs.Service, d, d.ActiveConnections, d.InactiveConnections, d.PersistentConnections); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if _, err := p.Apply(ctx, c); err != nil {
+		return nil, err
+	}
+	return c.VirtualServers(ctx)
 }
 
 // lines returns the plan's changes as strings, for comparisons.

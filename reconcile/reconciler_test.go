@@ -31,7 +31,7 @@ func TestReconcilerDrainMemory(t *testing.T) {
 		if got != want {
 			t.Fatalf("at %s: plan\n%swant %v", now.Format(time.TimeOnly), p, want)
 		}
-		if table, err = applyToTable(table, p.Changes()); err != nil {
+		if table, err = applyToTable(table, p); err != nil {
 			t.Fatal(err)
 		}
 	}
