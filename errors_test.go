@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipvs-go/ipvs/internal/fakekernel"
 )
@@ -102,5 +104,23 @@ func TestClientExtendedAck(t *testing.T) {
 	}
 	if !strings.HasSuffix(err.Error(), ": kernel says: Attribute failed policy validation") {
 		t.Errorf("message %q lacks the kernel's text", err)
+	}
+}
+
+// TestErrorSentinels: what a caller matches the errors of a closed client,
+// a lost reply and an interrupted dump with.
+func TestErrorSentinels(t *testing.T) {
+	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
+	c := testClient(t, k)
+	c.replyTimeout = 20 * time.Millisecond
+	if err := c.Flush(context.Background()); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("lost reply: %v, want os.ErrDeadlineExceeded", err)
+	}
+	_ = c.Close()
+	if err := c.Flush(context.Background()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("closed client: %v, want net.ErrClosed", err)
+	}
+	if _, err := New(&Config{ReplyTimeout: -1}); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("negative reply timeout: %v", err)
 	}
 }

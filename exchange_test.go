@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -277,24 +276,6 @@ func TestReplyTypeAndCommandChecked(t *testing.T) {
 	}
 }
 
-// TestErrorSentinels: what a caller matches the errors of a closed client,
-// a lost reply and an interrupted dump with.
-func TestErrorSentinels(t *testing.T) {
-	k := newFakeKernel(t, func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Lose: true} })
-	c := testClient(t, k)
-	c.replyTimeout = 20 * time.Millisecond
-	if err := c.Flush(context.Background()); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("lost reply: %v, want os.ErrDeadlineExceeded", err)
-	}
-	_ = c.Close()
-	if err := c.Flush(context.Background()); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("closed client: %v, want net.ErrClosed", err)
-	}
-	if _, err := New(&Config{ReplyTimeout: -1}); !errors.Is(err, os.ErrInvalid) {
-		t.Errorf("negative reply timeout: %v", err)
-	}
-}
-
 // TestFamilyReloaded: after ip_vs is reloaded its family has a new ID,
 // and requests under the old one get ENOENT; the client looks it up again
 // and resends, once. If the family is gone, the error says so.
@@ -320,39 +301,6 @@ func TestFamilyReloaded(t *testing.T) {
 	k.SetHandler(func(req *fakekernel.Request) fakekernel.Answer { return fakekernel.Answer{Errno: syscall.ENOENT} })
 	if err := c.CreateService(context.Background(), tcp4); !errors.Is(err, syscall.ENOENT) || errors.Is(err, ErrNoIPVS) {
 		t.Fatalf("unknown scheduler: %v, want plain ENOENT", err)
-	}
-}
-
-// TestLimitsRefusedBeforeSending: values the kernel would refuse or
-// silently change never reach it.
-func TestLimitsRefusedBeforeSending(t *testing.T) {
-	k := newFakeKernel(t, answer)
-	c := testClient(t, k)
-	ctx := context.Background()
-	long := tcp4
-	long.Timeout = MaxPersistenceTimeout + time.Second
-	for _, err := range []error{
-		c.CreateService(ctx, long),
-		c.SetTimeouts(ctx, Timeouts{TCP: MaxTimeout + time.Second}),
-		c.SetTimeouts(ctx, Timeouts{UDP: 1 << 31 * time.Second}),
-		c.CreateDestination(ctx, tcp4, Destination{Address: netip.IPv4Unspecified(), Forward: ForwardMasquerade}),
-		c.CreateDestination(ctx, fwm4, Destination{Address: netip.IPv4Unspecified(), Forward: ForwardDirectRoute}),
-	} {
-		var ie *InvalidError
-		if !errors.As(err, &ie) {
-			t.Errorf("got %v, want an *InvalidError", err)
-		}
-	}
-	ok := tcp4
-	ok.Timeout = MaxPersistenceTimeout
-	if err := c.CreateService(ctx, ok); err != nil {
-		t.Errorf("the longest persistence timeout: %v", err)
-	}
-	if n := len(k.Recorded()); n != 1 {
-		t.Errorf("%d requests sent, want only the valid one", n)
-	}
-	if _, err := c.Apply(ctx, nil); err == nil {
-		t.Error("Apply accepted a nil batch")
 	}
 }
 

@@ -197,3 +197,36 @@ func TestVirtualServerValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsRefusedBeforeSending: values the kernel would refuse or
+// silently change never reach it.
+func TestLimitsRefusedBeforeSending(t *testing.T) {
+	k := newFakeKernel(t, answer)
+	c := testClient(t, k)
+	ctx := context.Background()
+	long := tcp4
+	long.Timeout = MaxPersistenceTimeout + time.Second
+	for _, err := range []error{
+		c.CreateService(ctx, long),
+		c.SetTimeouts(ctx, Timeouts{TCP: MaxTimeout + time.Second}),
+		c.SetTimeouts(ctx, Timeouts{UDP: 1 << 31 * time.Second}),
+		c.CreateDestination(ctx, tcp4, Destination{Address: netip.IPv4Unspecified(), Forward: ForwardMasquerade}),
+		c.CreateDestination(ctx, fwm4, Destination{Address: netip.IPv4Unspecified(), Forward: ForwardDirectRoute}),
+	} {
+		var ie *InvalidError
+		if !errors.As(err, &ie) {
+			t.Errorf("got %v, want an *InvalidError", err)
+		}
+	}
+	ok := tcp4
+	ok.Timeout = MaxPersistenceTimeout
+	if err := c.CreateService(ctx, ok); err != nil {
+		t.Errorf("the longest persistence timeout: %v", err)
+	}
+	if n := len(k.Recorded()); n != 1 {
+		t.Errorf("%d requests sent, want only the valid one", n)
+	}
+	if _, err := c.Apply(ctx, nil); err == nil {
+		t.Error("Apply accepted a nil batch")
+	}
+}
