@@ -147,23 +147,6 @@ func TestClientConcurrent(t *testing.T) {
 	}
 }
 
-func TestClientClose(t *testing.T) {
-	k := newFakeKernel(t, answer)
-	c := testClient(t, k)
-	if _, err := c.Info(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !k.Sockets()[0].Closed() {
-		t.Error("idle socket left open")
-	}
-	if err := c.Flush(context.Background()); !errors.Is(err, errClosed) {
-		t.Errorf("call after Close: %v", err)
-	}
-}
-
 func TestStopDaemonWithoutReply(t *testing.T) {
 	for _, tt := range []struct {
 		name    string

@@ -154,6 +154,25 @@ func TestApplySequenceWrap(t *testing.T) {
 	}
 }
 
+// TestClientClose: Close closes the idle sockets, and a call after it
+// fails as one on a closed client.
+func TestClientClose(t *testing.T) {
+	k := newFakeKernel(t, answer)
+	c := testClient(t, k)
+	if _, err := c.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !k.Sockets()[0].Closed() {
+		t.Error("idle socket left open")
+	}
+	if err := c.Flush(context.Background()); !errors.Is(err, errClosed) {
+		t.Errorf("call after Close: %v", err)
+	}
+}
+
 // TestCloseConcurrently closes a client from many goroutines: go test
 // -race checks the release of the namespace handle.
 func TestCloseConcurrently(t *testing.T) {
