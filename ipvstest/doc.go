@@ -29,9 +29,10 @@
 //     interface, ERANGE for a weight of 2^31 or more and for a lower
 //     threshold above the upper one, EINVAL for missing attributes, an
 //     IPv6 netmask outside 1..128, a GUE tunnel without a port, an upper
-//     threshold above 2^31-1 (from Linux 6.1; 5.10 accepts it), a mixed-family destination that does not
-//     tunnel or meets a running sync daemon (and a daemon started beside
-//     one), addresses that are not unicast, timeouts beyond 2^31-1 jiffies;
+//     threshold above 2^31-1 (from Linux 6.1; 5.10 accepts it), a
+//     mixed-family destination that does not tunnel or meets a running
+//     sync daemon (and a daemon started beside one), addresses that are
+//     not unicast, timeouts beyond 2^31-1 jiffies;
 //   - the flags merge new = (old &^ mask) | (flags & mask) on create and
 //     update, with FlagHashed set on every live service;
 //   - persistence timeouts stored as seconds × HZ in 32 bits (HZ 250), so

@@ -1,7 +1,8 @@
 // Package seam is where package ipvs meets what stands in for the kernel:
 // the socket interface its client speaks bytes through, the procfs files
-// it reads beside, and a hook that builds a client over any such pair. Package ipvstest uses it to put an
-// in-memory IPVS behind a real *ipvs.Client. It is internal-only.
+// it reads beside, and a hook that builds a client over any such pair.
+// Package ipvstest uses it to put an in-memory IPVS behind a real
+// *ipvs.Client. It is internal-only.
 package seam
 
 import (
