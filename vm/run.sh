@@ -15,6 +15,7 @@
 #                (default: "bullseye bookworm trixie sid")
 #   VM_ENV       names of environment variables to pass to the program
 #   VM_NO_IPVS   1: remove the ip_vs modules from the guest before the program runs
+#   VM_WITHOUT_MODULES  modules (of MODULES) the guest neither loads nor keeps
 #   VM_TIMEOUT   seconds before a VM is killed (default 900)
 #   VM_MEMORY    the guest's memory, in MiB (default 1024)
 #   VM_BOOT_ATTEMPTS  boots of a VM that dies before the program starts,
@@ -373,7 +374,7 @@ boot_once() {
 	local suite=$1 work=$2 attempt=$3
 	: >"$work/p/vmtest/env"
 	local v
-	for v in ${VM_ENV:-} VM_NO_IPVS VM_DIE_BEFORE_START; do
+	for v in ${VM_ENV:-} VM_NO_IPVS VM_WITHOUT_MODULES VM_DIE_BEFORE_START; do
 		[ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}" >>"$work/p/vmtest/env"
 	done
 	echo "export VM_SUITE=$suite VM_KVER=$KVER VM_ATTEMPT=$attempt" >>"$work/p/vmtest/env"
