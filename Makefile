@@ -126,11 +126,14 @@ integration: vm-selftest $(IT) $(PROGRAMS)
 # kernel and regenerates BENCHMARKS.md, its chart and bench/results.jsonl:
 # the four workloads against the peers (and through the drop-ins of
 # compat/, against the peers they stand in for), then the suites of reconcile,
-# ipvstest, ipvsctl and the exporter; and on the host, ipvsd's fleet of 50
-# directors on ipvstest against a real etcd (Debian's etcd-server).
+# ipvstest, ipvsctl and the exporter; ipvsd's on the kernel's table in the
+# VM, at the scale the emulator sustains, and on an in-memory IPVS on the
+# host at a thousand virtual servers of ten real servers; and on the host,
+# ipvsd's fleet of 50 directors on ipvstest against a real etcd (Debian's
+# etcd-server).
 BENCH_SIZES ?= 1000:5,10000:3
 SUITE_REPS ?= 3
-bench: $(PROGRAMS)
+bench: $(PROGRAMS) $(BUILD)/ipvsd-memory
 	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
 	@mkdir -p $(BUILD)
 	cd bench && CGO_ENABLED=0 $(GO) build -o ../$(BUILD)/bench .
@@ -139,6 +142,9 @@ bench: $(PROGRAMS)
 		-services 10000 -dests 10 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
 	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites reconcile \
 		-services 10000 -dests 5 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(PROGRAMS)" bash vm/run.sh $(BUILD)/bench -mode suites -suites ipvsd \
+		-services 100 -dests 10 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
+	cd $(BUILD) && ./bench -mode suites -suites ipvsd-memory -services 1000 -dests 10 -rep $(SUITE_REPS) | tee -a bench.log
 	KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(BUILD)/ipvs_exporter" bash vm/run.sh $(BUILD)/bench -mode suites -suites exporter-load \
 		-services 2000 -dests 10 -rep 1 | tee -a $(BUILD)/bench.log
 	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites conntrack \

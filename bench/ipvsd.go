@@ -1,0 +1,477 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	lib "github.com/ipvs-go/ipvs"
+)
+
+// The ipvsd suites run the daemon (a program built beside the bench, as
+// make bench does) on services × dests real servers, each with one HTTP
+// check every second against real backends: every real server is an
+// address of 10.100.0.0/16 on this namespace's loopback (one local
+// route), served by an HTTP server per port in this process, so that all
+// services × dests checks are distinct and none is shared. They measure
+// the time from the start to the whole table, the daemon's share of a
+// core and peak RSS while it checks, the time from a backend's failure
+// to its weight 0 in the table, and the time from a reload that changes
+// one real server's weight to the table's change, with the writes made.
+//
+// Suite ipvsd runs the ipvsd program on the kernel's table, in the VM;
+// suite ipvsd-memory runs the same daemon on an in-memory IPVS (package
+// ipvstest's model behind a real client, program ipvsd-memory) on the
+// host, where the checks run at native speed, and reads the table
+// through the daemon's API.
+func init() {
+	registerSuite("ipvsd", func(services, dests, rep int) error {
+		return ipvsdSuite("ipvsd", []string{"ipvsd", "run", "--no-metrics.table", "--log.level=warn"}, services, dests, rep)
+	})
+	registerSuite("ipvsd-memory", func(services, dests, rep int) error {
+		return ipvsdSuite("ipvsd-memory", []string{"ipvsd-memory"}, services, dests, rep)
+	})
+	suiteTitles["ipvsd"] = "ipvsd on the kernel's table: virtual servers × real servers, one HTTP check each every second"
+	suiteTitles["ipvsd-memory"] = "ipvsd on an in-memory IPVS, on the host: virtual servers × real servers, one HTTP check each every second"
+	moreTargets = append(moreTargets, ipvsdTargets)
+}
+
+// ipvsdTargets checks the suites' targets: a backend's failure in the
+// table within a check interval plus 100 ms (the slowest of the
+// samples), a reload that changes one real server makes one write, and
+// the CPU that 10,000 checks a second take, from the share of a core the
+// daemon used over the probes it made, under one core with room to spare.
+func ipvsdTargets(results []result, row func(target, size, measured string, ok bool)) {
+	for _, group := range []string{"ipvsd", "ipvsd-memory"} {
+		var fails, cores []float64
+		var reloads []int
+		var size string
+		for _, r := range results {
+			if r.Group != group {
+				continue
+			}
+			size = fmt.Sprintf("%d × %d", r.Services, r.Dests)
+			switch r.Workload {
+			case ipvsdFailure:
+				fails = append(fails, r.Seconds)
+			case ipvsdReload:
+				reloads = append(reloads, r.Objects)
+			case ipvsdCPU:
+				if r.Objects > 0 {
+					cores = append(cores, r.Seconds*10000/float64(r.Objects))
+				}
+			}
+		}
+		if len(fails) > 0 {
+			worst := slices.Max(fails)
+			row(group+": a backend's failure to its weight 0 within a check interval (1 s) plus 100 ms", size,
+				fmt.Sprintf("%.3f s at worst of %d", worst, len(fails)), worst <= 1.1)
+		}
+		if len(reloads) > 0 {
+			row(group+": a reload that changes one real server makes exactly one write", size,
+				fmt.Sprintf("%v writes", reloads), !slices.ContainsFunc(reloads, func(n int) bool { return n != 1 }))
+		}
+		if group == "ipvsd-memory" && len(cores) > 0 {
+			m := median(cores)
+			row(group+": 10,000 checks a second in one core with room to spare (under 0.8)", size,
+				fmt.Sprintf("%.2f cores", m), m < 0.8)
+		}
+	}
+}
+
+// The workloads of the suite, as the report names them.
+const (
+	ipvsdStart   = "start: every real server in the table"
+	ipvsdCPU     = "checking: CPU seconds per second (objects: probes/s)"
+	ipvsdFailure = "failure: backend answers 503 -> weight 0 in the table"
+	ipvsdReload  = "reload: one weight changed -> the change in the table (objects: writes)"
+)
+
+// ipvsdBackends answers every check: 200, or 503 for the addresses told
+// to fail.
+type ipvsdBackends struct {
+	requests atomic.Int64
+	failing  sync.Map // "address:port" -> true
+	servers  []*http.Server
+}
+
+func startIPVSDBackends(ports int) (*ipvsdBackends, error) {
+	b := &ipvsdBackends{}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.requests.Add(1)
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if local != nil {
+			if _, fail := b.failing.Load(local.String()); fail {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+		}
+		io.WriteString(w, "ok\n")
+	})
+	for p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", 8000+p))
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		s := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+		b.servers = append(b.servers, s)
+		go s.Serve(l)
+	}
+	return b, nil
+}
+
+func (b *ipvsdBackends) close() {
+	for _, s := range b.servers {
+		s.Close()
+	}
+}
+
+// ipvsdConfig is the configuration of the suite: services like the other
+// suites', each with its dests real servers and one HTTP check.
+func ipvsdConfig(services, dests int, weightOf func(i, j int) int) []byte {
+	var b bytes.Buffer
+	b.WriteString("director: {sync_interval: 1s}\nvirtual_servers:\n")
+	for i := range services {
+		svc := libSvc(i)
+		fmt.Fprintf(&b, "  - name: vs%d\n    address: %s\n    port: 80\n    lvs_sched: rr\n    delay_loop: 1s\n    connect_timeout: 1s\n    retry: 0\n", i, svc.Address)
+		b.WriteString("    checks: [{type: http, path: /healthz}]\n    real_servers:\n")
+		for j := range dests {
+			a, p := dstAddr(i, j)
+			fmt.Fprintf(&b, "      - {address: %s, port: %d, weight: %d}\n", a, p, weightOf(i, j))
+		}
+	}
+	return b.Bytes()
+}
+
+// ipvsdSuite runs the suite group with the daemon that argv starts (its
+// program, found beside the bench, and the arguments before the common
+// flags).
+func ipvsdSuite(group string, argv []string, services, dests, rep int) error {
+	bin, err := filepath.Abs(argv[0])
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("the %s program, built beside the bench by make bench: %w", argv[0], err)
+	}
+	if out, err := exec.Command("ip", "route", "add", "local", "10.100.0.0/16", "dev", "lo").CombinedOutput(); err != nil {
+		return fmt.Errorf("local route: %v: %s", err, out)
+	}
+	_, lastPort := dstAddr(services-1, 0)
+	backends, err := startIPVSDBackends(int(lastPort) - 8000 + 1)
+	if err != nil {
+		return err
+	}
+	defer backends.close()
+	dir, err := os.MkdirTemp("", "ipvsd-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := filepath.Join(dir, "ipvsd.yaml")
+	one := func(int, int) int { return 1 }
+	if err := os.WriteFile(cfg, ipvsdConfig(services, dests, one), 0o600); err != nil {
+		return err
+	}
+	sock := filepath.Join(dir, "ipvsd.sock")
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, append(argv[1:], "--config.file="+cfg, "--state.dir="+filepath.Join(dir, "state"),
+		"--web.listen-address=unix:"+sock)...)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if logs.Len() > 0 {
+			fmt.Fprintf(os.Stderr, "%s's log:\n%.4000s\n", argv[0], logs.String())
+		}
+	}()
+	api := ipvsdAPI(sock)
+	var table ipvsdTable = ipvsdAPITable{api}
+	if group == "ipvsd" {
+		c, err := lib.New(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		table = ipvsdKernelTable{c}
+	}
+	base := result{Group: group, Contender: "ipvsd", Services: services, Dests: dests, Rep: rep, Allocs: -1}
+	// Each result carries the daemon's peak RSS so far, not the bench's.
+	emit := func(r result) {
+		r.RSSKiB, _ = processPeakRSS(cmd.Process.Pid)
+		emit(r)
+	}
+
+	// The start: every real server in the table (up until its checks
+	// fail, as a start without alpha has them). The first sync writes
+	// them all in one batch, the last virtual server's last: its real
+	// servers tell.
+	for n := 0; n != dests; time.Sleep(100 * time.Millisecond) {
+		if time.Since(start) > 5*time.Minute {
+			return fmt.Errorf("after 5 minutes, %d of %d real servers of the last virtual server in the table", n, dests)
+		}
+		if n, err = table.present(services - 1); err != nil && !errors.Is(err, errNotYet) {
+			return err
+		}
+	}
+	r := base
+	r.Workload, r.Objects, r.Seconds = ipvsdStart, services*dests, time.Since(start).Seconds()
+	emit(r)
+
+	// Checking: the daemon's CPU over a while, and the probes it made.
+	time.Sleep(5 * time.Second)
+	cpu0, err := processCPU(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	req0, t0 := backends.requests.Load(), time.Now()
+	time.Sleep(20 * time.Second)
+	cpu1, err := processCPU(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	wall := time.Since(t0)
+	r = base
+	r.Workload, r.Seconds = ipvsdCPU, (cpu1-cpu0).Seconds()/wall.Seconds()
+	r.Objects = int(float64(backends.requests.Load()-req0) / wall.Seconds())
+	emit(r)
+
+	// Failures: a backend starts answering 503; the time until the
+	// table has its weight at 0 (or has it no more).
+	for k := range 5 {
+		i, j := (k*197+11)%services, k%dests
+		a, p := dstAddr(i, j)
+		target := hostPort(a, p)
+		begin := time.Now()
+		backends.failing.Store(target, true)
+		if err := waitWeight(table, i, target, func(w int) bool { return w <= 0 }); err != nil {
+			return fmt.Errorf("failure of %s: %w", target, err)
+		}
+		r = base
+		r.Workload, r.Objects, r.Seconds = ipvsdFailure, 1, time.Since(begin).Seconds()
+		emit(r)
+		backends.failing.Delete(target)
+		if err := waitWeight(table, i, target, func(w int) bool { return w > 0 }); err != nil {
+			return fmt.Errorf("recovery of %s: %w", target, err)
+		}
+	}
+
+	// A reload that changes one real server's weight.
+	time.Sleep(2 * time.Second) // past the sync interval of the last write
+	before, err := ipvsdChanges(api)
+	if err != nil {
+		return err
+	}
+	ci, cj := services/2, 3%dests
+	heavier := func(i, j int) int {
+		if i == ci && j == cj {
+			return 2
+		}
+		return 1
+	}
+	if err := os.WriteFile(cfg+".tmp", ipvsdConfig(services, dests, heavier), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(cfg+".tmp", cfg); err != nil {
+		return err
+	}
+	a, p := dstAddr(ci, cj)
+	begin := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return err
+	}
+	if err := waitWeight(table, ci, hostPort(a, p), func(w int) bool { return w == 2 }); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	took := time.Since(begin)
+	time.Sleep(3 * time.Second) // any other write would come within a sync interval or two
+	after, err := ipvsdChanges(api)
+	if err != nil {
+		return err
+	}
+	r = base
+	r.Workload, r.Objects, r.Seconds = ipvsdReload, int(after-before), took.Seconds()
+	emit(r)
+	return nil
+}
+
+// ipvsdTable reads the table the daemon directs.
+type ipvsdTable interface {
+	// weight returns the weight of the real server target of virtual
+	// server i, or -1 when it is not in the table.
+	weight(i int, target string) (int, error)
+	// present counts the real servers of virtual server i in the table.
+	present(i int) (int, error)
+}
+
+// errNotYet is the error of a table that can not be read yet.
+var errNotYet = errors.New("not yet")
+
+// ipvsdKernelTable reads the kernel's table.
+type ipvsdKernelTable struct{ c *lib.Client }
+
+func (k ipvsdKernelTable) weight(i int, target string) (int, error) {
+	ds, err := k.c.Destinations(context.Background(), libSvc(i))
+	if err != nil {
+		return 0, err
+	}
+	if j := slices.IndexFunc(ds, func(d lib.Destination) bool { return d.String() == target }); j >= 0 {
+		return int(ds[j].Weight), nil
+	}
+	return -1, nil
+}
+
+func (k ipvsdKernelTable) present(i int) (int, error) {
+	ds, err := k.c.Destinations(context.Background(), libSvc(i))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	return len(ds), err
+}
+
+// ipvsdAPITable reads the table the daemon's API shows.
+type ipvsdAPITable struct{ c *http.Client }
+
+// ipvsdStatus is what the suite reads of the API's status.
+type ipvsdStatus struct {
+	Sync struct{ Changes uint64 }
+}
+
+type ipvsdVirtualServer struct {
+	Real []struct {
+		Address string
+		Actual  *struct{ Weight uint32 }
+	} `json:"real_servers"`
+}
+
+func (a ipvsdAPITable) weight(i int, target string) (int, error) {
+	var vs ipvsdVirtualServer
+	if err := getJSON(a.c, fmt.Sprintf("/api/v1/virtual-servers/vs%d", i), &vs); err != nil {
+		return 0, err
+	}
+	for _, rs := range vs.Real {
+		if rs.Address == target && rs.Actual != nil {
+			return int(rs.Actual.Weight), nil
+		}
+	}
+	return -1, nil
+}
+
+func (a ipvsdAPITable) present(i int) (int, error) {
+	var vs ipvsdVirtualServer
+	if err := getJSON(a.c, fmt.Sprintf("/api/v1/virtual-servers/vs%d", i), &vs); err != nil {
+		return 0, fmt.Errorf("%w: %v", errNotYet, err)
+	}
+	n := 0
+	for _, rs := range vs.Real {
+		if rs.Actual != nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ipvsdAPI returns a client of the daemon's API on the unix socket sock.
+func ipvsdAPI(sock string) *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+}
+
+// getJSON gets path from the API and decodes it into v.
+func getJSON(c *http.Client, path string, v any) error {
+	resp, err := c.Get("http://ipvsd" + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// hostPort writes an address and port as "address:port".
+func hostPort(a interface{ String() string }, p uint16) string {
+	return a.String() + ":" + strconv.Itoa(int(p))
+}
+
+// waitWeight polls the real server target of virtual server i until
+// ok(weight) holds, the weight being -1 when it is not in the table, for
+// a minute at most.
+func waitWeight(t ipvsdTable, i int, target string, ok func(int) bool) error {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		w, err := t.weight(i, target)
+		if err != nil {
+			return err
+		}
+		if ok(w) {
+			return nil
+		}
+	}
+	return errors.New("not within a minute")
+}
+
+// ipvsdChanges returns the writes the daemon has made, from its API.
+func ipvsdChanges(c *http.Client) (uint64, error) {
+	var s ipvsdStatus
+	err := getJSON(c, "/api/v1/status?table=false", &s)
+	return s.Sync.Changes, err
+}
+
+// processCPU returns the CPU time (user and system) process pid has used.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command's name, which is in parentheses:
+	// utime and stime are the 14th and 15th of the line.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const clockTick = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTick, nil
+}
+
+// processPeakRSS returns the peak resident set of process pid, in KiB.
+func processPeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	_, v, ok := strings.Cut(string(b), "VmHWM:")
+	if !ok {
+		return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	}
+	kib, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+	return strconv.ParseInt(kib, 10, 64)
+}
