@@ -41,6 +41,9 @@ type result struct {
 	// Group names the suite of a result beyond the four workloads; empty
 	// for those.
 	Group string `json:"group,omitempty"`
+	// CPUSeconds is the CPU time (user and system) a daemon used over
+	// Seconds, for the suites that measure one.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 var contenders = []string{"ipvs", "ipvs-batch", "cloudflare", "moby", "ipvsadm", "raw"}

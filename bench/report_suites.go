@@ -19,6 +19,7 @@ var suiteTitles = map[string]string{
 	"conntrack":     "Conntrack flush: the entries of removed real servers among all (services = entries), against conntrack -D",
 	"fleet":         "ipvsd fleet: 3 directors on the kernel, in namespaces, and one etcd (services: the large configuration)",
 	"fleet-fakes":   "ipvsd fleet: 50 directors on ipvstest and one etcd, on the host (services: the large configuration)",
+	"keepalived":    "ipvsd against keepalived 2.2.7: the same configuration, checks every second against real backends",
 }
 
 // suitesReport renders the results of the suites beyond the four
@@ -46,6 +47,10 @@ func suitesReport(results []result) string {
 			title = name
 		}
 		fmt.Fprintf(&b, "## %s\n\n", title)
+		if name == "keepalived" {
+			b.WriteString(keepalivedReport(results))
+			continue
+		}
 		fmt.Fprintf(&b, "| contender | workload | services × dests | objects | time (median [min–max]) | objects/s | allocs per object | peak RSS | runs |\n|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
 		rows := make([]row, 0, len(groups[name]))
 		for k := range groups[name] {
@@ -156,6 +161,7 @@ func suiteTargets(results []result) string {
 			row("ipvsctl -R ("+w+"): peak RSS at most 2× ipvsadm -R's", size(mine), fmt.Sprintf("%.2f×", m), m <= 2)
 		}
 	}
+	keepalivedTargets(results, row)
 	scrape := k{"exporter", "collector", "scrape"}
 	for _, peer := range []string{"node-exporter", "telegraf"} {
 		if r, ok := ratio(scrape, k{"exporter", peer, "scrape"}); ok {

@@ -1,0 +1,302 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	lib "github.com/ipvs-go/ipvs"
+)
+
+// ksMeasure runs one daemon in d and measures it.
+func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, rep int) error {
+	c, err := lib.New(&lib.Config{NetNS: d.ns.Fd()})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	weight := 1
+	p, err := ksStart(daemon, d, services, dests, weight)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	base := result{Contender: daemon, Group: "keepalived", Services: services, Dests: dests, Rep: rep, Allocs: -1}
+	if err := ksWaitComplete(c, services, dests, 10*time.Minute); err != nil {
+		return fmt.Errorf("%w\n%s said:\n%s", err, daemon, p.tail())
+	}
+	time.Sleep(ksSettle)
+	probes := func() (n int) {
+		for _, b := range backends {
+			n += b.hitsFrom(d.source(b))
+		}
+		return n
+	}
+	cpu0, probes0 := p.cpu(), probes()
+	time.Sleep(ksWindow)
+	steady := base
+	steady.Workload, steady.Seconds = "steady", ksWindow.Seconds()
+	steady.CPUSeconds, steady.Objects, steady.RSSKiB = p.cpu()-cpu0, probes()-probes0, p.peakRSS()
+	emit(steady)
+
+	// Endpoint s (backend s+1, port ksBasePort+s) is the first real
+	// server of virtual server s among others.
+	for s := range ksSamples {
+		b, port := backends[s%len(backends)], uint16(ksBasePort+s)
+		svc, dst := libSvc(s), netip.AddrPortFrom(b.addr, port)
+		start := time.Now()
+		b.stop(port)
+		took, err := ksWaitWeight(c, svc, dst, func(w int) bool { return w <= 0 }, time.Minute)
+		if err != nil {
+			return fmt.Errorf("failure of %s: %w", dst, err)
+		}
+		r := base
+		r.Workload, r.Seconds, r.Objects, r.Rep = "failure-to-change", took.Sub(start).Seconds(), 1, rep*ksSamples+s
+		emit(r)
+		if err := b.listen(port); err != nil {
+			return err
+		}
+		if _, err := ksWaitWeight(c, svc, dst, func(w int) bool { return w == 1 }, time.Minute); err != nil {
+			return fmt.Errorf("recovery of %s: %w", dst, err)
+		}
+	}
+
+	dst := netip.AddrPortFrom(backends[0].addr, ksBasePort)
+	for s := range ksSamples {
+		weight++
+		if err := ksWriteConf(daemon, d, services, dests, weight); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			return err
+		}
+		took, err := ksWaitWeight(c, libSvc(0), dst, func(w int) bool { return w == weight }, time.Minute)
+		if err != nil {
+			return fmt.Errorf("reload to weight %d: %w\n%s said:\n%s", weight, err, daemon, p.tail())
+		}
+		r := base
+		r.Workload, r.Seconds, r.Objects, r.Rep = "reload-one-change", took.Sub(start).Seconds(), 1, rep*ksSamples+s
+		emit(r)
+	}
+	return nil
+}
+
+// ksWaitComplete waits until the table holds every real server of
+// every virtual server, at weight 1 or more.
+func ksWaitComplete(c *lib.Client, services, dests int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		vss, err := c.VirtualServers(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, vs := range vss {
+			for _, dst := range vs.Destinations {
+				if dst.Weight > 0 {
+					n++
+				}
+			}
+		}
+		if len(vss) == services && n == services*dests {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s the table has %d services and %d live destinations, want %d and %d", within, len(vss), n, services, services*dests)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// ksWaitWeight polls the destination dst of svc until ok(its weight)
+// holds (-1 for a destination not in the table), and returns the time
+// of the first read that saw it.
+func ksWaitWeight(c *lib.Client, svc lib.Service, dst netip.AddrPort, ok func(int) bool, within time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ds, err := c.Destinations(ctx, svc)
+		cancel()
+		now := time.Now()
+		if err != nil {
+			return now, err
+		}
+		w := -1
+		for _, d := range ds {
+			if d.Address == dst.Addr() && d.Port == dst.Port() {
+				w = int(d.Weight)
+			}
+		}
+		if ok(w) {
+			return now, nil
+		}
+		if now.After(deadline) {
+			return now, fmt.Errorf("weight %d after %s", w, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ksProc is a daemon, in a process group of its own.
+type ksProc struct {
+	cmd *exec.Cmd
+	log string
+}
+
+// ksWriteConf writes the daemon's configuration, with weight w for the
+// first real server: keepalived's, or ipvsd's imported from it.
+func ksWriteConf(daemon string, d *ksDir, services, dests, w int) error {
+	conf := filepath.Join(d.dir, "keepalived.conf")
+	if err := os.WriteFile(conf, []byte(ksConf(services, dests, w)), 0o644); err != nil {
+		return err
+	}
+	if daemon != "ipvsd" {
+		return nil
+	}
+	bin, err := ipvsdProgram()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(bin, "import-keepalived", "--config-id=bench", "-o", filepath.Join(d.dir, "ipvsd.yaml"), conf).CombinedOutput(); err != nil {
+		return fmt.Errorf("ipvsd import-keepalived: %v: %s", err, out)
+	}
+	return nil
+}
+
+// ipvsdProgram is the ipvsd make bench puts beside the bench, or one on
+// PATH.
+func ipvsdProgram() (string, error) {
+	if p, err := filepath.Abs("ipvsd"); err == nil {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return exec.LookPath("ipvsd")
+}
+
+func ksStart(daemon string, d *ksDir, services, dests, w int) (*ksProc, error) {
+	if err := ksWriteConf(daemon, d, services, dests, w); err != nil {
+		return nil, err
+	}
+	var argv []string
+	switch daemon {
+	case "keepalived":
+		argv = []string{"keepalived", "--dont-fork", "--log-console", "--no-syslog", "--check",
+			"--use-file", filepath.Join(d.dir, "keepalived.conf"), "--pid", filepath.Join(d.dir, "keepalived.pid"),
+			"--checkers_pid", filepath.Join(d.dir, "checkers.pid"), "--vrrp_pid", filepath.Join(d.dir, "vrrp.pid")}
+	default:
+		bin, err := ipvsdProgram()
+		if err != nil {
+			return nil, err
+		}
+		argv = []string{bin, "run", "--config.file", filepath.Join(d.dir, "ipvsd.yaml"), "--no-config.watch",
+			"--state.dir", filepath.Join(d.dir, "state"), "--web.listen-address", "unix:" + filepath.Join(d.dir, "ipvsd.sock")}
+	}
+	p := &ksProc{log: filepath.Join(d.dir, daemon+".log")}
+	f, err := os.Create(p.log)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Stdout, p.cmd.Stderr, p.cmd.Dir = f, f, d.dir
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.ns.Do(p.cmd.Start); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// stop ends the daemon's process group, and waits for its leader.
+func (p *ksProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// tail is the end of the daemon's log, for an error.
+func (p *ksProc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// group returns the processes of the daemon's group: keepalived's
+// parent and checker child, ipvsd alone (and the checks it runs).
+func (p *ksProc) group() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == p.cmd.Process.Pid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's
+// times on every architecture Linux builds for amd64.
+const clockTicks = 100
+
+// cpu returns the CPU seconds (user and system) of the group's processes
+// and of the children they waited for.
+func (p *ksProc) cpu() float64 {
+	var ticks int64
+	for _, pid := range p.group() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis; utime,
+		// stime, cutime and cstime are the 14th to the 17th.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		for _, i := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+	}
+	return float64(ticks) / clockTicks
+}
+
+// peakRSS returns the sum of the group's processes' peak RSS (VmHWM).
+func (p *ksProc) peakRSS() int64 {
+	var kib int64
+	for _, pid := range p.group() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				kib += n
+			}
+		}
+	}
+	return kib
+}
