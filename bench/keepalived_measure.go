@@ -30,6 +30,7 @@ func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, 
 		return err
 	}
 	defer p.stop()
+	defer p.summary(daemon, services, dests)
 	base := result{Contender: daemon, Group: "keepalived", Services: services, Dests: dests, Rep: rep, Allocs: -1}
 	if err := ksWaitComplete(c, services, dests, 10*time.Minute); err != nil {
 		return fmt.Errorf("%w\n%s said:\n%s", err, daemon, p.tail())
@@ -41,23 +42,32 @@ func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, 
 		}
 		return n
 	}
-	cpu0, probes0 := p.cpu(), probes()
+	cpu0, probes0, changes0 := p.cpu(), probes(), p.tableChanges()
 	time.Sleep(ksWindow)
 	steady := base
 	steady.Workload, steady.Seconds = "steady", ksWindow.Seconds()
 	steady.CPUSeconds, steady.Objects, steady.RSSKiB = p.cpu()-cpu0, probes()-probes0, p.peakRSS()
 	emit(steady)
+	// Changes of the table while no backend changed: checks that time
+	// out because the machine cannot keep up make servers flap.
+	flaps := base
+	flaps.Workload, flaps.Seconds, flaps.Objects = "steady-table-changes", ksWindow.Seconds(), p.tableChanges()-changes0
+	emit(flaps)
 
 	// Endpoint s (backend s+1, port ksBasePort+s) is the first real
 	// server of virtual server s among others.
 	for s := range ksSamples {
 		b, port := backends[s%len(backends)], uint16(ksBasePort+s)
 		svc, dst := libSvc(s), netip.AddrPortFrom(b.addr, port)
+		// It must be up first, or its failure is nothing to see.
+		if _, err := ksWaitWeight(c, svc, dst, func(w int) bool { return w == 1 }, time.Minute); err != nil {
+			return fmt.Errorf("%s is not up before its failure: %w\n%s said:\n%s", dst, err, daemon, p.tail())
+		}
 		start := time.Now()
 		b.stop(port)
 		took, err := ksWaitWeight(c, svc, dst, func(w int) bool { return w <= 0 }, time.Minute)
 		if err != nil {
-			return fmt.Errorf("failure of %s: %w", dst, err)
+			return fmt.Errorf("failure of %s: %w\n%s said:\n%s", dst, err, daemon, p.tail())
 		}
 		r := base
 		r.Workload, r.Seconds, r.Objects, r.Rep = "failure-to-change", took.Sub(start).Seconds(), 1, rep*ksSamples+s
@@ -66,7 +76,7 @@ func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, 
 			return err
 		}
 		if _, err := ksWaitWeight(c, svc, dst, func(w int) bool { return w == 1 }, time.Minute); err != nil {
-			return fmt.Errorf("recovery of %s: %w", dst, err)
+			return fmt.Errorf("recovery of %s: %w\n%s said:\n%s", dst, err, daemon, p.tail())
 		}
 	}
 
@@ -193,7 +203,7 @@ func ksStart(daemon string, d *ksDir, services, dests, w int) (*ksProc, error) {
 	var argv []string
 	switch daemon {
 	case "keepalived":
-		argv = []string{"keepalived", "--dont-fork", "--log-console", "--no-syslog", "--check",
+		argv = []string{"keepalived", "--dont-fork", "--log-console", "--log-detail", "--no-syslog", "--check",
 			"--use-file", filepath.Join(d.dir, "keepalived.conf"), "--pid", filepath.Join(d.dir, "keepalived.pid"),
 			"--checkers_pid", filepath.Join(d.dir, "checkers.pid"), "--vrrp_pid", filepath.Join(d.dir, "vrrp.pid")}
 	default:
@@ -239,6 +249,37 @@ func (p *ksProc) tail() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
+}
+
+// summary prints the daemon's warnings and errors to standard error (the
+// first 20), for who reads the bench's log.
+func (p *ksProc) summary(daemon string, services, dests int) {
+	b, _ := os.ReadFile(p.log)
+	var lines []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.Contains(line, "rror") {
+			lines = append(lines, line)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "keepalived suite, %s at %d x %d: %d warnings and errors logged\n", daemon, services, dests, len(lines))
+	for _, l := range lines[:min(len(lines), 20)] {
+		fmt.Fprintln(os.Stderr, "  ", l)
+	}
+}
+
+// tableChanges counts the changes of the table the daemon has logged:
+// ipvsd logs each write, keepalived each real server it adds or
+// removes.
+func (p *ksProc) tableChanges() int {
+	b, _ := os.ReadFile(p.log)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "msg=\"changed the table\"") || strings.Contains(line, "Removing service") ||
+			strings.Contains(line, "Adding service") {
+			n++
+		}
+	}
+	return n
 }
 
 // group returns the processes of the daemon's group: keepalived's
