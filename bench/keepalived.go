@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/netns"
@@ -36,7 +37,7 @@ import (
 func init() { registerSuite("keepalived", keepalivedSuite) }
 
 const (
-	ksPorts    = 100              // ports per backend
+	ksPorts    = 10               // ports per backend
 	ksWindow   = 30 * time.Second // the steady window
 	ksSettle   = 10 * time.Second // after the table is complete, before the window
 	ksSamples  = 3                // failures and reloads measured
@@ -44,6 +45,13 @@ const (
 )
 
 func keepalivedSuite(services, dests, rep int) error {
+	// As systemd gives a service (LimitNOFILE's default hard limit):
+	// keepalived raises its own to what its checkers need, ipvsd has Go
+	// raise it to the hard limit.
+	lim := syscall.Rlimit{Cur: 1 << 19, Max: 1 << 19}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("open files limit: %w", err)
+	}
 	backends, err := ksBackends(dests)
 	if err != nil {
 		return err

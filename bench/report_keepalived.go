@@ -25,7 +25,7 @@ func keepalivedReport(rs []result) string {
 				ksConfigured(daemon, size), s.probes, s.cpu, s.changes, s.rss/1024, ksRange(s.failure), ksRange(s.reload), s.runs)
 		}
 	}
-	fmt.Fprintf(&b, "\nThe steady window is 30 s, after the table is complete and 10 s more; CPU counts every process of the daemon (keepalived's parent and checker child). Endpoint i of a backend (port 8000 + i mod %d) serves every virtual server with that i: from 1,000 virtual servers up, ten share each endpoint with the same check, which ipvsd probes once a second and keepalived once per virtual server. The backends answer in the same emulated machine, so a probe costs the machine the backend's side too.\n\n", ksPorts)
+	fmt.Fprintf(&b, "\nThe steady window is 30 s, after the table is complete and 10 s more; CPU counts every process of the daemon (keepalived's parent and checker child). Virtual server i's real servers are port 8000 + i mod %d of each backend: with more virtual servers than that, several share each endpoint with the same check, which ipvsd probes once a second and keepalived once per virtual server; with as many or fewer, both probe as much. The backends answer in the same emulated machine, so a probe costs the machine the backend's side too.\n\n", ksPorts)
 	return b.String()
 }
 
@@ -88,11 +88,42 @@ func ksStats(rs []result, daemon string, size [2]int) ksSummary {
 	return s
 }
 
+// ksRange renders times in seconds; -1 is a change that did not come
+// within the suite's patience, counted as the longest.
 func ksRange(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f ms [%.0f–%.0f]", median(v)*1000, slices.Min(v)*1000, slices.Max(v)*1000)
+	never := 0
+	var ok []float64
+	for _, x := range v {
+		if x < 0 {
+			never++
+		} else {
+			ok = append(ok, x)
+		}
+	}
+	if len(ok) == 0 {
+		return fmt.Sprintf("none within %s (%d)", ksPatience, never)
+	}
+	s := fmt.Sprintf("%.0f ms [%.0f–%.0f]", median(ok)*1000, slices.Min(ok)*1000, slices.Max(ok)*1000)
+	if never > 0 {
+		s += fmt.Sprintf(", and %d not within %s", never, ksPatience)
+	}
+	return s
+}
+
+// ksMedian is the median of times, a change that never came (-1)
+// counting as the longest.
+func ksMedian(v []float64) float64 {
+	w := make([]float64, len(v))
+	for i, x := range v {
+		w[i] = x
+		if x < 0 {
+			w[i] = ksPatience.Seconds() * 10
+		}
+	}
+	return median(w)
 }
 
 // keepalivedTargets checks issue 19's targets at each size: ipvsd at or
@@ -111,11 +142,11 @@ func keepalivedTargets(rs []result, row func(target, size, measured string, ok b
 			row("ipvsd against keepalived: fewer probes where checks are shared", sz, fmt.Sprintf("%.0f against %.0f a second", i.probes, k.probes), i.probes < k.probes)
 		}
 		if len(i.failure) > 0 && len(k.failure) > 0 {
-			fi, fk := median(i.failure), median(k.failure)
+			fi, fk := ksMedian(i.failure), ksMedian(k.failure)
 			row("ipvsd against keepalived: faster from a backend's failure to the kernel's change", sz, fmt.Sprintf("%.0f against %.0f ms", fi*1000, fk*1000), fi < fk)
 		}
 		if len(i.reload) > 0 && len(k.reload) > 0 {
-			ri, rk := median(i.reload), median(k.reload)
+			ri, rk := ksMedian(i.reload), ksMedian(k.reload)
 			row("ipvsd against keepalived: faster from a reload of one change to the kernel's", sz, fmt.Sprintf("%.0f against %.0f ms", ri*1000, rk*1000), ri < rk)
 		}
 	}
