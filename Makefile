@@ -90,6 +90,10 @@ $(BUILD)/ipvs_exporter: $(SOURCES)
 $(BUILD)/ipvsd: $(SOURCES)
 	cd ipvsd && CGO_ENABLED=0 $(GO) build -buildvcs=auto -o ../$@ ./cmd/ipvsd
 
+# ipvsd's daemon on an in-memory IPVS, for the benchmark on the host.
+$(BUILD)/ipvsd-memory: $(SOURCES)
+	cd ipvsd && CGO_ENABLED=0 $(GO) build -o ../$@ ./internal/memoryd
+
 # The test suites of moby/ipvs and cloudflare/ipvs, from their modules,
 # built against the drop-ins of compat/ (with their test data beside).
 PEERS = $(BUILD)/moby.peer.test $(BUILD)/cloudflare.peer.test

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	lib "github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/ipvsd/config"
 )
 
 // ksMeasure runs one daemon in d and measures it.
@@ -66,6 +67,7 @@ func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, 
 			fmt.Fprintf(os.Stderr, "keepalived suite, %s: %s is not up before its failure: %v\n", daemon, dst, err)
 			continue
 		}
+		time.Sleep(ksStill)
 		start := time.Now()
 		b.stop(port)
 		took, err := ksWaitWeight(c, svc, dst, func(w int) bool { return w <= 0 }, ksPatience)
@@ -85,6 +87,7 @@ func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, 
 
 	dst := netip.AddrPortFrom(backends[0].addr, ksBasePort)
 	for s := range ksSamples {
+		time.Sleep(ksStill)
 		weight++
 		if err := ksWriteConf(daemon, d, services, dests, weight); err != nil {
 			return err
@@ -106,6 +109,12 @@ func ksMeasure(daemon string, d *ksDir, backends []*ksBackend, services, dests, 
 
 // ksPatience is how long a change of the kernel is waited for.
 const ksPatience = time.Minute
+
+// ksStill is how long the table is left alone before a failure or a
+// reload is timed: longer than ipvsd's default sync interval, since it
+// writes once an interval at most, and a change that came sooner after
+// the last sample's write would wait for the rest of it.
+const ksStill = config.DefaultSyncInterval + time.Second
 
 // ksWaitComplete waits until the table holds every real server of
 // every virtual server, at weight 1 or more.
@@ -237,14 +246,8 @@ func ksStart(daemon string, d *ksDir, services, dests, w int) (*ksProc, error) {
 
 // stop ends the daemon's process group, and waits for its leader.
 func (p *ksProc) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+	if err := stopDaemon(p.cmd, 30*time.Second); err != nil {
+		fmt.Fprintf(os.Stderr, "keepalived suite: %v\n", err)
 	}
 }
 
@@ -311,44 +314,24 @@ func (p *ksProc) group() []int {
 	return pids
 }
 
-// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's
-// times on every architecture Linux builds for amd64.
-const clockTicks = 100
-
 // cpu returns the CPU seconds (user and system) of the group's processes
 // and of the children they waited for.
 func (p *ksProc) cpu() float64 {
-	var ticks int64
+	var sum time.Duration
 	for _, pid := range p.group() {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The fields after the command's closing parenthesis; utime,
-		// stime, cutime and cstime are the 14th to the 17th.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		for _, i := range []int{11, 12, 13, 14} {
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			ticks += v
+		if t, err := processCPU(pid, true); err == nil {
+			sum += t
 		}
 	}
-	return float64(ticks) / clockTicks
+	return sum.Seconds()
 }
 
 // peakRSS returns the sum of the group's processes' peak RSS (VmHWM).
 func (p *ksProc) peakRSS() int64 {
 	var kib int64
 	for _, pid := range p.group() {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				kib += n
-			}
+		if n, err := processPeakRSS(pid); err == nil {
+			kib += n
 		}
 	}
 	return kib

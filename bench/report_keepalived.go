@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ipvs-go/ipvs/ipvsd/config"
 )
 
 // keepalivedReport renders the keepalived suite: per size and daemon,
@@ -25,7 +27,7 @@ func keepalivedReport(rs []result) string {
 				ksConfigured(daemon, size), s.probes, s.cpu, s.changes, s.rss/1024, ksRange(s.failure), ksRange(s.reload), s.runs)
 		}
 	}
-	fmt.Fprintf(&b, "\nThe steady window is 30 s, after the table is complete and 10 s more; CPU counts every process of the daemon (keepalived's parent and checker child). Virtual server i's real servers are port 8000 + i mod %d of each backend: with more virtual servers than that, several share each endpoint with the same check, which ipvsd probes once a second and keepalived once per virtual server; with as many or fewer, both probe as much. The backends answer in the same emulated machine, so a probe costs the machine the backend's side too.\n\n", ksPorts)
+	fmt.Fprintf(&b, "\nThe steady window is %s, after the table is complete and %s more; CPU counts every process of the daemon (keepalived's parent and checker child). Virtual server i's real servers are port 8000 + i mod %d of each backend: with more virtual servers than that, several share each endpoint with the same check, which ipvsd probes once a second and keepalived once per virtual server; with as many or fewer, both probe as much. The backends answer in the same emulated machine, so a probe costs the machine the backend's side too. Each failure and each reload is timed after the table has been left alone for %s: ipvsd writes once a sync interval at most (%s by default), so that a change that comes sooner after another write waits for the rest of the interval.\n\n", ksWindow, ksSettle, ksPorts, ksStill, config.DefaultSyncInterval)
 	return b.String()
 }
 

@@ -19,8 +19,11 @@ var suiteTitles = map[string]string{
 	"conntrack":     "Conntrack flush: the entries of removed real servers among all (services = entries), against conntrack -D",
 	"fleet":         "ipvsd fleet: 3 directors on the kernel, in namespaces, and one etcd (services: the large configuration)",
 	"fleet-fakes":   "ipvsd fleet: 50 directors on ipvstest and one etcd, on the host (services: the large configuration)",
-	"keepalived":    "ipvsd against keepalived 2.2.7: the same configuration, checks every second against real backends",
 }
+
+// suiteTables render the table of a suite that has one of its own; the
+// others get suitesReport's.
+var suiteTables = map[string]func([]result) string{}
 
 // suitesReport renders the results of the suites beyond the four
 // workloads: per suite, a row per contender and workload, with the median
@@ -47,8 +50,8 @@ func suitesReport(results []result) string {
 			title = name
 		}
 		fmt.Fprintf(&b, "## %s\n\n", title)
-		if name == "keepalived" {
-			b.WriteString(keepalivedReport(results))
+		if table := suiteTables[name]; table != nil {
+			b.WriteString(table(results))
 			continue
 		}
 		fmt.Fprintf(&b, "| contender | workload | services × dests | objects | time (median [min–max]) | objects/s | allocs per object | peak RSS | runs |\n|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -161,7 +164,6 @@ func suiteTargets(results []result) string {
 			row("ipvsctl -R ("+w+"): peak RSS at most 2× ipvsadm -R's", size(mine), fmt.Sprintf("%.2f×", m), m <= 2)
 		}
 	}
-	keepalivedTargets(results, row)
 	scrape := k{"exporter", "collector", "scrape"}
 	for _, peer := range []string{"node-exporter", "telegraf"} {
 		if r, ok := ratio(scrape, k{"exporter", peer, "scrape"}); ok {

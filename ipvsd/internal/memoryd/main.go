@@ -30,8 +30,9 @@ func main() {
 	flag.StringVar(&cfg.ConfigFile, "config.file", "ipvsd.yaml", "the configuration file")
 	flag.StringVar(&cfg.StateDir, "state.dir", "state", "the state directory")
 	flag.Var(&listen, "web.listen-address", "where the API listens, repeatable")
+	flag.BoolVar(&cfg.Watch, "config.watch", true, "reload the configuration when its file changes (false: on SIGHUP only)")
 	flag.Parse()
-	cfg.Listen, cfg.Watch = listen, true
+	cfg.Listen = listen
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
