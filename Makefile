@@ -17,7 +17,7 @@ MODULES = . bench exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packa
 # Modules with tests; bench is a program, checked only.
 TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging packaging/kubernetes
 
-.PHONY: test unit check goproxy tidy fuzz integration vm-selftest capture bench demo release clean
+.PHONY: test unit check goproxy tidy fuzz integration vm-selftest capture bench bench-merge demo release clean
 
 test: check unit fuzz integration
 
@@ -159,6 +159,18 @@ bench: $(PROGRAMS) $(BUILD)/ipvsd-memory
 		-suites keepalived -services $$n -dests 10 -rep 1 || exit 1; done | tee -a $(BUILD)/bench.log
 	grep '^RESULT ' $(BUILD)/bench.log > bench/results.jsonl
 	$(GO) test -run '^$$' -bench 'Decode|Encode|BatchBuild|ServicesDump' -benchmem . | tee bench/micro.txt
+	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
+
+# Puts a later run of some suites into the report without running all of
+# make bench: the RESULT lines of BENCH_LOG (the output of bench -mode
+# suites, as the bench target runs it) replace bench/results.jsonl's of
+# the same suites and sizes, BENCH_NOTE says under each of those suites
+# how it ran (the machine's load, what was left out), and BENCHMARKS.md
+# and its chart are made again from the whole file.
+bench-merge:
+	test -s "$(BENCH_LOG)" || { echo 'bench-merge: BENCH_LOG=FILE, the output of the suites to merge' >&2; exit 2; }
+	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
+	cd bench && $(GO) run . -mode merge -in results.jsonl -add $(abspath $(BENCH_LOG)) -note "$(BENCH_NOTE)"
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
 
 # The runner's own test: a boot that dies before the program starts is

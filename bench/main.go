@@ -8,7 +8,10 @@
 // per-namespace list that later creations walk), and does four workloads
 // in turn: create all, read all, update every weight, remove all. The
 // child prints one RESULT line per workload; the parent adds the child's
-// peak RSS. -mode report turns the lines into BENCHMARKS.md and a chart.
+// peak RSS. -mode report turns the lines into BENCHMARKS.md and a chart;
+// -mode merge puts a later run of some suites into the results file in
+// place of their earlier results, so that the report can be made again
+// without running everything.
 package main
 
 import (
@@ -44,6 +47,9 @@ type result struct {
 	// CPUSeconds is the CPU time (user and system) a daemon used over
 	// Seconds, for the suites that measure one.
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	// Date is when a suite's result was measured (UTC, to the minute);
+	// empty in results from before it was recorded.
+	Date string `json:"date,omitempty"`
 }
 
 var contenders = []string{"ipvs", "ipvs-batch", "cloudflare", "moby", "ipvsadm", "raw"}
@@ -67,7 +73,7 @@ func dstAddr(i, j int) (netip.Addr, uint16) {
 }
 
 func main() {
-	mode := flag.String("mode", "run", "run (the matrix), child (one run; internal), suites (the other suites, -services N -rep R), suite-child (internal) or report")
+	mode := flag.String("mode", "run", "run (the matrix), child (one run; internal), suites (the other suites, -services N -rep R), suite-child (internal), report, or merge (-add's results into -in)")
 	sizes := flag.String("sizes", "1000:5,10000:3", "services:repetitions, comma-separated")
 	dests := flag.Int("dests", 10, "destinations per service")
 	only := flag.String("contenders", strings.Join(slices.Concat(contenders, compatContenders), ","), "contenders to run")
@@ -78,6 +84,8 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report: the Markdown file")
 	chart := flag.String("chart", "benchmarks.png", "report: the chart")
 	micro := flag.String("micro", "", "report: output of the host's go test -bench")
+	add := flag.String("add", "", "merge: a log of suites' runs, whose RESULT lines replace -in's of the same suites and sizes")
+	noteText := flag.String("note", "", "merge: how the added runs were made, printed under each added suite's title")
 	suiteList := flag.String("suites", "", "suites: comma-separated names (default all); suite-child: unused")
 	suiteName := flag.String("suite", "", "suite-child: the suite")
 	flag.Parse()
@@ -91,6 +99,8 @@ func main() {
 		err = runCurve(*n, *rep)
 	case "report":
 		err = report(*in, *out, *chart, *micro)
+	case "merge":
+		err = merge(*in, *add, *noteText)
 	case "suites":
 		err = runSuites(strings.Split(*suiteList, ","), *n, *dests, max(*rep, 1))
 	case "suite-child":

@@ -26,9 +26,10 @@ var suiteTitles = map[string]string{
 var suiteTables = map[string]func([]result) string{}
 
 // suitesReport renders the results of the suites beyond the four
-// workloads: per suite, a row per contender and workload, with the median
-// time and its range, the rate, allocations per object and peak RSS.
-func suitesReport(results []result) string {
+// workloads: per suite, when and on which kernels it ran, its note, and a
+// row per contender and workload, with the median time and its range, the
+// rate, allocations per object and peak RSS.
+func suitesReport(results []result, notes map[string]string) string {
 	type row struct{ contender, workload string }
 	groups := map[string]map[row][]result{}
 	var order []string
@@ -50,6 +51,7 @@ func suitesReport(results []result) string {
 			title = name
 		}
 		fmt.Fprintf(&b, "## %s\n\n", title)
+		b.WriteString(suiteConditions(groups[name], notes[name]))
 		if table := suiteTables[name]; table != nil {
 			b.WriteString(table(results))
 			continue
@@ -85,6 +87,34 @@ func suitesReport(results []result) string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+// suiteConditions says when and on which kernels a suite's results were
+// measured, as far as they record it, and the note of its merged runs.
+func suiteConditions[K comparable](rows map[K][]result, text string) string {
+	var kernels, dates []string
+	for _, rs := range rows {
+		for _, r := range rs {
+			if !slices.Contains(kernels, r.Kernel) {
+				kernels = append(kernels, r.Kernel)
+			}
+			if r.Date != "" {
+				dates = append(dates, r.Date)
+			}
+		}
+	}
+	slices.Sort(kernels)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Kernel `%s`", strings.Join(kernels, "`, `"))
+	if len(dates) > 0 {
+		fmt.Fprintf(&b, "; measured %s to %s UTC", slices.Min(dates), slices.Max(dates))
+	}
+	b.WriteString(".")
+	if text != "" {
+		b.WriteString(" " + text)
+	}
+	b.WriteString("\n\n")
 	return b.String()
 }
 

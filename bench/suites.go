@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A suite is a benchmark beyond the four workloads of the contenders
@@ -37,6 +38,7 @@ func suiteNames() []string {
 func emit(r result) {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	r.Kernel = strings.TrimSpace(string(kernel))
+	r.Date = time.Now().UTC().Format("2006-01-02 15:04")
 	if r.RSSKiB == 0 {
 		var self, kids syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
