@@ -58,9 +58,10 @@ type Connection struct {
 type ConnectionFilter struct {
 	// Service selects the entries of one virtual service by the fields
 	// that identify it, each set one narrowing the selection: Protocol;
-	// Address, the virtual address the client reached; and Port, unless
-	// 0 (a port-zero persistent service's connections keep the port the
-	// client used, so 0 selects every port).
+	// Address, the virtual address the client reached, as the service's
+	// Key has it (with a zero Family, an IPv4-mapped address is IPv4);
+	// and Port, unless 0 (a port-zero persistent service's connections
+	// keep the port the client used, so 0 selects every port).
 	//
 	// The table does not record firewall marks: a packet a fwmark service
 	// balances keeps its own protocol, address and port there. So a
@@ -156,9 +157,14 @@ func (c *Client) openConnTables() (plain, sync io.ReadCloser, err error) {
 // connMatcher reads what f needs from the kernel: a fwmark service's
 // destinations.
 func (c *Client) connMatcher(ctx context.Context, f ConnectionFilter) (*connMatcher, error) {
-	// The table's IPv4 addresses are plain ones: unmap the filter's.
+	// The table holds addresses as the kernel reads them back: a
+	// service's as its Key has it (so the family decides whether a mapped
+	// IPv4 address is IPv4, and a zone goes), and an IPv4 destination's in
+	// its 4-byte form.
 	f.Destination = netip.AddrPortFrom(f.Destination.Addr().Unmap(), f.Destination.Port())
-	f.Service.Address = f.Service.Address.Unmap()
+	if f.Service.Address.IsValid() {
+		f.Service.Address = f.Service.Key().Address
+	}
 	m := &connMatcher{f: f}
 	svc := f.Service
 	if svc.FWMark == 0 {
