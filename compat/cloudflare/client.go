@@ -109,13 +109,16 @@ func (c *client) RemoveService(svc Service) error {
 }
 
 // serviceWrite makes the write of svc, as the single call single or,
-// beside other callers' writes, in a batch (see package coalesce).
+// beside other callers' writes, in a batch (see package coalesce),
+// through the walk, which then drops what it read ahead of the service
+// (see package readahead).
 func (c *client) serviceWrite(svc Service, single func(context.Context, lib.Service) error, add func(*lib.Batch, lib.Service)) error {
 	s := toService(svc)
-	c.walk.Forget(s)
-	return kernelError(c.writer.Do(ctx(), c.c,
-		func(ctx context.Context) error { return single(ctx, s) },
-		func(b *lib.Batch) { add(b, s) }))
+	return kernelError(c.walk.Write(s, func() error {
+		return c.writer.Do(ctx(), c.c,
+			func(ctx context.Context) error { return single(ctx, s) },
+			func(b *lib.Batch) { add(b, s) })
+	}))
 }
 
 // Destinations returns the destinations of the service svc identifies:
@@ -164,10 +167,11 @@ func (c *client) RemoveDestination(svc Service, dest Destination) error {
 func (c *client) destinationWrite(svc Service, dest Destination, single func(context.Context, lib.Service, lib.Destination) error,
 	add func(*lib.Batch, lib.Service, lib.Destination)) error {
 	s, d := toService(svc), toDestination(dest)
-	c.walk.Forget(s)
-	return kernelError(c.writer.Do(ctx(), c.c,
-		func(ctx context.Context) error { return single(ctx, s, d) },
-		func(b *lib.Batch) { add(b, s, d) }))
+	return kernelError(c.walk.Write(s, func() error {
+		return c.writer.Do(ctx(), c.c,
+			func(ctx context.Context) error { return single(ctx, s, d) },
+			func(b *lib.Batch) { add(b, s, d) })
+	}))
 }
 
 // seconds and duration convert the Config's whole seconds.

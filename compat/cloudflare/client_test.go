@@ -235,3 +235,40 @@ func TestCompatReadAhead(t *testing.T) {
 		t.Errorf("after the walk: weight %d, want 4", d[0].Weight)
 	}
 }
+
+// TestCompatReadAheadOwnWriteMapped checks that the client reads its own
+// write during a walk when the write names the service by the
+// IPv4-mapped form of its address (which the client sends as the IPv4
+// address): the walk's entry of the service, as the kernel listed it, is
+// dropped all the same.
+func TestCompatReadAheadOwnWriteMapped(t *testing.T) {
+	c, _ := fakeClient(t)
+	dest := Destination{Address: netip.MustParseAddr("192.168.0.1"), Port: 80, Weight: 1}
+	for i := range 3 {
+		s := Service{Family: INET, Protocol: TCP, Address: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), Port: 80, Scheduler: "rr"}
+		if err := c.CreateService(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CreateDestination(s, dest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed, err := c.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range listed[:2] {
+		if _, err := c.Destinations(l.Service); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := listed[2].Service
+	mapped := last
+	mapped.Address = netip.AddrFrom16(last.Address.As16())
+	if err := c.RemoveDestination(mapped, dest); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.Destinations(last); err != nil || len(d) != 0 {
+		t.Errorf("after removing its only destination: %+v, %v; want none", d, err)
+	}
+}

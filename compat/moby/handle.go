@@ -67,22 +67,23 @@ func (i *Handle) DelService(s *Service) error {
 
 // serviceWrite converts the operand of a service write and makes it, as
 // the single call single or, beside other callers' writes, in a batch
-// (see package coalesce).
+// (see package coalesce), through the walk, which then drops what it read
+// ahead of the service (see package readahead).
 func (i *Handle) serviceWrite(s *Service, single func(context.Context, lib.Service) error, add func(*lib.Batch, lib.Service)) error {
 	svc, err := toService(s)
 	if err != nil {
 		return err
 	}
-	i.walk.Forget(svc)
-	return kernelError(i.writer.Do(ctx(), i.c,
-		func(ctx context.Context) error { return single(ctx, svc) },
-		func(b *lib.Batch) { add(b, svc) }))
+	return kernelError(i.walk.Write(svc, func() error {
+		return i.writer.Do(ctx(), i.c,
+			func(ctx context.Context) error { return single(ctx, svc) },
+			func(b *lib.Batch) { add(b, svc) })
+	}))
 }
 
 // Flush removes every service.
 func (i *Handle) Flush() error {
-	i.walk.ForgetAll()
-	return kernelError(i.c.Flush(ctx()))
+	return kernelError(i.walk.WriteAll(func() error { return i.c.Flush(ctx()) }))
 }
 
 // NewDestination adds the destination d to the service s identifies.
@@ -114,10 +115,11 @@ func (i *Handle) destinationWrite(s *Service, d *Destination, single func(contex
 	if err != nil {
 		return err
 	}
-	i.walk.Forget(svc)
-	return kernelError(i.writer.Do(ctx(), i.c,
-		func(ctx context.Context) error { return single(ctx, svc, dst) },
-		func(b *lib.Batch) { add(b, svc, dst) }))
+	return kernelError(i.walk.Write(svc, func() error {
+		return i.writer.Do(ctx(), i.c,
+			func(ctx context.Context) error { return single(ctx, svc, dst) },
+			func(b *lib.Batch) { add(b, svc, dst) })
+	}))
 }
 
 // GetServices returns every service of the namespace; nil when there are

@@ -10,17 +10,18 @@
 // What a program sees changes only in time: a service's destinations
 // are those of the moment of the read, a little before the call, while
 // the walk goes on; the snapshot is dropped when the walk pauses for Idle
-// or has lasted MaxAge. A write through the drop-in drops the entry of the
-// service it touches (Forget), so a program always reads its own writes;
-// another process's write made during the walk is seen a walk later, as
-// it would be had the walk run a moment earlier.
+// or has lasted MaxAge. A write through the drop-in (Write) drops the
+// entry of the service it touches once the write has returned, so a
+// program always reads its own writes, even when another of its
+// goroutines read the snapshot while the write was under way; another
+// process's write made during the walk is seen a walk later, as it would
+// be had the walk run a moment earlier.
 //
 // It serves the drop-ins and makes no promise of compatibility to others.
 package readahead
 
 import (
 	"context"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -34,45 +35,25 @@ const (
 	MaxAge = 5 * time.Second
 )
 
-// key is what identifies a service.
-type key struct {
-	family   ipvs.Family
-	protocol ipvs.Protocol
-	addr     netip.Addr
-	port     uint16
-	fwmark   uint32
-}
-
-func keyOf(s *ipvs.Service) key {
-	k := key{family: s.Family, fwmark: s.FWMark}
-	if k.family == 0 && s.Address.IsValid() {
-		k.family = ipvs.FamilyIPv6
-		if s.Address.Is4() {
-			k.family = ipvs.FamilyIPv4
-		}
-	}
-	if s.FWMark == 0 {
-		k.protocol, k.addr, k.port = s.Protocol, s.Address, s.Port
-	}
-	return k
-}
-
 // Walk holds the read-ahead of one drop-in client. Its zero value is
 // ready; it is safe for concurrent use.
 type Walk struct {
-	mu     sync.Mutex
-	listed map[key]bool // the last List, until the read
-	asked  int          // listed services asked for since then
-	snap   map[key][]ipvs.Destination
+	mu sync.Mutex
+	// Services are told apart by the library's identity (Service.Key),
+	// so that a service named in any form the library accepts (an IPv4
+	// address in its IPv4-mapped form, say) finds its entry.
+	listed map[ipvs.ServiceKey]bool // the last List, until the read
+	asked  int                      // listed services asked for since then
+	snap   map[ipvs.ServiceKey][]ipvs.Destination
 	read   time.Time // when snap was read
 	last   time.Time // the last call snap served
 }
 
 // List arms the read-ahead with the services a listing returned.
 func (w *Walk) List(svcs []ipvs.Service) {
-	listed := make(map[key]bool, len(svcs))
+	listed := make(map[ipvs.ServiceKey]bool, len(svcs))
 	for i := range svcs {
-		listed[keyOf(&svcs[i])] = true
+		listed[svcs[i].Key()] = true
 	}
 	w.mu.Lock()
 	w.listed, w.asked, w.snap = listed, 0, nil
@@ -83,7 +64,7 @@ func (w *Walk) List(svcs []ipvs.Service) {
 // it through c first if this is the second listed service asked for; ok
 // is false when the caller must read them itself.
 func (w *Walk) Destinations(ctx context.Context, c *ipvs.Client, svc ipvs.Service) (dests []ipvs.Destination, ok bool) {
-	k := keyOf(&svc)
+	k := svc.Key()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t := now()
@@ -97,9 +78,9 @@ func (w *Walk) Destinations(ctx context.Context, c *ipvs.Client, svc ipvs.Servic
 			if err != nil {
 				return nil, false
 			}
-			w.snap = make(map[key][]ipvs.Destination, len(vss))
+			w.snap = make(map[ipvs.ServiceKey][]ipvs.Destination, len(vss))
 			for i := range vss {
-				w.snap[keyOf(&vss[i].Service)] = vss[i].Destinations
+				w.snap[vss[i].Service.Key()] = vss[i].Destinations
 			}
 			// The walk's pauses count from the end of the read, which
 			// may itself last longer than Idle.
@@ -118,17 +99,28 @@ func (w *Walk) Destinations(ctx context.Context, c *ipvs.Client, svc ipvs.Servic
 // now is the clock of the limits; tests replace it.
 var now = time.Now
 
-// Forget drops what the snapshot holds of the service svc identifies,
-// after a write to it.
-func (w *Walk) Forget(svc ipvs.Service) {
+// Write makes write, a write through the drop-in to the service svc
+// identifies, and then drops what the snapshot holds of that service, so
+// that the writer reads its own write. Then, not before: the drop-ins
+// are safe for concurrent use, and another caller's walk may read the
+// snapshot while the write is under way, before the kernel has applied
+// it. The entry goes whether the write failed or not, since a write that
+// failed (its answer lost, say) may still have been applied.
+func (w *Walk) Write(svc ipvs.Service, write func() error) error {
+	err := write()
+	k := svc.Key()
 	w.mu.Lock()
-	delete(w.snap, keyOf(&svc))
+	delete(w.snap, k)
 	w.mu.Unlock()
+	return err
 }
 
-// ForgetAll drops the snapshot and the listing, after a flush.
-func (w *Walk) ForgetAll() {
+// WriteAll makes write, a write that may touch every service (a flush),
+// and then drops the snapshot and the listing, as Write drops one entry.
+func (w *Walk) WriteAll(write func() error) error {
+	err := write()
 	w.mu.Lock()
 	w.listed, w.snap = nil, nil
 	w.mu.Unlock()
+	return err
 }

@@ -74,17 +74,16 @@ func TestWalk(t *testing.T) {
 		t.Error("the second listed service was not answered from the snapshot")
 	}
 	// Another process's write during the walk is not seen; the walk's
-	// own write is, once Forget dropped the entry.
+	// own write is, made through Write.
 	if err := other.UpdateDestination(context.Background(), svcs[2], dest(7)); err != nil {
 		t.Fatal(err)
 	}
 	if got, served := weight(t, &w, c, svcs[2]); !served || got != 1 {
 		t.Errorf("service 2: weight %d, served %v; want the snapshot's 1", got, served)
 	}
-	if err := c.UpdateDestination(context.Background(), svcs[3], dest(9)); err != nil {
+	if err := w.Write(svcs[3], func() error { return c.UpdateDestination(context.Background(), svcs[3], dest(9)) }); err != nil {
 		t.Fatal(err)
 	}
-	w.Forget(svcs[3])
 	if got, served := weight(t, &w, c, svcs[3]); served || got != 9 {
 		t.Errorf("service 3 after a write: weight %d, served %v; want 9 from the kernel", got, served)
 	}
@@ -92,10 +91,12 @@ func TestWalk(t *testing.T) {
 	if got, served := weight(t, &w, c, svcs[2]); served || got != 7 {
 		t.Errorf("service 2 again: weight %d, served %v; want 7 from the kernel", got, served)
 	}
-	// Forgetting everything ends the walk.
-	w.ForgetAll()
+	// A write to every service (a flush) ends the walk.
+	if err := w.WriteAll(func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if _, served := weight(t, &w, c, svcs[4]); served {
-		t.Error("served after ForgetAll")
+		t.Error("served after WriteAll")
 	}
 }
 
@@ -148,5 +149,62 @@ func TestWalkSlowRead(t *testing.T) {
 	weight(t, &w, c, svcs[1]) // the read
 	if _, served := weight(t, &w, c, svcs[2]); !served {
 		t.Error("the snapshot was dropped for the time its own read took")
+	}
+}
+
+// TestWalkWriteDuringRead pins the order of a write and the dropping of
+// its service's entry. The drop-ins are safe for concurrent use: while one
+// goroutine writes to a service, another's walk may read the snapshot,
+// after the write began and before the kernel applied it. The entry
+// dropped before the write, that read would put the old state back, and
+// the writer would read it after its write had returned.
+func TestWalkWriteDuringRead(t *testing.T) {
+	ctx := context.Background()
+	c, svcs, _ := table(t, 3)
+	var w Walk
+	w.List(svcs)
+	err := w.Write(svcs[0], func() error {
+		// Another goroutine's walk, to the read, while this write is
+		// under way: the snapshot holds service 0 as it was.
+		weight(t, &w, c, svcs[1])
+		if _, served := weight(t, &w, c, svcs[2]); !served {
+			t.Fatal("the walk did not read ahead")
+		}
+		return c.UpdateDestination(ctx, svcs[0], dest(5))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, served := weight(t, &w, c, svcs[0]); got != 5 {
+		t.Errorf("service 0 after its write returned: weight %d (served from the snapshot: %v); want 5", got, served)
+	}
+}
+
+// TestWalkServiceForms checks that a service is found whatever form of
+// its identity names it: a write naming an IPv4 service by the IPv4-mapped
+// form of its address (what net.IP gives, and the library accepts) drops
+// the entry of the service as the kernel lists it, and a lookup in that
+// form is served.
+func TestWalkServiceForms(t *testing.T) {
+	ctx := context.Background()
+	c, svcs, _ := table(t, 4)
+	mapped := func(s ipvs.Service) ipvs.Service {
+		s.Address = netip.AddrFrom16(s.Address.As16())
+		return s
+	}
+	var w Walk
+	w.List(svcs)
+	weight(t, &w, c, svcs[0])
+	if _, served := weight(t, &w, c, svcs[1]); !served {
+		t.Fatal("the walk did not read ahead")
+	}
+	if _, served := weight(t, &w, c, mapped(svcs[2])); !served {
+		t.Error("a listed service named by its IPv4-mapped address was not served")
+	}
+	if err := w.Write(mapped(svcs[3]), func() error { return c.UpdateDestination(ctx, mapped(svcs[3]), dest(6)) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, served := weight(t, &w, c, svcs[3]); got != 6 {
+		t.Errorf("service 3 after a write naming it by its IPv4-mapped address: weight %d (served from the snapshot: %v); want 6", got, served)
 	}
 }
