@@ -94,31 +94,25 @@ func (c *client) Service(svc Service) (ServiceExtended, error) {
 
 // CreateService creates a service.
 func (c *client) CreateService(svc Service) error {
-	return c.serviceWrite(svc, c.c.CreateService, (*lib.Batch).CreateService)
+	return c.write(coalesce.Op{Kind: coalesce.CreateService, Service: toService(svc)})
 }
 
 // UpdateService replaces the settings of the service svc identifies.
 func (c *client) UpdateService(svc Service) error {
-	return c.serviceWrite(svc, c.c.UpdateService, (*lib.Batch).UpdateService)
+	return c.write(coalesce.Op{Kind: coalesce.UpdateService, Service: toService(svc)})
 }
 
 // RemoveService removes the service svc identifies, with its
 // destinations.
 func (c *client) RemoveService(svc Service) error {
-	return c.serviceWrite(svc, c.c.RemoveService, (*lib.Batch).RemoveService)
+	return c.write(coalesce.Op{Kind: coalesce.RemoveService, Service: toService(svc)})
 }
 
-// serviceWrite makes the write of svc, as the single call single or,
-// beside other callers' writes, in a batch (see package coalesce),
-// through the walk, which then drops what it read ahead of the service
-// (see package readahead).
-func (c *client) serviceWrite(svc Service, single func(context.Context, lib.Service) error, add func(*lib.Batch, lib.Service)) error {
-	s := toService(svc)
-	return kernelError(c.walk.Write(s, func() error {
-		return c.writer.Do(ctx(), c.c,
-			func(ctx context.Context) error { return single(ctx, s) },
-			func(b *lib.Batch) { add(b, s) })
-	}))
+// write makes op, as a single call or, beside other callers' writes, in a
+// batch (see package coalesce), through the walk, which then drops what it
+// read ahead of the service (see package readahead).
+func (c *client) write(op coalesce.Op) error {
+	return kernelError(c.walk.Write(op.Service, func() error { return c.writer.Do(ctx(), c.c, op) }))
 }
 
 // Destinations returns the destinations of the service svc identifies:
@@ -149,29 +143,18 @@ func (c *client) Destinations(svc Service) ([]DestinationExtended, error) {
 
 // CreateDestination adds a destination to the service svc identifies.
 func (c *client) CreateDestination(svc Service, dest Destination) error {
-	return c.destinationWrite(svc, dest, c.c.CreateDestination, (*lib.Batch).CreateDestination)
+	return c.write(coalesce.Op{Kind: coalesce.CreateDestination, Service: toService(svc), Destination: toDestination(dest)})
 }
 
 // UpdateDestination replaces the settings of a destination.
 func (c *client) UpdateDestination(svc Service, dest Destination) error {
-	return c.destinationWrite(svc, dest, c.c.UpdateDestination, (*lib.Batch).UpdateDestination)
+	return c.write(coalesce.Op{Kind: coalesce.UpdateDestination, Service: toService(svc), Destination: toDestination(dest)})
 }
 
 // RemoveDestination removes a destination from the service svc
 // identifies.
 func (c *client) RemoveDestination(svc Service, dest Destination) error {
-	return c.destinationWrite(svc, dest, c.c.RemoveDestination, (*lib.Batch).RemoveDestination)
-}
-
-// destinationWrite makes the write of dest to svc as serviceWrite does.
-func (c *client) destinationWrite(svc Service, dest Destination, single func(context.Context, lib.Service, lib.Destination) error,
-	add func(*lib.Batch, lib.Service, lib.Destination)) error {
-	s, d := toService(svc), toDestination(dest)
-	return kernelError(c.walk.Write(s, func() error {
-		return c.writer.Do(ctx(), c.c,
-			func(ctx context.Context) error { return single(ctx, s, d) },
-			func(b *lib.Batch) { add(b, s, d) })
-	}))
+	return c.write(coalesce.Op{Kind: coalesce.RemoveDestination, Service: toService(svc), Destination: toDestination(dest)})
 }
 
 // seconds and duration convert the Config's whole seconds.

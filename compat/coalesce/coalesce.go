@@ -17,10 +17,71 @@ package coalesce
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/ipvs-go/ipvs"
 )
+
+// Kind is what a write does.
+type Kind uint8
+
+// The writes of the drop-ins' APIs.
+const (
+	CreateService Kind = iota + 1
+	UpdateService
+	RemoveService
+	CreateDestination
+	UpdateDestination
+	RemoveDestination
+)
+
+// Op is one write: what it does, to which service and, for the writes of
+// destinations, to which destination. It is a value, not the closures of
+// a call and of its place in a batch, so that a write made alone (every
+// write of a program that writes in sequence) costs no allocation here.
+type Op struct {
+	Kind        Kind
+	Service     ipvs.Service
+	Destination ipvs.Destination
+}
+
+// single makes op as a call of its own through c.
+func (op *Op) single(ctx context.Context, c *ipvs.Client) error {
+	switch op.Kind {
+	case CreateService:
+		return c.CreateService(ctx, op.Service)
+	case UpdateService:
+		return c.UpdateService(ctx, op.Service)
+	case RemoveService:
+		return c.RemoveService(ctx, op.Service)
+	case CreateDestination:
+		return c.CreateDestination(ctx, op.Service, op.Destination)
+	case UpdateDestination:
+		return c.UpdateDestination(ctx, op.Service, op.Destination)
+	case RemoveDestination:
+		return c.RemoveDestination(ctx, op.Service, op.Destination)
+	}
+	return fmt.Errorf("coalesce: write of unknown kind %d", op.Kind)
+}
+
+// add adds op to b, which then answers it in its place.
+func (op *Op) add(b *ipvs.Batch) {
+	switch op.Kind {
+	case CreateService:
+		b.CreateService(op.Service)
+	case UpdateService:
+		b.UpdateService(op.Service)
+	case RemoveService:
+		b.RemoveService(op.Service)
+	case CreateDestination:
+		b.CreateDestination(op.Service, op.Destination)
+	case UpdateDestination:
+		b.UpdateDestination(op.Service, op.Destination)
+	case RemoveDestination:
+		b.RemoveDestination(op.Service, op.Destination)
+	}
+}
 
 // Writer coalesces the concurrent writes of one drop-in client. Its zero
 // value is ready.
@@ -31,27 +92,31 @@ type Writer struct {
 	batches int // Applies made, for tests
 }
 
-// write is one caller's write: its single call, how to add it to a
-// batch, and its result once done is closed.
+// write is a write that waits for the caller under way to send it, and
+// its result once done is closed.
 type write struct {
-	single func(context.Context) error
-	add    func(*ipvs.Batch)
-	err    error
-	done   chan struct{}
+	op   Op
+	err  error
+	done chan struct{}
 }
 
-// Do makes one write through c: the single call single when no other
-// write waits with it, else added to a batch by add.
-func (w *Writer) Do(ctx context.Context, c *ipvs.Client, single func(context.Context) error, add func(*ipvs.Batch)) error {
-	o := &write{single: single, add: add, done: make(chan struct{})}
+// Do makes the write op through c: as a single call when no other write
+// is under way, else, once the one under way is done, beside the others
+// that waited with it.
+func (w *Writer) Do(ctx context.Context, c *ipvs.Client, op Op) error {
 	w.mu.Lock()
-	w.queue = append(w.queue, o)
 	if w.sending {
+		o := &write{op: op, done: make(chan struct{})}
+		w.queue = append(w.queue, o)
 		w.mu.Unlock()
 		<-o.done
 		return o.err
 	}
+	// Nothing waits while no write is under way: this one goes alone.
 	w.sending = true
+	w.mu.Unlock()
+	err := op.single(ctx, c)
+	w.mu.Lock()
 	for len(w.queue) > 0 {
 		ops := w.queue
 		w.queue = nil
@@ -61,7 +126,7 @@ func (w *Writer) Do(ctx context.Context, c *ipvs.Client, single func(context.Con
 	}
 	w.sending = false
 	w.mu.Unlock()
-	return o.err
+	return err
 }
 
 // send makes the writes ops and hands each its result.
@@ -72,12 +137,12 @@ func (w *Writer) send(ctx context.Context, c *ipvs.Client, ops []*write) {
 		}
 	}()
 	if len(ops) == 1 {
-		ops[0].err = ops[0].single(ctx)
+		ops[0].err = ops[0].op.single(ctx, c)
 		return
 	}
 	var b ipvs.Batch
 	for _, o := range ops {
-		o.add(&b)
+		o.op.add(&b)
 	}
 	w.mu.Lock()
 	w.batches++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -32,9 +33,7 @@ func TestWriterConcurrent(t *testing.T) {
 				// Every destination is created twice: the second must
 				// fail with its own error, however the writes were sent.
 				d := ipvs.Destination{Address: netip.AddrFrom4([4]byte{192, 168, byte(g), byte(i / 2)}), Port: 80, Weight: 1}
-				errs[g] = append(errs[g], w.Do(ctx, c,
-					func(ctx context.Context) error { return c.CreateDestination(ctx, svc, d) },
-					func(b *ipvs.Batch) { b.CreateDestination(svc, d) }))
+				errs[g] = append(errs[g], w.Do(ctx, c, Op{Kind: CreateDestination, Service: svc, Destination: d}))
 			}
 		}()
 	}
@@ -64,9 +63,48 @@ func TestWriterAlone(t *testing.T) {
 	var w Writer
 	for i := range 3 {
 		svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), Port: 80, Scheduler: "rr"}
-		if err := w.Do(ctx, c, func(ctx context.Context) error { return c.CreateService(ctx, svc) },
-			func(b *ipvs.Batch) { t.Error("a write alone went into a batch") }); err != nil {
+		if err := w.Do(ctx, c, Op{Kind: CreateService, Service: svc}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if w.batches != 0 {
+		t.Errorf("%d writes alone went into batches", w.batches)
+	}
+}
+
+// TestOpKinds checks that each kind of write does the same through its
+// single call and through a batch: the two tables stay equal after each.
+func TestOpKinds(t *testing.T) {
+	ctx := context.Background()
+	single, batched := ipvstest.NewFake(), ipvstest.NewFake()
+	cs, cb := single.Client(t), batched.Client(t)
+	svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
+	updated := svc
+	updated.Scheduler = "wlc"
+	d := ipvs.Destination{Address: netip.MustParseAddr("192.168.0.1"), Port: 80, Weight: 1}
+	heavier := d
+	heavier.Weight = 3
+	for _, op := range []Op{
+		{Kind: CreateService, Service: svc},
+		{Kind: UpdateService, Service: updated},
+		{Kind: CreateDestination, Service: svc, Destination: d},
+		{Kind: UpdateDestination, Service: svc, Destination: heavier},
+		{Kind: RemoveDestination, Service: svc, Destination: d},
+		{Kind: RemoveService, Service: svc},
+	} {
+		if err := op.single(ctx, cs); err != nil {
+			t.Fatalf("kind %d, single: %v", op.Kind, err)
+		}
+		var b ipvs.Batch
+		op.add(&b)
+		if _, err := cb.Apply(ctx, &b); err != nil {
+			t.Fatalf("kind %d, batch: %v", op.Kind, err)
+		}
+		if s, b := single.VirtualServers(), batched.VirtualServers(); !reflect.DeepEqual(s, b) {
+			t.Fatalf("kind %d: single call made %+v, batch %+v", op.Kind, s, b)
+		}
+	}
+	if err := (&Op{}).single(ctx, cs); err == nil {
+		t.Error("a write of no kind was made")
 	}
 }

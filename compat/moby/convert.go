@@ -18,6 +18,9 @@ import (
 // and match its text ("file exists"). Other errors, such as the
 // library's refusals of bad input, are returned as they are.
 func kernelError(err error) error {
+	if err == nil {
+		return nil // without the allocation errors.As makes
+	}
 	var e *lib.Error
 	if errors.As(err, &e) {
 		if errno, ok := e.Err.(syscall.Errno); ok {

@@ -42,7 +42,7 @@ func ctx() context.Context { return context.Background() }
 
 // NewService creates the service s.
 func (i *Handle) NewService(s *Service) error {
-	return i.serviceWrite(s, i.c.CreateService, (*lib.Batch).CreateService)
+	return i.serviceWrite(s, coalesce.CreateService)
 }
 
 // IsServicePresent reports whether the service s identifies exists.
@@ -57,28 +57,29 @@ func (i *Handle) IsServicePresent(s *Service) bool {
 
 // UpdateService replaces the settings of the service s identifies.
 func (i *Handle) UpdateService(s *Service) error {
-	return i.serviceWrite(s, i.c.UpdateService, (*lib.Batch).UpdateService)
+	return i.serviceWrite(s, coalesce.UpdateService)
 }
 
 // DelService removes the service s identifies, with its destinations.
 func (i *Handle) DelService(s *Service) error {
-	return i.serviceWrite(s, i.c.RemoveService, (*lib.Batch).RemoveService)
+	return i.serviceWrite(s, coalesce.RemoveService)
 }
 
-// serviceWrite converts the operand of a service write and makes it, as
-// the single call single or, beside other callers' writes, in a batch
-// (see package coalesce), through the walk, which then drops what it read
-// ahead of the service (see package readahead).
-func (i *Handle) serviceWrite(s *Service, single func(context.Context, lib.Service) error, add func(*lib.Batch, lib.Service)) error {
+// serviceWrite converts the operand of a service write of this kind and
+// makes it.
+func (i *Handle) serviceWrite(s *Service, kind coalesce.Kind) error {
 	svc, err := toService(s)
 	if err != nil {
 		return err
 	}
-	return kernelError(i.walk.Write(svc, func() error {
-		return i.writer.Do(ctx(), i.c,
-			func(ctx context.Context) error { return single(ctx, svc) },
-			func(b *lib.Batch) { add(b, svc) })
-	}))
+	return i.write(coalesce.Op{Kind: kind, Service: svc})
+}
+
+// write makes op, as a single call or, beside other callers' writes, in a
+// batch (see package coalesce), through the walk, which then drops what it
+// read ahead of the service (see package readahead).
+func (i *Handle) write(op coalesce.Op) error {
+	return kernelError(i.walk.Write(op.Service, func() error { return i.writer.Do(ctx(), i.c, op) }))
 }
 
 // Flush removes every service.
@@ -88,25 +89,24 @@ func (i *Handle) Flush() error {
 
 // NewDestination adds the destination d to the service s identifies.
 func (i *Handle) NewDestination(s *Service, d *Destination) error {
-	return i.destinationWrite(s, d, i.c.CreateDestination, (*lib.Batch).CreateDestination)
+	return i.destinationWrite(s, d, coalesce.CreateDestination)
 }
 
 // UpdateDestination replaces the settings of the destination d of the
 // service s identifies.
 func (i *Handle) UpdateDestination(s *Service, d *Destination) error {
-	return i.destinationWrite(s, d, i.c.UpdateDestination, (*lib.Batch).UpdateDestination)
+	return i.destinationWrite(s, d, coalesce.UpdateDestination)
 }
 
 // DelDestination removes the destination d from the service s
 // identifies.
 func (i *Handle) DelDestination(s *Service, d *Destination) error {
-	return i.destinationWrite(s, d, i.c.RemoveDestination, (*lib.Batch).RemoveDestination)
+	return i.destinationWrite(s, d, coalesce.RemoveDestination)
 }
 
-// destinationWrite converts the operands of a destination write and
-// makes it as serviceWrite does.
-func (i *Handle) destinationWrite(s *Service, d *Destination, single func(context.Context, lib.Service, lib.Destination) error,
-	add func(*lib.Batch, lib.Service, lib.Destination)) error {
+// destinationWrite converts the operands of a destination write of this
+// kind and makes it.
+func (i *Handle) destinationWrite(s *Service, d *Destination, kind coalesce.Kind) error {
 	svc, err := toService(s)
 	if err != nil {
 		return err
@@ -115,11 +115,7 @@ func (i *Handle) destinationWrite(s *Service, d *Destination, single func(contex
 	if err != nil {
 		return err
 	}
-	return kernelError(i.walk.Write(svc, func() error {
-		return i.writer.Do(ctx(), i.c,
-			func(ctx context.Context) error { return single(ctx, svc, dst) },
-			func(b *lib.Batch) { add(b, svc, dst) })
-	}))
+	return i.write(coalesce.Op{Kind: kind, Service: svc, Destination: dst})
 }
 
 // GetServices returns every service of the namespace; nil when there are
