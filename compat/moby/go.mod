@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/compat/moby
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
+	github.com/ipvs-go/ipvs v0.0.0-20261205035208-49a299766c6f
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/vishvananda/netlink v1.1.0
 	github.com/vishvananda/netns v0.0.4
