@@ -1,7 +1,8 @@
 // Package procfs reads IPVS's files in procfs, which its Generic Netlink
 // family does not cover: the connection table (/proc/net/ip_vs_conn and
 // /proc/net/ip_vs_conn_sync), parsed line by line into plain values,
-// and the sysctls (/proc/sys/net/ipv4/vs) as text. It knows formats and
+// the namespace's totals (/proc/net/ip_vs_stats), and the sysctls
+// (/proc/sys/net/ipv4/vs) as text. It knows formats and
 // files, not namespaces: package ipvs opens the files in the namespace of
 // a client. It is internal-only: use package ipvs.
 package procfs
@@ -313,10 +314,11 @@ func parseDecimal(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// FieldError is a column of the table that does not parse. It matches
-// os.ErrInvalid.
+// FieldError is a column of the connection table, or a value of
+// ip_vs_stats, that does not parse. It matches os.ErrInvalid.
 type FieldError struct {
-	// Column names the column as the table's header does, such as "ToIP".
+	// Column names the column as the header does, such as "ToIP" or
+	// "Incoming Bytes".
 	Column string
 	// Value is its value, cut to maxQuoted bytes; empty if it is missing.
 	Value string
@@ -348,7 +350,12 @@ func (e *FieldError) Is(target error) bool { return target == os.ErrInvalid }
 // fieldError names a column of the table and quotes its value, at most
 // maxQuoted bytes of it.
 func fieldError(field int, value []byte, reason string) error {
-	e := &FieldError{Column: connFields[field], Reason: reason}
+	return columnError(connFields[field], value, reason)
+}
+
+// columnError is fieldError of a column by its name.
+func columnError(column string, value []byte, reason string) error {
+	e := &FieldError{Column: column, Reason: reason}
 	if len(value) > maxQuoted {
 		e.Cut, value = len(value)-maxQuoted, value[:maxQuoted]
 	}
