@@ -178,6 +178,7 @@ const (
 	opConnections    = "list connections"
 	opSysctls        = "get sysctls"
 	opSetSysctls     = "set sysctl"
+	opTotals         = "get totals"
 )
 
 // errNoProc is the error of a procfs method of a client that has no

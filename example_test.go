@@ -332,6 +332,24 @@ func ExampleClient_SetSysctls() {
 	// Output: expire_nodest_conn true conn_reuse_mode 1 absent: [lblc_expiration lblcr_expiration debug_level]
 }
 
+// A director's traffic, services removed since included: what
+// node_exporter reports as node_ipvs_connections_total and the like, and
+// what adding up the services' counters cannot give once one is gone.
+func ExampleClient_Totals() {
+	c, f := exampleClient() // in a program: c, err := ipvs.New(nil)
+	defer c.Close()
+	ctx := context.Background()
+	// What traffic would have made, on a service removed since too.
+	f.SetTotals(ipvs.Stats{Connections: 1200, InPackets: 96_000, OutPackets: 88_000, InBytes: 7_200_000, OutBytes: 120_000_000})
+
+	t, err := c.Totals(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(t.Connections, "connections,", t.InBytes, "bytes in,", t.OutBytes, "bytes out")
+	// Output: 1200 connections, 7200000 bytes in, 120000000 bytes out
+}
+
 // TestREADMECode checks that the README's shortest use is the body of
 // readmeShortestUse in example_test.go, which the compiler checks: the
 // README can not drift into code that does not build.

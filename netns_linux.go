@@ -190,6 +190,14 @@ func (p nsProc) SetSysctl(name, text string) error {
 	return p.inNetNS(func() error { return procfs.WriteSysctl(procfs.SysctlDir, name, text) })
 }
 
+func (p nsProc) ReadStats() (b []byte, err error) {
+	err = p.inNetNS(func() error {
+		b, err = procfs.ReadStats(procfs.StatsFile)
+		return err
+	})
+	return b, err
+}
+
 // setnsError says which capability a refused setns lacked.
 func setnsError(err error) error {
 	if errors.Is(err, unix.EPERM) {

@@ -47,17 +47,19 @@
 //     family's ID (Fake.Reload gives it a new one, as reloading ip_vs does).
 //
 // The client's procfs methods (Connections, ConnectionStates, Sysctls,
-// SetSysctls) read and write the model's procfs, printed as the kernel
-// prints it, never the host's: a fresh namespace's sysctls (Fake.SetSysctl
-// changes them) and a connection table that Fake.SetConnectionTable sets.
+// SetSysctls, Totals) read and write the model's procfs, printed as the
+// kernel prints it, never the host's: a fresh namespace's sysctls
+// (Fake.SetSysctl changes them), a connection table that
+// Fake.SetConnectionTable sets and the namespace's totals, which
+// Fake.SetTotals sets.
 //
 // A test reads the model's table directly (Fake.VirtualServers, Timeouts,
 // Daemons), sets what traffic would set (Fake.SetConnections,
-// SetServiceStats, SetDestinationStats, SetConnectionTable), and injects
-// faults with
-// Fake.Inject: an errno for chosen requests, a lost or delayed answer,
-// a dump marked interrupted, or one that skips or repeats objects as the
-// kernel's do while other programs change their tables.
+// SetServiceStats, SetDestinationStats, SetConnectionTable, SetTotals),
+// and injects faults with Fake.Inject: an errno for chosen requests, a
+// lost or delayed answer, a dump marked interrupted, or one that skips or
+// repeats objects as the kernel's do while other programs change their
+// tables.
 //
 // The differential tests of this package (TestKernelDifferential, built
 // with the integration tag) run the same steps, through the client and as

@@ -306,3 +306,30 @@ func TestFakeProcfs(t *testing.T) {
 		t.Errorf("ConnectionStates = %v, %v", states, err)
 	}
 }
+
+// TestFakeTotals: the model's totals are what the test set, printed as
+// ip_vs_stats and read back through the client's parser, 64-bit values
+// whole; they outlive services and ZeroServiceStats, and ZeroStats zeroes
+// them.
+func TestFakeTotals(t *testing.T) {
+	f := NewFake()
+	c := f.Client(t)
+	ctx := t.Context()
+	if got, err := c.Totals(ctx); err != nil || got != (ipvs.Stats{}) {
+		t.Fatalf("a fresh model's totals: %+v, %v", got, err)
+	}
+	svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Scheduler: "rr"}
+	must(t, c.CreateService(ctx, svc))
+	want := ipvs.Stats{Connections: 1<<33 + 1, InPackets: 2, OutPackets: 3, InBytes: 1<<64 - 1, OutBytes: 5,
+		ConnectionRate: 6, InPacketRate: 7, OutPacketRate: 8, InByteRate: 1 << 40, OutByteRate: 10}
+	f.SetTotals(want)
+	must(t, c.ZeroServiceStats(ctx, svc))
+	must(t, c.RemoveService(ctx, svc))
+	if got, err := c.Totals(ctx); err != nil || got != want {
+		t.Errorf("Totals = %+v, %v; want %+v", got, err, want)
+	}
+	must(t, c.ZeroStats(ctx))
+	if got, err := c.Totals(ctx); err != nil || got != (ipvs.Stats{}) {
+		t.Errorf("after ZeroStats: %+v, %v", got, err)
+	}
+}

@@ -11,10 +11,10 @@ import (
 	"github.com/ipvs-go/ipvs/internal/procfs"
 )
 
-// The model's procfs: the connection table and the sysctls that a
-// client's Connections, ConnectionStates, Sysctls and SetSysctls read and
-// write, printed as the kernel prints them, so that the client's own
-// parsers run; never the host's.
+// The model's procfs: the connection table, the sysctls and the totals
+// that a client's Connections, ConnectionStates, Sysctls, SetSysctls and
+// Totals read and write, printed as the kernel prints them, so that the
+// client's own parsers run; never the host's.
 
 // SetConnectionTable sets the entries of the connection table, as traffic
 // would have made them: what Connections lists and ConnectionStates
@@ -41,6 +41,16 @@ func (f *Fake) SetSysctl(name, text string) {
 		return
 	}
 	f.sysctls[name] = text
+}
+
+// SetTotals sets the namespace's totals, as traffic would have made them:
+// what Totals reads. They are the model's own, not the sum of its
+// services' counters, as the kernel's count services since removed too;
+// ZeroStats zeroes them, ZeroServiceStats does not.
+func (f *Fake) SetTotals(st ipvs.Stats) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t.totals = st
 }
 
 // defaultSysctls are a fresh namespace's sysctls on Linux 7.2; values that
@@ -104,6 +114,13 @@ func (p fakeProc) Sysctls() (map[string]string, error) {
 		}
 	}
 	return m, nil
+}
+
+// ReadStats prints the model's totals as ip_vs_stats does.
+func (p fakeProc) ReadStats() ([]byte, error) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	return []byte(fakekernel.FormatStats(procfs.Stats(p.f.t.totals))), nil
 }
 
 // SetSysctl writes one sysctl the model has; the kernel checks values

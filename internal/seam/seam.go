@@ -54,6 +54,9 @@ type Proc interface {
 	Sysctls() (map[string]string, error)
 	// SetSysctl writes text to the sysctl name, in one write.
 	SetSysctl(name, text string) error
+	// ReadStats returns the text of ip_vs_stats, the namespace's totals.
+	// An error matching os.ErrNotExist means no IPVS.
+	ReadStats() ([]byte, error)
 }
 
 // NewClient returns an *ipvs.Client, as an any, whose sockets come from
