@@ -1,8 +1,8 @@
 // Package collector exports the IPVS table of one network namespace as
 // Prometheus metrics: per service and per destination the 64-bit counters
 // of connections, packets and bytes, per destination the connection counts
-// and weight, and the namespace's settings, all read in one dump per
-// scrape.
+// and weight, all read in one dump per scrape, and the namespace's
+// settings and totals.
 //
 // Every series is unique by construction: a service's labels are its
 // identity, ipvs.ServiceKey (family, protocol, address, port and firewall
@@ -55,11 +55,22 @@ type ServiceSource interface {
 	Services(ctx context.Context) ([]ipvs.Service, error)
 }
 
+// TotalsSource is a Source that can also read the namespace's totals,
+// which a Collector of it exports: the counters of every service,
+// including those removed since, from /proc/net/ip_vs_stats (see
+// ipvs.Client.Totals). *ipvs.Client and the Dialer satisfy it.
+type TotalsSource interface {
+	Source
+	Totals(ctx context.Context) (ipvs.Stats, error)
+}
+
 var (
 	_ StateSource   = (*ipvs.Client)(nil)
 	_ StateSource   = (*Dialer)(nil)
 	_ ServiceSource = (*ipvs.Client)(nil)
 	_ ServiceSource = (*Dialer)(nil)
+	_ TotalsSource  = (*ipvs.Client)(nil)
+	_ TotalsSource  = (*Dialer)(nil)
 )
 
 // DefaultTimeout bounds a scrape of a Collector built without WithTimeout.
@@ -68,7 +79,7 @@ const DefaultTimeout = 10 * time.Second
 // The operations of a scrape, as the scrape error counter names them.
 var operations = [...]string{
 	opVirtualServers: "virtual_servers", opInfo: "info", opTimeouts: "timeouts", opDaemons: "daemons",
-	opConnectionStates: "connection_states",
+	opConnectionStates: "connection_states", opTotals: "totals",
 }
 
 const (
@@ -77,6 +88,7 @@ const (
 	opTimeouts
 	opDaemons
 	opConnectionStates
+	opTotals
 )
 
 // Collector is a prometheus.Collector of the IPVS table behind a Source.
@@ -111,6 +123,7 @@ func New(src Source, opts ...Option) (*Collector, error) {
 	if _, ok := src.(StateSource); o.states && !ok {
 		return nil, errors.New("collector: connection states asked for, but the Source has no ConnectionStates")
 	}
+	_, o.totals = src.(TotalsSource)
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
@@ -148,7 +161,7 @@ func (c *Collector) scrape(ctx context.Context, send func(prometheus.Metric), ta
 	send(prometheus.MustNewConstMetric(c.d.up, prometheus.GaugeValue, up))
 	send(prometheus.MustNewConstMetric(c.d.duration, prometheus.GaugeValue, time.Since(start).Seconds()))
 	for i, op := range operations {
-		if i == opConnectionStates && !c.opts.states {
+		if i == opConnectionStates && !c.opts.states || i == opTotals && !c.opts.totals {
 			continue
 		}
 		send(prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, float64(c.errors[i].Load()), op))
@@ -173,8 +186,9 @@ func (c *Collector) readTable(ctx context.Context) ([]ipvs.VirtualServer, error)
 	return vss, nil
 }
 
-// collectSettings sends the namespace's info, timeouts, sync daemons and,
-// if asked for, its connections by state.
+// collectSettings sends the namespace's info, timeouts, sync daemons,
+// totals if the Source has them and, if asked for, its connections by
+// state.
 func (c *Collector) collectSettings(ctx context.Context, send func(prometheus.Metric)) {
 	info, err := c.src.Info(ctx)
 	if c.check(opInfo, err) {
@@ -197,6 +211,19 @@ func (c *Collector) collectSettings(ctx context.Context, send func(prometheus.Me
 	if c.check(opDaemons, err) {
 		for _, d := range daemons {
 			send(prometheus.MustNewConstMetric(c.d.daemon, prometheus.GaugeValue, 1, daemonLabels(d)...))
+		}
+	}
+	if c.opts.totals {
+		s, err := c.src.(TotalsSource).Totals(ctx)
+		if c.check(opTotals, err) {
+			var r row
+			statsValues(&r, &s)
+			for i, d := range c.d.totals {
+				send(prometheus.MustNewConstMetric(d, prometheus.CounterValue, r.values[i]))
+			}
+			for i, d := range c.d.totalRates {
+				send(prometheus.MustNewConstMetric(d, prometheus.GaugeValue, r.values[len(counterNames)+i]))
+			}
 		}
 	}
 	if c.opts.states {

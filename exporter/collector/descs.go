@@ -71,7 +71,10 @@ type descs struct {
 	families [numKinds][]family
 	// The global metrics, without identity labels.
 	up, duration, errors, info, tableSize, timeout, daemon, states *prometheus.Desc
-	constLabels                                                    prometheus.Labels
+	// The namespace's totals and their rates, in the order of
+	// counterNames; none without them.
+	totals, totalRates []*prometheus.Desc
+	constLabels        prometheus.Labels
 	// meta has the name, help and type of each descriptor, for WriteText.
 	meta map[*prometheus.Desc]familyMeta
 }
@@ -153,12 +156,23 @@ func newDescs(o *options) descs {
 	d.timeout = g("timeout_seconds", "Idle timeouts of connections, by kind: tcp, tcp_fin, udp.", "timeout")
 	d.daemon = g("sync_daemon_info", "A running connection synchronization daemon, with its settings as labels; the value is 1.",
 		"state", "interface", "sync_id", "group", "port", "ttl", "max_length")
+	if o.totals {
+		for _, c := range counterNames {
+			d.totals = append(d.totals, d.newDesc(namespace+"_"+c.name, c.help+totalHelp, prometheus.CounterValue, nil))
+			if o.rates {
+				d.totalRates = append(d.totalRates, g(c.rate, c.rateHelp+totalHelp))
+			}
+		}
+	}
 	if o.states {
 		d.states = g("connection_table_entries", "Entries of the connection table, connections and persistence templates, "+
 			"by state as the kernel names it (ESTABLISHED, SYN_RECV, UDP, NONE, ...).", "state")
 	}
 	return d
 }
+
+// totalHelp ends the help of the namespace's totals.
+const totalHelp = " The namespace's total, services since removed included (/proc/net/ip_vs_stats)."
 
 func summedHelp(s labelSet) string {
 	if s.summed {
@@ -188,6 +202,7 @@ func (d *descs) all() []*prometheus.Desc {
 		}
 	}
 	all = append(all, d.up, d.duration, d.errors, d.info, d.tableSize, d.timeout, d.daemon)
+	all = append(append(all, d.totals...), d.totalRates...)
 	if d.states != nil {
 		all = append(all, d.states)
 	}

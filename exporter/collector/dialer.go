@@ -106,6 +106,15 @@ func (d *Dialer) ConnectionStates(ctx context.Context, f ipvs.ConnectionFilter) 
 	return c.ConnectionStates(ctx, f)
 }
 
+// Totals reads the namespace's totals.
+func (d *Dialer) Totals(ctx context.Context) (ipvs.Stats, error) {
+	c, err := d.client()
+	if err != nil {
+		return ipvs.Stats{}, err
+	}
+	return c.Totals(ctx)
+}
+
 // Close closes the client, if one is open; later uses fail.
 func (d *Dialer) Close() error {
 	d.mu.Lock()

@@ -36,6 +36,7 @@ ipvs_scrape_errors_total{operation="virtual_servers"} 4
 ipvs_scrape_errors_total{operation="info"} 0
 ipvs_scrape_errors_total{operation="timeouts"} 0
 ipvs_scrape_errors_total{operation="daemons"} 0
+ipvs_scrape_errors_total{operation="totals"} 0
 `
 	// The fourth scrape is CollectAndCompare's own.
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ipvs_up", "ipvs_scrape_errors_total"); err != nil {
@@ -128,6 +129,7 @@ ipvs_scrape_errors_total{netns="x",operation="connection_states"} 0
 ipvs_scrape_errors_total{netns="x",operation="daemons"} 0
 ipvs_scrape_errors_total{netns="x",operation="info"} 0
 ipvs_scrape_errors_total{netns="x",operation="timeouts"} 0
+ipvs_scrape_errors_total{netns="x",operation="totals"} 0
 ipvs_scrape_errors_total{netns="x",operation="virtual_servers"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ipvs_connection_table_entries", "ipvs_scrape_errors_total"); err != nil {

@@ -17,8 +17,9 @@ type fakeSource struct {
 	timeouts ipvs.Timeouts
 	daemons  []ipvs.Daemon
 	states   map[string]int
-	// err fails every read; infoErr only Info.
-	err, infoErr error
+	totals   ipvs.Stats
+	// err fails every read; infoErr only Info, totalsErr only Totals.
+	err, infoErr, totalsErr error
 	// The reads of the table: with destinations, and of services alone.
 	vsReads, serviceReads int
 }
@@ -30,7 +31,14 @@ func (f *fakeSource) ConnectionStates(ctx context.Context, filter ipvs.Connectio
 	return f.states, f.err
 }
 
-// plainSource hides a fakeSource's ConnectionStates.
+func (f *fakeSource) Totals(ctx context.Context) (ipvs.Stats, error) {
+	if f.totalsErr != nil {
+		return ipvs.Stats{}, f.totalsErr
+	}
+	return f.totals, f.err
+}
+
+// plainSource hides a fakeSource's ConnectionStates and Totals.
 type plainSource struct{ Source }
 
 func (f *fakeSource) VirtualServers(ctx context.Context) ([]ipvs.VirtualServer, error) {
@@ -89,7 +97,8 @@ func dest(addr netip.Addr, port uint16, fwd ipvs.ForwardMethod, weight uint32, n
 // service with the same mark in both families, an IPv6 and an SCTP
 // service, a destination shared by two services, an IPv6 tunnel
 // destination of an IPv4 service, and a service and a destination the
-// dump yields twice.
+// dump yields twice; and totals above the sum of the services', as the
+// kernel's count services since removed too.
 func goldenTable() *fakeSource {
 	tcp80 := ipvs.VirtualServer{
 		Service: ipvs.Service{Family: ipvs.FamilyIPv4, Protocol: ipvs.ProtocolTCP, Address: vip4, Port: 80,
@@ -146,6 +155,7 @@ func goldenTable() *fakeSource {
 		timeouts: ipvs.Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second},
 		daemons: []ipvs.Daemon{{State: ipvs.DaemonMaster, Interface: "eth0", SyncID: 9, MaxLength: 1472,
 			Group: netip.MustParseAddr("224.0.0.81"), Port: 8848, TTL: 1}},
+		totals: stats(9000),
 	}
 }
 

@@ -23,10 +23,12 @@ type options struct {
 	include, exclude *regexp.Regexp
 	rates            bool
 	states           bool
-	netns            *string
-	timeout          time.Duration
-	logger           *slog.Logger
-	logEvery         time.Duration
+	// totals is set when the Source has the namespace's totals.
+	totals   bool
+	netns    *string
+	timeout  time.Duration
+	logger   *slog.Logger
+	logEvery time.Duration
 }
 
 func defaultOptions() options {
