@@ -34,6 +34,7 @@ func (noTable) Daemons(context.Context) ([]ipvs.Daemon, error)               { r
 func (noTable) ConnectionStates(context.Context, ipvs.ConnectionFilter) (map[string]int, error) {
 	return nil, errNoTable
 }
+func (noTable) Totals(context.Context) (ipvs.Stats, error) { return ipvs.Stats{}, errNoTable }
 
 // query is one query of the dashboard: a panel's target, or a variable's.
 type query struct {
