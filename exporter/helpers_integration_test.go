@@ -60,6 +60,22 @@ type scraped struct {
 	up, entries float64
 	errors      float64 // of the virtual_servers operation
 	netns       string  // of ipvs_up
+	// totals are the namespace's totals, and their rates if exported.
+	totals ipvs.Stats
+}
+
+// totalFields are the families of the namespace's totals and their rates.
+var totalFields = map[string]func(*ipvs.Stats) *uint64{
+	"ipvs_connections_total":           func(s *ipvs.Stats) *uint64 { return &s.Connections },
+	"ipvs_incoming_packets_total":      func(s *ipvs.Stats) *uint64 { return &s.InPackets },
+	"ipvs_outgoing_packets_total":      func(s *ipvs.Stats) *uint64 { return &s.OutPackets },
+	"ipvs_incoming_bytes_total":        func(s *ipvs.Stats) *uint64 { return &s.InBytes },
+	"ipvs_outgoing_bytes_total":        func(s *ipvs.Stats) *uint64 { return &s.OutBytes },
+	"ipvs_connections_per_second":      func(s *ipvs.Stats) *uint64 { return &s.ConnectionRate },
+	"ipvs_incoming_packets_per_second": func(s *ipvs.Stats) *uint64 { return &s.InPacketRate },
+	"ipvs_outgoing_packets_per_second": func(s *ipvs.Stats) *uint64 { return &s.OutPacketRate },
+	"ipvs_incoming_bytes_per_second":   func(s *ipvs.Stats) *uint64 { return &s.InByteRate },
+	"ipvs_outgoing_bytes_per_second":   func(s *ipvs.Stats) *uint64 { return &s.OutByteRate },
 }
 
 func scrape(t *testing.T, url string) scraped {
@@ -90,6 +106,10 @@ func scrape(t *testing.T, url string) scraped {
 		for _, m := range mf.GetMetric() {
 			name, l := family, labels(m)
 			if !strings.HasPrefix(name, "ipvs_") {
+				continue
+			}
+			if f := totalFields[name]; f != nil {
+				*f(&s.totals) = uint64(m.GetCounter().GetValue() + m.GetGauge().GetValue()) // one of them is 0
 				continue
 			}
 			key := l["protocol"] + " " + net.JoinHostPort(l["address"], l["port"])

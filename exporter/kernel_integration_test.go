@@ -42,35 +42,7 @@ const conns = 6
 func TestKernelScrapeMatchesTable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	director := newNS(t)
-	client, err := director.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	sh(t, director, "ip addr add 10.99.2.1/32 dev lo && ip addr add 10.99.2.2/32 dev lo")
-	c, err := ipvs.New(&ipvs.Config{NetNS: director.Fd()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
-	for _, b := range backends {
-		echo(t, director, b)
-	}
-	svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: vip.Addr(), Port: vip.Port(), Scheduler: "rr"}
-	if err := c.CreateService(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
-	for i, b := range backends {
-		d := ipvs.Destination{Address: b.Addr(), Port: b.Port(), Forward: ipvs.ForwardMasquerade, Weight: uint32(i + 1)}
-		if err := c.CreateDestination(ctx, svc, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := client.Do(func() error { return traffic(conns) }); err != nil {
-		t.Fatalf("traffic: %v", err)
-	}
+	director, c, svc := balance(ctx, t)
 
 	url := serve(t, c, collector.WithConnectionStates(), collector.WithNetNS("director"))
 	binary := startExporter(t, director)
@@ -120,6 +92,44 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 		}
 		return
 	}
+}
+
+// balance makes a director namespace with a TCP service at vip whose
+// destinations are echo servers at backends, and runs conns connections
+// through it from a client namespace over veth. It returns the director,
+// a client of its IPVS and the service.
+func balance(ctx context.Context, t *testing.T) (*netns.NS, *ipvs.Client, ipvs.Service) {
+	t.Helper()
+	director := newNS(t)
+	client, err := director.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sh(t, director, "ip addr add 10.99.2.1/32 dev lo && ip addr add 10.99.2.2/32 dev lo")
+	c, err := ipvs.New(&ipvs.Config{NetNS: director.Fd()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+
+	for _, b := range backends {
+		echo(t, director, b)
+	}
+	svc := ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: vip.Addr(), Port: vip.Port(), Scheduler: "rr"}
+	if err := c.CreateService(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range backends {
+		d := ipvs.Destination{Address: b.Addr(), Port: b.Port(), Forward: ipvs.ForwardMasquerade, Weight: uint32(i + 1)}
+		if err := c.CreateDestination(ctx, svc, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.Do(func() error { return traffic(conns) }); err != nil {
+		t.Fatalf("traffic: %v", err)
+	}
+	return director, c, svc
 }
 
 // serve serves the metrics of a collector of src over HTTP, until the
