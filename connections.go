@@ -2,12 +2,9 @@ package ipvs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/procfs"
@@ -146,10 +143,7 @@ func (c *Client) openConnTables() (plain, sync io.ReadCloser, err error) {
 	}
 	plain, sync, err = c.proc.OpenConns()
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
-		}
-		return nil, nil, &Error{Op: opConnections, Err: err}
+		return nil, nil, procError(opConnections, err)
 	}
 	return plain, sync, nil
 }

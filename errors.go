@@ -184,3 +184,13 @@ const (
 // errNoProc is the error of a procfs method of a client that has no
 // procfs behind it, such as one over genltest.
 var errNoProc = fmt.Errorf("this client reads no procfs: %w", errors.ErrUnsupported)
+
+// procError is the error of op when a read of IPVS's procfs files failed
+// with err: a file that is not there means no IPVS in the namespace, as
+// when ip_vs is not loaded, so it matches ErrNoIPVS too.
+func procError(op string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
+	}
+	return &Error{Op: op, Err: err}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -351,10 +350,7 @@ func (c *Client) Sysctls(ctx context.Context) (Sysctls, error) {
 	}
 	texts, err := c.proc.Sysctls()
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
-		}
-		return Sysctls{}, &Error{Op: opSysctls, Err: err}
+		return Sysctls{}, procError(opSysctls, err)
 	}
 	var s Sysctls
 	for i := range sysctlEntries {

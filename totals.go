@@ -2,9 +2,6 @@ package ipvs
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
 
 	"github.com/ipvs-go/ipvs/internal/procfs"
 )
@@ -34,10 +31,7 @@ func (c *Client) Totals(ctx context.Context) (Stats, error) {
 	}
 	text, err := c.proc.ReadStats()
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
-		}
-		return Stats{}, &Error{Op: opTotals, Err: err}
+		return Stats{}, procError(opTotals, err)
 	}
 	s, err := procfs.ParseStats(text)
 	if err != nil {
