@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipvs-go/ipvs"
 	dto "github.com/prometheus/client_model/go"
@@ -197,4 +198,17 @@ func sh(t *testing.T, ns *netns.NS, cmd string) string {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	return out
+}
+
+// settle polls cond, which compares reads of counters that the kernel
+// updates every two seconds, until it holds, for 10 s at most; it reports
+// whether cond held.
+func settle(cond func() bool) bool {
+	for attempt := 1; !cond(); attempt++ {
+		if attempt == 50 {
+			return false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return true
 }

@@ -50,17 +50,14 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 	// The kernel folds its per-CPU counters into the ones it reports every
 	// two seconds, so three reads agree only between two library reads
 	// that agree with each other.
-	for attempt := 1; ; attempt++ {
-		before := libraryRead(ctx, t, c)
+	var before, after table
+	settled := settle(func() bool {
+		before = libraryRead(ctx, t, c)
 		scraped, written := scrape(t, url+"/metrics"), scrape(t, url+"/text")
 		adm := ipvsadmRead(t, director)
-		after := libraryRead(ctx, t, c)
+		after = libraryRead(ctx, t, c)
 		if !maps.Equal(before, after) || before[svc.String()].Connections < conns {
-			if attempt == 50 {
-				t.Fatalf("the counters did not settle: %v, then %v", before, after)
-			}
-			time.Sleep(200 * time.Millisecond)
-			continue
+			return false
 		}
 		if got := before[svc.String()].Connections; got != conns {
 			t.Errorf("the service scheduled %d connections, want %d", got, conns)
@@ -90,7 +87,10 @@ func TestKernelScrapeMatchesTable(t *testing.T) {
 		if scraped.entries != conns {
 			t.Errorf("the connection table has %v entries by state, want %d", scraped.entries, conns)
 		}
-		return
+		return true
+	})
+	if !settled {
+		t.Fatalf("the counters did not settle: %v, then %v", before, after)
 	}
 }
 

@@ -21,7 +21,7 @@ func TestKernelScrapeTotals(t *testing.T) {
 	defer cancel()
 	director, c, svc := balance(ctx, t)
 	var counted ipvs.Stats
-	settle(t, "the service's counters and the totals", func() bool {
+	settled := settle(func() bool {
 		s, err := c.Service(ctx, svc)
 		if err != nil {
 			t.Fatal(err)
@@ -29,13 +29,16 @@ func TestKernelScrapeTotals(t *testing.T) {
 		counted = withoutRates(s.Stats)
 		return counted.Connections == conns && withoutRates(totals(ctx, t, c)) == counted
 	})
+	if !settled {
+		t.Fatalf("the service's counters %+v and the totals did not settle", counted)
+	}
 	if err := c.RemoveService(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
 
 	url := serve(t, c, collector.WithRates(), collector.WithNetNS("director"))
 	binary := startExporter(t, director)
-	settle(t, "the scrapes and ip_vs_stats", func() bool {
+	settled = settle(func() bool {
 		before := totals(ctx, t, c)
 		registry, written := scrape(t, url+"/metrics"), scrape(t, url+"/text")
 		var fromBinary scraped
@@ -62,17 +65,8 @@ func TestKernelScrapeTotals(t *testing.T) {
 		}
 		return true
 	})
-}
-
-// settle polls cond, which compares reads of counters that the kernel
-// updates every two seconds, until it holds; 10 s at most.
-func settle(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for attempt := 1; !cond(); attempt++ {
-		if attempt == 50 {
-			t.Fatalf("%s did not settle", what)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !settled {
+		t.Fatal("the totals did not settle between two reads")
 	}
 }
 
