@@ -4,11 +4,11 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
-	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205012250-5c277deb057b
-	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205012250-5c277deb057b
-	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205012250-5c277deb057b
-	github.com/ipvs-go/ipvs/ipvsd v0.0.0-20261205015136-22b2dae39de3
+	github.com/ipvs-go/ipvs v0.0.0-20261205040436-c4b783f6e160
+	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205040436-c4b783f6e160
+	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205040436-c4b783f6e160
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205040436-c4b783f6e160
+	github.com/ipvs-go/ipvs/ipvsd v0.0.0-20261205040436-c4b783f6e160
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 	github.com/moby/ipvs v1.1.0

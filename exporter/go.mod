@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/alecthomas/kingpin/v2 v2.4.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
-	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
+	github.com/ipvs-go/ipvs v0.0.0-20261205040436-c4b783f6e160
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.74.0

@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/cmd/ipvsctl
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261205012250-5c277deb057b
+	github.com/ipvs-go/ipvs v0.0.0-20261205040436-c4b783f6e160
 	go.yaml.in/yaml/v3 v3.0.6
 )
 

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261205035208-49a299766c6f
+	github.com/ipvs-go/ipvs v0.0.0-20261205040436-c4b783f6e160
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 )

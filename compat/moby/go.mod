@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/compat/moby
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261205035208-49a299766c6f
+	github.com/ipvs-go/ipvs v0.0.0-20261205040436-c4b783f6e160
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/vishvananda/netlink v1.1.0
 	github.com/vishvananda/netns v0.0.4
