@@ -267,6 +267,13 @@ func ipvsdSuite(group string, argv []string, services, dests, rep int) error {
 		i, j := (k*197+11)%services, k%dests
 		a, p := dstAddr(i, j)
 		target := hostPort(a, p)
+		// It must be up first (checks that time out under load take
+		// real servers down on their own), or its failure is nothing
+		// to see.
+		if err := waitWeight(table, i, target, func(w int) bool { return w > 0 }); err != nil {
+			fmt.Fprintf(os.Stderr, "%s suite: %s is not up before its failure: %v\n", group, target, err)
+			continue
+		}
 		begin := time.Now()
 		backends.failing.Store(target, true)
 		if err := waitWeight(table, i, target, func(w int) bool { return w <= 0 }); err != nil {
