@@ -170,7 +170,7 @@ bench: $(PROGRAMS) $(BUILD)/ipvsd-memory
 bench-merge:
 	test -s "$(BENCH_LOG)" || { echo 'bench-merge: BENCH_LOG=FILE, the output of the suites to merge' >&2; exit 2; }
 	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
-	cd bench && $(GO) run . -mode merge -in results.jsonl -add $(abspath $(BENCH_LOG)) -note "$(BENCH_NOTE)"
+	cd bench && $(GO) run . -mode merge -in results.jsonl -add $(abspath $(BENCH_LOG)) -note "$$BENCH_NOTE"
 	cd bench && $(GO) run . -mode report -in results.jsonl -micro micro.txt -out ../BENCHMARKS.md -chart ../benchmarks.png
 
 # The runner's own test: a boot that dies before the program starts is
