@@ -47,6 +47,19 @@ func (d *Director) Run(ctx context.Context) error {
 		}
 		next := d.nextSync(now)
 		if !next.After(now) {
+			// Syncs due back to back (an overloaded machine, a table
+			// slower to read than the interval) must still let the
+			// daemon stop and the checks' changes reach the table.
+			select {
+			case <-ctx.Done():
+				d.shutdown()
+				return nil
+			case <-d.checks.Changes():
+				changed = true
+			case <-d.dirty:
+				changed = true
+			default:
+			}
 			d.syncOnce(ctx)
 			continue
 		}
@@ -76,8 +89,10 @@ func (d *Director) nextSync(now time.Time) time.Time {
 		return now.Add(heartbeat)
 	}
 	interval := d.cfg.Director.SyncEvery()
-	// Before the first sync, lastSync.at is zero: at once.
-	next := d.lastSync.at.Add(interval)
+	// Before the first sync, lastSync.at is zero: at once. The periodic
+	// sync counts from the end of the last, so that a read slower than
+	// the interval does not make the next one due at once.
+	next := d.lastSync.at.Add(d.lastSync.duration + interval)
 	if d.pending && d.seeded {
 		w := d.lastSync.lastWrite.Add(interval)
 		if w.Before(now) {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -380,5 +381,35 @@ func TestStatusBetweenApplyAndRefresh(t *testing.T) {
 	st := r.d.Status(nil)
 	if len(st.VirtualServers) == 0 || len(st.VirtualServers[0].Real) == 0 {
 		t.Fatalf("status: %+v", st)
+	}
+}
+
+// TestOverloadedLoop: with every sync due as soon as the last ends (a
+// clock that runs faster than any interval, as on a machine too busy for
+// its table), a check's change still reaches the table and the loop
+// still stops when its context ends.
+func TestOverloadedLoop(t *testing.T) {
+	r := newRig(t, webYAML)
+	r.sync()
+	var ticks atomic.Int64
+	start := r.clock
+	r.d.now = func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * 10 * time.Second) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.d.Run(ctx) }()
+	r.checks.setHealth(t, "10.0.0.2:8080", check.Down, -1)
+	for deadline := time.Now().Add(10 * time.Second); strings.Contains(r.table(), "10.0.0.2:8080"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a failed check did not reach the table of a loop whose syncs are always due:\n%s", r.table())
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended, with syncs always due")
 	}
 }
