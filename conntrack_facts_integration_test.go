@@ -200,8 +200,22 @@ func runCTCase(t *testing.T, c ctCase, port uint16) ctFact {
 		seq++
 		time.Sleep(ctTick)
 	}
-	time.Sleep(3 * ctTick) // the last messages in flight
-	old := s.latest()
+	// The old server is the one the last message sent reached: a later
+	// arrival can not be missed then. A message lost (a TCP connect that
+	// timed out) is sent again as the next.
+	old := -1
+	for deadline := time.Now().Add(10 * time.Second); old < 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the flow's last messages reached no real server in 10s")
+		}
+		for wait := time.Now().Add(time.Second); old < 0 && time.Now().Before(wait); time.Sleep(ctTick) {
+			old = s.where(seq - 1)
+		}
+		if old < 0 {
+			fc.send(seq)
+			seq++
+		}
+	}
 	oldDst := ipvs.Destination{Address: lab.real[old], Port: 5000, Forward: ipvs.ForwardMasquerade}
 	start := time.Now()
 	if c.weightZero {

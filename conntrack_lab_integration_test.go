@@ -116,22 +116,6 @@ func (s *sink) where(seq int) int {
 	return -1
 }
 
-// latest returns the server (0 or 1) that received the highest sequence
-// number, or -1 if none received any.
-func (s *sink) latest() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	best, at := -1, -1
-	for i := range s.got {
-		for _, a := range s.got[i] {
-			if a.seq > best {
-				best, at = a.seq, i
-			}
-		}
-	}
-	return at
-}
-
 // first returns the lowest sequence number from seq on that server i
 // received, or -1.
 func (s *sink) first(i, seq int) int {
