@@ -74,10 +74,18 @@ type ctFact struct {
 	ctEnd     string
 }
 
+// atOnce is how many messages after the change may go elsewhere (the
+// first may meet the old entry as IPVS expires it, and a TCP connect may
+// time out under emulation) before the first that reaches the live
+// server, for the flow to count as moved at once: a quarter of the UDP
+// timeout's worth. A flow that moves only when its IPVS entry expires
+// loses the UDP timeout's worth.
+const atOnce = int(ctUDPTimeout / ctTick / 4)
+
 // outcome is the part of a fact that the kernel decides, in a form that
 // does not depend on timing noise: when the flow reached the live server
-// ("at once", with one of the first three messages after the change;
-// "later"; "never"), whether messages still
+// ("at once", before atOnce messages went; "later"; "never"), whether
+// messages still
 // reached the old one, the flow's IPVS entries at the end, and its
 // conntrack entries after the change (and flush) and at the end. (The
 // IPVS entries just after the change are left out: expire_nodest_conn
@@ -86,7 +94,7 @@ func (f ctFact) outcome(proto ipvs.Protocol) string {
 	when := "never"
 	switch {
 	case f.reached < 0:
-	case f.firstNew < 3:
+	case f.firstNew < atOnce:
 		when = "at once"
 	default:
 		when = "later"
@@ -161,8 +169,8 @@ func TestKernelConntrackFacts(t *testing.T) {
 	for _, c := range cases {
 		if f, ok := facts[c]; ok {
 			fmt.Printf("FACT %-45s %s\n", c, f.outcome(c.proto))
-			if want := ctWant(c); f.outcome(c.proto) != want {
-				t.Errorf("%s: %s\n\twant %s", c, f.outcome(c.proto), want)
+			if got, want := f.outcome(c.proto), ctWant(c); got != want && got != ctAlsoWant(c) {
+				t.Errorf("%s: %s\n\twant %s", c, got, want)
 			}
 		}
 	}
