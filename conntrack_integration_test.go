@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,7 +33,8 @@ type ctEntry struct {
 
 var ctLine = regexp.MustCompile(`^(\w+)\s+\d+\s+(?:\d+\s+)?(?:[A-Z_]+\s+)?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) .*?src=(\S+) dst=\S+ sport=(\d+) dport=\d+ .*id=(\d+)`)
 
-// conntrackList runs conntrack -L in ns and parses its entries.
+// conntrackList runs conntrack -L in ns and parses its entries, IPv4's
+// and IPv6's: without -f, conntrack 1.4.7 lists both families.
 func conntrackList(t *testing.T, ns *netNS) []ctEntry {
 	t.Helper()
 	var out []ctEntry
@@ -41,7 +43,10 @@ func conntrackList(t *testing.T, ns *netNS) []ctEntry {
 		if m == nil {
 			continue
 		}
-		ap := func(a, p string) netip.AddrPort { return netip.MustParseAddrPort(a + ":" + p) }
+		ap := func(a, p string) netip.AddrPort {
+			port, _ := strconv.Atoi(p)
+			return netip.AddrPortFrom(netip.MustParseAddr(a), uint16(port))
+		}
 		out = append(out, ctEntry{m[1], ap(m[2], m[4]), ap(m[3], m[5]), ap(m[6], m[7]), m[8]})
 	}
 	return out

@@ -1,0 +1,332 @@
+package ipvs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
+)
+
+// ctKernelEntry is a conntrack entry as the tests' kernel keeps it.
+type ctKernelEntry struct {
+	proto                        uint8
+	origSrc, origDst             netip.AddrPort
+	replySrc, replyDst           netip.AddrPort
+	id                           uint32
+	zone                         uint16
+	withoutID, withoutReplyTuple bool
+}
+
+// ctFlow is the entry of a masqueraded flow from client to virtual,
+// answered by real.
+func ctFlow(proto uint8, client, virtual, real string, id uint32) ctKernelEntry {
+	ap := netip.MustParseAddrPort
+	return ctKernelEntry{proto: proto, origSrc: ap(client), origDst: ap(virtual), replySrc: ap(real), replyDst: ap(client), id: id}
+}
+
+// family is the entry's nfgen_family.
+func (e ctKernelEntry) family() uint8 {
+	if e.origSrc.Addr().Is4() {
+		return afInet
+	}
+	return afInet6
+}
+
+// appendCTTuple writes a tuple as ctnetlink_dump_tuples does.
+func appendCTTuple(w *attrWriter, typ uint16, proto uint8, src, dst netip.AddrPort) {
+	t := w.nest(typ)
+	ip := w.nest(ctaTupleIP)
+	off := uint16(0)
+	if !src.Addr().Is4() {
+		off = 2
+	}
+	w.addr(ctaIPv4Src+off, src.Addr())
+	w.addr(ctaIPv4Dst+off, dst.Addr())
+	w.end(ip)
+	p := w.nest(ctaTupleProto)
+	w.u8(ctaProtoNum, proto)
+	w.be16(ctaProtoSrcPort, src.Port())
+	w.be16(ctaProtoDstPort, dst.Port())
+	w.end(p)
+	w.end(t)
+}
+
+// payload is the message ctnetlink_fill_info makes of the entry, after
+// the netlink header: nfgenmsg, the tuples, and the attributes a flush
+// skips (status, timeout, protocol info, counters, mark, use) around the
+// ones it reads.
+func (e ctKernelEntry) payload() []byte {
+	w := attrWriter{b: []byte{e.family(), 0, 0, 0}}
+	appendCTTuple(&w, ctaTupleOrig, e.proto, e.origSrc, e.origDst)
+	if !e.withoutReplyTuple {
+		appendCTTuple(&w, ctaTupleReply, e.proto, e.replySrc, e.replyDst)
+	}
+	if e.zone != 0 {
+		w.be16(ctaZone, e.zone)
+	}
+	w.be32(3, 0x18e)  // CTA_STATUS
+	w.be32(7, 119)    // CTA_TIMEOUT
+	p := w.nest(4)    // CTA_PROTOINFO
+	s := w.nest(3)    // CTA_PROTOINFO_SCTP
+	w.u8(1, 3)        // its state
+	w.be32(2, 0x1234) // a vtag
+	w.end(s)
+	w.end(p)
+	c := w.nest(9) // CTA_COUNTERS_ORIG
+	w.header(1, 8) // packets, a u64
+	w.b = binary.BigEndian.AppendUint64(w.b, 5)
+	w.end(c)
+	w.be32(8, 0) // CTA_MARK
+	if !e.withoutID {
+		w.be32(ctaID, e.id)
+	}
+	w.be32(11, 1) // CTA_USE
+	return w.b
+}
+
+func TestDecodeCTEntry(t *testing.T) {
+	for _, k := range []ctKernelEntry{
+		ctFlow(17, "10.99.0.2:40000", "10.99.1.1:53", "10.97.0.2:5353", 0xdeadbeef),
+		{proto: 132, origSrc: netip.MustParseAddrPort("[fd00::2]:9"), origDst: netip.MustParseAddrPort("[fd00::1]:9"),
+			replySrc: netip.MustParseAddrPort("[fd01::2]:9"), replyDst: netip.MustParseAddrPort("[fd00::2]:9"), id: 7, zone: 3},
+	} {
+		var e ctEntry
+		msg := k.payload()
+		if err := decodeCTEntry(msg, &e); err != nil {
+			t.Fatalf("%+v: %v", k, err)
+		}
+		if e.proto != k.proto || e.origDst != k.origDst || e.replySrc != k.replySrc {
+			t.Errorf("decoded proto %d, original destination %s, reply source %s; want %d, %s, %s",
+				e.proto, e.origDst, e.replySrc, k.proto, k.origDst, k.replySrc)
+		}
+		if binary.BigEndian.Uint32(e.id) != k.id {
+			t.Errorf("id %x, want %x", e.id, k.id)
+		}
+		if (e.zone != nil) != (k.zone != 0) || (e.zone != nil && binary.BigEndian.Uint16(e.zone) != k.zone) {
+			t.Errorf("zone %x, want %d", e.zone, k.zone)
+		}
+		// The original tuple is sent back as it came.
+		w := attrWriter{}
+		appendCTTuple(&w, ctaTupleOrig, k.proto, k.origSrc, k.origDst)
+		if !bytes.Equal(e.orig, w.b) {
+			t.Errorf("original tuple\n%x, want\n%x", e.orig, w.b)
+		}
+	}
+}
+
+func TestDecodeCTEntryRefusesIncomplete(t *testing.T) {
+	good := ctFlow(17, "10.99.0.2:40000", "10.99.1.1:53", "10.97.0.2:53", 1)
+	noID, noReply := good, good
+	noID.withoutID = true
+	noReply.withoutReplyTuple = true
+	msg := good.payload()
+	for _, tt := range []struct {
+		name string
+		msg  []byte
+		want string
+	}{
+		{"no ID", noID.payload(), "no ID"},
+		{"no reply tuple", noReply.payload(), "no reply tuple"},
+		{"no header", msg[:3], "no nfgenmsg header"},
+		{"cut in the original tuple", msg[:20], "bytes left"},
+		{"no original tuple", []byte{2, 0, 0, 0}, "no original tuple"},
+	} {
+		var e ctEntry
+		if err := decodeCTEntry(tt.msg, &e); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want an error saying %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestCTDeleteRequest checks the request that deletes one entry:
+// ctnetlink's delete of the entry's family, without an ACK (the flush
+// asks for one on the last of a datagram only), carrying the original
+// tuple as dumped, its ID and its zone, and nothing else that could
+// widen or miss it.
+func TestCTDeleteRequest(t *testing.T) {
+	k := ctFlow(17, "10.99.0.2:40000", "10.99.1.1:53", "10.97.0.2:53", 0xdeadbeef)
+	k.zone = 7
+	var e ctEntry
+	if err := decodeCTEntry(k.payload(), &e); err != nil {
+		t.Fatal(err)
+	}
+	b := appendCTDelete([]byte("prefix.."), 42, afInet, &e)
+	if string(b[:8]) != "prefix.." {
+		t.Fatal("the request did not go after what the buffer held")
+	}
+	b = b[8:]
+	h, err := nlmsg.ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(h.Length) != len(b) || h.Type != ctTypeDelete || h.Flags != nlmsg.FlagRequest || h.Sequence != 42 {
+		t.Errorf("header %+v, want the delete, request only, sequence 42, %d bytes", h, len(b))
+	}
+	if !bytes.Equal(b[16:20], []byte{afInet, 0, 0, 0}) {
+		t.Errorf("nfgenmsg %x", b[16:20])
+	}
+	w := attrWriter{}
+	appendCTTuple(&w, ctaTupleOrig, 17, k.origSrc, k.origDst)
+	w.be32(ctaID, 0xdeadbeef)
+	w.be16(ctaZone, 7)
+	if !bytes.Equal(b[20:], w.b) {
+		t.Errorf("attributes\n%x, want\n%x", b[20:], w.b)
+	}
+	setCTAck(b)
+	if h, _ := nlmsg.ParseHeader(b); h.Flags != nlmsg.FlagRequest|nlmsg.FlagAck {
+		t.Errorf("flags after setCTAck %#x", h.Flags)
+	}
+}
+
+// ctDumpAttrs decodes a dump request's filter: the flags, and the
+// fields of each tuple by attribute type, as "orig/ip/2" → bytes.
+func ctDumpAttrs(t testing.TB, b []byte) (orig, reply uint32, fields map[string][]byte) {
+	t.Helper()
+	fields = map[string][]byte{}
+	var walk func(prefix string, b []byte)
+	walk = func(prefix string, b []byte) {
+		a := attrs{b: b}
+		for a.next() {
+			name := prefix + "/" + string(rune('0'+a.typ))
+			switch {
+			case prefix == "" && (a.typ == ctaTupleOrig || a.typ == ctaTupleReply),
+				strings.Count(prefix, "/") == 1 && (a.typ == ctaTupleIP || a.typ == ctaTupleProto):
+				walk(name, a.data())
+			case prefix == "" && a.typ == ctaFilter:
+				f := attrs{b: a.data()}
+				for f.next() {
+					switch f.typ {
+					case ctaFilterOrigFlags:
+						orig = f.u32("orig flags")
+					case ctaFilterReplyFlags:
+						reply = f.u32("reply flags")
+					}
+				}
+			default:
+				fields[name] = a.data()
+			}
+		}
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+	}
+	walk("", b)
+	return orig, reply, fields
+}
+
+// TestCTDumpFilter checks what a dump asks the kernel to filter on: the
+// fields all filters of the family share, IPv6 addresses never, nothing
+// at all across protocols.
+func TestCTDumpFilter(t *testing.T) {
+	svc := ctService
+	d := func(a string, port uint16) Destination {
+		return Destination{Address: netip.MustParseAddr(a), Port: port}
+	}
+	v6 := Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("2001:db8::1"), Port: 80}
+	all4 := ctFilterProto | ctFilterIPDst | ctFilterDstPort
+	allReply4 := ctFilterProto | ctFilterIPSrc | ctFilterSrcPort
+	for _, tt := range []struct {
+		name        string
+		filters     []ConntrackFilter
+		family      int
+		orig, reply uint32
+		fields      map[string]string // hex of each field sent
+	}{
+		{"one ipv4 destination", []ConntrackFilter{{svc, d("10.0.0.2", 0)}}, 0, uint32(all4), uint32(allReply4),
+			map[string]string{"/1/1/2": "0a000001", "/1/2/1": "11", "/1/2/3": "0035", "/2/1/1": "0a000002", "/2/2/1": "11", "/2/2/2": "0035"}},
+		{"two destinations of one service", []ConntrackFilter{{svc, d("10.0.0.2", 0)}, {svc, d("10.0.0.3", 0)}}, 0,
+			uint32(all4), ctFilterProto | ctFilterSrcPort,
+			map[string]string{"/1/1/2": "0a000001", "/1/2/1": "11", "/1/2/3": "0035", "/2/2/1": "11", "/2/2/2": "0035"}},
+		{"two ports of one server", []ConntrackFilter{{svc, d("10.0.0.2", 53)}, {svc, d("10.0.0.2", 5353)}}, 0,
+			uint32(all4), ctFilterProto | ctFilterIPSrc,
+			map[string]string{"/1/1/2": "0a000001", "/1/2/1": "11", "/1/2/3": "0035", "/2/1/1": "0a000002", "/2/2/1": "11"}},
+		{"two protocols", []ConntrackFilter{{svc, d("10.0.0.2", 0)}, {Service{Protocol: ProtocolSCTP, Address: svc.Address, Port: 53}, d("10.0.0.2", 0)}},
+			0, 0, 0, map[string]string{}},
+		{"ipv6: protocol and ports only", []ConntrackFilter{{v6, d("2001:db8::2", 0)}, {svc, d("10.0.0.2", 0)}}, 1,
+			ctFilterProto | ctFilterDstPort, ctFilterProto | ctFilterSrcPort,
+			map[string]string{"/1/2/1": "06", "/1/2/3": "0050", "/2/2/1": "06", "/2/2/2": "0050"}},
+		{"no filter of the family", []ConntrackFilter{{svc, d("10.0.0.2", 0)}}, 1, 0, 0, map[string]string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := newConntrackMatcher(tt.filters)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fam := uint8(afInet)
+			if tt.family == 1 {
+				fam = afInet6
+			}
+			b := appendCTDump(nil, 9, fam, m.dumpFilter(tt.family))
+			h, err := nlmsg.ParseHeader(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(h.Length) != len(b) || h.Type != ctTypeGet || h.Flags != nlmsg.FlagRequest|nlmsg.FlagDump || h.Sequence != 9 || b[16] != fam {
+				t.Errorf("header %+v, family %d", h, b[16])
+			}
+			orig, reply, fields := ctDumpAttrs(t, b[20:])
+			if orig != tt.orig || reply != tt.reply {
+				t.Errorf("flags %#x, %#x; want %#x, %#x", orig, reply, tt.orig, tt.reply)
+			}
+			got := map[string]string{}
+			for k, v := range fields {
+				got[k] = hexString(v)
+			}
+			if len(got) != len(tt.fields) {
+				t.Errorf("fields %v, want %v", got, tt.fields)
+			}
+			for k, v := range tt.fields {
+				if got[k] != v {
+					t.Errorf("field %s = %s, want %s (all: %v)", k, got[k], v, got)
+				}
+			}
+		})
+	}
+}
+
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	s := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		s = append(s, digits[c>>4], digits[c&15])
+	}
+	return string(s)
+}
+
+// FuzzDecodeCTEntry feeds the entry decoder anything: it must never
+// panic, and what it accepts must make a delete request that frames.
+func FuzzDecodeCTEntry(f *testing.F) {
+	f.Add(ctFlow(17, "10.99.0.2:40000", "10.99.1.1:53", "10.97.0.2:53", 1).payload())
+	v6 := ctFlow(132, "[fd00::2]:9", "[fd00::1]:9", "[fd01::2]:9", 2)
+	v6.zone = 4
+	f.Add(v6.payload())
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var e ctEntry
+		if decodeCTEntry(msg, &e) != nil {
+			return
+		}
+		b := appendCTDelete(nil, 1, afInet, &e)
+		if h, err := nlmsg.ParseHeader(b); err != nil || int(h.Length) != len(b) || len(b)%4 != 0 {
+			t.Fatalf("delete request %x: %+v, %v", b, h, err)
+		}
+	})
+}
+
+func BenchmarkDecodeCTEntry(b *testing.B) {
+	msg := ctFlow(17, "10.98.1.2:1024", "10.99.1.1:53", "10.97.3.2:53", 99).payload()
+	m, err := newConntrackMatcher([]ConntrackFilter{{ctService, Destination{Address: netip.MustParseAddr("10.97.3.2")}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var e ctEntry
+	for b.Loop() {
+		if err := decodeCTEntry(msg, &e); err != nil {
+			b.Fatal(err)
+		}
+		m.match(e.proto, e.origDst, e.replySrc)
+	}
+}
