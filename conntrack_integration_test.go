@@ -202,10 +202,9 @@ func TestKernelFlushConntrackNamespace(t *testing.T) {
 	lab := newCTLab(t)
 	svc := ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000, Scheduler: "rr"}
 	removed := ipvs.Destination{Address: lab.real[0], Port: 5000}
-	insert := "conntrack -I -p udp -s 10.99.0.2 -d 10.99.1.1 --sport 44000 --dport 5000 -r 10.97.0.2 -q 10.99.0.2 --reply-port-src 5000 --reply-port-dst 44000 -t 120 -u ASSURED"
-	lab.dir.sh(insert)
+	lab.dir.sh(ctHelperEntry)
 	caller := newNetNS(t) // the test's own namespace stands in for the caller's
-	caller.sh(insert)
+	caller.sh(ctHelperEntry)
 	must(t, caller.in(func() error {
 		n, err := lab.c.FlushConntrack(lab.ctx, ipvs.ConntrackFilter{Service: svc, Destination: removed})
 		if err == nil && n != 1 {
@@ -225,19 +224,14 @@ func TestKernelFlushConntrackNamespace(t *testing.T) {
 func TestKernelFlushConntrackErrors(t *testing.T) {
 	t.Run("no capability", func(t *testing.T) {
 		ns := newNetNS(t)
-		nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
-		var out []byte
-		var err error
-		must(t, ns.in(func() error {
-			cmd := exec.Command("/proc/self/exe", "-test.run=^$")
-			cmd.Env = append(os.Environ(), "IPVS_CT_HELPER=nocap")
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
-			out, err = cmd.CombinedOutput()
-			return nil
-		}))
+		ns.sh(ctHelperEntry)
+		out, err := ctHelper(t, ns, "nocap", nil)
 		t.Logf("%s", out)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got := conntrackList(t, ns); len(got) != 1 {
+			t.Errorf("the namespace has %v after a refused flush, want its entry", got)
 		}
 	})
 }
@@ -250,9 +244,7 @@ func TestKernelNoConntrackNetlink(t *testing.T) {
 		t.Skip("needs a boot without nf_conntrack_netlink (VM_WITHOUT_MODULES=nf_conntrack_netlink)")
 	}
 	_, c := newClient(t)
-	_, err := c.FlushConntrack(ctxT(t), ipvs.ConntrackFilter{
-		Service:     ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000},
-		Destination: ipvs.Destination{Address: netip.MustParseAddr("10.97.0.2")}})
+	_, err := c.FlushConntrack(ctxT(t), ctHelperFilter)
 	t.Logf("%v", err)
 	wantErr(t, err, ipvs.ErrNoConntrack, os.ErrNotExist)
 	if !strings.Contains(fmt.Sprint(err), "flush conntrack udp 10.99.1.1:5000 -> 10.97.0.2:5000") {
@@ -261,14 +253,59 @@ func TestKernelNoConntrackNetlink(t *testing.T) {
 }
 
 func init() {
-	if os.Getenv("IPVS_CT_HELPER") == "nocap" {
-		os.Exit(ctHelperNoCap())
+	if mode := os.Getenv("IPVS_CT_HELPER"); mode != "" {
+		os.Exit(ctHelperFlush(mode))
 	}
 }
 
-// ctHelperNoCap flushes without any capability: the error must match
-// os.ErrPermission and say which capability is missing.
-func ctHelperNoCap() int {
+// TestKernelFlushConntrackCapNetAdminOnly flushes from a process of uid
+// 65534 with CAP_NET_ADMIN and no other capability, as a balancer daemon
+// runs: the flush needs nothing more, and deletes the entry.
+func TestKernelFlushConntrackCapNetAdminOnly(t *testing.T) {
+	ns := newNetNS(t)
+	ns.sh(ctHelperEntry)
+	out, err := ctHelper(t, ns, "capnetadmin", []uintptr{12}) // CAP_NET_ADMIN
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("with CAP_NET_ADMIN alone: %v", err)
+	}
+	if got := conntrackList(t, ns); len(got) != 0 {
+		t.Errorf("the namespace still has %v", got)
+	}
+}
+
+// ctHelperEntry makes the one entry of the flushes of the helpers: of
+// the UDP service 10.99.1.1:5000, answered by 10.97.0.2:5000.
+const ctHelperEntry = "conntrack -I -p udp -s 10.99.0.2 -d 10.99.1.1 --sport 44000 --dport 5000 -r 10.97.0.2 -q 10.99.0.2 " +
+	"--reply-port-src 5000 --reply-port-dst 44000 -t 120 -u ASSURED"
+
+// ctHelper runs this test binary as the helper mode in ns, as uid 65534
+// with the ambient capabilities caps.
+func ctHelper(t *testing.T, ns *netNS, mode string, caps []uintptr) ([]byte, error) {
+	t.Helper()
+	var out []byte
+	var err error
+	must(t, ns.in(func() error {
+		cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+		cmd.Env = append(os.Environ(), "IPVS_CT_HELPER="+mode)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, AmbientCaps: caps}
+		out, err = cmd.CombinedOutput()
+		return nil
+	}))
+	return out, err
+}
+
+// ctHelperFilter selects ctHelperEntry.
+var ctHelperFilter = ipvs.ConntrackFilter{
+	Service:     ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000},
+	Destination: ipvs.Destination{Address: netip.MustParseAddr("10.97.0.2")}}
+
+// ctHelperFlush flushes ctHelperFilter, in a helper process, and
+// returns 0 if the result is what mode wants: with CAP_NET_ADMIN
+// ("capnetadmin"), the one entry deleted; without any capability
+// ("nocap"), an error that names the operation and the filter, matches
+// os.ErrPermission and names the capability missing.
+func ctHelperFlush(mode string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := ipvs.New(nil)
@@ -277,14 +314,21 @@ func ctHelperNoCap() int {
 		return 1
 	}
 	defer c.Close()
-	_, err = c.FlushConntrack(ctx, ipvs.ConntrackFilter{
-		Service:     ipvs.Service{Protocol: ipvs.ProtocolUDP, Address: ctVIP, Port: 5000},
-		Destination: ipvs.Destination{Address: netip.MustParseAddr("10.97.0.2")}})
-	fmt.Println("ERROR:", err)
-	if errors.Is(err, os.ErrPermission) && errors.Is(err, syscall.EPERM) && strings.Contains(fmt.Sprint(err), "CAP_NET_ADMIN") {
-		return 0
+	n, err := c.FlushConntrack(ctx, ctHelperFilter)
+	fmt.Println("FLUSHED:", n, "ERROR:", err)
+	switch mode {
+	case "capnetadmin":
+		if err == nil && n == 1 {
+			return 0
+		}
+		fmt.Println("FAIL: want the one entry flushed")
+	case "nocap":
+		if errors.Is(err, os.ErrPermission) && errors.Is(err, syscall.EPERM) && strings.Contains(fmt.Sprint(err), "CAP_NET_ADMIN") &&
+			strings.HasPrefix(fmt.Sprint(err), "ipvs: flush conntrack udp 10.99.1.1:5000 -> 10.97.0.2:5000: ") {
+			return 0
+		}
+		fmt.Println("FAIL: want a permission error that names the operation, the filter and CAP_NET_ADMIN")
 	}
-	fmt.Println("FAIL: want a permission error naming CAP_NET_ADMIN")
 	return 1
 }
 
