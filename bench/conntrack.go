@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
+	"github.com/ti-mo/netfilter"
 	"golang.org/x/sys/unix"
 
 	lib "github.com/ipvs-go/ipvs"
@@ -24,8 +27,10 @@ import (
 // over -dests real servers, of which the flush deletes those of one, and
 // of half of them at once. The library's FlushConntrack (one dump for any
 // number of destinations) runs against Debian's conntrack -D with the
-// same filter (one run per destination), on the same table, refilled
-// between runs.
+// same filter (one run per destination), and against ti-mo/conntrack,
+// the client the library used before its own, as its API offers a flush
+// (the whole table dumped, matched here, a Delete per entry), on the same
+// table, refilled between runs.
 func init() { registerSuite("conntrack", conntrackSuite) }
 
 var (
@@ -36,15 +41,83 @@ var (
 // ctBenchReal is the address of real server j.
 func ctBenchReal(j int) netip.Addr { return netip.AddrFrom4([4]byte{10, 97, byte(j), 2}) }
 
-// ctBenchFlow is the entry of flow i, to real server i % dests: from a
-// client address and port of its own to the virtual service, answered
-// by the real server.
-func ctBenchFlow(i, dests int) conntrack.Flow {
+// ctBenchCreate returns the ctnetlink request that creates the entry of
+// flow i, to real server i % dests: from a client address and port of
+// its own to the virtual service, answered by the real server, for an
+// hour. The table is filled with these, many to a datagram, through a
+// netlink socket of the suite's own, since the library only deletes.
+func ctBenchCreate(i, dests int) netlink.Message {
 	client := netip.AddrFrom4([4]byte{10, 98, byte(i >> 14), byte(i >> 6)})
 	port := uint16(1024 + i&63)
-	f := conntrack.NewFlow(unix.IPPROTO_UDP, 0, client, ctBenchVIP, port, 53, 3600, 0)
-	f.TupleReply.IP.SourceAddress = ctBenchReal(i % dests)
-	return f
+	real := ctBenchReal(i % dests)
+	b := []byte{unix.AF_INET, 0, 0, 0} // nfgenmsg
+	nest := func(typ uint16, body func()) {
+		off := len(b)
+		b = append(b, 0, 0, 0, 0)
+		body()
+		binary.NativeEndian.PutUint16(b[off:], uint16(len(b)-off))
+		binary.NativeEndian.PutUint16(b[off+2:], typ|0x8000) // NLA_F_NESTED
+	}
+	attr := func(typ uint16, v []byte) {
+		b = binary.NativeEndian.AppendUint16(b, uint16(4+len(v)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, v...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
+	be16 := func(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+	tuple := func(typ uint16, src, dst netip.Addr, sport, dport uint16) {
+		nest(typ, func() {
+			nest(1, func() { attr(1, src.AsSlice()); attr(2, dst.AsSlice()) }) // CTA_TUPLE_IP: V4_SRC, V4_DST
+			nest(2, func() { attr(1, []byte{unix.IPPROTO_UDP}); attr(2, be16(sport)); attr(3, be16(dport)) })
+		})
+	}
+	tuple(1, client, ctBenchVIP, port, 53)            // CTA_TUPLE_ORIG
+	tuple(2, real, client, 53, port)                  // CTA_TUPLE_REPLY
+	attr(7, binary.BigEndian.AppendUint32(nil, 3600)) // CTA_TIMEOUT
+	return netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(1 << 8), // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW (0)
+			Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Excl,
+		},
+		Data: b,
+	}
+}
+
+// ctBenchFill creates the entries of flows 0 to entries-1 whose server
+// is one of the first k, the ones a run deleted (all of them at the
+// start), a few hundred to a datagram.
+func ctBenchFill(nc *netlink.Conn, entries, dests, k int) error {
+	var batch []netlink.Message
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := nc.SendMessages(batch); err != nil {
+			return err
+		}
+		for pending := len(batch); pending > 0; {
+			msgs, err := nc.Receive()
+			if err != nil {
+				return fmt.Errorf("create entries: %w", err)
+			}
+			pending -= len(msgs)
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for i := range entries {
+		if k < dests && i%dests >= k {
+			continue
+		}
+		if batch = append(batch, ctBenchCreate(i, dests)); len(batch) == 256 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
 
 func conntrackSuite(entries, dests, rep int) error {
@@ -54,29 +127,17 @@ func conntrackSuite(entries, dests, rep int) error {
 	if err := setConntrackMax(2 * entries); err != nil {
 		return err
 	}
-	ct, err := conntrack.Dial(nil)
+	nc, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
 		return err
 	}
-	defer ct.Close()
+	defer nc.Close()
 	c, err := lib.New(nil)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	// fill creates the entries of flows whose server is one of the first
-	// k, the ones a run deleted (all of them at the start).
-	fill := func(k int) error {
-		for i := range entries {
-			if k < dests && i%dests >= k {
-				continue
-			}
-			if err := ct.Create(ctBenchFlow(i, dests)); err != nil {
-				return fmt.Errorf("create entry %d: %w", i, err)
-			}
-		}
-		return nil
-	}
+	fill := func(k int) error { return ctBenchFill(nc, entries, dests, k) }
 	if err := fill(dests); err != nil {
 		return err
 	}
@@ -92,7 +153,7 @@ func conntrackSuite(entries, dests, rep int) error {
 				want++
 			}
 		}
-		for _, contender := range []string{"ipvs", "conntrack -D"} {
+		for _, contender := range []string{"ipvs", "conntrack -D", "ti-mo/conntrack"} {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -107,8 +168,8 @@ func conntrackSuite(entries, dests, rep int) error {
 				return fmt.Errorf("%s, %s: deleted %d entries, want %d", contender, workload, n, want)
 			}
 			allocs := int64(after.Mallocs - before.Mallocs)
-			if contender != "ipvs" {
-				allocs = -1
+			if contender == "conntrack -D" {
+				allocs = -1 // another process's
 			}
 			emit(result{Group: "conntrack", Contender: contender, Workload: workload, Services: entries, Dests: dests, Rep: rep,
 				Objects: n, Seconds: elapsed.Seconds(), Allocs: allocs})
@@ -121,15 +182,19 @@ func conntrackSuite(entries, dests, rep int) error {
 }
 
 // flushWith deletes the entries of the first k real servers and returns
-// how many went: through the library, or through conntrack -D, once per
-// server, as a script that removes them would.
+// how many went: through the library; through ti-mo/conntrack, one dump
+// for all; or through conntrack -D, once per server, as a script that
+// removes them would.
 func flushWith(contender string, c *lib.Client, k int) (int, error) {
-	if contender == "ipvs" {
+	switch contender {
+	case "ipvs":
 		filters := make([]lib.ConntrackFilter, k)
 		for j := range k {
 			filters[j] = lib.ConntrackFilter{Service: ctBenchSvc, Destination: lib.Destination{Address: ctBenchReal(j)}}
 		}
 		return c.FlushConntrack(context.Background(), filters...)
+	case "ti-mo/conntrack":
+		return flushTiMo(k)
 	}
 	total := 0
 	for j := range k {
@@ -147,6 +212,38 @@ func flushWith(contender string, c *lib.Client, k int) (int, error) {
 }
 
 var deletedRe = regexp.MustCompile(`(\d+) flow entries have been deleted`)
+
+// flushTiMo deletes the entries of the first k real servers through
+// ti-mo/conntrack: its dump of the IPv4 table, decoded into flows, and its
+// Delete of each match, a round trip each.
+func flushTiMo(k int) (int, error) {
+	ct, err := conntrack.Dial(nil)
+	if err != nil {
+		return 0, err
+	}
+	defer ct.Close()
+	flows, err := ct.DumpFilter(conntrack.NewFilter().Family(netfilter.ProtoIPv4), nil)
+	if err != nil {
+		return 0, fmt.Errorf("dump: %w", err)
+	}
+	removed := make(map[netip.Addr]bool, k)
+	for j := range k {
+		removed[ctBenchReal(j)] = true
+	}
+	n := 0
+	for _, f := range flows {
+		o, r := f.TupleOrig, f.TupleReply
+		if o.Proto.Protocol != unix.IPPROTO_UDP || o.IP.DestinationAddress != ctBenchVIP || o.Proto.DestinationPort != 53 ||
+			!removed[r.IP.SourceAddress] || r.Proto.SourcePort != 53 {
+			continue
+		}
+		if err := ct.Delete(f); err != nil {
+			return n, fmt.Errorf("delete: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
 
 // setConntrackMax raises the host's conntrack table limit, which only
 // the initial namespace may write, from a thread that enters it and ends
