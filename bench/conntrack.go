@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,7 +33,10 @@ import (
 // the client the library used before its own, as its API offers a flush
 // (the whole table dumped, matched here, a Delete per entry), on the same
 // table, refilled between runs.
-func init() { registerSuite("conntrack", conntrackSuite) }
+func init() {
+	registerSuite("conntrack", conntrackSuite)
+	moreTargets = append(moreTargets, conntrackTargets)
+}
 
 var (
 	ctBenchVIP = netip.MustParseAddr("10.99.1.1")
@@ -266,4 +271,41 @@ func setConntrackMax(n int) error {
 		return fmt.Errorf("nf_conntrack_max: %w", err)
 	}
 	return nil
+}
+
+// conntrackTargets checks the flush's targets: faster than conntrack -D
+// with the same filter, for one removed destination and for several; and
+// several in one call cheaper than as many calls of one, since the flush
+// reads the table once whatever their number. Medians.
+func conntrackTargets(results []result, row func(target, size, measured string, ok bool)) {
+	type key struct{ contender, workload string }
+	secs := map[key][]float64{}
+	last := map[key]result{}
+	for _, r := range results {
+		if r.Group == "conntrack" {
+			k := key{r.Contender, r.Workload}
+			secs[k] = append(secs[k], r.Seconds)
+			last[k] = r
+		}
+	}
+	var ours []key
+	for k := range last {
+		if k.contender == "ipvs" {
+			ours = append(ours, k)
+		}
+	}
+	slices.SortFunc(ours, func(a, b key) int { return cmp.Compare(last[a].Objects, last[b].Objects) })
+	for _, k := range ours {
+		if tool := (key{"conntrack -D", k.workload}); len(secs[tool]) > 0 {
+			r := median(secs[tool]) / median(secs[k])
+			row("conntrack: "+k.workload+" faster than conntrack -D", fmt.Sprintf("%d entries", last[k].Services), fmt.Sprintf("%.1f×", r), r > 1)
+		}
+	}
+	if len(ours) >= 2 {
+		one, many := ours[0], ours[len(ours)-1]
+		n := last[many].Objects / max(last[one].Objects, 1)
+		m, each := median(secs[many]), median(secs[one])
+		row(fmt.Sprintf("conntrack: %s in one call cheaper than %d calls of one", many.workload, n),
+			fmt.Sprintf("%d entries", last[many].Services), fmt.Sprintf("%.2f s against %d × %.2f s", m, n, each), m < float64(n)*each)
+	}
 }

@@ -16,7 +16,7 @@ var suiteTitles = map[string]string{
 	"ipvsctl":       "ipvsctl against ipvsadm: restore and save",
 	"exporter":      "Exporter: one scrape, against node_exporter's and telegraf's ways",
 	"exporter-load": "ipvs_exporter: peak RSS under one scrape and under 50 at once",
-	"conntrack":     "Conntrack flush: the entries of removed real servers among all (services = entries), against conntrack -D",
+	"conntrack":     "Conntrack flush: the entries of removed real servers among all (services = entries), against conntrack -D and ti-mo/conntrack",
 	"fleet":         "ipvsd fleet: 3 directors on the kernel, in namespaces, and one etcd (services: the large configuration)",
 	"fleet-fakes":   "ipvsd fleet: 50 directors on ipvstest and one etcd, on the host (services: the large configuration)",
 }
