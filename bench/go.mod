@@ -4,11 +4,11 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261205040436-c4b783f6e160
-	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205040436-c4b783f6e160
-	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205040436-c4b783f6e160
-	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205040436-c4b783f6e160
-	github.com/ipvs-go/ipvs/ipvsd v0.0.0-20261205040436-c4b783f6e160
+	github.com/ipvs-go/ipvs v0.0.0-20261205042913-bbb589d93afa
+	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261205042913-bbb589d93afa
+	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261205042913-bbb589d93afa
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261205042913-bbb589d93afa
+	github.com/ipvs-go/ipvs/ipvsd v0.0.0-20261205042913-bbb589d93afa
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 	github.com/moby/ipvs v1.1.0
@@ -16,6 +16,7 @@ require (
 	github.com/prometheus/common v0.74.0
 	github.com/prometheus/procfs v0.22.0
 	github.com/ti-mo/conntrack v0.6.0
+	github.com/ti-mo/netfilter v0.5.3
 	golang.org/x/sys v0.49.0
 )
 
@@ -37,7 +38,6 @@ require (
 	github.com/mdlayher/socket v0.6.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/sirupsen/logrus v1.9.0 // indirect
-	github.com/ti-mo/netfilter v0.5.3 // indirect
 	github.com/vishvananda/netlink v1.1.0 // indirect
 	github.com/vishvananda/netns v0.0.4 // indirect
 	go.etcd.io/etcd/api/v3 v3.5.36 // indirect
