@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/ipvs-go/ipvs/internal/procfs"
 )
 
 // Sysctls are the IPVS settings of a network namespace, the entries of
@@ -174,169 +171,9 @@ type SysctlChanges struct {
 	Other map[string]string
 }
 
-// sysctlEntry is a field of Sysctls and its entry.
-type sysctlEntry struct {
-	name     string
-	field    int // index in Sysctls
-	change   int // index in SysctlChanges
-	min, max int64
-}
-
-// sysctlEntries are the entries, from the fields' tags: "name[,min[,max]]".
-var sysctlEntries = func() []sysctlEntry {
-	var entries []sysctlEntry
-	st, ct := reflect.TypeFor[Sysctls](), reflect.TypeFor[SysctlChanges]()
-	for i := range st.NumField() {
-		f := st.Field(i)
-		tag, ok := f.Tag.Lookup("sysctl")
-		if !ok {
-			continue
-		}
-		parts := strings.Split(tag, ",")
-		e := sysctlEntry{name: parts[0], field: i, min: math.MinInt32, max: math.MaxInt32}
-		if len(parts) > 1 {
-			e.min, _ = strconv.ParseInt(parts[1], 10, 32)
-		}
-		if len(parts) > 2 {
-			e.max, _ = strconv.ParseInt(parts[2], 10, 32)
-		}
-		cf, ok := ct.FieldByName(f.Name)
-		if !ok || cf.Type != reflect.PointerTo(f.Type) {
-			panic("ipvs: SysctlChanges." + f.Name + " is not a *" + f.Type.String())
-		}
-		e.change = cf.Index[0]
-		entries = append(entries, e)
-	}
-	return entries
-}()
-
-// decode parses the entry's text (without its newline) into s.
-func (e *sysctlEntry) decode(s *Sysctls, text string) error {
-	v := reflect.ValueOf(s).Elem().Field(e.field)
-	switch p := v.Addr().Interface().(type) {
-	case *string:
-		*p = text
-		return nil
-	case *SyncThreshold:
-		f := strings.Fields(text)
-		if len(f) == 2 {
-			a, err1 := strconv.Atoi(f[0])
-			b, err2 := strconv.Atoi(f[1])
-			if err1 == nil && err2 == nil {
-				*p = SyncThreshold{a, b}
-				return nil
-			}
-		}
-	case *uint64:
-		n, err := strconv.ParseUint(text, 10, 64)
-		if err == nil {
-			*p = n
-			return nil
-		}
-	default:
-		n, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			break
-		}
-		switch p := p.(type) {
-		case *bool:
-			*p = n != 0
-		case *time.Duration:
-			*p = time.Duration(n) * time.Second
-		case *int:
-			*p = int(n)
-		}
-		return nil
-	}
-	return fmt.Errorf("sysctl %s: unexpected value %q", e.name, text)
-}
-
-// encode validates the value of a SysctlChanges field and returns the text
-// to write, or the *InvalidError that names the entry and the value.
-func (e *sysctlEntry) encode(v any) (string, error) {
-	field := "sysctl " + e.name
-	checkInt := func(n int64) error {
-		if n < e.min || n > e.max {
-			return invalidf(field, "%d is not between %d and %d", n, e.min, e.max)
-		}
-		return nil
-	}
-	switch v := v.(type) {
-	case bool:
-		if v {
-			return "1", nil
-		}
-		return "0", nil
-	case int:
-		if err := checkInt(int64(v)); err != nil {
-			return "", err
-		}
-		if e.name == "sync_ports" && v&(v-1) != 0 {
-			return "", invalidf(field, "%d is not a power of 2", v)
-		}
-		return strconv.Itoa(v), nil
-	case uint64:
-		return strconv.FormatUint(v, 10), nil
-	case time.Duration:
-		if v < 0 || v%time.Second != 0 || v/time.Second > math.MaxInt32 {
-			return "", invalidf(field, "%v is not a whole number of seconds from 0 to %d", v, math.MaxInt32)
-		}
-		return strconv.FormatInt(int64(v/time.Second), 10), nil
-	case SyncThreshold:
-		if v.Threshold < 0 || v.Period < 0 || v.Threshold > math.MaxInt32 || v.Period > math.MaxInt32 ||
-			v.Period != 0 && v.Threshold >= v.Period {
-			return "", invalidf(field, "%d %d: want 0 <= threshold < period, or period 0", v.Threshold, v.Period)
-		}
-		return fmt.Sprintf("%d %d", v.Threshold, v.Period), nil
-	case string:
-		if strings.Trim(v, "0123456789,-:/") != "" {
-			return "", invalidf(field, "%q is not a CPU list such as 0-3,8", v)
-		}
-		return v, nil
-	}
-	return "", fmt.Errorf("ipvs: sysctl %s has no encoding for %T", e.name, v)
-}
-
-// sysctlWrite is one entry to write.
-type sysctlWrite struct{ name, text string }
-
-// writes validates ch and returns its entries' texts, known ones first in
-// the order of the fields, then Other's in the order of their names.
-func (ch *SysctlChanges) writes() ([]sysctlWrite, error) {
-	var out []sysctlWrite
-	v := reflect.ValueOf(ch).Elem()
-	for i := range sysctlEntries {
-		e := &sysctlEntries[i]
-		p := v.Field(e.change)
-		if p.IsNil() {
-			continue
-		}
-		text, err := e.encode(p.Elem().Interface())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sysctlWrite{e.name, text})
-	}
-	names := make([]string, 0, len(ch.Other))
-	for name := range ch.Other {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		text := ch.Other[name]
-		if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
-			return nil, invalidf("sysctl name", "%q is not an entry's name", name)
-		}
-		if strings.ContainsAny(text, "\n\x00") {
-			return nil, invalidf("sysctl "+name, "%q has a newline or NUL", text)
-		}
-		if slices.ContainsFunc(sysctlEntries, func(e sysctlEntry) bool { return e.name == name }) {
-			return nil, invalidf("sysctl "+name, "is a field of SysctlChanges: set it there")
-		}
-		out = append(out, sysctlWrite{name, text})
-	}
-	return out, nil
-}
+// sysctlTable encodes and decodes Sysctls and SysctlChanges by the
+// fields' tags.
+var sysctlTable = procfs.NewSysctlTable[Sysctls, SysctlChanges]()
 
 // Sysctls reads the IPVS sysctls of the client's network namespace (not
 // the caller's: procfs resolves /proc/sys/net by the opening thread's
@@ -352,22 +189,11 @@ func (c *Client) Sysctls(ctx context.Context) (Sysctls, error) {
 	if err != nil {
 		return Sysctls{}, procError(opSysctls, err)
 	}
-	var s Sysctls
-	for i := range sysctlEntries {
-		e := &sysctlEntries[i]
-		text, ok := texts[e.name]
-		if !ok {
-			s.Absent = append(s.Absent, e.name)
-			continue
-		}
-		delete(texts, e.name)
-		if err := e.decode(&s, text); err != nil {
-			return Sysctls{}, &Error{Op: opSysctls, Err: err}
-		}
+	s, absent, other, err := sysctlTable.Decode(texts)
+	if err != nil {
+		return Sysctls{}, &Error{Op: opSysctls, Err: err}
 	}
-	if len(texts) > 0 {
-		s.Other = texts
-	}
+	s.Absent, s.Other = absent, other
 	return s, nil
 }
 
@@ -380,7 +206,11 @@ func (c *Client) Sysctls(ctx context.Context) (Sysctls, error) {
 // and the error joins each failure (an absent one matches
 // os.ErrNotExist). Writing needs CAP_NET_ADMIN over the namespace.
 func (c *Client) SetSysctls(ctx context.Context, ch SysctlChanges) error {
-	writes, err := ch.writes()
+	writes, err := sysctlTable.Writes(&ch, ch.Other)
+	var inv *procfs.SysctlError
+	if errors.As(err, &inv) {
+		err = &InvalidError{Field: inv.Field, Reason: inv.Reason}
+	}
 	if err != nil {
 		return &Error{Op: opSetSysctls, Err: err}
 	}
@@ -392,8 +222,8 @@ func (c *Client) SetSysctls(ctx context.Context, ch SysctlChanges) error {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, &Error{Op: opSetSysctls, Err: err})...)
 		}
-		if err := c.proc.SetSysctl(w.name, w.text); err != nil {
-			errs = append(errs, &Error{Op: opSetSysctls, Object: fmt.Sprintf("%s to %q", w.name, w.text), Err: err})
+		if err := c.proc.SetSysctl(w.Name, w.Text); err != nil {
+			errs = append(errs, &Error{Op: opSetSysctls, Object: fmt.Sprintf("%s to %q", w.Name, w.Text), Err: err})
 		}
 	}
 	return errors.Join(errs...)

@@ -2,9 +2,9 @@
 // family does not cover: the connection table (/proc/net/ip_vs_conn and
 // /proc/net/ip_vs_conn_sync), parsed line by line into plain values,
 // the namespace's totals (/proc/net/ip_vs_stats), and the sysctls
-// (/proc/sys/net/ipv4/vs) as text. It knows formats and
-// files, not namespaces: package ipvs opens the files in the namespace of
-// a client. It is internal-only: use package ipvs.
+// (/proc/sys/net/ipv4/vs) as text and, by SysctlTable, typed. It knows
+// formats and files, not namespaces: package ipvs opens the files in the
+// namespace of a client. It is internal-only: use package ipvs.
 package procfs
 
 import (
