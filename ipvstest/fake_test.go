@@ -276,6 +276,16 @@ func TestFakeProcfs(t *testing.T) {
 	if s, err = c.Sysctls(ctx); err != nil || s.ConnReuseMode != 0 || !s.ExpireNodestConn {
 		t.Errorf("after the writes: %+v, %v", s, err)
 	}
+	// A value out of range is refused, as an *ipvs.InvalidError, before
+	// the valid one beside it is written.
+	err = c.SetSysctls(ctx, ipvs.SysctlChanges{ConnReuseMode: new(2), DropEntry: new(4)})
+	var inv *ipvs.InvalidError
+	if !errors.As(err, &inv) || inv.Field != "sysctl drop_entry" || !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("drop_entry 4: %v, want an *ipvs.InvalidError about sysctl drop_entry", err)
+	}
+	if s, err = c.Sysctls(ctx); err != nil || s.ConnReuseMode != 0 {
+		t.Errorf("after a refused write: %+v, %v; want conn_reuse_mode unwritten", s, err)
+	}
 	if err := c.SetSysctls(ctx, ipvs.SysctlChanges{Other: map[string]string{"no_such_entry": "1"}}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a write to an entry the model lacks: %v, want os.ErrNotExist", err)
 	}
