@@ -132,9 +132,9 @@ integration: vm-selftest $(IT) $(PROGRAMS)
 # compat/, against the peers they stand in for), then the suites of reconcile,
 # ipvstest, ipvsctl and the exporter; ipvsd's on the kernel's table in the
 # VM, at the scale the emulator sustains, and on an in-memory IPVS on the
-# host at a thousand virtual servers of ten real servers; and on the host,
-# ipvsd's fleet of 50 directors on ipvstest against a real etcd (Debian's
-# etcd-server).
+# host at a thousand virtual servers of ten real servers; ipvsd's fleet of
+# 3 directors on the kernel in the VM; and on the host, ipvsd's fleet of 50
+# directors on ipvstest against a real etcd (Debian's etcd-server).
 BENCH_SIZES ?= 1000:5,10000:3
 SUITE_REPS ?= 3
 bench: $(PROGRAMS) $(BUILD)/ipvsd-memory
@@ -153,6 +153,8 @@ bench: $(PROGRAMS) $(BUILD)/ipvsd-memory
 		-services 2000 -dests 10 -rep 1 | tee -a $(BUILD)/bench.log
 	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites conntrack \
 		-services 100000 -dests 10 -rep $(SUITE_REPS) | tee -a $(BUILD)/bench.log
+	KERNELS=bookworm VM_TIMEOUT=5400 bash vm/run.sh $(BUILD)/bench -mode suites -suites fleet \
+		-services 1000 -rep 1 | tee -a $(BUILD)/bench.log
 	command -v etcd >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server; }
 	$(BUILD)/bench -mode suites -suites fleet-fakes -services 10000 -rep 1 | tee -a $(BUILD)/bench.log
 	for n in 10 1000; do KERNELS=bookworm VM_TIMEOUT=5400 VM_FILES="$(BUILD)/ipvsd" bash vm/run.sh $(BUILD)/bench -mode suites \

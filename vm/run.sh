@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots stock Debian kernels under qemu and runs a static program in each,
 # as root, from a small initramfs that also holds busybox, the modules of
-# ip_vs and friends, ipvsadm, conntrack and keepalived.
+# ip_vs and friends, ipvsadm, conntrack, keepalived and etcd.
 #
 #   vm/run.sh [--] PROGRAM [ARGS...]
 #
@@ -64,6 +64,8 @@ KEEPALIVED="keepalived libssl3 libnftnl11 libmnl0 libpcre2-8-0 libsnmp40 libglib
 libsensors5 libpci3 libwrap0 libperl5.36 zlib1g libmount1 libselinux1 libcap2 libgcrypt20 liblzma5
 libzstd1 liblz4-1 libffi8 libudev1 libnsl2 libcrypt1 libblkid1 libgpg-error0 libtirpc3
 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2 libkrb5support0 libkeyutils1"
+# etcd 3.4, the store of ipvsd's fleet tests (its binary needs only libc).
+ETCD="etcd-server"
 
 die() { echo "vm/run.sh: $*" >&2; exit 125; }
 quietlog=""
@@ -199,21 +201,21 @@ prepare_kernel() {
 	printf 'KVER=%q\nVMLINUZ=%q\nMODROOT=%q\nMODKEY=%q\n' "$KVER" "$VMLINUZ" "$MODROOT" "$MODKEY" >"$state"
 }
 
-# prepare_userland: busybox, ipvsadm, keepalived, conntrack, iptables and
+# prepare_userland: busybox, ipvsadm, keepalived, conntrack, iptables, etcd and
 # their libraries, from the host's own suite (they only need to run, on any of
 # the kernels).
 # The cache is named by a checksum of the package lists and of this
 # function, so that a change of either builds it anew. Sets USR.
 prepare_userland() {
 	local key
-	key=$({ echo "$USERLAND $KEEPALIVED"; declare -f prepare_userland copy_libs; } | cksum | cut -d' ' -f1)
+	key=$({ echo "$USERLAND $KEEPALIVED $ETCD"; declare -f prepare_userland copy_libs; } | cksum | cut -d' ' -f1)
 	USR="$CACHE/userland-$key"
 	[ -e "$USR/done" ] && return
 	local codename
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 	apt_for "$codename"
 	rm -rf "$USR" && mkdir -p "$USR/debs" "$USR/x"
-	download "$USR/debs" $USERLAND $KEEPALIVED
+	download "$USR/debs" $USERLAND $KEEPALIVED $ETCD
 	for deb in "$USR"/debs/*.deb; do dpkg-deb -x "$deb" "$USR/x"; done
 	local r="$USR/root"
 	mkdir -p "$r/bin" "$r/sbin" "$r/usr/sbin" "$r/lib/x86_64-linux-gnu" "$r/lib64"
@@ -228,6 +230,9 @@ prepare_userland() {
 	ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$r/lib64/ld-linux-x86-64.so.2"
 	cp "$USR/x/usr/sbin/keepalived" "$r/usr/sbin/keepalived"
 	copy_libs "$r/usr/sbin/keepalived"
+	mkdir -p "$r/usr/bin"
+	cp "$USR/x/usr/bin/etcd" "$r/usr/bin/etcd"
+	copy_libs "$r/usr/bin/etcd"
 	cp "$USR/x/usr/sbin/conntrack" "$r/usr/sbin/conntrack"
 	copy_libs "$r/usr/sbin/conntrack"
 	cp "$USR/x/usr/sbin/xtables-legacy-multi" "$r/usr/sbin/"
