@@ -10,7 +10,12 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
+
+// reconnectMax is the longest wait between two attempts to reach etcd.
+const reconnectMax = 5 * time.Second
 
 // Connection is how to reach etcd: its endpoints, and TLS as etcd and
 // etcdctl take it (a CA file, and a client certificate and key).
@@ -67,5 +72,13 @@ func (c Connection) Client() (*clientv3.Client, error) {
 		// The default is every message to any size; a key is at most
 		// MaxValue, a page of a read a few hundred of them.
 		MaxCallRecvMsgSize: 64 << 20,
+		// gRPC waits up to two minutes between attempts to connect once
+		// many have failed: a director cut off for a few minutes would
+		// stay behind that long after etcd is back. Attempts at most
+		// reconnectMax apart, each bounded as the first is.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMax},
+			MinConnectTimeout: dial,
+		})},
 	})
 }
