@@ -10,13 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,11 +33,15 @@ import (
 // The fleet's lab: etcd in a namespace of its own (10.202.0.1 on its
 // lo), the backends in another (10.201.0.N:8080 on its lo), and three
 // directors, each in its namespace with two links: one to etcd's
-// namespace (10.200.N.0/24) and one to the backends' (10.210.N.0/24), so
-// that a director can be cut off from etcd alone. Each runs ipvsd (this
+// namespace (10.200.N.0/24, ctlN there, etcd0 in the director's) and one
+// to the backends' (10.210.N.0/24, dataN there, be0 in the director's),
+// so that a director can be cut off from etcd alone. Each runs ipvsd (this
 // binary again) with --etcd.endpoints; the test writes the fleet's
 // configuration from etcd's namespace and reads the three kernels'
-// tables.
+// tables. A client namespace behind d3 (10.99.0.2, the virtual addresses
+// on d3's lo) sends requests through d3's kernel, to see it serve while
+// it is cut off; the backends route the client's replies back through
+// d3.
 
 const fleetEtcd = "10.202.0.1"
 
@@ -51,6 +55,9 @@ type fleetLab struct {
 	writer    *fleet.Writer
 	directors []*fleetDirector
 	backends  map[int]*http.Server
+	// client is d3's client namespace; web fetches through it.
+	client *netns.NS
+	web    *http.Client
 }
 
 type fleetDirector struct {
@@ -88,20 +95,65 @@ func newFleetLab(t *testing.T) *fleetLab {
 			t.Logf("etcd's log (end):\n%s", b[max(0, len(b)-6000):])
 		}
 	})
-	l.cli, err = clientv3.New(clientv3.Config{Endpoints: []string{l.etcd.Endpoint()}, Logger: zap.NewNop(), DialTimeout: 10 * time.Second,
+	l.cli = l.etcdClient()
+	l.writer = l.newWriter(l.cli, "test")
+	for n := 1; n <= 3; n++ {
+		l.directors = append(l.directors, l.newDirector(n))
+	}
+	d3 := l.directors[2]
+	if l.client, err = d3.ns.Client(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.client.Close() })
+	mustSh(t, d3.ns, "echo 1 > /proc/sys/net/ipv4/ip_forward")
+	mustSh(t, l.backendNS, "ip route add 10.99.0.0/16 via 10.210.3.2")
+	l.web = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := l.client.Do(func() (err error) { c, err = (&net.Dialer{}).DialContext(ctx, network, addr); return err })
+			return c, err
+		}}}
+	return l
+}
+
+// etcdClient returns a client of etcd from etcd's namespace, closed
+// when the test ends.
+func (l *fleetLab) etcdClient() *clientv3.Client {
+	l.t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{l.etcd.Endpoint()}, Logger: zap.NewNop(), DialTimeout: 10 * time.Second,
 		DialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return l.dialEtcdNS(ctx, "tcp", addr)
 		})}})
 	if err != nil {
-		t.Fatal(err)
+		l.t.Fatal(err)
 	}
-	t.Cleanup(func() { l.cli.Close() })
+	l.t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// newWriter returns a writer of the fleet's configuration, as the
+// operator by runs `ipvsd fleet apply`.
+func (l *fleetLab) newWriter(cli *clientv3.Client, by string) *fleet.Writer {
 	layout, _ := fleet.NewLayout(fleet.DefaultPrefix)
-	l.writer = &fleet.Writer{Client: l.cli, Layout: layout, By: "test"}
-	for n := 1; n <= 3; n++ {
-		l.directors = append(l.directors, l.newDirector(n))
+	return &fleet.Writer{Client: cli, Layout: layout, By: by}
+}
+
+// serves fetches n times (each over a connection of its own) from
+// 10.99.1.1:port through d3's kernel, and fails the test unless every
+// request is answered by a backend.
+func (l *fleetLab) serves(what string, port, n int) {
+	l.t.Helper()
+	for i := range n {
+		resp, err := l.web.Get(fmt.Sprintf("http://10.99.1.1:%d/", port))
+		if err != nil {
+			l.t.Fatalf("%s: request %d of %d through d3: %v", what, i+1, n, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(b) != "ok\n" {
+			l.t.Fatalf("%s: request %d of %d through d3: %s %q %v", what, i+1, n, resp.Status, b, err)
+		}
 	}
-	return l
 }
 
 func newNS(t *testing.T) *netns.NS {
@@ -131,33 +183,15 @@ func (l *fleetLab) dialEtcdNS(ctx context.Context, network, addr string) (net.Co
 	return c, err
 }
 
-// wire links a (the hub, .1) and b (.2) with a veth pair on the /24
-// subnet, named link in both; b routes route through a.
-func wire(t *testing.T, a, b *netns.NS, link, subnet, route string) {
+// wire links a (the hub, .1, its end named link) and b (.2, its end
+// named peer) with a veth pair on the /24 subnet; b routes route through
+// a.
+func wire(t *testing.T, a, b *netns.NS, link, peer, subnet, route string) {
 	t.Helper()
-	before, err := links(a)
-	if err != nil {
+	if err := a.Link(link, netip.MustParsePrefix(subnet+".1/24"), b, peer, netip.MustParsePrefix(subnet+".2/24")); err != nil {
 		t.Fatal(err)
 	}
-	mustSh(t, a, "ip link add "+link+" type veth peer name "+link+"p")
-	after, err := links(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var peer string
-	for _, n := range after {
-		if n != link && !slices.Contains(before, n) {
-			peer = n
-		}
-	}
-	var holder *exec.Cmd
-	if err := b.Do(func() error { holder = exec.Command("sleep", "600"); return holder.Start() }); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
-	mustSh(t, a, fmt.Sprintf("ip link set %[1]s netns %[2]d && ip addr add %[3]s.1/24 dev %[4]s && ip link set %[4]s up", peer, holder.Process.Pid, subnet, link))
-	mustSh(t, b, fmt.Sprintf("ip link set %[1]s name %[2]s && ip addr add %[3]s.2/24 dev %[2]s && ip link set %[2]s up && ip route add %[4]s via %[3]s.1",
-		peer, link, subnet, route))
+	mustSh(t, b, fmt.Sprintf("ip route add %s via %s.1", route, subnet))
 }
 
 // newDirector makes director n's namespace, wired to etcd and to the
@@ -165,8 +199,8 @@ func wire(t *testing.T, a, b *netns.NS, link, subnet, route string) {
 func (l *fleetLab) newDirector(n int) *fleetDirector {
 	t := l.t
 	d := &fleetDirector{name: fmt.Sprintf("d%d", n), ns: newNS(t), state: filepath.Join(l.dir, fmt.Sprintf("d%d", n))}
-	wire(t, l.etcdNS, d.ns, fmt.Sprintf("ctl%d", n), fmt.Sprintf("10.200.%d", n), fleetEtcd+"/32")
-	wire(t, l.backendNS, d.ns, fmt.Sprintf("data%d", n), fmt.Sprintf("10.210.%d", n), "10.201.0.0/24")
+	wire(t, l.etcdNS, d.ns, fmt.Sprintf("ctl%d", n), "etcd0", fmt.Sprintf("10.200.%d", n), fleetEtcd+"/32")
+	wire(t, l.backendNS, d.ns, fmt.Sprintf("data%d", n), "be0", fmt.Sprintf("10.210.%d", n), "10.201.0.0/24")
 	var err error
 	if d.table, err = ipvs.New(&ipvs.Config{NetNS: d.ns.Fd()}); err != nil {
 		t.Fatal(err)
@@ -223,16 +257,7 @@ func (l *fleetLab) stop(d *fleetDirector) {
 	if d.cmd == nil {
 		return
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-done
-		l.t.Errorf("%s did not stop within 30 s of SIGTERM", d.name)
-	}
+	terminate(l.t, d.name, d.cmd)
 	d.cmd = nil
 }
 
@@ -383,12 +408,17 @@ func (l *fleetLab) allWant(what string, within time.Duration, port int, weights 
 // TestKernelFleet: three directors in three namespaces against one
 // etcd: a change written once reaches the three kernels; with etcd
 // killed, the tables follow the checks as backends fail and recover,
-// and converge to etcd's state after; a director cut off from etcd by
-// its link keeps serving and, once back, reads everything again when its
-// revision was compacted meanwhile; of two concurrent applies, one wins
-// and the other is told.
+// and converge to etcd's state after, resuming from their revisions; a
+// director cut off from etcd by its link keeps serving and, once back,
+// reads everything again when its revision was compacted meanwhile; of
+// two concurrent applies by two writers, one wins and the other is told
+// what changed.
 func TestKernelFleet(t *testing.T) {
 	l := newFleetLab(t)
+	// Bounds the test's own requests to etcd, not how long a step may
+	// take: each step waits on its condition with a deadline of its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	for n := 1; n <= 3; n++ {
 		l.backend(n)
 	}
@@ -409,6 +439,7 @@ func TestKernelFleet(t *testing.T) {
 	}
 	l.stopBackend(2)
 	l.allWant("backend 2 failed, without etcd", 30*time.Second, 8080, map[int]int{1: 1, 2: 0, 3: 1})
+	l.serves("backend 2 failed, without etcd", 8080, 6)
 	l.backend(2)
 	l.allWant("backend 2 back, without etcd", 30*time.Second, 8080, up)
 	// A director restarted meanwhile starts from its local copy.
@@ -418,20 +449,35 @@ func TestKernelFleet(t *testing.T) {
 	if st := l.directors[0].fleetStatus(t); st.Connected || st.Revision == 0 {
 		t.Errorf("d1 restarted without etcd: %+v", st)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	if err := l.etcd.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	l.apply(fleetConfigOf(8080, 1, 3))
 	l.allWant("etcd's state after its restart", time.Minute, 8080, map[int]int{1: 1, 3: 1})
+	for _, d := range l.directors {
+		l.eventually(d.name+" says etcd is back", 30*time.Second, func() bool { return d.fleetStatus(t).Connected })
+		// They resumed from their revisions: the one full read of each is
+		// its first (d1, started from its copy, made none).
+		wantReads := `ipvsd_fleet_full_reads_total{reason="start"} 1`
+		if d.name == "d1" {
+			wantReads = ""
+		}
+		if reads := grepLines(d.get(t, "/metrics"), "ipvsd_fleet_full_reads_total{"); reads != wantReads {
+			t.Errorf("%s's full reads after etcd's restart: %q, want %q", d.name, reads, wantReads)
+		}
+	}
 
-	// d3 cut off from etcd by its link: it keeps serving and checking.
+	// d3 cut off from etcd by its link, taken down at etcd's end: its
+	// packets to etcd meet silence, as in a partition. It keeps its
+	// table, its checks and its clients.
 	d3 := l.directors[2]
-	mustSh(t, d3.ns, "ip link set ctl3 down")
+	cut := time.Now()
+	mustSh(t, l.etcdNS, "ip link set ctl3 down")
 	l.eventually("d3 says etcd is unreachable", 30*time.Second, func() bool { return !d3.fleetStatus(t).Connected })
+	l.serves("d3 cut off", 8080, 6)
 	l.stopBackend(3)
 	l.allWant("backend 3 failed, d3 cut off", 30*time.Second, 8080, map[int]int{1: 1, 3: 0})
+	l.serves("d3 cut off, backend 3 failed", 8080, 6)
 	l.backend(3)
 	// Changes meanwhile, and their history compacted.
 	l.apply(fleetConfigOf(8080, 1, 2, 3))
@@ -441,16 +487,25 @@ func TestKernelFleet(t *testing.T) {
 	}
 	l.allWant("the others follow etcd", time.Minute, 9090, up, l.directors[0], l.directors[1])
 	l.allWant("d3, cut off, keeps the configuration it had, backend 3 back", 30*time.Second, 8080, map[int]int{1: 1, 3: 1}, d3)
+	l.serves("d3 cut off, its revision compacted", 8080, 6)
 	// Its state left etcd with its lease.
 	l.eventually("d3's state expires", 30*time.Second, func() bool {
 		f, err := fleet.ReadFleet(ctx, l.cli, l.writer.Layout)
 		return err == nil && len(f.Directors) == 2
 	})
-	mustSh(t, d3.ns, "ip link set ctl3 up")
-	l.allWant("d3 back, after a compaction", time.Minute, 9090, up, d3)
+	if !d3.fleetStatus(t).Connected {
+		mustSh(t, l.etcdNS, "ip link set ctl3 up")
+	} else {
+		t.Fatal("d3 says it is connected, cut off")
+	}
+	back := time.Now()
+	l.allWant("d3 back, after a compaction", 2*time.Minute, 9090, up, d3)
+	t.Logf("d3 was cut off for %v, and had etcd's state %v after its link came back",
+		back.Sub(cut).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
+	l.serves("d3 back", 9090, 6)
 	metrics := d3.get(t, "/metrics")
-	if !strings.Contains(metrics, `ipvsd_fleet_full_reads_total{reason="compacted"} 1`) {
-		t.Errorf("d3's full reads after the compaction: %s", grepLines(metrics, "ipvsd_fleet_full_reads_total"))
+	if reads := grepLines(metrics, "ipvsd_fleet_full_reads_total{"); !strings.Contains(reads, `ipvsd_fleet_full_reads_total{reason="compacted"} 1`) {
+		t.Errorf("d3's full reads after the compaction: %s", reads)
 	}
 	l.eventually("fleet status: three directors, none behind", 30*time.Second, func() bool {
 		f, err := fleet.ReadFleet(ctx, l.cli, l.writer.Layout)
@@ -465,23 +520,25 @@ func TestKernelFleet(t *testing.T) {
 		return true
 	})
 
-	// Two writers at once: one wins, the other is told.
-	plan := func(port int) *fleet.Plan {
-		desired, err := fleet.Split("fleet.yaml", []byte(fleetConfigOf(port, 1, 2, 3)))
+	// Two writers, each with its connection, read the configuration
+	// (the directors' state writes may come between their reads, not a
+	// change of the configuration) and apply at once: one wins, the other
+	// is told which key changed, and the three kernels have the winner's.
+	writers := []*fleet.Writer{l.newWriter(l.etcdClient(), "alice"), l.newWriter(l.etcdClient(), "bob")}
+	plans := make([]*fleet.Plan, 2)
+	for i, w := range writers {
+		desired, err := fleet.Split("fleet.yaml", []byte(fleetConfigOf(7001+i, 1, 2, 3)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := l.writer.Plan(ctx, desired)
-		if err != nil {
+		if plans[i], err = w.Plan(ctx, desired); err != nil {
 			t.Fatal(err)
 		}
-		return p
 	}
-	plans := []*fleet.Plan{plan(7001), plan(7002)}
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
-	for i := range plans {
-		wg.Go(func() { _, errs[i] = l.writer.Apply(ctx, plans[i], false) })
+	for i, w := range writers {
+		wg.Go(func() { _, errs[i] = w.Apply(ctx, plans[i], false) })
 	}
 	wg.Wait()
 	won := -1
@@ -496,8 +553,12 @@ func TestKernelFleet(t *testing.T) {
 	if won < 0 || errs[1-won] == nil {
 		t.Fatalf("two concurrent applies: %v", errs)
 	}
+	if told := errs[1-won].Error(); !strings.Contains(told, "config/virtual-servers/web at revision") {
+		t.Errorf("the loser was not told which key changed: %s", told)
+	}
 	t.Logf("the loser was told: %v", errs[1-won])
 	l.allWant("the winner's configuration", time.Minute, 7001+won, up)
+	l.serves("the winner's configuration", 7001+won, 6)
 }
 
 func (d *fleetDirector) get(t *testing.T, path string) string {

@@ -237,20 +237,27 @@ func (l *lab) stopDaemon() {
 	if l.daemon == nil {
 		return
 	}
-	_ = l.daemon.Process.Signal(syscall.SIGTERM)
+	terminate(l.t, "ipvsd", l.daemon)
+	l.daemon = nil
+}
+
+// terminate stops a process with SIGTERM, as systemd does, and fails
+// the test unless it exits cleanly within 30 s.
+func terminate(t *testing.T, name string, cmd *exec.Cmd) {
+	t.Helper()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
-	go func() { done <- l.daemon.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			l.t.Errorf("ipvsd exited: %v", err)
+			t.Errorf("%s exited: %v", name, err)
 		}
 	case <-time.After(30 * time.Second):
-		_ = l.daemon.Process.Kill()
-		l.t.Error("ipvsd did not stop within 30 s of SIGTERM")
+		_ = cmd.Process.Kill()
+		t.Errorf("%s did not stop within 30 s of SIGTERM", name)
 		<-done
 	}
-	l.daemon = nil
 }
 
 func (l *lab) writeConfig(yaml string) {
