@@ -93,7 +93,9 @@ func (d *Director) nextSync(now time.Time) time.Time {
 	// sync counts from the end of the last, so that a read slower than
 	// the interval does not make the next one due at once.
 	next := d.lastSync.at.Add(d.lastSync.duration + interval)
-	if d.pending && d.seeded {
+	// A change waiting goes at once, unless the last sync failed: that
+	// one is tried again an interval later, as its log says.
+	if d.pending && d.seeded && d.lastSync.err == "" {
 		w := d.lastSync.lastWrite.Add(interval)
 		if w.Before(now) {
 			w = now

@@ -404,12 +404,46 @@ func TestOverloadedLoop(t *testing.T) {
 		}
 	}
 	cancel()
+	returns(t, done, "with syncs always due")
+}
+
+// returns waits for Run's end, after its context ended.
+func returns(t *testing.T, done <-chan error, what string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context ended, with syncs always due")
+		t.Fatal("Run did not return within 10 s of its context's end, " + what)
 	}
+}
+
+// TestFailedSyncWithAChangePending: a sync that fails while a change
+// waits to be written (a backend went down) is tried again a sync
+// interval later, not at once, over and over; and a stop that comes
+// then, every sync failing as the stop cancels it, ends the loop.
+func TestFailedSyncWithAChangePending(t *testing.T) {
+	r := newRig(t, webYAML)
+	r.sync()
+	r.checks.setHealth(t, "10.0.0.2:8080", check.Down, -1)
+	r.d.refresh()
+	if !r.d.Status(nil).Sync.Pending {
+		t.Fatal("no change pending")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.clock = r.clock.Add(time.Hour)
+	r.d.syncOnce(ctx)
+	if st := r.d.Status(nil).Sync; st.Error == "" || !st.Pending {
+		t.Fatalf("a sync with its context ended: %+v", st)
+	}
+	if next := r.d.nextSync(r.clock); !next.Equal(r.clock.Add(time.Second)) {
+		t.Errorf("after a failed sync, the next comes %v later, want a sync interval", next.Sub(r.clock))
+	}
+	r.d.now = time.Now
+	done := make(chan error, 1)
+	go func() { done <- r.d.Run(ctx) }()
+	returns(t, done, "with its syncs failing")
 }
