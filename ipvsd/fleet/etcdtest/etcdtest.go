@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,8 +40,8 @@ type Options struct {
 	Args []string
 	// ClientPort and PeerPort are its ports; 0 picks free ones on Host.
 	ClientPort, PeerPort int
-	// Start starts the process (in a network namespace, say); nil is
-	// cmd.Start.
+	// Start starts the process (in a network namespace, say); nil starts
+	// it from here, killed if this process dies.
 	Start func(cmd *exec.Cmd) error
 	// Dial reaches Host, for the health check (from another namespace,
 	// say); nil dials from here.
@@ -159,23 +160,22 @@ func (s *Server) Restart(ctx context.Context) error {
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, so that killing it kills nothing else; and
-	// killed with this process, when started from here (the death signal
-	// follows the thread that started it, which a namespace's own ends).
+	// Its own process group, so that killing it kills nothing else.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := s.opts.Start
-	if start == nil {
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-		start = (*exec.Cmd).Start
-	}
-	if err := start(cmd); err != nil {
-		log.Close()
-		return fmt.Errorf("starting etcd: %w", err)
+	done := make(chan struct{})
+	if s.opts.Start != nil {
+		err = s.opts.Start(cmd)
+		if err == nil {
+			go func() { _ = cmd.Wait(); close(done) }()
+		}
+	} else {
+		err = startHeld(cmd, done)
 	}
 	log.Close()
-	s.cmd, s.done = cmd, make(chan struct{})
-	done := s.done
-	go func() { _ = cmd.Wait(); close(done) }()
+	if err != nil {
+		return fmt.Errorf("starting etcd: %w", err)
+	}
+	s.cmd, s.done = cmd, done
 	for {
 		if healthy(s.clientURL, s.opts.Dial, s.opts.ClientTLS) {
 			return nil
@@ -190,6 +190,28 @@ func (s *Server) Restart(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// startHeld starts cmd, killed with this process, and closes done when
+// it exits. The death signal follows the thread that started the
+// process, not the process: a thread that ends (as one that entered a
+// network namespace does, netns.New's) would kill etcd with it. So the
+// thread that starts etcd is held until etcd exits.
+func startHeld(cmd *exec.Cmd, done chan struct{}) error {
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	return <-started
 }
 
 // Kill kills etcd at once (SIGKILL), as a crash would.
