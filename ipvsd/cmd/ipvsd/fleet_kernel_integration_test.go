@@ -479,6 +479,17 @@ func TestKernelFleet(t *testing.T) {
 	l.allWant("backend 3 failed, d3 cut off", 30*time.Second, 8080, map[int]int{1: 1, 3: 0})
 	l.serves("d3 cut off, backend 3 failed", 8080, 6)
 	l.backend(3)
+	// Away: its connection to etcd given up (its keep-alive unanswered).
+	// Until then, what etcd sent its watch waits in the connection, and
+	// comes when the link does, with no need to read anything again.
+	l.eventually("d3's connection to etcd is given up", 2*time.Minute, func() bool {
+		for _, line := range strings.Split(mustSh(t, d3.ns, "netstat -tn"), "\n") {
+			if strings.Contains(line, fleetEtcd+":2379") && strings.Contains(line, "ESTABLISHED") {
+				return false
+			}
+		}
+		return true
+	})
 	// Changes meanwhile, and their history compacted.
 	l.apply(fleetConfigOf(8080, 1, 2, 3))
 	rev := l.apply(fleetConfigOf(9090, 1, 2, 3))
