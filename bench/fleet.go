@@ -85,20 +85,24 @@ func fakeTable() (*ipvs.Client, func(), error) {
 
 // benchDirector is one director of the fleet and what its syncs wrote.
 type benchDirector struct {
-	name   string
-	src    *fleet.Source
-	close  func()
-	mu     sync.Mutex
-	wrote  time.Time // the end of its last sync that wrote
-	writes int       // writes the table took
+	name    string
+	src     *fleet.Source
+	close   func()
+	mu      sync.Mutex
+	wrote   time.Time // the end of its last sync that wrote
+	writes  int       // writes the table took
+	syncErr string    // what its last sync that failed said
 }
 
 func (b *benchDirector) Synced(r director.SyncReport) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.Err != nil || len(r.Failed) > 0 {
+		b.syncErr = fmt.Sprintf("%v, %d writes refused", r.Err, len(r.Failed))
+	}
 	if len(r.Changes) == 0 {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.wrote = r.Start.Add(r.Duration)
 	b.writes += len(r.Changes) - len(r.Failed)
 }
@@ -199,6 +203,7 @@ func fleetSuite(group string, directors int, newTable func() (*ipvs.Client, func
 		return err
 	}
 	defer e.Kill()
+	progress("%s: etcd up at %s", group, e.Endpoint())
 	cli, err := fleet.Connection{Endpoints: []string{e.Endpoint()}}.Client()
 	if err != nil {
 		return err
@@ -232,6 +237,7 @@ func fleetSuite(group string, directors int, newTable func() (*ipvs.Client, func
 	if err := waitAll(ctx, fleetDs, time.Time{}, fleetSmall); err != nil {
 		return err
 	}
+	progress("%s: %d directors started", group, directors)
 	var lat []float64
 	extra := 0
 	for round := range fleetRounds {
@@ -257,6 +263,9 @@ func fleetSuite(group string, directors int, newTable func() (*ipvs.Client, func
 			extra += n - before[i] - 1
 		}
 		lat = append(lat, last.Sub(start).Seconds())
+		if (round+1)%10 == 0 {
+			progress("%s: %d of %d changes", group, round+1, fleetRounds)
+		}
 	}
 	slices.Sort(lat)
 	emitF("one change: write to the last table, median", len(lat), lat[len(lat)/2])
@@ -289,6 +298,7 @@ func fleetSuite(group string, directors int, newTable func() (*ipvs.Client, func
 	}
 	scale := min(directors, 3)
 	count = scale
+	progress("%s: %d virtual servers written; starting %d directors on them", group, services, scale)
 	for i := range scale {
 		start := time.Now()
 		b, err := startDirector(ctx, fmt.Sprintf("s%02d", i), e.Endpoint(), layout, fleetSyncLarge, newTable)
@@ -344,24 +354,38 @@ func fleetSuite(group string, directors int, newTable func() (*ipvs.Client, func
 	return nil
 }
 
+// progress says how far a suite has come, on stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "fleet: %s: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
 // waitAll waits until every director has written after since (with
 // since zero: has n virtual servers in force).
 func waitAll(ctx context.Context, ds []*benchDirector, since time.Time, n int) error {
+	said := time.Now()
 	for {
-		done := true
+		var waiting []string
 		for _, b := range ds {
 			if since.IsZero() {
 				if st := b.src.Status(); st.Selected != n || st.Applied != st.Revision {
-					done = false
+					b.mu.Lock()
+					syncErr := b.syncErr
+					b.mu.Unlock()
+					waiting = append(waiting, fmt.Sprintf("%s (%d of %d virtual servers, revision %d applied of %d, etcd connected: %v %s, last sync: %s)",
+						b.name, st.Selected, n, st.Applied, st.Revision, st.Connected, st.Error+st.ApplyError, syncErr))
 				}
 				continue
 			}
 			if t, _ := b.state(); !t.After(since) {
-				done = false
+				waiting = append(waiting, b.name)
 			}
 		}
-		if done {
+		if len(waiting) == 0 {
 			return nil
+		}
+		if time.Since(said) > 30*time.Second {
+			progress("waiting for %s", strings.Join(waiting, ", "))
+			said = time.Now()
 		}
 		select {
 		case <-ctx.Done():
