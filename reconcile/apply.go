@@ -49,8 +49,9 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 		return nil, nil
 	}
 	var b ipvs.Batch
+	var svc serviceOf // a service's changes come together: canonical once
 	for i := range p.entries {
-		ch := p.change(i)
+		ch := p.changeOf(i, &svc)
 		switch ch.Kind {
 		case KindCreateService:
 			b.CreateService(ch.Service)
