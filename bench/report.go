@@ -139,6 +139,11 @@ func report(in, out, chart, micro string) error {
 	p("# Benchmarks\n\n")
 	p("Generated on %s from `bench/results.jsonl`, which `make bench` writes whole and `make bench-merge` updates with later runs of some suites (each suite says under its title when and on which kernel it ran). The four workloads ran on Debian's `%s`, booted under qemu with software emulation (TCG, 2 vCPUs, 1 GiB) on a host with 2 cores (this report was generated on one of %s). Emulation makes everything slower than on hardware, the Go side about 10–60×, so compare ratios, not seconds.\n\n", time.Now().UTC().Format("2006-01-02"), kernel, cpu)
 	p("Each contender and repetition runs in a child process started in a fresh network namespace (removed destinations stay on a per-namespace list that later creations walk), and does four workloads in turn on S services with 10 destinations each: **create** all (S×11 objects), **read** all services with their destinations, **update** every destination's weight (S×10), **remove** all services (S). The raw floor sends prebuilt request bytes, 1000 to a datagram with an ACK asked of the last only, and counts replies without decoding. Times are medians with [min–max] over the runs; allocations are per object, peak RSS is the child's.\n\n")
+	if n := notes[""]; n != "" {
+		// The workloads belong to no suite; a merged run of them says
+		// here how it ran.
+		p("%s\n\n", n)
+	}
 	for _, n := range sizes {
 		p("## %d services × 10 destinations\n\n", n)
 		p("| workload |")
