@@ -114,10 +114,16 @@ peers: $(PEERS)
 # teardown of later namespaces), once more without ip_vs to see New fail
 # clearly, and once without nf_conntrack_netlink to see the conntrack
 # flush fail clearly (unloading it after the other tests hangs 5.10).
+# ipvsd's fleet test has a boot of its own too: once, on bookworm's 6.1,
+# both CPUs locked up (soft lockup) in the test binary as the fleet test
+# ended and the next test began; the cause is not known yet.
 RELOAD = ^TestKernelModuleReload$$
+FLEET = ^TestKernelFleet$$
 integration: vm-selftest $(IT) $(PROGRAMS)
 	KERNELS="$(KERNELS)" VM_FILES="$(IT) $(PROGRAMS)" \
-		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)' -test.skip '$(RELOAD)'
+		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(or $(RUN),^TestKernel)' -test.skip '$(RELOAD)|$(FLEET)'
+	KERNELS="$(KERNELS)" VM_FILES="$(BUILD)/ipvsd.integration.test" \
+		bash vm/run.sh vm/suite.sh -test.v -test.count=1 -test.run '$(FLEET)'
 	KERNELS="$(KERNELS)" VM_FILES="$(BUILD)/ipvs.integration.test" \
 		bash vm/run.sh vm/suite.sh -test.v -test.run '$(RELOAD)'
 	KERNELS="$(KERNELS)" VM_NO_IPVS=1 VM_FILES="$(BUILD)/ipvs.integration.test $(BUILD)/exporter.integration.test $(BUILD)/ipvs_exporter" \
