@@ -163,7 +163,6 @@ func (e *env) converge(t *desiredTable, current *kernelTable, running []ipvs.Dae
 		})
 	}
 	code := 0
-	defer collectLess()()
 	err := t.plans(current, opts, func(p *reconcile.Plan) error {
 		if dryRun {
 			e.out.WriteString(p.String())
