@@ -22,10 +22,23 @@ TESTED = . exporter cmd/ipvsctl ipvsd compat/moby compat/cloudflare packaging pa
 test: check unit fuzz integration
 
 # The versions of the repository's modules that the nested modules
-# require, served from git through the module proxy protocol, for go mod
-# tidy, which reads no go.work (see README, Releasing).
+# require, served from git through the module proxy protocol, first in
+# GOPROXY for every go command here. The workspace (go.work) builds the
+# nested modules against the working tree, but the go command still reads
+# the go.mod of each version they require, and go mod tidy reads no
+# go.work at all: without this, a machine whose module cache is empty
+# would ask the public proxy for commits it may never have seen (see
+# README, Releasing).
 GOPROXY_DIR = $(abspath $(BUILD))/goproxy
-PROXY_ENV = GOPROXY="file://$(GOPROXY_DIR),$$($(GO) env GOPROXY)" GONOSUMDB=github.com/ipvs-go
+ifeq ($(findstring file://$(GOPROXY_DIR),$(GOPROXY)),)
+export GOPROXY := file://$(GOPROXY_DIR),$(shell $(GO) env GOPROXY)
+endif
+# Only that directory serves them: no checksum database knows them, and
+# go.sum holds their hashes.
+comma := ,
+ifeq ($(findstring github.com/ipvs-go,$(GONOSUMDB)),)
+export GONOSUMDB := github.com/ipvs-go$(if $(GONOSUMDB),$(comma)$(GONOSUMDB))
+endif
 # The library is checked and tested alone, with the versions its go.mod
 # names, as its users build it; the other modules in the workspace.
 WORK = export GOWORK=$$([ "$$m" = . ] && echo off || true)
@@ -37,22 +50,22 @@ goproxy:
 # of a nested module's imports or requirements needs, where a plain go mod
 # tidy there would look for the repository's versions on the public proxy.
 tidy: goproxy
-	@set -e; for m in $(MODULES); do (cd $$m && env $(PROXY_ENV) $(GO) mod tidy); done
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
 
 check: goproxy
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	@set -e; for m in $(MODULES); do echo "check $$m"; ( cd $$m && $(WORK) && \
 		$(GO) vet ./... && $(GO) vet -tags integration ./... && \
 		$(STATICCHECK) ./... && $(STATICCHECK) -tags integration ./... && \
-		env $(PROXY_ENV) $(GO) mod tidy -diff ); done
+		$(GO) mod tidy -diff ); done
 	GOOS=darwin GOWORK=off $(GO) build ./...
 	GOOS=windows GOWORK=off $(GO) build ./...
 
-unit:
+unit: goproxy
 	@set -e; for m in $(TESTED); do (cd $$m && $(WORK) && $(GO) test -race -count=1 ./...); done
 
 # Each fuzz target of every package for FUZZTIME, seeded from testdata.
-fuzz:
+fuzz: goproxy
 	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh $(TESTED)
 
 # The integration test binaries, one per package with kernel tests, and
@@ -102,6 +115,10 @@ $(BUILD)/moby.peer.test: $(SOURCES)
 $(BUILD)/cloudflare.peer.test: $(SOURCES)
 	$(GO) run ./compat/peertest -peer cloudflare -o $(BUILD)
 
+# Every build needs the repository's versions served (see GOPROXY above),
+# without being rebuilt for it.
+$(IT) $(PROGRAMS) $(BUILD)/ipvsd-memory $(PEERS): | goproxy
+
 # Runs them on each kernel of KERNELS; compat/peer-exceptions.txt lists
 # the tests that must fail, and why.
 peers: $(PEERS)
@@ -143,7 +160,7 @@ integration: vm-selftest $(IT) $(PROGRAMS)
 # directors on ipvstest against a real etcd (Debian's etcd-server).
 BENCH_SIZES ?= 1000:5,10000:3
 SUITE_REPS ?= 3
-bench: $(PROGRAMS) $(BUILD)/ipvsd-memory
+bench: goproxy $(PROGRAMS) $(BUILD)/ipvsd-memory
 	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
 	@mkdir -p $(BUILD)
 	cd bench && CGO_ENABLED=0 $(GO) build -o ../$(BUILD)/bench .
@@ -188,7 +205,7 @@ vm-selftest:
 
 # Stores the raw replies of each kernel in KERNELS, for a fixed
 # configuration, under testdata/replies/linux-X.Y (see testdata/README).
-capture: $(BUILD)/ipvs.integration.test
+capture: goproxy $(BUILD)/ipvs.integration.test
 	KERNELS="$(KERNELS)" VM_ENV=IPVS_CAPTURE IPVS_CAPTURE=1 bash vm/run.sh $(BUILD)/ipvs.integration.test \
 		-test.run '^TestKernelCaptureReplies$$' | tee $(BUILD)/capture.log
 	grep '^CAPTURE ' $(BUILD)/capture.log | while read -r _ name hex; do \
@@ -197,7 +214,7 @@ capture: $(BUILD)/ipvs.integration.test
 
 # The demo runs directly on a host with IPVS as root, else in the VM on
 # Debian bookworm's kernel, quietly: a cold machine installs qemu first.
-demo: $(PROGRAMS)
+demo: goproxy $(PROGRAMS)
 	@if [ "$$(id -u)" = 0 ] && [ -e /proc/net/ip_vs ]; then \
 		PATH="$$PWD/$(BUILD):$$PATH" $(GO) run ./cmd/ipvs-demo; \
 	else \
@@ -209,7 +226,7 @@ demo: $(PROGRAMS)
 # ipvs_exporter and ipvsd for linux/amd64 and linux/arm64, their man pages,
 # Debian packages (nfpm), SHA256SUMS; then their check, which installs the
 # packages into a clean Debian bookworm (debootstrap, cached) as root.
-release:
+release: goproxy
 	GO=$(GO) bash packaging/release.sh $(BUILD)/release
 
 clean:
