@@ -50,7 +50,14 @@ func TestFleetStatusDisagreementsAndBehind(t *testing.T) {
 		f, err := ReadFleet(ctx, cli, l)
 		return err == nil && len(f.Directors) == 2 && f.Directors[0].Behind && f.Directors[1].Behind
 	})
-	// A sync that applies whole brings a director current.
+	// A sync that applies whole brings a director current, once the
+	// change is in force there: a sync before its watch delivered the
+	// change applied the old revision, and these directors sync no more.
+	eventually(t, "the change in force on a", 10*time.Second, func() bool {
+		a.d.mu.Lock()
+		defer a.d.mu.Unlock()
+		return len(a.d.applied) == 2
+	})
 	a.s.Synced(directorSync(time.Now()))
 	eventually(t, "a current", 10*time.Second, func() bool {
 		f, err := ReadFleet(ctx, cli, l)
