@@ -43,6 +43,9 @@ func (cv *converter) convert() *config.File {
 		for _, v := range made {
 			path := fmt.Sprintf("virtual_servers[%d]", len(out.VirtualServers))
 			cv.origins[path] = vs.Pos
+			for j, pos := range cv.vsChecks {
+				cv.origins[fmt.Sprintf("%s.checks[%d]", path, j)] = pos
+			}
 			for i, rs := range cv.lastRS {
 				rpath := fmt.Sprintf("%s.real_servers[%d]", path, i)
 				cv.origins[rpath] = rs.Pos
@@ -72,6 +75,10 @@ type converter struct {
 	// just converted, and the origins of their checks.
 	lastRS     []*RealServer
 	lastChecks [][]Pos
+	// vsChecks are the origins of the checks moved up to the virtual
+	// server just converted (hoistChecks), those of its first real
+	// server's.
+	vsChecks []Pos
 }
 
 // identity is one IPVS service a keepalived virtual server stands for.

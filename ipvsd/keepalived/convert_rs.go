@@ -2,6 +2,7 @@ package keepalived
 
 import (
 	"net/netip"
+	"reflect"
 
 	"github.com/ipvs-go/ipvs/ipvsd/config"
 )
@@ -69,6 +70,7 @@ func (cv *converter) realServers(vs *VirtualServer, vsFwd *Forwarding, out *conf
 		reals = append(reals, r)
 	}
 	cv.failurePolicy(vs, reals, inhibit, out)
+	cv.hoistChecks(reals, out)
 	cv.lastRS = cv.lastRS[:0]
 	cv.lastChecks = cv.lastChecks[:0]
 	for _, r := range reals {
@@ -76,6 +78,29 @@ func (cv *converter) realServers(vs *VirtualServer, vsFwd *Forwarding, out *conf
 		cv.lastChecks = append(cv.lastChecks, r.checks)
 	}
 	return reals
+}
+
+// hoistChecks moves the real servers' checks up to their virtual server
+// when every real server has the same ones, as keepalived's
+// configurations repeat them for each real server. ipvsd resolves a
+// virtual server's checks for each of its real servers as it does a real
+// server's own (their address, virtualhost and timing), so the meaning is
+// the same; the file is several times smaller, and so are the YAML tree
+// ipvsd builds to read it and the configuration it keeps.
+func (cv *converter) hoistChecks(reals []*realServer, out *config.VirtualServer) {
+	cv.vsChecks = nil
+	if len(reals) < 2 || len(reals[0].out.Checks) == 0 {
+		return
+	}
+	for _, r := range reals[1:] {
+		if !reflect.DeepEqual(r.out.Checks, reals[0].out.Checks) {
+			return
+		}
+	}
+	out.Checks, cv.vsChecks = reals[0].out.Checks, reals[0].checks
+	for _, r := range reals {
+		r.out.Checks, r.checks = nil, nil
+	}
 }
 
 // realPort is a real server's port as keepalived corrects it: a real
