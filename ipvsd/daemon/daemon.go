@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -78,8 +79,11 @@ type daemon struct {
 	d        *director.Director
 	m        *metrics.Metrics
 	reloadMu sync.Mutex
-	loaded   []byte // the file's content in force
-	source   Source
+	// loaded is the digest of the file's content in force: the file is
+	// only compared with it, and its bytes would stay on the heap as long
+	// as the daemon runs.
+	loaded [sha256.Size]byte
+	source Source
 }
 
 // Run runs the daemon on the table of client until ctx ends: it loads
@@ -129,7 +133,7 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 	}
 	m.Watch(d, sched)
 	m.Reloaded(true)
-	dm := &daemon{log: log, file: c.ConfigFile, d: d, m: m, loaded: data, source: c.Source}
+	dm := &daemon{log: log, file: c.ConfigFile, d: d, m: m, loaded: sha256.Sum256(data), source: c.Source}
 
 	listeners, err := listen(c.Listen)
 	if err != nil {
@@ -212,7 +216,7 @@ func (dm *daemon) reload() error {
 		dm.log.Error("reload refused; the running configuration stays", "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return err
 	}
-	dm.loaded = data
+	dm.loaded = sha256.Sum256(data)
 	dm.m.Reloaded(true)
 	dm.log.Info("reloaded", "config", dm.file)
 	return nil

@@ -1,8 +1,8 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -80,7 +80,7 @@ func (dm *daemon) watchFile(ctx context.Context) {
 		case <-timer.C:
 			data, err := readLimited(dm.file)
 			dm.reloadMu.Lock()
-			same := err == nil && bytes.Equal(data, dm.loaded)
+			same := err == nil && sha256.Sum256(data) == dm.loaded
 			dm.reloadMu.Unlock()
 			if same {
 				continue

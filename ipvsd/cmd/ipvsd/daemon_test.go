@@ -219,6 +219,14 @@ func TestDaemon(t *testing.T) {
 	e := r.backend()
 	d.writeConfig(configOf(a, e))
 	d.eventually("the reload by file adds the new backend", func() bool { return d.weights() == sorted(a+"/1", e+"/1") })
+	// The same content written again is no change: no reload (the start
+	// and the reload above are the two counted).
+	d.writeConfig(configOf(a, e))
+	time.Sleep(time.Second)
+	if _, m := d.get("/metrics"); !strings.Contains(m, `ipvsd_config_reloads_total{result="ok"} 2`+"\n") {
+		i := strings.Index(m, "ipvsd_config_reloads_total{")
+		t.Errorf("the same content written again reloaded: %.80s", m[max(i, 0):])
+	}
 
 	// A file that does not validate is refused; the table stays.
 	d.writeConfig(strings.Replace(configOf(a), "port: 80", "port: eighty", 1))
