@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type Options struct {
 	// Table reads the table, for the real servers' weights and
 	// connections as the kernel holds them; nil leaves them out.
 	Table func(ctx context.Context) ([]ipvs.VirtualServer, error)
+	// Destinations reads one service's destinations, for the status of
+	// one virtual server, which then costs no read of the whole table;
+	// nil reads the whole table with Table.
+	Destinations func(ctx context.Context, svc ipvs.Service) ([]ipvs.Destination, error)
 	// Reload reloads the configuration file, as SIGHUP does; nil answers
 	// 501.
 	Reload func() error
@@ -120,6 +125,29 @@ func (a *server) table(r *http.Request) []ipvs.VirtualServer {
 	return t
 }
 
+// tableOf reads the part of the table of the virtual server name, if
+// asked and there is a way.
+func (a *server) tableOf(r *http.Request, name string) []ipvs.VirtualServer {
+	if a.Destinations == nil {
+		return a.table(r)
+	}
+	svc, ok := a.Director.ServiceOf(name)
+	if !ok || r.URL.Query().Get("table") == "false" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	dsts, err := a.Destinations(ctx, svc)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		a.Logger.Warn("reading the table for the API", "err", err)
+		return nil
+	}
+	return []ipvs.VirtualServer{{Service: svc, Destinations: dsts}}
+}
+
 func (a *server) status(w http.ResponseWriter, r *http.Request) {
 	s := a.Director.Status(a.table(r))
 	if a.Fleet != nil {
@@ -142,7 +170,7 @@ func (a *server) fleet(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) virtualServer(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	vs, ok := a.Director.VirtualServerStatus(name, a.table(r))
+	vs, ok := a.Director.VirtualServerStatus(name, a.tableOf(r, name))
 	if !ok {
 		writeError(w, fmt.Errorf("virtual server %q: %w", name, director.ErrNotFound))
 		return

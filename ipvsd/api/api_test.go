@@ -5,10 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
 	"github.com/ipvs-go/ipvs/ipvsd/config"
 	"github.com/ipvs-go/ipvs/ipvsd/director"
@@ -93,5 +96,49 @@ func TestPlanText(t *testing.T) {
 		"create destination 10.0.0.1:80 of tcp 192.0.2.1:80: not in the table (masq, weight 1) [up: no checks]\n"
 	if code != 200 || body != want {
 		t.Errorf("%d\n%s\nwant\n%s", code, body, want)
+	}
+}
+
+// TestVirtualServerReadsItsService: with Destinations, the status of one
+// virtual server reads its service alone, and shows its real servers as
+// the table holds them.
+func TestVirtualServerReadsItsService(t *testing.T) {
+	f := ipvstest.NewFake()
+	c := f.Client(t)
+	d := director.New(director.Options{Client: c, Checks: noChecks{}})
+	cfg, err := config.Parse("f.yaml", []byte("virtual_servers:\n  - {name: web, address: 192.0.2.1, port: 80, real_servers: [{address: 10.0.0.1, weight: 3}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var reads []string
+	s := httptest.NewServer(NewHandler(Options{Director: d,
+		Table: func(context.Context) ([]ipvs.VirtualServer, error) {
+			t.Error("read the whole table")
+			return nil, nil
+		},
+		Destinations: func(ctx context.Context, svc ipvs.Service) ([]ipvs.Destination, error) {
+			reads = append(reads, svc.String())
+			return c.Destinations(ctx, svc)
+		}}))
+	t.Cleanup(s.Close)
+	if code, body := do(t, s, "GET", "/api/v1/virtual-servers/web", ""); code != 200 || strings.Contains(body, `"actual"`) {
+		t.Fatalf("before the service is in the table: %d %s", code, body)
+	}
+	svc, _ := d.ServiceOf("web")
+	dst := ipvs.Destination{Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Weight: 3}
+	if err := c.CreateService(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateDestination(context.Background(), svc, dst); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(t, s, "GET", "/api/v1/virtual-servers/web", ""); code != 200 || !strings.Contains(strings.Join(strings.Fields(body), ""), `"actual":{"weight":3,`) {
+		t.Fatalf("in the table: %d %s", code, body)
+	}
+	if want := []string{"tcp 192.0.2.1:80", "tcp 192.0.2.1:80"}; !slices.Equal(reads, want) {
+		t.Errorf("reads %q, want %q", reads, want)
 	}
 }

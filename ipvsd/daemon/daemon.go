@@ -139,7 +139,7 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 	if err != nil {
 		return err
 	}
-	handler := api.NewHandler(api.Options{Director: d, Table: client.VirtualServers, Reload: dm.reload, Metrics: m.Handler(), Logger: log,
+	handler := api.NewHandler(api.Options{Director: d, Table: client.VirtualServers, Destinations: client.Destinations, Reload: dm.reload, Metrics: m.Handler(), Logger: log,
 		Fleet: state})
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}

@@ -122,14 +122,49 @@ func (d *Director) Status(table []ipvs.VirtualServer) Status {
 // VirtualServerStatus returns the state of the virtual server named
 // name, as Status would, and whether there is one.
 func (d *Director) VirtualServerStatus(name string, table []ipvs.VirtualServer) (VirtualServerStatus, bool) {
-	statuses, actual := d.statusInputs(table)
+	actual := byService(table)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rt := d.byName[name]
 	if rt == nil {
 		return VirtualServerStatus{}, false
 	}
-	return rt.status(statuses, actual[rt.id]), true
+	return rt.status(d.statusesOf(rt.keys), actual[rt.id]), true
+}
+
+// ServiceOf returns the service of the virtual server named name, and
+// whether there is one: an API that shows one virtual server reads its
+// part of the table alone.
+func (d *Director) ServiceOf(name string) (ipvs.Service, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rt := d.byName[name]
+	if rt == nil {
+		return ipvs.Service{}, false
+	}
+	return rt.cfg.Service(), true
+}
+
+// statusesOf returns the statuses of the checks keys, asked one by one
+// of a Checker that can (a *check.Scheduler does), so that the status of
+// one virtual server does not copy those of every check; d.mu is held.
+func (d *Director) statusesOf(keys [][]check.Key) map[check.Key]check.Status {
+	one, ok := d.checks.(interface {
+		Status(k check.Key) (check.Status, bool)
+	})
+	if !ok {
+		statuses, _ := d.statusInputs(nil)
+		return statuses
+	}
+	out := map[check.Key]check.Status{}
+	for _, ks := range keys {
+		for _, k := range ks {
+			if st, ok := one.Status(k); ok {
+				out[k] = st
+			}
+		}
+	}
+	return out
 }
 
 // statusInputs returns the checks' statuses, and the destinations of
@@ -139,6 +174,12 @@ func (d *Director) statusInputs(table []ipvs.VirtualServer) (map[check.Key]check
 	for _, st := range d.checks.Statuses() {
 		statuses[st.Key] = st
 	}
+	return statuses, byService(table)
+}
+
+// byService returns the destinations of table by service identity, then
+// address and port.
+func byService(table []ipvs.VirtualServer) map[string]map[netip.AddrPort]ipvs.Destination {
 	actual := map[string]map[netip.AddrPort]ipvs.Destination{}
 	for _, vs := range table {
 		m := make(map[netip.AddrPort]ipvs.Destination, len(vs.Destinations))
@@ -147,7 +188,7 @@ func (d *Director) statusInputs(table []ipvs.VirtualServer) (map[check.Key]check
 		}
 		actual[vs.Service.String()] = m
 	}
-	return statuses, actual
+	return actual
 }
 
 // status returns the state of the virtual server, with its real
