@@ -46,10 +46,12 @@ func Compute(current, desired []ipvs.VirtualServer, opts Options) (*Plan, error)
 
 // drainClock is what a plan knows of time: when it is made, and when
 // each drain began (zero, or a nil started, if unknown), which a
-// Reconciler remembers.
+// Reconciler remembers; and whether the current table was read, or is
+// what the caller knows of it, without connection counts.
 type drainClock struct {
 	now     time.Time
 	started func(svc ipvs.ServiceKey, dst netip.AddrPort) time.Time
+	unread  bool
 }
 
 // compute is Compute with the drains' clock.
@@ -294,6 +296,16 @@ func (pl *planner) retire(svc ipvs.Service, h, i int) {
 			reason += " with " + connections(d, persistent)
 		}
 		pl.add(KindRemoveDestination, -1, h, i, reason)
+		return
+	}
+	if pl.clock.unread {
+		// Its connections unknown, it drains: a plan from a read removes
+		// it once they end.
+		if d.Weight != 0 {
+			pl.add(KindDrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its connections end", d.Weight))
+			d.Weight = 0
+		}
+		pl.plan.draining = append(pl.plan.draining, Draining{Service: svc, Destination: d})
 		return
 	}
 	if conns == 0 {

@@ -66,6 +66,29 @@ func (r *Reconciler) Sync(ctx context.Context, desired []ipvs.VirtualServer) (*P
 	return p, err
 }
 
+// SyncFrom plans the changes from current, a table the caller knows the
+// kernel to hold (such as the desired table of its last Sync that
+// applied whole), to desired, without reading the table, and applies
+// them in one batch; it returns as Sync does. A caller that must change
+// a large table at once saves the read.
+//
+// Without a read, connection counts are unknown: a destination no longer
+// desired drains (weight 0) whatever its count, unless its policy
+// removes it at once; the next Sync, which reads them, starts its drain
+// clock and removes it once they end. A current that is not what the
+// kernel holds (someone else changed the table) makes writes the kernel
+// refuses, or leaves a table not as desired: a Sync repairs either.
+func (r *Reconciler) SyncFrom(ctx context.Context, current, desired []ipvs.VirtualServer) (*Plan, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, err := compute(current, desired, r.opts, drainClock{now: r.clock(), unread: true})
+	if err != nil {
+		return nil, err
+	}
+	_, err = p.Apply(ctx, r.client)
+	return p, err
+}
+
 // plan reads the table and plans from it. r.mu is held.
 func (r *Reconciler) plan(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
 	current, err := r.client.VirtualServers(ctx)
