@@ -80,6 +80,7 @@ type Director struct {
 	desired  []ipvs.VirtualServer // from the last refresh
 	applied  []ipvs.VirtualServer // the desired table of the last sync that applied whole
 	pending  bool                 // desired differs from applied
+	known    bool                 // the last sync applied whole: the table is applied
 	lastSync syncRecord
 }
 

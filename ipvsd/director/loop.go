@@ -60,7 +60,13 @@ func (d *Director) Run(ctx context.Context) error {
 				changed = true
 			default:
 			}
-			d.syncOnce(ctx)
+			// The sync refreshes the desired table again only if a change
+			// came since the refresh above, which walks every real
+			// server.
+			d.sync(ctx, changed)
+			if changed {
+				changed, lastRefresh = false, d.now()
+			}
 			continue
 		}
 		wait := min(next.Sub(now), heartbeat)
@@ -89,10 +95,12 @@ func (d *Director) nextSync(now time.Time) time.Time {
 		return now.Add(heartbeat)
 	}
 	interval := d.cfg.Director.SyncEvery()
-	// Before the first sync, lastSync.at is zero: at once. The periodic
-	// sync counts from the end of the last, so that a read slower than
-	// the interval does not make the next one due at once.
-	next := d.lastSync.at.Add(d.lastSync.duration + interval)
+	// The periodic sync may write too: it comes an interval after the
+	// last write, as any does.
+	next := d.readDue(interval)
+	if w := d.lastSync.lastWrite.Add(interval); next.Before(w) {
+		next = w
+	}
 	// A change waiting goes at once, unless the last sync failed: that
 	// one is tried again an interval later, as its log says.
 	if d.pending && d.seeded && d.lastSync.err == "" {
@@ -105,6 +113,14 @@ func (d *Director) nextSync(now time.Time) time.Time {
 		}
 	}
 	return next
+}
+
+// readDue returns when the periodic sync, which reads the table, is due;
+// d.mu is held. Before the first sync, lastSync.read is zero: at once.
+// It counts from the end of the last that read, so that a read slower
+// than the interval does not make the next one due at once.
+func (d *Director) readDue(interval time.Duration) time.Time {
+	return d.lastSync.read.Add(d.lastSync.readFor + interval)
 }
 
 // refresh recomputes the desired table.

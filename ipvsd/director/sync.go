@@ -40,15 +40,28 @@ func (nopObserver) Synced(SyncReport) {}
 type syncRecord struct {
 	at, lastWrite time.Time
 	duration      time.Duration
+	// read and readFor are the start and length of the last sync that
+	// read the table, from which the next is due.
+	read          time.Time
+	readFor       time.Duration
 	err           string
 	failed        []string
 	syncs, writes uint64
 	changes       uint64 // writes the kernel applied
 }
 
-// syncOnce runs one sync: the first one seeds the weights from the table
-// first.
-func (d *Director) syncOnce(ctx context.Context) {
+// syncOnce runs one sync, the desired table refreshed first.
+func (d *Director) syncOnce(ctx context.Context) { d.sync(ctx, true) }
+
+// sync runs one sync; refresh says a change came since the last refresh
+// of the desired table. The first one seeds the weights from the table
+// first. A sync between the periodic ones, which a change brings, plans
+// from the table as the last sync left it, if that one applied whole,
+// rather than read the whole table between a failed check and its write.
+// Someone else's change to the table makes such a write fail, and a
+// read follows at once, or waits for the periodic sync, which reads and
+// repairs it.
+func (d *Director) sync(ctx context.Context, refresh bool) {
 	d.syncMu.Lock()
 	defer d.syncMu.Unlock()
 	start := d.now()
@@ -62,27 +75,58 @@ func (d *Director) syncOnce(ctx context.Context) {
 	if !seeded {
 		table, err := d.client.VirtualServers(ctx)
 		if err != nil {
-			d.finishSync(SyncReport{Start: start, Duration: d.now().Sub(start), Err: fmt.Errorf("reading the table: %w", err)}, nil, false)
+			d.finishSync(SyncReport{Start: start, Duration: d.now().Sub(start), Err: fmt.Errorf("reading the table: %w", err)}, nil, false, true)
 			return
 		}
 		d.mu.Lock()
 		d.seedLocked(table)
 		d.mu.Unlock()
+		refresh = true
 	}
 	d.mu.Lock()
-	d.refreshLocked()
-	desired, rec := d.desired, d.rec
-	converged := d.applied != nil && !d.pending
+	if refresh {
+		d.refreshLocked()
+	}
+	desired, rec, applied := d.desired, d.rec, d.applied
+	converged := applied != nil && !d.pending
+	known := d.known && applied != nil && start.Before(d.readDue(interval))
 	d.mu.Unlock()
 	if err := d.own(desired); err != nil {
-		d.finishSync(SyncReport{Start: start, Duration: d.now().Sub(start), Err: err}, nil, false)
+		d.finishSync(SyncReport{Start: start, Duration: d.now().Sub(start), Err: err}, nil, false, true)
 		return
 	}
+	if known {
+		plan, err := rec.SyncFrom(ctx, applied, desired)
+		r := d.report(start, plan, err)
+		if err == nil {
+			d.finishSync(r, desired, true, false)
+			return
+		}
+		// What the plan wrote is reported; a sync that reads follows
+		// at once and plans the rest: a repair, which the rule of one
+		// write an interval does not hold back.
+		d.finishSync(r, desired, false, false)
+		start = d.now()
+		converged = false
+	}
 	plan, err := rec.Sync(ctx, desired)
+	r := d.report(start, plan, err)
+	r.Drift = converged && slices.ContainsFunc(r.Changes, func(c reconcile.Change) bool { return !drainEnds(c) })
+	d.finishSync(r, desired, err == nil, true)
+}
+
+// drainEnds reports whether c removes a destination at weight 0, whose
+// drain ends: a change of the director's own, not a repair.
+func drainEnds(c reconcile.Change) bool {
+	return c.Kind == reconcile.KindRemoveDestination && c.Destination.Weight == 0
+}
+
+// report is the report of a sync that began at start and planned plan,
+// with the error of its Sync or SyncFrom.
+func (d *Director) report(start time.Time, plan *reconcile.Plan, err error) SyncReport {
 	r := SyncReport{Start: start, Duration: d.now().Sub(start)}
 	if plan != nil {
 		r.Changes = plan.Changes()
-		r.Drift = converged && len(r.Changes) > 0
 	}
 	for _, e := range joined(err) {
 		var ce *reconcile.ChangeError
@@ -95,7 +139,7 @@ func (d *Director) syncOnce(ctx context.Context) {
 	if plan == nil && r.Err == nil {
 		r.Err = err
 	}
-	d.finishSync(r, desired, err == nil)
+	return r
 }
 
 // joined splits an errors.Join.
@@ -110,11 +154,16 @@ func joined(err error) []error {
 }
 
 // finishSync records a sync, logs it and reports it; whole says the
-// plan applied whole, so that the table is as desired.
-func (d *Director) finishSync(r SyncReport, desired []ipvs.VirtualServer, whole bool) {
+// plan applied whole, so that the table is as desired, and read that
+// the sync read the table, or was to.
+func (d *Director) finishSync(r SyncReport, desired []ipvs.VirtualServer, whole, read bool) {
 	d.mu.Lock()
 	ls := &d.lastSync
 	ls.at, ls.duration = r.Start, r.Duration
+	if read {
+		ls.read, ls.readFor = r.Start, r.Duration
+	}
+	d.known = whole
 	ls.syncs++
 	ls.err, ls.failed = "", nil
 	if r.Err != nil {
