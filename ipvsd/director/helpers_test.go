@@ -150,7 +150,7 @@ func (r *recordedHooks) take() []string {
 // rig is a director on an in-memory IPVS, with fake checks, a clock the
 // test moves, and recorded hooks.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *ipvstest.Fake
 	client *ipvs.Client
 	checks *fakeChecks
@@ -160,7 +160,7 @@ type rig struct {
 	clock  time.Time
 }
 
-func newRig(t *testing.T, yaml string) *rig {
+func newRig(t testing.TB, yaml string) *rig {
 	t.Helper()
 	f := ipvstest.NewFake()
 	r := &rig{t: t, fake: f, client: f.Client(t), store: NewMemoryStore(), clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
