@@ -111,7 +111,7 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 	if err != nil {
 		return err
 	}
-	var table []prometheus.Collector
+	var table []*collector.Collector
 	if c.TableMetrics {
 		tc, err := collector.New(client, collector.WithLogger(log))
 		if err != nil {

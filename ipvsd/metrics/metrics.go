@@ -4,13 +4,10 @@
 package metrics
 
 import (
-	"net/http"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ipvs-go/ipvs/exporter/collector"
 	"github.com/ipvs-go/ipvs/ipvsd/check"
 	"github.com/ipvs-go/ipvs/ipvsd/director"
 )
@@ -20,6 +17,8 @@ import (
 // which tell it of each probe and each sync.
 type Metrics struct {
 	reg *prometheus.Registry
+	// table are the table's collectors, kept out of reg: see Handler.
+	table []*collector.Collector
 
 	checkDuration *prometheus.HistogramVec
 	syncDuration  prometheus.Histogram
@@ -34,9 +33,10 @@ type Metrics struct {
 }
 
 // New returns ipvsd's metrics, with the process's and Go's own, and the
-// table's from the collectors given (as collector.New makes them). Watch
-// adds those of a director and its checks.
-func New(table ...prometheus.Collector) *Metrics {
+// table's from the collectors given (as collector.New makes them), which
+// Handler writes itself rather than through the registry. Watch adds
+// those of a director and its checks.
+func New(table ...*collector.Collector) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.checkDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "ipvsd_check_duration_seconds", Help: "How long each attempt of a check took.",
@@ -74,9 +74,7 @@ func New(table ...prometheus.Collector) *Metrics {
 		m.reloads, m.reloadOK, m.reloadTime,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
-	for _, c := range table {
-		m.reg.MustRegister(c)
-	}
+	m.table = table
 	m.syncs.WithLabelValues("ok")
 	m.syncs.WithLabelValues("error")
 	return m
@@ -87,12 +85,6 @@ func New(table ...prometheus.Collector) *Metrics {
 // virtual and real server's state and weights.
 func (m *Metrics) Watch(d *director.Director, checks interface{ Statuses() []check.Status }) {
 	m.reg.MustRegister(&stateCollector{d: d, checks: checks})
-}
-
-// Handler serves the metrics in the format the scraper asks for, at most
-// four scrapes at once.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4, Timeout: time.Minute})
 }
 
 // Registry returns the registry of the metrics.
