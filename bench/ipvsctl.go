@@ -5,12 +5,8 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/netns"
@@ -42,33 +38,16 @@ func ipvsctlSave(services, dests int) []byte {
 }
 
 // ipvsctlRun runs one command in the namespace ns with stdin, its output
-// discarded, and returns its wall time and peak RSS; a failure's output is
-// in the error.
+// discarded, and returns its wall time and its own peak RSS (runInput);
+// a failure's output is in the error.
 func ipvsctlRun(ns *netns.NS, stdin []byte, name string, args ...string) (d time.Duration, rss int64, err error) {
-	// The child starts from a thread in ns, so it runs there.
+	// The child starts from a thread in ns, so it runs there; that locked
+	// thread is also the one that traces it.
 	err = ns.Do(func() error {
-		d, rss, err = ipvsctlExec(stdin, name, args...)
+		d, rss, err = runInput(stdin, name, args...)
 		return err
 	})
 	return d, rss, err
-}
-
-func ipvsctlExec(stdin []byte, name string, args ...string) (time.Duration, int64, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &errb
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return d, 0, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, errb.String())
-	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
-	}
-	return d, rss, nil
 }
 
 func ipvsctlSuite(services, dests, rep int) error {
