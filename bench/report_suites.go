@@ -21,6 +21,12 @@ var suiteTitles = map[string]string{
 	"fleet-fakes":   "ipvsd fleet: 50 directors on ipvstest and one etcd, on the host (services: the large configuration)",
 }
 
+// suiteAbout says what a suite's table measures where the common
+// columns do not say it all; the report prints it under the conditions.
+var suiteAbout = map[string]string{
+	"ipvsctl": "Each command runs as a process of its own, from its start to its exit; its peak RSS is its own high-water mark (VmHWM), read at its exit while the bench traces it, not its rusage's maxrss, which Linux floors at the bench's own peak across the exec.",
+}
+
 // suiteTables render the table of a suite that has one of its own; the
 // others get suitesReport's.
 var suiteTables = map[string]func([]result) string{}
@@ -52,6 +58,9 @@ func suitesReport(results []result, notes map[string]string) string {
 		}
 		fmt.Fprintf(&b, "## %s\n\n", title)
 		b.WriteString(suiteConditions(groups[name], notes[name]))
+		if about := suiteAbout[name]; about != "" {
+			b.WriteString(about + "\n\n")
+		}
 		if table := suiteTables[name]; table != nil {
 			b.WriteString(table(results))
 			continue
