@@ -129,11 +129,11 @@ func traceToExit(pid int) (peak int64, status syscall.WaitStatus, err error) {
 	}
 }
 
-// runInput runs name with args under runPeak, with input as its standard
-// input (none if nil) and its standard output discarded, and returns its
-// wall time and peak resident set in KiB; a failure's error holds its
-// standard error.
-func runInput(input []byte, name string, args ...string) (time.Duration, int64, error) {
+// runInput runs name with args, with input as its standard input (none
+// if nil) and its standard output discarded, and returns its wall time
+// and, traced, its peak resident set in KiB (runPeak; 0 untraced); a
+// failure's error holds its standard error.
+func runInput(input []byte, traced bool, name string, args ...string) (time.Duration, int64, error) {
 	cmd := exec.Command(name, args...)
 	if input != nil {
 		in, err := tempFile("bench-stdin-", input)
@@ -154,8 +154,13 @@ func runInput(input []byte, name string, args ...string) (time.Duration, int64, 
 	}
 	defer errf.Close()
 	cmd.Stdout, cmd.Stderr = null, errf
+	var peak int64
 	start := time.Now()
-	peak, err := runPeak(cmd)
+	if traced {
+		peak, err = runPeak(cmd)
+	} else {
+		err = cmd.Run()
+	}
 	d := time.Since(start)
 	if err != nil {
 		_, _ = errf.Seek(0, io.SeekStart)

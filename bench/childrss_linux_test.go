@@ -95,12 +95,14 @@ func TestRunPeakReportsAFailure(t *testing.T) {
 }
 
 func TestRunInputPassesInputAndReportsStderr(t *testing.T) {
-	_, kib, err := runInput([]byte("hello\n"), "sh", "-c", `read l; [ "$l" = hello ] && echo out`)
-	if err != nil || kib <= 0 {
-		t.Errorf("runInput: %d KiB, %v", kib, err)
-	}
-	_, _, err = runInput(nil, "sh", "-c", "echo broken >&2; exit 1")
-	if err == nil || err.Error() != "sh -c echo broken >&2; exit 1: exit status 1: broken\n" {
-		t.Errorf("err %q", err)
+	for _, traced := range []bool{false, true} {
+		_, kib, err := runInput([]byte("hello\n"), traced, "sh", "-c", `read l; [ "$l" = hello ] && echo out`)
+		if err != nil || (kib > 0) != traced {
+			t.Errorf("runInput, traced %v: %d KiB, %v", traced, kib, err)
+		}
+		_, _, err = runInput(nil, traced, "sh", "-c", "echo broken >&2; exit 1")
+		if err == nil || err.Error() != "sh -c echo broken >&2; exit 1: exit status 1: broken\n" {
+			t.Errorf("traced %v: err %q", traced, err)
+		}
 	}
 }

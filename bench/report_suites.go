@@ -24,7 +24,7 @@ var suiteTitles = map[string]string{
 // suiteAbout says what a suite's table measures where the common
 // columns do not say it all; the report prints it under the conditions.
 var suiteAbout = map[string]string{
-	"ipvsctl": "Each command runs as a process of its own, from its start to its exit; its peak RSS is its own high-water mark (VmHWM), read at its exit while the bench traces it, not its rusage's maxrss, which Linux floors at the bench's own peak across the exec.",
+	"ipvsctl": "Each command runs as a process of its own, twice, on identical tables: its time, from its start to its exit, comes from a run of it alone; its peak RSS from a run under ptrace, as its own high-water mark (VmHWM) read at its exit, not as its rusage's maxrss, which Linux floors at the bench's own peak across the exec. Tracing stops a process at every signal, which slows ipvsctl (Go preempts with signals) and not ipvsadm.",
 }
 
 // suiteTables render the table of a suite that has one of its own; the
