@@ -298,31 +298,27 @@ func (pl *planner) retire(svc ipvs.Service, h, i int) {
 		pl.add(KindRemoveDestination, -1, h, i, reason)
 		return
 	}
-	if pl.clock.unread {
-		// Its connections unknown, it drains: a plan from a read removes
-		// it once they end.
-		if d.Weight != 0 {
-			pl.add(KindDrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its connections end", d.Weight))
-			d.Weight = 0
-		}
-		pl.plan.draining = append(pl.plan.draining, Draining{Service: svc, Destination: d})
-		return
-	}
-	if conns == 0 {
-		pl.add(KindRemoveDestination, -1, h, i, "not desired; no connections left")
-		return
-	}
+	// With the table unread, its connections are unknown: it drains,
+	// and a plan from a read removes it once they end.
 	var since time.Time
-	if pl.clock.started != nil {
-		since = pl.clock.started(svc.Key(), d.Key(svc.Key()))
-	}
-	if t := pl.opts.DrainTimeout; t > 0 && !since.IsZero() && pl.clock.now.Sub(since) >= t {
-		pl.add(KindRemoveDestination, -1, h, i, fmt.Sprintf("not desired; drain timeout %s passed with %s", t, connections(d, persistent)))
-		return
+	held := "connections"
+	if !pl.clock.unread {
+		if conns == 0 {
+			pl.add(KindRemoveDestination, -1, h, i, "not desired; no connections left")
+			return
+		}
+		if pl.clock.started != nil {
+			since = pl.clock.started(svc.Key(), d.Key(svc.Key()))
+		}
+		if t := pl.opts.DrainTimeout; t > 0 && !since.IsZero() && pl.clock.now.Sub(since) >= t {
+			pl.add(KindRemoveDestination, -1, h, i, fmt.Sprintf("not desired; drain timeout %s passed with %s", t, connections(d, persistent)))
+			return
+		}
+		held = connections(d, persistent)
 	}
 	atZero := d.Weight == 0
 	if !atZero {
-		pl.add(KindDrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its %s end", d.Weight, connections(d, persistent)))
+		pl.add(KindDrainDestination, -1, h, i, fmt.Sprintf("not desired; weight %d -> 0 until its %s end", d.Weight, held))
 		d.Weight = 0
 	}
 	pl.plan.draining = append(pl.plan.draining, Draining{Service: svc, Destination: d, Since: since, atZero: atZero})
