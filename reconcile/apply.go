@@ -12,7 +12,8 @@ import (
 )
 
 // NewPlan reads the table of c once, with Client.VirtualServers, and
-// computes the plan to desired (see Compute). If the plan drains or
+// computes the plan to desired (see Compute), which the plan borrows
+// until its Changes are made (see Plan). If the plan drains or
 // removes a destination and opts.Sysctls is nil, it also reads the
 // namespace's sysctls for the plan's advisories.
 func NewPlan(ctx context.Context, c *ipvs.Client, desired []ipvs.VirtualServer, opts Options) (*Plan, error) {
@@ -49,9 +50,9 @@ func (p *Plan) Apply(ctx context.Context, c *ipvs.Client) ([]error, error) {
 		return nil, nil
 	}
 	var b ipvs.Batch
-	var svc serviceOf // a service's changes come together: canonical once
+	v := p.view()
 	for i := range p.entries {
-		ch := p.changeOf(i, &svc)
+		ch := v.change(i)
 		switch ch.Kind {
 		case KindCreateService:
 			b.CreateService(ch.Service)

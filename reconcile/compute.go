@@ -26,9 +26,8 @@ import (
 // of a service that is, follows Options.Drain; a service in the table that
 // is owned and not desired is removed with its destinations.
 //
-// The plan refers to current and desired rather than copy them, so that a
-// plan of many thousand changes costs a few bytes each: leave them as they
-// are while using it.
+// The plan borrows current and desired, rather than copy them, until its
+// Changes are made: leave them as they are until then (see Plan).
 //
 // Every desired service and destination is first checked as the client
 // would check it before sending (VirtualServer.Validate),

@@ -192,33 +192,53 @@ type Draining struct {
 
 // Plan is the list of writes that turns a table into the desired one.
 //
-// A plan refers to the tables it was computed from, rather than copy
-// them: they must not change while the plan is in use.
+// A plan borrows the tables it was computed from until its Changes are
+// made. Compute keeps current and desired, and NewPlan and a Reconciler
+// keep desired, as they are: the plan holds, for each write, where its
+// service and destination are in them and why, and makes a write's
+// Change from its rows when it needs one, so that a plan costs a few
+// bytes a write whatever the size of the rows.
+//
+// The first call of Changes (or of String, which calls it) copies the
+// rows the plan writes into its Changes and lets go of the tables: from
+// then on the plan, Apply included, sends those Changes, and the caller
+// may change or reuse its tables. Until then a row changed in place is
+// written as it is when Apply sends it (while the change's Kind and
+// Reason stay as computed), and a table or a Destinations slice grown,
+// shrunk or reordered leaves the plan pointing at other rows, or out of
+// range: a caller that reuses its tables while it keeps a plan calls
+// Changes first.
 type Plan struct {
-	current, desired []ipvs.VirtualServer
-	owns             func(ipvs.Service) bool // Options.Owns
-	entries          []entry
-	draining         []Draining
-	advisories       []Advisory
-	flushes          []ConntrackFlush // Options.FlushConntrack
-	flushed          int              // entries Apply's flushes deleted
+	owns       func(ipvs.Service) bool // Options.Owns
+	entries    []entry
+	draining   []Draining
+	advisories []Advisory
+	flushes    []ConntrackFlush // Options.FlushConntrack
+	flushed    int              // entries Apply's flushes deleted
 
-	once    sync.Once
-	changes []Change
+	mu sync.Mutex // guards what follows: Changes replaces the tables by changes
+	// The borrowed tables, until changes are made; then nil.
+	current, desired []ipvs.VirtualServer
+	changes          []Change
+	detached         bool // changes are made
 }
 
 // Changes returns the plan's writes, in the order Apply sends them:
 // services created, services updated, destinations created, updated,
-// drained and removed, services removed. The slice is made at the first
-// call; Len and Empty need none.
+// drained and removed, services removed. The first call makes the slice
+// from the tables the plan was computed from, which the plan then no
+// longer refers to (see Plan); Len and Empty need none.
 func (p *Plan) Changes() []Change {
-	p.once.Do(func() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.detached {
+		v := view{p: p, current: p.current, desired: p.desired}
 		p.changes = make([]Change, len(p.entries))
-		var last serviceOf
 		for i := range p.entries {
-			p.changes[i] = p.changeOf(i, &last)
+			p.changes[i] = v.change(i)
 		}
-	})
+		p.current, p.desired, p.detached = nil, nil, true
+	}
 	return p.changes
 }
 
@@ -229,11 +249,27 @@ func (p *Plan) Len() int { return len(p.entries) }
 // table is as desired, but for destinations still draining.
 func (p *Plan) Empty() bool { return len(p.entries) == 0 }
 
-// change makes the Change of entry i.
-func (p *Plan) change(i int) Change {
-	var svc serviceOf
-	return p.changeOf(i, &svc)
+// view is what the changes of a plan are made from at one time: its
+// Changes once made, else the tables it borrows.
+type view struct {
+	p                *Plan
+	changes          []Change // nil until Changes is called
+	current, desired []ipvs.VirtualServer
+	last             serviceOf // the service of the last change made
 }
+
+// view returns the plan's view now.
+func (p *Plan) view() *view {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.detached {
+		return &view{p: p, changes: p.changes}
+	}
+	return &view{p: p, current: p.current, desired: p.desired}
+}
+
+// change makes the Change of entry i.
+func (p *Plan) change(i int) Change { return p.view().change(i) }
 
 // serviceOf is the canonical service of a change, and its key, kept
 // from one change to the next: a plan's changes of one service come
@@ -246,19 +282,23 @@ type serviceOf struct {
 	set     bool
 }
 
-// changeOf makes the Change of entry i, with the service of the last
-// change, svc, if it is this one's too.
-func (p *Plan) changeOf(i int, svc *serviceOf) Change {
-	e := &p.entries[i]
+// change makes the Change of entry i, reusing the service of the last
+// change made if it is this one's too.
+func (v *view) change(i int) Change {
+	if v.changes != nil {
+		return v.changes[i]
+	}
+	e := &v.p.entries[i]
 	c := Change{Kind: e.kind, Reason: e.reason}
 	desired, index := true, e.want
 	if e.kind != KindCreateService && e.kind != KindUpdateService && e.have >= 0 {
 		desired, index = false, e.have
 	}
+	svc := &v.last
 	if !svc.set || svc.desired != desired || svc.index != index {
-		table := p.current
+		table := v.current
 		if desired {
-			table = p.desired
+			table = v.desired
 		}
 		*svc = serviceOf{desired: desired, index: index, svc: canonService(table[index].Service), set: true}
 		svc.key = svc.svc.Key()
@@ -266,9 +306,9 @@ func (p *Plan) changeOf(i int, svc *serviceOf) Change {
 	c.Service = svc.svc
 	switch e.kind {
 	case KindCreateDestination, KindUpdateDestination:
-		c.Destination = canonDest(svc.key, p.desired[e.want].Destinations[e.dest])
+		c.Destination = canonDest(svc.key, v.desired[e.want].Destinations[e.dest])
 	case KindDrainDestination, KindRemoveDestination:
-		c.Destination = canonDest(svc.key, p.current[e.have].Destinations[e.dest])
+		c.Destination = canonDest(svc.key, v.current[e.have].Destinations[e.dest])
 		if e.kind == KindDrainDestination {
 			c.Destination.Weight = 0
 		}

@@ -44,7 +44,8 @@ func NewReconciler(c *ipvs.Client, opts Options) *Reconciler {
 }
 
 // Plan reads the table once and returns the plan to desired, without
-// applying it.
+// applying it. The plans of Plan, Sync and SyncFrom borrow the tables
+// they are given until their Changes are made (see the type Plan).
 func (r *Reconciler) Plan(ctx context.Context, desired []ipvs.VirtualServer) (*Plan, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
