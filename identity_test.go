@@ -1,58 +1,18 @@
 package ipvs_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/identitycases"
 	"github.com/ipvs-go/ipvs/ipvstest"
 	"github.com/ipvs-go/ipvs/reconcile"
 )
 
-// identityCase is one case of testdata/identity.json; its format is in
-// testdata/README.
-type identityCase struct {
-	Name           string
-	Service        ipvs.Service
-	Key            ipvs.ServiceKey
-	Text           string
-	Destination    ipvs.Destination
-	DestinationKey netip.AddrPort
-}
-
-func identityCases(t *testing.T) []identityCase {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "identity.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var cases []identityCase
-	if err := dec.Decode(&cases); err != nil {
-		t.Fatalf("testdata/identity.json: %v", err)
-	}
-	if len(cases) == 0 {
-		t.Fatal("testdata/identity.json holds no case")
-	}
-	seen := map[ipvs.ServiceKey]string{}
-	for _, c := range cases {
-		if other, ok := seen[c.Key]; ok {
-			t.Fatalf("cases %q and %q expect the same key %v: each case must be a service of its own", other, c.Name, c.Key)
-		}
-		seen[c.Key] = c.Name
-	}
-	return cases
-}
-
 // desiredOf returns the cases as a desired table: each service with its
 // destination, and the settings a creation needs.
-func desiredOf(cases []identityCase) []ipvs.VirtualServer {
+func desiredOf(cases []identitycases.Case) []ipvs.VirtualServer {
 	out := make([]ipvs.VirtualServer, len(cases))
 	for i, c := range cases {
 		svc, d := c.Service, c.Destination
@@ -68,7 +28,7 @@ func desiredOf(cases []identityCase) []ipvs.VirtualServer {
 // reconcile's planner), so that the CLI's and the exporter's tests of the
 // same file agree with the library's.
 func TestIdentity(t *testing.T) {
-	cases := identityCases(t)
+	cases := identitycases.Load(t)
 	for _, c := range cases {
 		if got := c.Service.Key(); got != c.Key {
 			t.Errorf("%s: Key() = %#v, want %#v", c.Name, got, c.Key)
@@ -147,7 +107,7 @@ func TestIdentity(t *testing.T) {
 	})
 }
 
-func hasKey(cases []identityCase, k ipvs.ServiceKey) bool {
+func hasKey(cases []identitycases.Case, k ipvs.ServiceKey) bool {
 	for _, c := range cases {
 		if c.Key == k {
 			return true
@@ -158,7 +118,7 @@ func hasKey(cases []identityCase, k ipvs.ServiceKey) bool {
 
 // checkReadBack checks that the table, as the client reads it back, holds
 // each case's service under its key with its destination under its key.
-func checkReadBack(t *testing.T, cases []identityCase, f *ipvstest.Fake, c *ipvs.Client) {
+func checkReadBack(t *testing.T, cases []identitycases.Case, f *ipvstest.Fake, c *ipvs.Client) {
 	t.Helper()
 	table, err := c.VirtualServers(context.Background())
 	if err != nil {

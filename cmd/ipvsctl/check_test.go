@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
+	"github.com/ipvs-go/ipvs/internal/identitycases"
 	"github.com/ipvs-go/ipvs/ipvstest"
 )
 
@@ -62,34 +59,14 @@ func TestChecksBeforeWriting(t *testing.T) {
 	}
 }
 
-// identityCase is a case of the library's shared identity table,
-// ../../testdata/identity.json (its format is in ../../testdata/README).
-type identityCase struct {
-	Name           string
-	Service        ipvs.Service
-	Key            ipvs.ServiceKey
-	Text           string
-	Destination    ipvs.Destination
-	DestinationKey netip.AddrPort
-}
-
 // TestRestoreIdentity restores the cases of the shared identity table
 // that ipvsadm's syntax can write, and wants the keys the library wants:
 // of each parsed line, of the table the kernel then holds, and of a
 // second restore of the same lines, which plans nothing.
 func TestRestoreIdentity(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "identity.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var cases []identityCase
-	if err := dec.Decode(&cases); err != nil || len(cases) == 0 {
-		t.Fatalf("identity.json: %v, %d cases", err, len(cases))
-	}
+	cases := identitycases.Load(t)
 	var lines strings.Builder
-	var used []identityCase
+	var used []identitycases.Case
 	for _, c := range cases {
 		svc, dst, why := restoreLines(c)
 		if why != "" {
@@ -136,7 +113,7 @@ func TestRestoreIdentity(t *testing.T) {
 // restoreLines writes a case as an -A and an -a line, or says why
 // ipvsadm's syntax cannot: it takes a family from an address's text
 // (::ffff:10.0.0.1 is IPv6) and has no zone.
-func restoreLines(c identityCase) (svc, dst, why string) {
+func restoreLines(c identitycases.Case) (svc, dst, why string) {
 	textFamily := func(a netip.Addr) ipvs.Family {
 		if a.Is4() {
 			return ipvs.FamilyIPv4

@@ -1,29 +1,17 @@
 package collector
 
 import (
-	"encoding/json"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/internal/identitycases"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
-
-// identityCase is a case of the library's shared identity table
-// (testdata/README at the repository's root).
-type identityCase struct {
-	Name           string
-	Service        ipvs.Service
-	Key            ipvs.ServiceKey
-	Text           string
-	Destination    ipvs.Destination
-	DestinationKey string
-}
 
 // TestIdentityTable gives the collector every case of the shared identity
 // table as a dump would, each service twice, once as the caller gave it
@@ -31,14 +19,7 @@ type identityCase struct {
 // paths write one series per service and destination, with the labels
 // and names of the table's keys.
 func TestIdentityTable(t *testing.T) {
-	b, err := os.ReadFile("../../testdata/identity.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []identityCase
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := identitycases.Load(t)
 	src := goldenTable()
 	src.vss = nil
 	for _, c := range cases {
@@ -95,7 +76,7 @@ func TestIdentityTable(t *testing.T) {
 				t.Errorf("%s: label %s %q, want %q", c.Name, name, l[name], v)
 			}
 		}
-		if n := dests[c.Text+" "+c.DestinationKey]; n != 1 {
+		if n := dests[c.Text+" "+c.DestinationKey.String()]; n != 1 {
 			t.Errorf("%s: destination %s written %d times, want once", c.Name, c.DestinationKey, n)
 		}
 	}
