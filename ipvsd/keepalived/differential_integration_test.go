@@ -3,10 +3,7 @@
 package keepalived_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -286,60 +283,6 @@ func TestKernelDifferentialSharedChecks(t *testing.T) {
 			t.Errorf("keepalived: backend %d received %d checks in %s, against ipvsd's %d: the README says keepalived checks once per virtual server", j+1, kp[j], window, ip[j])
 		}
 	}
-}
-
-// keptConn is an HTTP/1.1 connection a client holds open through a
-// director, for one request after another.
-type keptConn struct {
-	c net.Conn
-	r *bufio.Reader
-}
-
-// openConns opens n connections to vip:80 from d's client, each with a
-// first request answered.
-func (d *director) openConns(n int) []*keptConn {
-	d.t.Helper()
-	var out []*keptConn
-	err := d.client.Do(func() error {
-		for range n {
-			c, err := net.DialTimeout("tcp", netip.AddrPortFrom(netip.MustParseAddr(vip), 80).String(), 2*time.Second)
-			if err != nil {
-				return err
-			}
-			out = append(out, &keptConn{c: c, r: bufio.NewReader(c)})
-		}
-		return nil
-	})
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.t.Cleanup(func() {
-		for _, c := range out {
-			c.c.Close()
-		}
-	})
-	for _, c := range out {
-		if err := c.get(); err != nil {
-			d.t.Fatalf("first request: %v", err)
-		}
-	}
-	return out
-}
-
-// get sends a request on the connection and reads the answer, within a
-// second.
-func (c *keptConn) get() error {
-	_ = c.c.SetDeadline(time.Now().Add(time.Second))
-	return request(c.c, c.r, "HTTP/1.1", vip)
-}
-
-// reset ends the connection with a RST, which IPVS forgets within 10s,
-// where a FIN would leave it in TIME_WAIT for two minutes.
-func (c *keptConn) reset() {
-	if tc, ok := c.c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = c.c.Close()
 }
 
 // TestKernelDifferentialImportTable: a configuration that uses every
