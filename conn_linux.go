@@ -24,15 +24,17 @@ func newClient(cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	genl := dialer(ns, unix.NETLINK_GENERIC)
 	dial := func() (seam.Socket, error) {
-		nc, err := ns.dial()
+		s, err := genl()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("dial generic netlink: %w", err)
 		}
-		return newRawSocket(nc)
+		return s, nil
 	}
 	c := newClientWith(cfg, dial, genlFamily{})
 	c.proc = nsProc{c: c, ns: ns}
+	c.dialConntrack = dialer(ns, unix.NETLINK_NETFILTER)
 	if ns != nil {
 		c.releaseNS = ns.close
 	}
@@ -51,12 +53,33 @@ func newClient(cfg *Config) (*Client, error) {
 	return c, nil
 }
 
-// dialNetlink opens a Generic Netlink socket in the namespace of nsfd, or
-// in the calling thread's if nsfd is 0.
-func dialNetlink(nsfd int) (*netlink.Conn, error) {
-	nc, err := netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{NetNS: nsfd})
+// dialer returns the dial of the client's sockets of the netlink protocol
+// proto in the namespace ns (in the dialling thread's, if ns is nil).
+func dialer(ns *netNS, proto int) func() (seam.Socket, error) {
+	return func() (seam.Socket, error) {
+		nc, err := ns.dial(proto)
+		if err != nil {
+			return nil, err
+		}
+		s, err := newRawSocket(nc)
+		if err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// dialNetfilter opens a netfilter netlink socket, conntrack's, in the
+// calling thread's namespace: for a client made without one of its own.
+var dialNetfilter = dialer(nil, unix.NETLINK_NETFILTER)
+
+// dialNetlink opens a netlink socket of protocol proto in the namespace
+// of nsfd, or in the calling thread's if nsfd is 0.
+func dialNetlink(nsfd, proto int) (*netlink.Conn, error) {
+	nc, err := netlink.Dial(proto, &netlink.Config{NetNS: nsfd})
 	if err != nil {
-		return nil, fmt.Errorf("dial generic netlink: %w", setnsError(err))
+		return nil, setnsError(err)
 	}
 	// Best effort, not netlink.Config.Strict: kernels before 4.12 lack
 	// extended ACKs, and IPVS must work there. Capped ACKs keep the kernel

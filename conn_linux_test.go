@@ -64,7 +64,7 @@ func TestNewBadNamespace(t *testing.T) {
 // hostConn returns a conn on a real Generic Netlink socket of the host.
 func hostConn(t *testing.T) *conn {
 	t.Helper()
-	nc, err := dialNetlink(0)
+	nc, err := dialNetlink(0, unix.NETLINK_GENERIC)
 	if err != nil {
 		t.Fatal(err)
 	}

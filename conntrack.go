@@ -1,10 +1,16 @@
 package ipvs
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"strconv"
+	"syscall"
+
+	"github.com/ipvs-go/ipvs/internal/ctnetlink"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // ConntrackFilter selects the netfilter connection tracking (conntrack)
@@ -37,104 +43,64 @@ func (f ConntrackFilter) String() string {
 	if err != nil {
 		return fmt.Sprintf("%s -> %s", f.Service, f.Destination)
 	}
-	return k.String()
+	return conntrackString(k)
 }
 
-// conntrackKey is what a ConntrackFilter matches, in the form a
-// conntrack entry is compared with: the protocol, the original
-// destination and the reply source, IPv4 addresses in their 4-byte form.
-type conntrackKey struct {
-	protocol Protocol
-	virtual  netip.AddrPort
-	real     netip.AddrPort
+// conntrackString is how a filter's key reads in errors.
+func conntrackString(k ctnetlink.Key) string {
+	return Protocol(k.Proto).String() + " " + k.Virtual.String() + " -> " + k.Real.String()
 }
 
-func (k conntrackKey) String() string {
-	return k.protocol.String() + " " + k.virtual.String() + " -> " + k.real.String()
-}
-
-// key validates f and returns what it matches: the service and the
+// key validates f and returns what it matches, in the form a conntrack
+// entry is compared with: the service and the
 // destination by their Keys, as every path of the package names them.
-func (f ConntrackFilter) key() (conntrackKey, error) {
+func (f ConntrackFilter) key() (ctnetlink.Key, error) {
 	sk := f.Service.Key()
 	if sk.FWMark != 0 {
-		return conntrackKey{}, invalidf("service", "fwmark %d: conntrack entries record the address the client reached, not the mark", sk.FWMark)
+		return ctnetlink.Key{}, invalidf("service", "fwmark %d: conntrack entries record the address the client reached, not the mark", sk.FWMark)
 	}
 	if err := sk.validate(); err != nil {
-		return conntrackKey{}, err
+		return ctnetlink.Key{}, err
 	}
 	switch sk.Protocol {
 	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
 	default:
-		return conntrackKey{}, invalidf("service protocol", "%s is not tcp, udp or sctp", sk.Protocol)
+		return ctnetlink.Key{}, invalidf("service protocol", "%s is not tcp, udp or sctp", sk.Protocol)
 	}
 	if sk.Port == 0 {
-		return conntrackKey{}, invalidf("service port", "0: the entries of a port-zero service keep the port the client reached; name that port")
+		return ctnetlink.Key{}, invalidf("service port", "0: the entries of a port-zero service keep the port the client reached; name that port")
 	}
 	dk := f.Destination.key(sk)
 	if err := dk.validate(); err != nil {
-		return conntrackKey{}, err
+		return ctnetlink.Key{}, err
 	}
 	if dk.family != sk.Family {
-		return conntrackKey{}, invalidf("destination family", "%s differs from the service's %s: a mixed-family destination is a tunnel, whose flows conntrack does not see", dk.family, sk.Family)
+		return ctnetlink.Key{}, invalidf("destination family", "%s differs from the service's %s: a mixed-family destination is a tunnel, whose flows conntrack does not see", dk.family, sk.Family)
 	}
-	return conntrackKey{
-		protocol: sk.Protocol,
-		virtual:  netip.AddrPortFrom(sk.Address, sk.Port),
-		real:     netip.AddrPortFrom(dk.addr, dk.port),
+	return ctnetlink.Key{
+		Proto:   uint8(sk.Protocol),
+		Virtual: netip.AddrPortFrom(sk.Address, sk.Port),
+		Real:    netip.AddrPortFrom(dk.addr, dk.port),
 	}, nil
 }
 
-// conntrackMatcher tells whether a conntrack entry belongs to one of a
-// set of filters, in one map lookup whatever their number, so that a
-// flush walks the table once for any number of removed destinations.
-type conntrackMatcher struct {
-	keys     map[conntrackKey]struct{}
-	families [2]bool // ipv4, ipv6: which the table must be read for
-	object   string  // names the filters in errors
-}
-
-// newConntrackMatcher validates the filters; the error names the first
-// bad one.
-func newConntrackMatcher(filters []ConntrackFilter) (*conntrackMatcher, error) {
-	m := &conntrackMatcher{keys: make(map[conntrackKey]struct{}, len(filters))}
+// newConntrackMatcher validates the filters, and returns their matcher
+// and how errors name them; the error names the first bad one.
+func newConntrackMatcher(filters []ConntrackFilter) (m *ctnetlink.Matcher, object string, err error) {
+	keys := make([]ctnetlink.Key, len(filters))
 	for i, f := range filters {
-		k, err := f.key()
-		if err != nil {
-			return nil, fmt.Errorf("filter %d (%s): %w", i, f, err)
+		if keys[i], err = f.key(); err != nil {
+			return nil, "", fmt.Errorf("filter %d (%s): %w", i, f, err)
 		}
-		m.keys[k] = struct{}{}
-		m.families[familyIndex(k.virtual.Addr())] = true
 	}
-	switch len(filters) {
+	switch len(keys) {
 	case 0:
 	case 1:
-		m.object = mustKey(filters[0]).String()
+		object = conntrackString(keys[0])
 	default:
-		m.object = mustKey(filters[0]).String() + " and " + strconv.Itoa(len(filters)-1) + " more"
+		object = conntrackString(keys[0]) + " and " + strconv.Itoa(len(keys)-1) + " more"
 	}
-	return m, nil
-}
-
-func mustKey(f ConntrackFilter) conntrackKey { k, _ := f.key(); return k }
-
-func familyIndex(a netip.Addr) int {
-	if a.Is4() {
-		return 0
-	}
-	return 1
-}
-
-// match reports whether an entry with these tuples is one of the
-// filters': protocol, original destination and reply source.
-func (m *conntrackMatcher) match(protocol uint8, origDst, replySrc netip.AddrPort) bool {
-	k := conntrackKey{
-		protocol: Protocol(protocol),
-		virtual:  netip.AddrPortFrom(origDst.Addr().Unmap(), origDst.Port()),
-		real:     netip.AddrPortFrom(replySrc.Addr().Unmap(), replySrc.Port()),
-	}
-	_, ok := m.keys[k]
-	return ok
+	return ctnetlink.NewMatcher(keys), object, nil
 }
 
 // ErrNoConntrack is the error of FlushConntrack in a network namespace
@@ -152,4 +118,98 @@ func (noConntrackError) Error() string {
 
 func (noConntrackError) Is(target error) bool { return target == os.ErrNotExist }
 
-const opFlushConntrack = "flush conntrack"
+// FlushConntrack deletes the conntrack entries that the filters select,
+// in the client's network namespace, and returns how many it deleted. It
+// reads the table once, whatever the number of filters (the IPv4 half,
+// the IPv6 half or both, as the filters need), asking the kernel to send
+// only the entries with the fields all the filters share (Linux 5.8 and
+// later can), and deletes each selected entry by its original tuple and
+// its ID, many to a datagram: an entry that a new flow made in the place
+// of a selected one meanwhile has another ID, and stays.
+//
+// Call it after removing masquerading UDP or SCTP destinations (see
+// ConntrackFilter for the others), whose entries otherwise stay until
+// IPVS expires its own. It does not move a flow, and does not touch
+// IPVS's own connection entries, which decide where a flow goes and
+// which no interface deletes: set Sysctls.ExpireNodestConn, so that IPVS
+// expires the entries of a removed destination at once and schedules
+// their flows anew (the package README has the facts, measured on each
+// kernel).
+//
+// Errors are *Error values. One matches ErrNoConntrack (and
+// os.ErrNotExist) when the namespace's kernel has no conntrack netlink
+// interface, os.ErrPermission without CAP_NET_ADMIN over the namespace,
+// os.ErrInvalid for a bad filter, before anything is read. Entries
+// deleted before an error stay deleted; the count says how many.
+func (c *Client) FlushConntrack(ctx context.Context, filters ...ConntrackFilter) (int, error) {
+	m, object, err := newConntrackMatcher(filters)
+	if err != nil {
+		return 0, &Error{Op: opFlushConntrack, Err: err}
+	}
+	if len(filters) == 0 {
+		return 0, nil
+	}
+	fail := func(err error) error {
+		e := &Error{Op: opFlushConntrack, Object: object, Err: err}
+		if ke := (*nlmsg.KernelError)(nil); errors.As(err, &ke) {
+			e.Message = ke.Message
+		}
+		return e
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fail(err)
+	}
+	if c.dialConntrack == nil {
+		return 0, fail(fmt.Errorf("the client's kernel is not this machine's (an in-memory one): %w", errors.ErrUnsupported))
+	}
+	done, err := c.use()
+	if err != nil {
+		return 0, fail(err)
+	}
+	defer done()
+	var conns [2]*conn
+	for i := range conns {
+		s, err := c.dialConntrack()
+		if err != nil {
+			if i > 0 {
+				_ = conns[0].sock.Close()
+			}
+			return 0, fail(conntrackError("dial netfilter netlink", err))
+		}
+		defer s.Close()
+		conns[i] = newConn(s, c.replyTimeout, c.bufSize[poolDefault], &c.closed)
+	}
+	f := &ctnetlink.Flush{Dump: ctConn{conns[0]}, Delete: ctConn{conns[1]}, Matcher: m,
+		KernelFilter: conntrackKernelFilter, Wrap: conntrackError}
+	f.MaxBytes, f.MaxN = batchLimits(conns[1].sock)
+	if err := f.Run(ctx); err != nil {
+		return f.Deleted, fail(err)
+	}
+	return f.Deleted, nil
+}
+
+// conntrackKernelFilter is whether dumps ask the kernel to filter; the
+// tests turn it off to prove the flush exact without.
+var conntrackKernelFilter = true
+
+// ctConn is a conn as the flush exchanges through it.
+type ctConn struct{ cn *conn }
+
+func (c ctConn) Next() uint32 { return c.cn.next() }
+
+func (c ctConn) Exchange(ctx context.Context, b []byte, first, last uint32, typ uint16, ack bool, each func(nlmsg.Header, []byte) error) error {
+	return c.cn.exchange(ctx, b, first, last, typ, ack, each)
+}
+
+// conntrackError says what an errno of netfilter netlink means here.
+func conntrackError(what string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: conntrack needs CAP_NET_ADMIN over the network namespace: %w", what, err)
+	case errors.Is(err, syscall.EPROTONOSUPPORT), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EINVAL):
+		// No nfnetlink (the socket is refused), or no ctnetlink
+		// subsystem in it (nfnetlink refuses the message type).
+		return fmt.Errorf("%s: %w: %w", what, ErrNoConntrack, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -6,9 +6,9 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/ipvs-go/ipvs/internal/ctnetlink"
 	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
@@ -26,31 +26,26 @@ func SetConntrackKernelFilter(on bool) bool {
 // addresses included (which the flush never asks for), and returns how
 // many came.
 func DumpConntrackFiltered(ctx context.Context, f ConntrackFilter) (int, error) {
-	m, err := newConntrackMatcher([]ConntrackFilter{f})
+	m, _, err := newConntrackMatcher([]ConntrackFilter{f})
 	if err != nil {
 		return 0, err
 	}
-	family, fi := uint8(afInet), 0
-	if !m.families[0] {
-		family, fi = afInet6, 1
+	family, fi := uint8(unix.AF_INET), 0
+	if !m.Families[0] {
+		family, fi = unix.AF_INET6, 1
 	}
-	d := m.dumpFilter(fi)
-	d.origFlags |= ctFilterIPDst
-	d.replyFlags |= ctFilterIPSrc
-	nc, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
+	d := m.DumpFilter(fi)
+	d.OrigFlags |= ctnetlink.FilterIPDst
+	d.ReplyFlags |= ctnetlink.FilterIPSrc
+	s, err := dialNetfilter()
 	if err != nil {
-		return 0, err
-	}
-	s, err := newRawSocket(nc)
-	if err != nil {
-		_ = nc.Close()
 		return 0, err
 	}
 	defer s.Close()
 	cn := newConn(s, DefaultReplyTimeout, DefaultReceiveBufferSize, new(atomic.Bool))
 	seq := cn.next()
 	n := 0
-	err = cn.exchange(ctx, appendCTDump(nil, seq, family, d), seq, seq, ctTypeEntry, false, func(nlmsg.Header, []byte) error {
+	err = cn.exchange(ctx, ctnetlink.AppendDump(nil, seq, family, d), seq, seq, ctnetlink.TypeEntry, false, func(nlmsg.Header, []byte) error {
 		n++
 		return nil
 	})

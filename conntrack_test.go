@@ -6,7 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/ipvs-go/ipvs/internal/fakekernel"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
+	"github.com/ipvs-go/ipvs/internal/seam"
 )
 
 var (
@@ -38,7 +44,7 @@ func TestConntrackFilterKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := k.String(); got != tt.want {
+			if got := conntrackString(k); got != tt.want {
 				t.Errorf("key %s, want %s", got, tt.want)
 			}
 			if got := tt.f.String(); got != tt.want {
@@ -69,7 +75,7 @@ func TestConntrackFilterInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := newConntrackMatcher([]ConntrackFilter{{ctService, d}, tt.f})
+			_, _, err := newConntrackMatcher([]ConntrackFilter{{ctService, d}, tt.f})
 			if err == nil || !errors.Is(err, os.ErrInvalid) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "filter 1") {
 				t.Fatalf("got %v, want os.ErrInvalid naming filter 1 and %q", err, tt.want)
 			}
@@ -81,7 +87,7 @@ func TestConntrackFilterInvalid(t *testing.T) {
 // filters at once: every field must agree, whatever the form of the
 // entry's addresses.
 func TestConntrackMatch(t *testing.T) {
-	m, err := newConntrackMatcher([]ConntrackFilter{
+	m, object, err := newConntrackMatcher([]ConntrackFilter{
 		{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}},
 		{ctService, Destination{Address: netip.MustParseAddr("10.0.0.3"), Port: 5353}},
 		{Service{Protocol: ProtocolSCTP, Address: netip.MustParseAddr("2001:db8::1"), Port: 9}, Destination{Address: netip.MustParseAddr("2001:db8::2")}},
@@ -89,11 +95,11 @@ func TestConntrackMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.families != [2]bool{true, true} {
-		t.Errorf("families %v, want both", m.families)
+	if m.Families != [2]bool{true, true} {
+		t.Errorf("families %v, want both", m.Families)
 	}
-	if want := "udp 10.0.0.1:53 -> 10.0.0.2:53 and 2 more"; m.object != want {
-		t.Errorf("object %q, want %q", m.object, want)
+	if want := "udp 10.0.0.1:53 -> 10.0.0.2:53 and 2 more"; object != want {
+		t.Errorf("object %q, want %q", object, want)
 	}
 	ap := netip.MustParseAddrPort
 	tests := []struct {
@@ -115,16 +121,16 @@ func TestConntrackMatch(t *testing.T) {
 		{132, "[2001:db8::1]:9", "[2001:db8::3]:9", false},
 	}
 	for _, tt := range tests {
-		if got := m.match(tt.proto, ap(tt.origDst), ap(tt.replySrc)); got != tt.want {
+		if got := m.Match(tt.proto, ap(tt.origDst), ap(tt.replySrc)); got != tt.want {
 			t.Errorf("match(%d, %s, %s) = %v, want %v", tt.proto, tt.origDst, tt.replySrc, got, tt.want)
 		}
 	}
-	one, err := newConntrackMatcher([]ConntrackFilter{{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}}})
+	one, object, err := newConntrackMatcher([]ConntrackFilter{{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if one.families != [2]bool{true, false} || one.object != "udp 10.0.0.1:53 -> 10.0.0.2:53" {
-		t.Errorf("one filter: families %v, object %q", one.families, one.object)
+	if one.Families != [2]bool{true, false} || object != "udp 10.0.0.1:53 -> 10.0.0.2:53" {
+		t.Errorf("one filter: families %v, object %q", one.Families, object)
 	}
 }
 
@@ -140,4 +146,92 @@ func TestFlushConntrackInvalid(t *testing.T) {
 	if n, err := c.FlushConntrack(context.Background()); n != 0 || err != nil {
 		t.Fatalf("no filters: %d, %v", n, err)
 	}
+}
+
+// ctDumpAnswer is a netfilter socket whose kernel answers every dump
+// with an empty table, or refuses it with errno.
+type ctDumpAnswer struct {
+	errno   syscall.Errno
+	pending [][]byte
+	closed  *int
+}
+
+func (s *ctDumpAnswer) SetDeadline(time.Time) error { return nil }
+func (s *ctDumpAnswer) PortID() uint32              { return 7 }
+func (s *ctDumpAnswer) Buffers() (int, int)         { return 1 << 20, 1 << 20 }
+func (s *ctDumpAnswer) Close() error                { *s.closed++; return nil }
+
+func (s *ctDumpAnswer) Send(b []byte, _ bool) error {
+	h, err := nlmsg.ParseHeader(b)
+	if err != nil {
+		return err
+	}
+	if s.errno != 0 {
+		s.pending = append(s.pending, fakekernel.AckMessage(h, 7, s.errno, "", 0))
+		return nil
+	}
+	s.pending = append(s.pending, nlmsg.AppendMessage(nil, nlmsg.TypeDone, nlmsg.FlagMulti, h.Sequence, 7, []byte{0, 0, 0, 0}))
+	return nil
+}
+
+func (s *ctDumpAnswer) Recv(b []byte, wait bool) (int, error) {
+	if len(s.pending) == 0 {
+		if !wait {
+			return 0, seam.ErrWouldBlock
+		}
+		return 0, os.ErrDeadlineExceeded
+	}
+	n := copy(b, s.pending[0])
+	s.pending = s.pending[1:]
+	return n, nil
+}
+
+// TestFlushConntrackClient checks the client's side of a flush, over
+// sockets that answer its dump (internal/ctnetlink tests the flush
+// itself): two sockets dialled and closed, the kernel's refusals turned
+// into what they mean, and no flush at all on an in-memory kernel.
+func TestFlushConntrackClient(t *testing.T) {
+	f := ConntrackFilter{ctService, Destination{Address: netip.MustParseAddr("10.0.0.2")}}
+	for _, tt := range []struct {
+		errno syscall.Errno
+		want  []error
+	}{
+		{0, nil},
+		{syscall.EINVAL, []error{ErrNoConntrack, os.ErrNotExist}},
+		{syscall.EPERM, []error{os.ErrPermission}},
+	} {
+		t.Run(tt.errno.Error(), func(t *testing.T) {
+			dials, closed := 0, 0
+			c := newClientWith(&Config{}, nil, genlFamily{})
+			c.dialConntrack = func() (seam.Socket, error) {
+				dials++
+				return &ctDumpAnswer{errno: tt.errno, closed: &closed}, nil
+			}
+			n, err := c.FlushConntrack(context.Background(), f)
+			if n != 0 || dials != 2 || closed != 2 {
+				t.Errorf("flushed %d, %d sockets dialled, %d closed; want 0, 2, 2", n, dials, closed)
+			}
+			var e *Error
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.As(err, &e) || e.Op != opFlushConntrack || e.Object != "udp 10.0.0.1:53 -> 10.0.0.2:53" {
+				t.Fatalf("got %v, want an *Error of the flush naming the filter", err)
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("%v does not match %v", err, w)
+				}
+			}
+		})
+	}
+	t.Run("in-memory kernel", func(t *testing.T) {
+		c := newClientWith(&Config{}, nil, genlFamily{})
+		if _, err := c.FlushConntrack(context.Background(), f); !errors.Is(err, errors.ErrUnsupported) {
+			t.Fatalf("got %v, want errors.ErrUnsupported", err)
+		}
+	})
 }

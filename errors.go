@@ -179,6 +179,7 @@ const (
 	opSysctls        = "get sysctls"
 	opSetSysctls     = "set sysctl"
 	opTotals         = "get totals"
+	opFlushConntrack = "flush conntrack"
 )
 
 // errNoProc is the error of a procfs method of a client that has no

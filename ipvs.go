@@ -159,13 +159,16 @@ var pagedBufferSize = min(os.Getpagesize(), 8<<10)
 // Client is a connection to the kernel's IPVS in one network namespace.
 // Create it with New and release it with Close.
 type Client struct {
-	family       atomic.Uint32 // the family's ID and version; see currentFamily
-	dial         func() (seam.Socket, error)
-	proc         seam.Proc // nil for a client without procfs
-	replyTimeout time.Duration
-	bufSize      [numPools]int // of each pool's receive buffers
-	releaseNS    func() error  // releases the namespace the client holds, if any
-	closed       atomic.Bool
+	family atomic.Uint32 // the family's ID and version; see currentFamily
+	dial   func() (seam.Socket, error)
+	proc   seam.Proc // nil for a client without procfs
+	// dialConntrack dials the netfilter sockets of FlushConntrack; nil
+	// for a client of an in-memory kernel.
+	dialConntrack func() (seam.Socket, error)
+	replyTimeout  time.Duration
+	bufSize       [numPools]int // of each pool's receive buffers
+	releaseNS     func() error  // releases the namespace the client holds, if any
+	closed        atomic.Bool
 
 	mu    sync.Mutex
 	idle  [numPools][]*conn
@@ -212,6 +215,11 @@ func init() {
 	seam.NewClient = func(dial func() (seam.Socket, error), proc seam.Proc, id uint16, version uint8) (any, error) {
 		c := newClientWith(&Config{}, dial, genlFamily{id: id, version: version})
 		c.proc = proc
+		if proc == nil {
+			// No procfs to tell the namespace: conntrack's sockets are
+			// dialled in the caller's.
+			c.dialConntrack = dialNetfilter
+		}
 		return c, nil
 	}
 }

@@ -83,9 +83,9 @@ func (ns *netNS) here() bool {
 	return unix.Stat(threadNetNS(), &st) == nil && st.Dev == ns.dev && st.Ino == ns.ino
 }
 
-// dial opens a Generic Netlink socket in the namespace (in the calling
-// thread's, if ns is nil).
-func (ns *netNS) dial() (*netlink.Conn, error) {
+// dial opens a netlink socket of protocol proto in the namespace (in the
+// calling thread's, if ns is nil).
+func (ns *netNS) dial(proto int) (*netlink.Conn, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	fd := 0
@@ -94,7 +94,7 @@ func (ns *netNS) dial() (*netlink.Conn, error) {
 		// thread die if it cannot come back.
 		fd = int(ns.f.Fd())
 	}
-	return dialNetlink(fd)
+	return dialNetlink(fd, proto)
 }
 
 // setns is unix.Setns; tests make it fail.

@@ -1,4 +1,4 @@
-package ipvs
+package ctnetlink
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ func (e ctKernelEntry) family() uint8 {
 }
 
 // appendCTTuple writes a tuple as ctnetlink_dump_tuples does.
-func appendCTTuple(w *attrWriter, typ uint16, proto uint8, src, dst netip.AddrPort) {
+func appendCTTuple(w *writer, typ uint16, proto uint8, src, dst netip.AddrPort) {
 	t := w.nest(typ)
 	ip := w.nest(ctaTupleIP)
 	off := uint16(0)
@@ -54,12 +54,18 @@ func appendCTTuple(w *attrWriter, typ uint16, proto uint8, src, dst netip.AddrPo
 	w.end(t)
 }
 
+// be32 writes a __be32, as the kernel writes most of an entry's numbers.
+func (w *writer) be32(typ uint16, v uint32) {
+	w.header(typ, 4)
+	w.b = binary.BigEndian.AppendUint32(w.b, v)
+}
+
 // payload is the message ctnetlink_fill_info makes of the entry, after
 // the netlink header: nfgenmsg, the tuples, and the attributes a flush
 // skips (status, timeout, protocol info, counters, mark, use) around the
 // ones it reads.
 func (e ctKernelEntry) payload() []byte {
-	w := attrWriter{b: []byte{e.family(), 0, 0, 0}}
+	w := writer{b: []byte{e.family(), 0, 0, 0}}
 	appendCTTuple(&w, ctaTupleOrig, e.proto, e.origSrc, e.origDst)
 	if !e.withoutReplyTuple {
 		appendCTTuple(&w, ctaTupleReply, e.proto, e.replySrc, e.replyDst)
@@ -93,9 +99,9 @@ func TestDecodeCTEntry(t *testing.T) {
 		{proto: 132, origSrc: netip.MustParseAddrPort("[fd00::2]:9"), origDst: netip.MustParseAddrPort("[fd00::1]:9"),
 			replySrc: netip.MustParseAddrPort("[fd01::2]:9"), replyDst: netip.MustParseAddrPort("[fd00::2]:9"), id: 7, zone: 3},
 	} {
-		var e ctEntry
+		var e entry
 		msg := k.payload()
-		if err := decodeCTEntry(msg, &e); err != nil {
+		if err := decodeEntry(msg, &e); err != nil {
 			t.Fatalf("%+v: %v", k, err)
 		}
 		if e.proto != k.proto || e.origDst != k.origDst || e.replySrc != k.replySrc {
@@ -109,7 +115,7 @@ func TestDecodeCTEntry(t *testing.T) {
 			t.Errorf("zone %x, want %d", e.zone, k.zone)
 		}
 		// The original tuple is sent back as it came.
-		w := attrWriter{}
+		w := writer{}
 		appendCTTuple(&w, ctaTupleOrig, k.proto, k.origSrc, k.origDst)
 		if !bytes.Equal(e.orig, w.b) {
 			t.Errorf("original tuple\n%x, want\n%x", e.orig, w.b)
@@ -134,8 +140,8 @@ func TestDecodeCTEntryRefusesIncomplete(t *testing.T) {
 		{"cut in the original tuple", msg[:20], "bytes left"},
 		{"no original tuple", []byte{2, 0, 0, 0}, "no original tuple"},
 	} {
-		var e ctEntry
-		if err := decodeCTEntry(tt.msg, &e); err == nil || !strings.Contains(err.Error(), tt.want) {
+		var e entry
+		if err := decodeEntry(tt.msg, &e); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want an error saying %q", tt.name, err, tt.want)
 		}
 	}
@@ -149,11 +155,11 @@ func TestDecodeCTEntryRefusesIncomplete(t *testing.T) {
 func TestCTDeleteRequest(t *testing.T) {
 	k := ctFlow(17, "10.99.0.2:40000", "10.99.1.1:53", "10.97.0.2:53", 0xdeadbeef)
 	k.zone = 7
-	var e ctEntry
-	if err := decodeCTEntry(k.payload(), &e); err != nil {
+	var e entry
+	if err := decodeEntry(k.payload(), &e); err != nil {
 		t.Fatal(err)
 	}
-	b := appendCTDelete([]byte("prefix.."), 42, afInet, &e)
+	b := appendDelete([]byte("prefix.."), 42, afInet, &e)
 	if string(b[:8]) != "prefix.." {
 		t.Fatal("the request did not go after what the buffer held")
 	}
@@ -162,22 +168,22 @@ func TestCTDeleteRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int(h.Length) != len(b) || h.Type != ctTypeDelete || h.Flags != nlmsg.FlagRequest || h.Sequence != 42 {
+	if int(h.Length) != len(b) || h.Type != typeDelete || h.Flags != nlmsg.FlagRequest || h.Sequence != 42 {
 		t.Errorf("header %+v, want the delete, request only, sequence 42, %d bytes", h, len(b))
 	}
 	if !bytes.Equal(b[16:20], []byte{afInet, 0, 0, 0}) {
 		t.Errorf("nfgenmsg %x", b[16:20])
 	}
-	w := attrWriter{}
+	w := writer{}
 	appendCTTuple(&w, ctaTupleOrig, 17, k.origSrc, k.origDst)
 	w.be32(ctaID, 0xdeadbeef)
 	w.be16(ctaZone, 7)
 	if !bytes.Equal(b[20:], w.b) {
 		t.Errorf("attributes\n%x, want\n%x", b[20:], w.b)
 	}
-	setCTAck(b)
+	setAck(b)
 	if h, _ := nlmsg.ParseHeader(b); h.Flags != nlmsg.FlagRequest|nlmsg.FlagAck {
-		t.Errorf("flags after setCTAck %#x", h.Flags)
+		t.Errorf("flags after setAck %#x", h.Flags)
 	}
 }
 
@@ -221,50 +227,47 @@ func ctDumpAttrs(t testing.TB, b []byte) (orig, reply uint32, fields map[string]
 // fields all filters of the family share, IPv6 addresses never, nothing
 // at all across protocols.
 func TestCTDumpFilter(t *testing.T) {
-	svc := ctService
-	d := func(a string, port uint16) Destination {
-		return Destination{Address: netip.MustParseAddr(a), Port: port}
+	udp := func(real string) Key {
+		return Key{Proto: 17, Virtual: netip.MustParseAddrPort("10.0.0.1:53"), Real: netip.MustParseAddrPort(real)}
 	}
-	v6 := Service{Protocol: ProtocolTCP, Address: netip.MustParseAddr("2001:db8::1"), Port: 80}
-	all4 := ctFilterProto | ctFilterIPDst | ctFilterDstPort
-	allReply4 := ctFilterProto | ctFilterIPSrc | ctFilterSrcPort
+	sctp := Key{Proto: 132, Virtual: netip.MustParseAddrPort("10.0.0.1:53"), Real: netip.MustParseAddrPort("10.0.0.2:53")}
+	v6 := Key{Proto: 6, Virtual: netip.MustParseAddrPort("[2001:db8::1]:80"), Real: netip.MustParseAddrPort("[2001:db8::2]:80")}
+	all4 := filterProto | FilterIPDst | filterDstPort
+	allReply4 := filterProto | FilterIPSrc | filterSrcPort
 	for _, tt := range []struct {
 		name        string
-		filters     []ConntrackFilter
+		keys        []Key
 		family      int
 		orig, reply uint32
 		fields      map[string]string // hex of each field sent
 	}{
-		{"one ipv4 destination", []ConntrackFilter{{svc, d("10.0.0.2", 0)}}, 0, uint32(all4), uint32(allReply4),
+		{"one ipv4 destination", []Key{udp("10.0.0.2:53")}, 0, uint32(all4), uint32(allReply4),
 			map[string]string{"/1/1/2": "0a000001", "/1/2/1": "11", "/1/2/3": "0035", "/2/1/1": "0a000002", "/2/2/1": "11", "/2/2/2": "0035"}},
-		{"two destinations of one service", []ConntrackFilter{{svc, d("10.0.0.2", 0)}, {svc, d("10.0.0.3", 0)}}, 0,
-			uint32(all4), ctFilterProto | ctFilterSrcPort,
+		{"two destinations of one service", []Key{udp("10.0.0.2:53"), udp("10.0.0.3:53")}, 0,
+			uint32(all4), filterProto | filterSrcPort,
 			map[string]string{"/1/1/2": "0a000001", "/1/2/1": "11", "/1/2/3": "0035", "/2/2/1": "11", "/2/2/2": "0035"}},
-		{"two ports of one server", []ConntrackFilter{{svc, d("10.0.0.2", 53)}, {svc, d("10.0.0.2", 5353)}}, 0,
-			uint32(all4), ctFilterProto | ctFilterIPSrc,
+		{"two ports of one server", []Key{udp("10.0.0.2:53"), udp("10.0.0.2:5353")}, 0,
+			uint32(all4), filterProto | FilterIPSrc,
 			map[string]string{"/1/1/2": "0a000001", "/1/2/1": "11", "/1/2/3": "0035", "/2/1/1": "0a000002", "/2/2/1": "11"}},
-		{"two protocols", []ConntrackFilter{{svc, d("10.0.0.2", 0)}, {Service{Protocol: ProtocolSCTP, Address: svc.Address, Port: 53}, d("10.0.0.2", 0)}},
+		{"two protocols", []Key{udp("10.0.0.2:53"), sctp},
 			0, 0, 0, map[string]string{}},
-		{"ipv6: protocol and ports only", []ConntrackFilter{{v6, d("2001:db8::2", 0)}, {svc, d("10.0.0.2", 0)}}, 1,
-			ctFilterProto | ctFilterDstPort, ctFilterProto | ctFilterSrcPort,
+		{"ipv6: protocol and ports only", []Key{v6, udp("10.0.0.2:53")}, 1,
+			filterProto | filterDstPort, filterProto | filterSrcPort,
 			map[string]string{"/1/2/1": "06", "/1/2/3": "0050", "/2/2/1": "06", "/2/2/2": "0050"}},
-		{"no filter of the family", []ConntrackFilter{{svc, d("10.0.0.2", 0)}}, 1, 0, 0, map[string]string{}},
+		{"no filter of the family", []Key{udp("10.0.0.2:53")}, 1, 0, 0, map[string]string{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := newConntrackMatcher(tt.filters)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := NewMatcher(tt.keys)
 			fam := uint8(afInet)
 			if tt.family == 1 {
 				fam = afInet6
 			}
-			b := appendCTDump(nil, 9, fam, m.dumpFilter(tt.family))
+			b := AppendDump(nil, 9, fam, m.DumpFilter(tt.family))
 			h, err := nlmsg.ParseHeader(b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if int(h.Length) != len(b) || h.Type != ctTypeGet || h.Flags != nlmsg.FlagRequest|nlmsg.FlagDump || h.Sequence != 9 || b[16] != fam {
+			if int(h.Length) != len(b) || h.Type != typeGet || h.Flags != nlmsg.FlagRequest|nlmsg.FlagDump || h.Sequence != 9 || b[16] != fam {
 				t.Errorf("header %+v, family %d", h, b[16])
 			}
 			orig, reply, fields := ctDumpAttrs(t, b[20:])
@@ -304,11 +307,11 @@ func FuzzDecodeCTEntry(f *testing.F) {
 	v6.zone = 4
 	f.Add(v6.payload())
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var e ctEntry
-		if decodeCTEntry(msg, &e) != nil {
+		var e entry
+		if decodeEntry(msg, &e) != nil {
 			return
 		}
-		b := appendCTDelete(nil, 1, afInet, &e)
+		b := appendDelete(nil, 1, afInet, &e)
 		if h, err := nlmsg.ParseHeader(b); err != nil || int(h.Length) != len(b) || len(b)%4 != 0 {
 			t.Fatalf("delete request %x: %+v, %v", b, h, err)
 		}
@@ -317,16 +320,13 @@ func FuzzDecodeCTEntry(f *testing.F) {
 
 func BenchmarkDecodeCTEntry(b *testing.B) {
 	msg := ctFlow(17, "10.98.1.2:1024", "10.99.1.1:53", "10.97.3.2:53", 99).payload()
-	m, err := newConntrackMatcher([]ConntrackFilter{{ctService, Destination{Address: netip.MustParseAddr("10.97.3.2")}}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := NewMatcher([]Key{{Proto: 17, Virtual: netip.MustParseAddrPort("10.0.0.1:53"), Real: netip.MustParseAddrPort("10.97.3.2:53")}})
 	b.ReportAllocs()
-	var e ctEntry
+	var e entry
 	for b.Loop() {
-		if err := decodeCTEntry(msg, &e); err != nil {
+		if err := decodeEntry(msg, &e); err != nil {
 			b.Fatal(err)
 		}
-		m.match(e.proto, e.origDst, e.replySrc)
+		m.Match(e.proto, e.origDst, e.replySrc)
 	}
 }

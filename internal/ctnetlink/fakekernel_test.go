@@ -1,14 +1,13 @@
-//go:build linux
-
-package ipvs
+package ctnetlink
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"os"
 	"slices"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func newCTFakeKernel(t testing.TB, entries ...ctKernelEntry) *ctFakeKernel {
 func (k *ctFakeKernel) reindex() {
 	k.byTuple = make(map[string]int, len(k.entries))
 	for i, e := range k.entries {
-		w := attrWriter{}
+		w := writer{}
 		appendCTTuple(&w, ctaTupleOrig, e.proto, e.origSrc, e.origDst)
 		k.byTuple[string(w.b)] = i
 	}
@@ -110,9 +109,9 @@ func (s *ctFakeSocket) Send(b []byte, _ bool) error {
 		msg := b[nlmsg.HeaderLen:h.Length]
 		b = b[min(nlmsg.Align(int(h.Length)), len(b)):]
 		switch h.Type {
-		case ctTypeGet:
+		case typeGet:
 			s.dump(h, msg)
-		case ctTypeDelete:
+		case typeDelete:
 			deletes++
 			errno := s.delete(msg)
 			if errno != 0 || h.Flags&nlmsg.FlagAck != 0 {
@@ -152,7 +151,7 @@ func (s *ctFakeSocket) dump(h nlmsg.Header, msg []byte) {
 		if e.family() != family || !ctFakeMatch(e, origFlags, replyFlags, fields) {
 			continue
 		}
-		buf = nlmsg.AppendMessage(buf, ctTypeEntry, nlmsg.FlagMulti, h.Sequence, s.pid, k.payload[e.id])
+		buf = nlmsg.AppendMessage(buf, TypeEntry, nlmsg.FlagMulti, h.Sequence, s.pid, k.payload[e.id])
 		k.sent++
 		if n++; n == k.perDatagram {
 			ends, n = append(ends, len(buf)), 0
@@ -180,10 +179,10 @@ func ctFakeMatch(e ctKernelEntry, orig, reply uint32, f map[string][]byte) bool 
 	if !e.origDst.Addr().Is4() {
 		ipDst, ipSrc = "/1/1/4", "/2/1/3"
 	}
-	return eq(orig, ctFilterProto, "/1/2/1", []byte{e.proto}) && eq(orig, ctFilterIPDst, ipDst, dst) &&
-		eq(orig, ctFilterDstPort, "/1/2/3", port(e.origDst.Port())) &&
-		eq(reply, ctFilterProto, "/2/2/1", []byte{e.proto}) && eq(reply, ctFilterIPSrc, ipSrc, src) &&
-		eq(reply, ctFilterSrcPort, "/2/2/2", port(e.replySrc.Port()))
+	return eq(orig, filterProto, "/1/2/1", []byte{e.proto}) && eq(orig, FilterIPDst, ipDst, dst) &&
+		eq(orig, filterDstPort, "/1/2/3", port(e.origDst.Port())) &&
+		eq(reply, filterProto, "/2/2/1", []byte{e.proto}) && eq(reply, FilterIPSrc, ipSrc, src) &&
+		eq(reply, filterSrcPort, "/2/2/2", port(e.replySrc.Port()))
 }
 
 // delete deletes the entry whose original tuple and ID the request
@@ -198,7 +197,7 @@ func (s *ctFakeSocket) delete(msg []byte) syscall.Errno {
 	for a.next() {
 		switch a.typ {
 		case ctaTupleOrig:
-			tuple = a.b[a.start-attrHeaderLen : a.end]
+			tuple = a.whole()
 		case ctaID:
 			id = a.data()
 		}
@@ -221,22 +220,74 @@ func (s *ctFakeSocket) delete(msg []byte) syscall.Errno {
 	return 0
 }
 
-// flush runs a flush of the filters against the fake kernel, with
-// sockets whose send buffers take sndbuf bytes.
-func (k *ctFakeKernel) flush(sndbuf int, filters ...ConntrackFilter) (int, error) {
-	return k.flushCtx(context.Background(), sndbuf, filters...)
+// flush runs a flush of the keys against the fake kernel, with sockets
+// whose send buffers take sndbuf bytes.
+func (k *ctFakeKernel) flush(sndbuf int, keys ...Key) (int, error) {
+	return k.flushCtx(context.Background(), sndbuf, keys...)
 }
 
 // flushCtx is flush under ctx.
-func (k *ctFakeKernel) flushCtx(ctx context.Context, sndbuf int, filters ...ConntrackFilter) (int, error) {
-	m, err := newConntrackMatcher(filters)
-	if err != nil {
-		return 0, err
+func (k *ctFakeKernel) flushCtx(ctx context.Context, sndbuf int, keys ...Key) (int, error) {
+	f := testFlush(NewMatcher(keys), k.socket(1, sndbuf), k.socket(2, sndbuf))
+	err := f.Run(ctx)
+	return f.Deleted, err
+}
+
+// testFlush is a flush of m over the sockets given, with the limits the
+// client computes from the delete socket's buffers, and errors wrapped
+// with their step, as the client wraps them.
+func testFlush(m *Matcher, dump, del seam.Socket) *Flush {
+	snd, rcv := del.Buffers()
+	return &Flush{Dump: newTestConn(dump), Delete: newTestConn(del), Matcher: m, KernelFilter: true,
+		MaxBytes: min(max(snd/2, 256), 1<<20), MaxN: max(rcv/2048, 1),
+		Wrap: func(step string, err error) error { return fmt.Errorf("%s: %w", step, err) }}
+}
+
+// testConn is the client's exchange as the flush sees it, in brief: the
+// context checked before each datagram sent or read, the reader of
+// internal/nlmsg.
+type testConn struct {
+	sock seam.Socket
+	seq  uint32
+	rd   nlmsg.Reader
+	ctx  context.Context // of the exchange in progress
+}
+
+func newTestConn(s seam.Socket) *testConn {
+	c := &testConn{sock: s, seq: 1000}
+	c.rd.Init(func(b []byte) (int, error) {
+		if err := c.ctx.Err(); err != nil {
+			return 0, err
+		}
+		return s.Recv(b, true)
+	}, make([]byte, 64<<10), s.PortID())
+	return c
+}
+
+func (c *testConn) Next() uint32 {
+	c.seq++
+	return c.seq
+}
+
+func (c *testConn) Exchange(ctx context.Context, b []byte, first, last uint32, typ uint16, ack bool, each func(nlmsg.Header, []byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	closed := new(atomic.Bool)
-	f := &ctFlush{m: m,
-		dump: newConn(k.socket(1, sndbuf), time.Second, DefaultReceiveBufferSize, closed),
-		del:  newConn(k.socket(2, sndbuf), time.Second, DefaultReceiveBufferSize, closed)}
-	err = f.run(ctx)
-	return f.deleted, err
+	if err := c.sock.Send(b, true); err != nil {
+		return err
+	}
+	c.ctx = ctx
+	c.rd.Reset(first, last, typ, ack)
+	for {
+		h, msg, err := c.rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := each(h, msg); err != nil {
+			return err
+		}
+	}
 }
