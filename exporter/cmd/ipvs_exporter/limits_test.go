@@ -146,7 +146,7 @@ func TestScrapesAtOnceAreBounded(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	// A scraper that gives up after 1.5 s may wait 0.5 s of it.
 	req, _ := http.NewRequest("GET", srv.URL, nil)
-	req.Header.Set(scrapeTimeoutHeader, "1.5")
+	req.Header.Set(collector.ScrapeTimeoutHeader, "1.5")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestScrapeTimeout(t *testing.T) {
 	} {
 		req, _ := http.NewRequest("GET", srv.URL, nil)
 		if tc.header != "" {
-			req.Header.Set(scrapeTimeoutHeader, tc.header)
+			req.Header.Set(collector.ScrapeTimeoutHeader, tc.header)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -199,7 +199,7 @@ func TestScrapeTimeout(t *testing.T) {
 		left := src.deadlines[len(src.deadlines)-1]
 		src.mu.Unlock()
 		if left < tc.min || left > tc.max {
-			t.Errorf("%s %q: the read had %v left, want %v to %v", scrapeTimeoutHeader, tc.header, left, tc.min, tc.max)
+			t.Errorf("%s %q: the read had %v left, want %v to %v", collector.ScrapeTimeoutHeader, tc.header, left, tc.min, tc.max)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func main() {
 	app.Flag("collector.connection-states", "Also export the connection table's entries by state; "+
 		"the kernel then prints its whole connection table at each scrape.").BoolVar(&cfg.states)
 	app.Flag("scrape.timeout", "Longest time a scrape may take, reading the tables and writing the answer; "+
-		"a scraper's "+scrapeTimeoutHeader+", less --scrape.timeout-offset, shortens it.").
+		"a scraper's "+collector.ScrapeTimeoutHeader+", less --scrape.timeout-offset, shortens it.").
 		Default(collector.DefaultTimeout.String()).DurationVar(&cfg.timeout)
 	app.Flag("scrape.timeout-offset", "Time taken from the timeout a scraper announces, to answer before it gives up.").
 		Default("500ms").DurationVar(&cfg.timeoutOffset)
@@ -172,7 +172,7 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 			closeAll()
 			return nil, nil, fmt.Errorf("netns %q: %w", ns.label, err)
 		}
-		cs = append(cs, c) // not registered: see textHandler
+		cs = append(cs, c) // not registered: see collector.Handler
 	}
 	return metricsHandler(cfg, cs, logger), closeAll, nil
 }
@@ -181,8 +181,8 @@ func newHandler(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 // unless the configuration leaves them out.
 func metricsHandler(cfg config, cs []*collector.Collector, logger *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
-	var handler http.Handler = textHandler{reg: reg, cs: cs, logger: logger, slots: newSlots(cfg.maxRequests),
-		timeout: cfg.timeout, offset: cfg.timeoutOffset}
+	handler := collector.Handler(reg, collector.HandlerOpts{MaxRequestsInFlight: cfg.maxRequests,
+		Timeout: cfg.timeout, TimeoutOffset: cfg.timeoutOffset, Logger: logger}, cs...)
 	if !cfg.disableExporterMetrics {
 		reg.MustRegister(
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

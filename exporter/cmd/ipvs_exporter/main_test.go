@@ -109,17 +109,6 @@ func TestHandlerServesEveryNamespace(t *testing.T) {
 	}
 }
 
-func TestAcceptsGzip(t *testing.T) {
-	for header, want := range map[string]bool{
-		"": false, "gzip": true, "deflate, GZIP;q=0.5": true, "gzip;q=0": false, "gzip; q=0.000": false,
-		"br, identity": false, "x-gzip": false,
-	} {
-		if got := acceptsGzip(header); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
-		}
-	}
-}
-
 // TestHandlerGzips checks that a scraper asking for gzip gets the text
 // format compressed, and that it parses.
 func TestHandlerGzips(t *testing.T) {
