@@ -85,3 +85,38 @@ func TestHandlerWithTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerIsTheExporters: with the table's collector, the handler is
+// collector.Handler, as the README says: gzip by its weight, and a
+// scrape bounded by the timeout the scraper announces.
+func TestHandlerIsTheExporters(t *testing.T) {
+	tc, err := collector.New(ipvstest.NewFake().Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(tc).Handler()
+	rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip;q=0")
+	req.Header.Set(collector.ScrapeTimeoutHeader, "10")
+	before := time.Now()
+	h.ServeHTTP(rec, req)
+	after := time.Now()
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "" {
+		t.Errorf("gzip;q=0: %d, Content-Encoding %q; want 200, not gzipped", rec.Code, rec.Header().Get("Content-Encoding"))
+	}
+	if want := 10*time.Second - scrapeTimeoutOffset; rec.deadline.Before(before.Add(want)) || rec.deadline.After(after.Add(want)) {
+		t.Errorf("a scrape announced to wait 10 s may write for %v, want %v", rec.deadline.Sub(before), want)
+	}
+}
+
+// deadlineRecorder records the write deadline set on it.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	deadline time.Time
+}
+
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
+	d.deadline = t
+	return nil
+}
