@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261206000323-8f16ff68e18e
+	github.com/ipvs-go/ipvs v0.0.0-20261206000840-23baa5c03986
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 )
