@@ -3,9 +3,13 @@
 package ipvs_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -207,5 +211,55 @@ func TestKernelBatch(t *testing.T) {
 	}
 	if d, _ := c.Destinations(ctx, svcAt(1)); len(d) != 1 {
 		t.Fatalf("the applied writes are missing: %v", d)
+	}
+}
+
+// TestKernelConnCost measures, when IPVS_CONN_COST is set, how long a read
+// of the whole table takes as it grows: UDP entries from many client
+// ports. It only logs.
+func TestKernelConnCost(t *testing.T) {
+	if os.Getenv("IPVS_CONN_COST") == "" {
+		t.Skip("set IPVS_CONN_COST to measure")
+	}
+	lab := newConnLab(t)
+	// Reads grow quadratically: more time than ctxT gives.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	link := linkOtherThanLo(t, lab.client)
+	made := 0
+	for _, n := range []int{5_000, 10_000, 20_000, 40_000} {
+		must(t, lab.client.in(func() error {
+			for ; made < n; made++ {
+				ip := fmt.Sprintf("10.99.0.%d", 10+made/50_000)
+				if made%50_000 == 0 {
+					if out, err := exec.Command("ip", "addr", "add", ip+"/24", "dev", link).CombinedOutput(); err != nil {
+						return fmt.Errorf("%v: %s", err, out)
+					}
+				}
+				local := &net.UDPAddr{IP: net.ParseIP(ip), Port: 1024 + made%50_000}
+				c, err := net.DialUDP("udp", local, &net.UDPAddr{IP: net.ParseIP("10.99.1.1"), Port: 53})
+				if err != nil {
+					return err
+				}
+				_, err = c.Write([]byte("x"))
+				c.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		eventually(t, "the entries", func() bool {
+			states, err := lab.c.ConnectionStates(ctx, ipvs.ConnectionFilter{})
+			return err == nil && states["UDP"] >= n
+		})
+		start := time.Now()
+		count := 0
+		for _, err := range lab.c.Connections(ctx, ipvs.ConnectionFilter{}) {
+			must(t, err)
+			count++
+		}
+		d := time.Since(start)
+		t.Logf("%d entries: read in %v (%.2f µs an entry)", count, d.Round(time.Millisecond), float64(d.Microseconds())/float64(count))
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -361,94 +360,5 @@ func TestKernelConnIPv6(t *testing.T) {
 	}
 	if got := lab.conns(t, ipvs.ConnectionFilter{Service: fwm}); len(got) != 2 {
 		t.Errorf("fwmark filter: %+v, want its template and its connection", got)
-	}
-}
-
-// TestKernelConnSync: a backup daemon in the client namespace learns the
-// director's connections, and lists them as synced.
-func TestKernelConnSync(t *testing.T) {
-	lab := newConnLab(t)
-	lab.listen(t, 80)
-	backup := lab.client.client()
-	must(t, lab.c.StartDaemon(lab.ctx, ipvs.Daemon{State: ipvs.DaemonMaster, Interface: "dir0", SyncID: 5}))
-	must(t, backup.StartDaemon(lab.ctx, ipvs.Daemon{State: ipvs.DaemonBackup, Interface: linkOtherThanLo(t, lab.client), SyncID: 5}))
-	open := dial(t, lab.client, "tcp", "10.99.1.1:80", 0)
-	// The master sends an entry at its third incoming packet.
-	for range 3 {
-		if _, err := open.Write([]byte("data")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	client := netip.MustParseAddrPort(open.LocalAddr().String())
-	var learned ipvs.Connection
-	eventually(t, "the backup's entry", func() bool {
-		for c, err := range backup.Connections(lab.ctx, ipvs.ConnectionFilter{Service: labTCP}) {
-			must(t, err)
-			if c.Client == client {
-				learned = c
-				return true
-			}
-		}
-		return false
-	})
-	(&connLab{ns: lab.client}).dumpTables(t, "sync-backup")
-	if !learned.Synced || learned.Destination != netip.AddrPortFrom(labHere, 80) || learned.State != "ESTABLISHED" {
-		t.Errorf("the backup lists %+v, want it synced, to %v, established", learned, labHere)
-	}
-	for c, err := range lab.c.Connections(lab.ctx, ipvs.ConnectionFilter{}) {
-		must(t, err)
-		if c.Synced {
-			t.Errorf("the master lists %+v as synced", c)
-		}
-	}
-}
-
-// TestKernelConnCost measures, when IPVS_CONN_COST is set, how long a read
-// of the whole table takes as it grows: UDP entries from many client
-// ports. It only logs.
-func TestKernelConnCost(t *testing.T) {
-	if os.Getenv("IPVS_CONN_COST") == "" {
-		t.Skip("set IPVS_CONN_COST to measure")
-	}
-	lab := newConnLab(t)
-	// Reads grow quadratically: more time than ctxT gives.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	link := linkOtherThanLo(t, lab.client)
-	made := 0
-	for _, n := range []int{5_000, 10_000, 20_000, 40_000} {
-		must(t, lab.client.in(func() error {
-			for ; made < n; made++ {
-				ip := fmt.Sprintf("10.99.0.%d", 10+made/50_000)
-				if made%50_000 == 0 {
-					if out, err := exec.Command("ip", "addr", "add", ip+"/24", "dev", link).CombinedOutput(); err != nil {
-						return fmt.Errorf("%v: %s", err, out)
-					}
-				}
-				local := &net.UDPAddr{IP: net.ParseIP(ip), Port: 1024 + made%50_000}
-				c, err := net.DialUDP("udp", local, &net.UDPAddr{IP: net.ParseIP("10.99.1.1"), Port: 53})
-				if err != nil {
-					return err
-				}
-				_, err = c.Write([]byte("x"))
-				c.Close()
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		}))
-		eventually(t, "the entries", func() bool {
-			states, err := lab.c.ConnectionStates(ctx, ipvs.ConnectionFilter{})
-			return err == nil && states["UDP"] >= n
-		})
-		start := time.Now()
-		count := 0
-		for _, err := range lab.c.Connections(ctx, ipvs.ConnectionFilter{}) {
-			must(t, err)
-			count++
-		}
-		d := time.Since(start)
-		t.Logf("%d entries: read in %v (%.2f µs an entry)", count, d.Round(time.Millisecond), float64(d.Microseconds())/float64(count))
 	}
 }

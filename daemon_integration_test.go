@@ -82,3 +82,42 @@ func TestKernelStopDaemonRace(t *testing.T) {
 	}
 	t.Logf("%d of 20 stops right after a start got no ACK from the kernel", noAck)
 }
+
+// TestKernelConnSync: a backup daemon in the client namespace learns the
+// director's connections, and lists them as synced.
+func TestKernelConnSync(t *testing.T) {
+	lab := newConnLab(t)
+	lab.listen(t, 80)
+	backup := lab.client.client()
+	must(t, lab.c.StartDaemon(lab.ctx, ipvs.Daemon{State: ipvs.DaemonMaster, Interface: "dir0", SyncID: 5}))
+	must(t, backup.StartDaemon(lab.ctx, ipvs.Daemon{State: ipvs.DaemonBackup, Interface: linkOtherThanLo(t, lab.client), SyncID: 5}))
+	open := dial(t, lab.client, "tcp", "10.99.1.1:80", 0)
+	// The master sends an entry at its third incoming packet.
+	for range 3 {
+		if _, err := open.Write([]byte("data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := netip.MustParseAddrPort(open.LocalAddr().String())
+	var learned ipvs.Connection
+	eventually(t, "the backup's entry", func() bool {
+		for c, err := range backup.Connections(lab.ctx, ipvs.ConnectionFilter{Service: labTCP}) {
+			must(t, err)
+			if c.Client == client {
+				learned = c
+				return true
+			}
+		}
+		return false
+	})
+	(&connLab{ns: lab.client}).dumpTables(t, "sync-backup")
+	if !learned.Synced || learned.Destination != netip.AddrPortFrom(labHere, 80) || learned.State != "ESTABLISHED" {
+		t.Errorf("the backup lists %+v, want it synced, to %v, established", learned, labHere)
+	}
+	for c, err := range lab.c.Connections(lab.ctx, ipvs.ConnectionFilter{}) {
+		must(t, err)
+		if c.Synced {
+			t.Errorf("the master lists %+v as synced", c)
+		}
+	}
+}
