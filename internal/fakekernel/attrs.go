@@ -61,11 +61,18 @@ func (as *Attrs) Nested(t int) Attrs {
 	return ParseAttrs(as.A[t].Data, as.A[t].Off+attrHeaderLen)
 }
 
-// U8, U16, BE16 and U32 read attribute t, which the policy checked.
-func (as *Attrs) U8(t int) uint8    { return as.A[t].Data[0] }
-func (as *Attrs) U16(t int) uint16  { return binary.NativeEndian.Uint16(as.A[t].Data) }
+// U8 reads attribute t, a u8. It and the readers below trust the policy
+// to have checked the length.
+func (as *Attrs) U8(t int) uint8 { return as.A[t].Data[0] }
+
+// U16 reads attribute t, a host-order u16.
+func (as *Attrs) U16(t int) uint16 { return binary.NativeEndian.Uint16(as.A[t].Data) }
+
+// BE16 reads attribute t, a __be16.
 func (as *Attrs) BE16(t int) uint16 { return binary.BigEndian.Uint16(as.A[t].Data) }
-func (as *Attrs) U32(t int) uint32  { return binary.NativeEndian.Uint32(as.A[t].Data) }
+
+// U32 reads attribute t, a host-order u32.
+func (as *Attrs) U32(t int) uint32 { return binary.NativeEndian.Uint32(as.A[t].Data) }
 
 // Str returns a NUL_STRING attribute up to its first NUL.
 func (as *Attrs) Str(t int) string {
@@ -179,23 +186,32 @@ func (w *Writer) Bytes(t uint16, v []byte) {
 	w.Pad()
 }
 
-// U8, U16, BE16, U32, U64 and Str write attribute t of that type (Str a
-// NUL-terminated string).
+// U8 writes attribute t, a u8.
 func (w *Writer) U8(t uint16, v uint8) { w.Bytes(t, []byte{v}) }
+
+// U16 writes attribute t, a host-order u16.
 func (w *Writer) U16(t uint16, v uint16) {
 	w.Bytes(t, binary.NativeEndian.AppendUint16(nil, v))
 }
+
+// BE16 writes attribute t, a __be16.
 func (w *Writer) BE16(t uint16, v uint16) {
 	w.Bytes(t, binary.BigEndian.AppendUint16(nil, v))
 }
+
+// U32 writes attribute t, a host-order u32.
 func (w *Writer) U32(t uint16, v uint32) {
 	w.Header(t, 4)
 	w.B = binary.NativeEndian.AppendUint32(w.B, v)
 }
+
+// U64 writes attribute t, a host-order u64.
 func (w *Writer) U64(t uint16, v uint64) {
 	w.Header(t, 8)
 	w.B = binary.NativeEndian.AppendUint64(w.B, v)
 }
+
+// Str writes attribute t, a NUL-terminated string.
 func (w *Writer) Str(t uint16, s string) {
 	w.Header(t, len(s)+1)
 	w.B = append(w.B, s...)
