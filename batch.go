@@ -130,13 +130,13 @@ func (b *Batch) addService(kind uint8, svc *Service, full bool) {
 		return
 	}
 	off := b.start(kind)
-	w := attrWriter{b: b.buf}
+	w := nlmsg.AttrWriter{B: b.buf}
 	if full {
 		svc.encodeNest(&w, k)
 	} else {
-		w.b = append(w.b, b.lastNest...)
+		w.B = append(w.B, b.lastNest...)
 	}
-	b.finish(kind, nil, w.b, off)
+	b.finish(kind, nil, w.B, off)
 }
 
 func (b *Batch) addDestination(kind uint8, svc *Service, dst *Destination, full bool) {
@@ -153,9 +153,9 @@ func (b *Batch) addDestination(kind uint8, svc *Service, dst *Destination, full 
 		return
 	}
 	off := b.start(kind)
-	w := attrWriter{b: append(b.buf, b.lastNest...)}
+	w := nlmsg.AttrWriter{B: append(b.buf, b.lastNest...)}
 	encodeDestinationNest(&w, dk, dst, full)
-	b.finish(kind, &dk, w.b, off)
+	b.finish(kind, &dk, w.B, off)
 }
 
 // service makes k the service of the next write: the last one's, or a new
@@ -165,9 +165,9 @@ func (b *Batch) service(k ServiceKey) {
 		return
 	}
 	b.svcs = append(b.svcs, k)
-	w := attrWriter{b: b.lastNest[:0]}
+	w := nlmsg.AttrWriter{B: b.lastNest[:0]}
 	k.encodeNest(&w)
-	b.lastErr, b.lastNest = k.validate(), w.b
+	b.lastErr, b.lastNest = k.validate(), w.B
 }
 
 // refused records a write the client refuses, if err says so.

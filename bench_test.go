@@ -47,19 +47,19 @@ func BenchmarkDecodeDestination(b *testing.B) {
 
 func BenchmarkEncodeService(b *testing.B) {
 	b.ReportAllocs()
-	w := attrWriter{b: make([]byte, 0, 512)}
+	w := nlmsg.AttrWriter{B: make([]byte, 0, 512)}
 	for b.Loop() {
-		w.b = w.b[:0]
+		w.B = w.B[:0]
 		sip.encodeNest(&w, sip.key())
 	}
 }
 
 func BenchmarkEncodeDestination(b *testing.B) {
 	b.ReportAllocs()
-	w := attrWriter{b: make([]byte, 0, 512)}
+	w := nlmsg.AttrWriter{B: make([]byte, 0, 512)}
 	for b.Loop() {
-		w.b = w.b[:0]
-		w.b = destinationOp{tcp4.key(), masq4, true}.encode(w.b)
+		w.B = w.B[:0]
+		w.B = destinationOp{tcp4.key(), masq4, true}.encode(w.B)
 	}
 }
 

@@ -82,19 +82,19 @@ func hostConn(t *testing.T) *conn {
 func ctrlRequest(ctx context.Context, cn *conn, flags uint16, name string) ([]string, error) {
 	seq := cn.next()
 	b, off := nlmsg.StartRequest(nil, nlmsg.CtrlFamilyID, flags, seq, nlmsg.CtrlCmdGetFamily, nlmsg.CtrlVersion)
-	w := attrWriter{b: b}
+	w := nlmsg.AttrWriter{B: b}
 	if name != "" {
-		w.str(nlmsg.CtrlAttrFamilyName, name)
+		w.Str(nlmsg.CtrlAttrFamilyName, name)
 	}
 	var names []string
-	err := cn.exchange(ctx, nlmsg.FinishRequest(w.b, off), seq, seq, nlmsg.CtrlFamilyID, flags&nlmsg.FlagAck != 0, func(_ nlmsg.Header, msg []byte) error {
-		a := attrs{b: msg[nlmsg.GenlHeaderLen:]}
-		for a.next() {
-			if a.typ == nlmsg.CtrlAttrFamilyName {
-				names = append(names, a.str())
+	err := cn.exchange(ctx, nlmsg.FinishRequest(w.B, off), seq, seq, nlmsg.CtrlFamilyID, flags&nlmsg.FlagAck != 0, func(_ nlmsg.Header, msg []byte) error {
+		a := nlmsg.NewAttrReader(msg[nlmsg.GenlHeaderLen:])
+		for a.Next() {
+			if a.Type() == nlmsg.CtrlAttrFamilyName {
+				names = append(names, a.Str())
 			}
 		}
-		return a.err
+		return a.Err()
 	})
 	return names, err
 }
@@ -159,9 +159,9 @@ func TestRawSocketStaleDeadline(t *testing.T) {
 func TestRawSocketAllocations(t *testing.T) {
 	cn := hostConn(t)
 	req, off := nlmsg.StartRequest(nil, nlmsg.CtrlFamilyID, flagsGet, 0, nlmsg.CtrlCmdGetFamily, nlmsg.CtrlVersion)
-	w := attrWriter{b: req}
-	w.str(nlmsg.CtrlAttrFamilyName, "nlctrl")
-	req = nlmsg.FinishRequest(w.b, off)
+	w := nlmsg.AttrWriter{B: req}
+	w.Str(nlmsg.CtrlAttrFamilyName, "nlctrl")
+	req = nlmsg.FinishRequest(w.B, off)
 	ctx := context.Background()
 	each := func(nlmsg.Header, []byte) error { return nil }
 	var err error

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // DaemonState is the role of a connection synchronization daemon.
@@ -71,11 +72,11 @@ func (s DaemonState) validate() error {
 // encode writes the DAEMON nest of DEL_DAEMON, which names a daemon by
 // its state: a DaemonState is the operand of StopDaemon.
 func (s DaemonState) encode(b []byte) []byte {
-	w := attrWriter{b: b}
-	n := w.nest(ipvsh.CmdAttrDaemon)
-	w.u32(ipvsh.DaemonAttrState, uint32(s))
-	w.end(n)
-	return w.b
+	w := nlmsg.AttrWriter{B: b}
+	n := w.Nest(ipvsh.CmdAttrDaemon)
+	w.U32(ipvsh.DaemonAttrState, uint32(s))
+	w.End(n)
+	return w.B
 }
 
 // validate checks a daemon to be started.
@@ -101,59 +102,59 @@ func (d Daemon) validate() error {
 // applies its defaults and kernels before 4.3 are not sent attributes
 // they would ignore.
 func (d Daemon) encode(b []byte) []byte {
-	w := attrWriter{b: b}
-	n := w.nest(ipvsh.CmdAttrDaemon)
-	w.u32(ipvsh.DaemonAttrState, uint32(d.State))
-	w.str(ipvsh.DaemonAttrMcastIfn, d.Interface)
-	w.u32(ipvsh.DaemonAttrSyncID, d.SyncID)
+	w := nlmsg.AttrWriter{B: b}
+	n := w.Nest(ipvsh.CmdAttrDaemon)
+	w.U32(ipvsh.DaemonAttrState, uint32(d.State))
+	w.Str(ipvsh.DaemonAttrMcastIfn, d.Interface)
+	w.U32(ipvsh.DaemonAttrSyncID, d.SyncID)
 	if d.MaxLength != 0 {
-		w.u16(ipvsh.DaemonAttrSyncMaxlen, d.MaxLength)
+		w.U16(ipvsh.DaemonAttrSyncMaxlen, d.MaxLength)
 	}
 	if g := d.Group; g.Is4() {
-		w.addr(ipvsh.DaemonAttrMcastGroup, g)
+		w.Addr(ipvsh.DaemonAttrMcastGroup, g)
 	} else if g.IsValid() {
-		w.addr(ipvsh.DaemonAttrMcastGroup6, g)
+		w.Addr(ipvsh.DaemonAttrMcastGroup6, g)
 	}
 	if d.Port != 0 {
 		// Host order, unlike service ports: the kernel uses nla_get_u16.
-		w.u16(ipvsh.DaemonAttrMcastPort, d.Port)
+		w.U16(ipvsh.DaemonAttrMcastPort, d.Port)
 	}
 	if d.TTL != 0 {
-		w.u8(ipvsh.DaemonAttrMcastTTL, d.TTL)
+		w.U8(ipvsh.DaemonAttrMcastTTL, d.TTL)
 	}
-	w.end(n)
-	return w.b
+	w.End(n)
+	return w.B
 }
 
 // decode reads the payload of a DAEMON nest.
 func (d *Daemon) decode(b []byte) error {
 	*d = Daemon{}
-	a := attrs{b: b}
-	for a.next() {
-		switch a.typ {
+	a := nlmsg.NewAttrReader(b)
+	for a.Next() {
+		switch a.Type() {
 		case ipvsh.DaemonAttrState:
-			d.State = DaemonState(a.u32("daemon STATE"))
+			d.State = DaemonState(a.U32("daemon STATE"))
 		case ipvsh.DaemonAttrMcastIfn:
-			d.Interface = a.str()
+			d.Interface = a.Str()
 		case ipvsh.DaemonAttrSyncID:
-			d.SyncID = a.u32("daemon SYNC_ID")
+			d.SyncID = a.U32("daemon SYNC_ID")
 		case ipvsh.DaemonAttrSyncMaxlen:
-			d.MaxLength = a.u16("daemon SYNC_MAXLEN")
+			d.MaxLength = a.U16("daemon SYNC_MAXLEN")
 		case ipvsh.DaemonAttrMcastGroup:
-			if v := a.fixed("daemon MCAST_GROUP", 4); v != nil {
+			if v := a.Fixed("daemon MCAST_GROUP", 4); v != nil {
 				d.Group = netip.AddrFrom4([4]byte(v))
 			}
 		case ipvsh.DaemonAttrMcastGroup6:
-			if v := a.fixed("daemon MCAST_GROUP6", 16); v != nil {
+			if v := a.Fixed("daemon MCAST_GROUP6", 16); v != nil {
 				d.Group = netip.AddrFrom16([16]byte(v))
 			}
 		case ipvsh.DaemonAttrMcastPort:
-			d.Port = a.u16("daemon MCAST_PORT")
+			d.Port = a.U16("daemon MCAST_PORT")
 		case ipvsh.DaemonAttrMcastTTL:
-			d.TTL = a.u8("daemon MCAST_TTL")
+			d.TTL = a.U8("daemon MCAST_TTL")
 		}
 	}
-	return a.err
+	return a.Err()
 }
 
 // decodeDaemonReply decodes the attributes of a NEW_DAEMON reply.

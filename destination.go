@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // Destination is a real server behind a virtual service.
@@ -50,30 +51,30 @@ type Destination struct {
 }
 
 // encode writes the attributes that identify the destination.
-func (k destKey) encode(w *attrWriter) {
-	w.addr(ipvsh.DestAttrAddr, k.addr)
-	w.be16(ipvsh.DestAttrPort, k.port)
+func (k destKey) encode(w *nlmsg.AttrWriter) {
+	w.Addr(ipvsh.DestAttrAddr, k.addr)
+	w.BE16(ipvsh.DestAttrPort, k.port)
 	// Always sent: it defaults to the service's family when absent, and a
 	// mixed-family destination can be found only with it. Kernels before
 	// 3.18 ignore it.
-	w.u16(ipvsh.DestAttrAddrFamily, uint16(k.family))
+	w.U16(ipvsh.DestAttrAddrFamily, uint16(k.family))
 }
 
 // encodeNest writes the DEST nest of NEW_DEST and SET_DEST for a
 // destination whose key is dk.
-func (d *Destination) encodeNest(w *attrWriter, dk destKey) {
-	n := w.nest(ipvsh.CmdAttrDest)
+func (d *Destination) encodeNest(w *nlmsg.AttrWriter, dk destKey) {
+	n := w.Nest(ipvsh.CmdAttrDest)
 	dk.encode(w)
-	w.u32(ipvsh.DestAttrFwdMethod, uint32(d.Forward))
-	w.u32(ipvsh.DestAttrWeight, d.Weight)
+	w.U32(ipvsh.DestAttrFwdMethod, uint32(d.Forward))
+	w.U32(ipvsh.DestAttrWeight, d.Weight)
 	if d.Forward == ForwardTunnel {
-		w.u8(ipvsh.DestAttrTunType, uint8(d.TunnelType))
-		w.be16(ipvsh.DestAttrTunPort, d.TunnelPort)
-		w.u16(ipvsh.DestAttrTunFlags, uint16(d.TunnelFlags))
+		w.U8(ipvsh.DestAttrTunType, uint8(d.TunnelType))
+		w.BE16(ipvsh.DestAttrTunPort, d.TunnelPort)
+		w.U16(ipvsh.DestAttrTunFlags, uint16(d.TunnelFlags))
 	}
-	w.u32(ipvsh.DestAttrUThresh, d.UpperThreshold)
-	w.u32(ipvsh.DestAttrLThresh, d.LowerThreshold)
-	w.end(n)
+	w.U32(ipvsh.DestAttrUThresh, d.UpperThreshold)
+	w.U32(ipvsh.DestAttrLThresh, d.LowerThreshold)
+	w.End(n)
 }
 
 // decode reads the payload of a DEST nest. svcFamily is the family to
@@ -82,43 +83,43 @@ func (d *Destination) decode(b []byte, svcFamily Family) error {
 	*d = Destination{}
 	var addr []byte
 	var stats statsPair
-	a := attrs{b: b}
-	for a.next() {
-		switch a.typ {
+	a := nlmsg.NewAttrReader(b)
+	for a.Next() {
+		switch a.Type() {
 		case ipvsh.DestAttrAddr:
-			addr = a.data()
+			addr = a.Data()
 		case ipvsh.DestAttrPort:
-			d.Port = a.be16("destination PORT")
+			d.Port = a.BE16("destination PORT")
 		case ipvsh.DestAttrFwdMethod:
-			d.Forward = ForwardMethod(a.u32("destination FWD_METHOD") & ipvsh.ConnFFwdMask)
+			d.Forward = ForwardMethod(a.U32("destination FWD_METHOD") & ipvsh.ConnFFwdMask)
 		case ipvsh.DestAttrWeight:
-			d.Weight = a.u32("destination WEIGHT")
+			d.Weight = a.U32("destination WEIGHT")
 		case ipvsh.DestAttrUThresh:
-			d.UpperThreshold = a.u32("destination U_THRESH")
+			d.UpperThreshold = a.U32("destination U_THRESH")
 		case ipvsh.DestAttrLThresh:
-			d.LowerThreshold = a.u32("destination L_THRESH")
+			d.LowerThreshold = a.U32("destination L_THRESH")
 		case ipvsh.DestAttrActiveConns:
-			d.ActiveConnections = a.u32("destination ACTIVE_CONNS")
+			d.ActiveConnections = a.U32("destination ACTIVE_CONNS")
 		case ipvsh.DestAttrInactConns:
-			d.InactiveConnections = a.u32("destination INACT_CONNS")
+			d.InactiveConnections = a.U32("destination INACT_CONNS")
 		case ipvsh.DestAttrPersistConns:
-			d.PersistentConnections = a.u32("destination PERSIST_CONNS")
+			d.PersistentConnections = a.U32("destination PERSIST_CONNS")
 		case ipvsh.DestAttrAddrFamily:
-			d.Family = Family(a.u16("destination ADDR_FAMILY"))
+			d.Family = Family(a.U16("destination ADDR_FAMILY"))
 		case ipvsh.DestAttrTunType:
-			d.TunnelType = TunnelType(a.u8("destination TUN_TYPE"))
+			d.TunnelType = TunnelType(a.U8("destination TUN_TYPE"))
 		case ipvsh.DestAttrTunPort:
-			d.TunnelPort = a.be16("destination TUN_PORT")
+			d.TunnelPort = a.BE16("destination TUN_PORT")
 		case ipvsh.DestAttrTunFlags:
-			d.TunnelFlags = TunnelFlags(a.u16("destination TUN_FLAGS"))
+			d.TunnelFlags = TunnelFlags(a.U16("destination TUN_FLAGS"))
 		case ipvsh.DestAttrStats:
-			stats.stats32 = a.data()
+			stats.stats32 = a.Data()
 		case ipvsh.DestAttrStats64:
-			stats.stats64 = a.data()
+			stats.stats64 = a.Data()
 		}
 	}
-	if a.err != nil {
-		return a.err
+	if a.Err() != nil {
+		return a.Err()
 	}
 	if err := stats.decode(&d.Stats); err != nil {
 		return err
@@ -163,21 +164,21 @@ func (o destinationOp) String() string { return o.dst.key(o.svc).String() + " of
 // encodeDestination appends the attributes of a request about the
 // destination d, whose key is dk, of the service k.
 func encodeDestination(b []byte, k ServiceKey, dk destKey, d *Destination, full bool) []byte {
-	w := attrWriter{b: b}
+	w := nlmsg.AttrWriter{B: b}
 	k.encodeNest(&w)
 	encodeDestinationNest(&w, dk, d, full)
-	return w.b
+	return w.B
 }
 
 // encodeDestinationNest writes the DEST nest of a request about d.
-func encodeDestinationNest(w *attrWriter, dk destKey, d *Destination, full bool) {
+func encodeDestinationNest(w *nlmsg.AttrWriter, dk destKey, d *Destination, full bool) {
 	if full {
 		d.encodeNest(w, dk)
 		return
 	}
-	n := w.nest(ipvsh.CmdAttrDest)
+	n := w.Nest(ipvsh.CmdAttrDest)
 	dk.encode(w)
-	w.end(n)
+	w.End(n)
 }
 
 // Destinations returns the destinations of the service svc identifies.

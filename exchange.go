@@ -221,14 +221,14 @@ func genlPayload(msg []byte, cmd uint8) ([]byte, error) {
 // decodeNested finds the nest of type typ among the top-level attributes
 // p of a reply and decodes its payload.
 func decodeNested(p []byte, typ uint16, name string, decode func(b []byte) error) error {
-	a := attrs{b: p}
-	for a.next() {
-		if a.typ == typ {
-			return decode(a.data())
+	a := nlmsg.NewAttrReader(p)
+	for a.Next() {
+		if a.Type() == typ {
+			return decode(a.Data())
 		}
 	}
-	if a.err != nil {
-		return a.err
+	if a.Err() != nil {
+		return a.Err()
 	}
 	return fmt.Errorf("reply has no %s attribute", name)
 }
@@ -251,9 +251,9 @@ func (c *Client) setFamily(f genlFamily) { c.family.Store(uint32(f.id) | uint32(
 type familyName string
 
 func (n familyName) encode(b []byte) []byte {
-	w := attrWriter{b: b}
-	w.str(nlmsg.CtrlAttrFamilyName, string(n))
-	return w.b
+	w := nlmsg.AttrWriter{B: b}
+	w.Str(nlmsg.CtrlAttrFamilyName, string(n))
+	return w.B
 }
 
 var reqFamily = request{opLookupFamily, nlmsg.CtrlCmdGetFamily, flagsGet, nlmsg.CtrlCmdNewFamily, poolDefault}
@@ -266,16 +266,16 @@ func lookupFamily(ctx context.Context, cn *conn, name string) (genlFamily, error
 	var f genlFamily
 	ctrl := genlFamily{id: nlmsg.CtrlFamilyID, version: nlmsg.CtrlVersion}
 	got, err := roundTrip(ctx, cn, ctrl, reqFamily, familyName(name), func(p []byte) error {
-		a := attrs{b: p}
-		for a.next() {
-			switch a.typ {
+		a := nlmsg.NewAttrReader(p)
+		for a.Next() {
+			switch a.Type() {
 			case nlmsg.CtrlAttrFamilyID:
-				f.id = a.u16("controller FAMILY_ID")
+				f.id = a.U16("controller FAMILY_ID")
 			case nlmsg.CtrlAttrVersion:
-				f.version = uint8(a.u32("controller VERSION"))
+				f.version = uint8(a.U32("controller VERSION"))
 			}
 		}
-		return a.err
+		return a.Err()
 	})
 	switch {
 	case errors.Is(err, syscall.ENOENT):

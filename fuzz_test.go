@@ -62,7 +62,7 @@ func FuzzDecodeService(f *testing.F) {
 		if s.validate(k) != nil {
 			return
 		}
-		req := genlMessage(ipvsh.CmdNewService, func(w *attrWriter) { s.encodeNest(w, k) })
+		req := genlMessage(ipvsh.CmdNewService, func(w *nlmsg.AttrWriter) { s.encodeNest(w, k) })
 		writable := s
 		writable.Stats = Stats{}
 		writable.FlagsMask = 0
@@ -84,7 +84,7 @@ func FuzzDecodeDestination(f *testing.F) {
 		if d.validate(k, d.key(k)) != nil {
 			return
 		}
-		req := genlMessage(ipvsh.CmdNewDest, func(w *attrWriter) { d.encodeNest(w, d.key(k)) })
+		req := genlMessage(ipvsh.CmdNewDest, func(w *nlmsg.AttrWriter) { d.encodeNest(w, d.key(k)) })
 		writable := d
 		writable.Stats = Stats{}
 		writable.ActiveConnections, writable.InactiveConnections, writable.PersistentConnections = 0, 0, 0
@@ -107,7 +107,7 @@ func FuzzDecodeDaemon(f *testing.F) {
 		if d.validate() != nil {
 			return
 		}
-		fuzzRoundTrip(t, "request", d, genlMessage(ipvsh.CmdNewDaemon, func(w *attrWriter) { w.b = d.encode(w.b) }), decodeDaemonMessage)
+		fuzzRoundTrip(t, "request", d, genlMessage(ipvsh.CmdNewDaemon, func(w *nlmsg.AttrWriter) { w.B = d.encode(w.B) }), decodeDaemonMessage)
 	})
 }
 
@@ -119,12 +119,12 @@ func FuzzDecodeStats(f *testing.F) {
 			f.Fatal(err)
 		}
 		for _, typ := range []uint16{ipvsh.SvcAttrStats, ipvsh.SvcAttrStats64} {
-			outer := attrs{b: b[4:]}
-			for outer.next() {
-				inner := attrs{b: outer.data()}
-				for inner.next() {
-					if inner.typ == typ {
-						f.Add(bytes.Clone(inner.data()), typ == ipvsh.SvcAttrStats64)
+			outer := nlmsg.NewAttrReader(b[4:])
+			for outer.Next() {
+				inner := nlmsg.NewAttrReader(outer.Data())
+				for inner.Next() {
+					if inner.Type() == typ {
+						f.Add(bytes.Clone(inner.Data()), typ == ipvsh.SvcAttrStats64)
 					}
 				}
 			}
@@ -168,7 +168,7 @@ func FuzzDecodeTimeouts(f *testing.F) {
 		if timeoutsOp(to).validate() != nil {
 			return
 		}
-		fuzzRoundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, func(w *attrWriter) { w.b = timeoutsOp(to).encode(w.b) }), decodeTimeoutsMessage)
+		fuzzRoundTrip(t, "request", to, genlMessage(ipvsh.CmdSetConfig, func(w *nlmsg.AttrWriter) { w.B = timeoutsOp(to).encode(w.B) }), decodeTimeoutsMessage)
 	})
 }
 

@@ -91,6 +91,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 	"github.com/ipvs-go/ipvs/internal/seam"
 )
 
@@ -344,17 +345,17 @@ func (v Version) String() string {
 // GET_INFO, which are at the top level.
 func decodeInfoReply(p []byte, info *Info) error {
 	*info = Info{}
-	a := attrs{b: p}
-	for a.next() {
-		switch a.typ {
+	a := nlmsg.NewAttrReader(p)
+	for a.Next() {
+		switch a.Type() {
 		case ipvsh.InfoAttrVersion:
-			v := a.u32("info VERSION")
+			v := a.U32("info VERSION")
 			info.Version = Version{Major: uint8(v >> 16), Minor: uint8(v >> 8), Patch: uint8(v)}
 		case ipvsh.InfoAttrConnTabSize:
-			info.ConnectionTableSize = a.u32("info CONN_TAB_SIZE")
+			info.ConnectionTableSize = a.U32("info CONN_TAB_SIZE")
 		}
 	}
-	return a.err
+	return a.Err()
 }
 
 // Info returns the kernel's IPVS version and connection table size.

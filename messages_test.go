@@ -7,6 +7,7 @@ import (
 
 	"github.com/ipvs-go/ipvs/internal/fakekernel"
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // The kernel's side, for the client's tests: internal/fakekernel's
@@ -95,10 +96,10 @@ func kernelTimeouts(t Timeouts) []byte {
 // genlMessage returns a Generic Netlink payload of command cmd whose
 // attributes body writes with the client's own writer: a request as the
 // client encodes it.
-func genlMessage(cmd uint8, body func(w *attrWriter)) []byte {
-	w := attrWriter{b: []byte{cmd, ipvsh.GenlVersion, 0, 0}}
+func genlMessage(cmd uint8, body func(w *nlmsg.AttrWriter)) []byte {
+	w := nlmsg.AttrWriter{B: []byte{cmd, ipvsh.GenlVersion, 0, 0}}
 	body(&w)
-	return w.b
+	return w.B
 }
 
 // Whole reply messages (Generic Netlink header and attributes) decoded as

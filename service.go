@@ -112,48 +112,48 @@ type Service struct {
 }
 
 // encode writes the attributes that identify the service.
-func (k ServiceKey) encode(w *attrWriter) {
-	w.u16(ipvsh.SvcAttrAF, uint16(k.Family))
+func (k ServiceKey) encode(w *nlmsg.AttrWriter) {
+	w.U16(ipvsh.SvcAttrAF, uint16(k.Family))
 	if k.FWMark != 0 {
-		w.u32(ipvsh.SvcAttrFwmark, k.FWMark)
+		w.U32(ipvsh.SvcAttrFwmark, k.FWMark)
 		return
 	}
-	w.u16(ipvsh.SvcAttrProtocol, uint16(k.Protocol))
-	w.addr(ipvsh.SvcAttrAddr, k.Address)
-	w.be16(ipvsh.SvcAttrPort, k.Port)
+	w.U16(ipvsh.SvcAttrProtocol, uint16(k.Protocol))
+	w.Addr(ipvsh.SvcAttrAddr, k.Address)
+	w.BE16(ipvsh.SvcAttrPort, k.Port)
 }
 
 // encodeNest writes the SERVICE nest with only the identity.
-func (k ServiceKey) encodeNest(w *attrWriter) {
-	n := w.nest(ipvsh.CmdAttrService)
+func (k ServiceKey) encodeNest(w *nlmsg.AttrWriter) {
+	n := w.Nest(ipvsh.CmdAttrService)
 	k.encode(w)
-	w.end(n)
+	w.End(n)
 }
 
 // encodeNest writes the SERVICE nest of NEW_SERVICE and SET_SERVICE, in
 // the order ipvsadm uses; k is the service's key.
-func (s *Service) encodeNest(w *attrWriter, k ServiceKey) {
-	n := w.nest(ipvsh.CmdAttrService)
+func (s *Service) encodeNest(w *nlmsg.AttrWriter, k ServiceKey) {
+	n := w.Nest(ipvsh.CmdAttrService)
 	k.encode(w)
-	w.str(ipvsh.SvcAttrSchedName, s.Scheduler)
+	w.Str(ipvsh.SvcAttrSchedName, s.Scheduler)
 	if s.PersistenceEngine != "" {
-		w.str(ipvsh.SvcAttrPEName, s.PersistenceEngine)
+		w.Str(ipvsh.SvcAttrPEName, s.PersistenceEngine)
 	}
 	mask := uint32(s.FlagsMask)
 	if mask == 0 {
 		mask = math.MaxUint32
 	}
 	// struct ip_vs_flags { __u32 flags; __u32 mask; }, host order.
-	w.header(ipvsh.SvcAttrFlags, 8)
-	w.b = binary.NativeEndian.AppendUint32(w.b, uint32(s.Flags))
-	w.b = binary.NativeEndian.AppendUint32(w.b, mask)
-	w.u32(ipvsh.SvcAttrTimeout, uint32(s.Timeout/time.Second))
+	w.Header(ipvsh.SvcAttrFlags, 8)
+	w.B = binary.NativeEndian.AppendUint32(w.B, uint32(s.Flags))
+	w.B = binary.NativeEndian.AppendUint32(w.B, mask)
+	w.U32(ipvsh.SvcAttrTimeout, uint32(s.Timeout/time.Second))
 	if k.Family == FamilyIPv6 {
-		w.u32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.Family))
+		w.U32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.Family))
 	} else {
-		w.be32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.Family))
+		w.BE32(ipvsh.SvcAttrNetmask, s.Netmask.wire(k.Family))
 	}
-	w.end(n)
+	w.End(n)
 }
 
 // decode reads the payload of a SERVICE nest. Missing attributes are left
@@ -163,41 +163,41 @@ func (s *Service) decode(b []byte) error {
 	*s = Service{}
 	var addr, netmask []byte
 	var stats statsPair
-	a := attrs{b: b}
-	for a.next() {
-		switch a.typ {
+	a := nlmsg.NewAttrReader(b)
+	for a.Next() {
+		switch a.Type() {
 		case ipvsh.SvcAttrAF:
-			s.Family = Family(a.u16("service AF"))
+			s.Family = Family(a.U16("service AF"))
 		case ipvsh.SvcAttrProtocol:
-			s.Protocol = Protocol(a.u16("service PROTOCOL"))
+			s.Protocol = Protocol(a.U16("service PROTOCOL"))
 		case ipvsh.SvcAttrAddr:
-			addr = a.data()
+			addr = a.Data()
 		case ipvsh.SvcAttrPort:
-			s.Port = a.be16("service PORT")
+			s.Port = a.BE16("service PORT")
 		case ipvsh.SvcAttrFwmark:
-			s.FWMark = a.u32("service FWMARK")
+			s.FWMark = a.U32("service FWMARK")
 		case ipvsh.SvcAttrSchedName:
-			s.Scheduler = internName(nlmsg.CString(a.data()))
+			s.Scheduler = internName(nlmsg.CString(a.Data()))
 		case ipvsh.SvcAttrPEName:
-			s.PersistenceEngine = internName(nlmsg.CString(a.data()))
+			s.PersistenceEngine = internName(nlmsg.CString(a.Data()))
 		case ipvsh.SvcAttrFlags:
 			// The mask in replies is always ~0; only the flags matter.
-			if v := a.fixed("service FLAGS", 8); v != nil {
+			if v := a.Fixed("service FLAGS", 8); v != nil {
 				s.Flags = ServiceFlags(binary.NativeEndian.Uint32(v))
 			}
 		case ipvsh.SvcAttrTimeout:
-			s.Timeout = time.Duration(a.u32("service TIMEOUT")) * time.Second
+			s.Timeout = time.Duration(a.U32("service TIMEOUT")) * time.Second
 		case ipvsh.SvcAttrNetmask:
 			// Its byte order depends on the family, which may come later.
-			netmask = a.fixed("service NETMASK", 4)
+			netmask = a.Fixed("service NETMASK", 4)
 		case ipvsh.SvcAttrStats:
-			stats.stats32 = a.data()
+			stats.stats32 = a.Data()
 		case ipvsh.SvcAttrStats64:
-			stats.stats64 = a.data()
+			stats.stats64 = a.Data()
 		}
 	}
-	if a.err != nil {
-		return a.err
+	if a.Err() != nil {
+		return a.Err()
 	}
 	if err := stats.decode(&s.Stats); err != nil {
 		return err
@@ -250,18 +250,18 @@ func (s serviceRef) validate() error { return (*Service)(&s).key().validate() }
 func (s serviceRef) String() string  { return Service(s).String() }
 
 func (s serviceRef) encode(b []byte) []byte {
-	w := attrWriter{b: b}
+	w := nlmsg.AttrWriter{B: b}
 	(*Service)(&s).key().encodeNest(&w)
-	return w.b
+	return w.B
 }
 
 func (s serviceSpec) validate() error { return (*Service)(&s).validate((*Service)(&s).key()) }
 func (s serviceSpec) String() string  { return Service(s).String() }
 
 func (s serviceSpec) encode(b []byte) []byte {
-	w := attrWriter{b: b}
+	w := nlmsg.AttrWriter{B: b}
 	(*Service)(&s).encodeNest(&w, (*Service)(&s).key())
-	return w.b
+	return w.B
 }
 
 // Services returns every service of the namespace, with its stats. An

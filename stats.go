@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 	"github.com/ipvs-go/ipvs/internal/procfs"
 )
 
@@ -47,11 +48,11 @@ func (p statsPair) decode(s *Stats) error {
 // are 64-bit. PAD attributes, and any the kernel adds later, are skipped.
 func (s *Stats) decode(b []byte, is64 bool) error {
 	*s = Stats{}
-	a := attrs{b: b}
-	for a.next() {
+	a := nlmsg.NewAttrReader(b)
+	for a.Next() {
 		var dst *uint64
 		name := ""
-		switch a.typ {
+		switch a.Type() {
 		case ipvsh.StatsAttrConns:
 			dst, name = &s.Connections, "stats CONNS"
 		case ipvsh.StatsAttrInPkts:
@@ -59,10 +60,10 @@ func (s *Stats) decode(b []byte, is64 bool) error {
 		case ipvsh.StatsAttrOutPkts:
 			dst, name = &s.OutPackets, "stats OUTPKTS"
 		case ipvsh.StatsAttrInBytes:
-			s.InBytes = a.u64("stats INBYTES")
+			s.InBytes = a.U64("stats INBYTES")
 			continue
 		case ipvsh.StatsAttrOutBytes:
-			s.OutBytes = a.u64("stats OUTBYTES")
+			s.OutBytes = a.U64("stats OUTBYTES")
 			continue
 		case ipvsh.StatsAttrCPS:
 			dst, name = &s.ConnectionRate, "stats CPS"
@@ -78,12 +79,12 @@ func (s *Stats) decode(b []byte, is64 bool) error {
 			continue
 		}
 		if is64 {
-			*dst = a.u64(name)
+			*dst = a.U64(name)
 		} else {
-			*dst = uint64(a.u32(name))
+			*dst = uint64(a.U32(name))
 		}
 	}
-	return a.err
+	return a.Err()
 }
 
 // ZeroStats zeroes the counters of every service and destination of the

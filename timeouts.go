@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // Timeouts are the idle timeouts of connections in a network namespace.
@@ -64,13 +65,13 @@ func (o timeoutsOp) validate() error {
 // which the kernel treats as unchanged.
 func (o timeoutsOp) encode(b []byte) []byte {
 	t := Timeouts(o)
-	w := attrWriter{b: b}
+	w := nlmsg.AttrWriter{B: b}
 	for _, f := range t.fields() {
 		if *f.d != 0 {
-			w.u32(f.typ, uint32(*f.d/time.Second))
+			w.U32(f.typ, uint32(*f.d/time.Second))
 		}
 	}
-	return w.b
+	return w.B
 }
 
 // decodeTimeoutsReply decodes the attributes of the SET_CONFIG reply to
@@ -78,15 +79,15 @@ func (o timeoutsOp) encode(b []byte) []byte {
 func decodeTimeoutsReply(p []byte, t *Timeouts) error {
 	*t = Timeouts{}
 	fields := t.fields()
-	a := attrs{b: p}
-	for a.next() {
+	a := nlmsg.NewAttrReader(p)
+	for a.Next() {
 		for _, f := range fields {
-			if a.typ == f.typ {
-				*f.d = time.Duration(a.u32(f.name)) * time.Second
+			if a.Type() == f.typ {
+				*f.d = time.Duration(a.U32(f.name)) * time.Second
 			}
 		}
 	}
-	return a.err
+	return a.Err()
 }
 
 // Timeouts returns the connection timeouts of the namespace.

@@ -56,9 +56,9 @@ func newCTFakeKernel(t testing.TB, entries ...ctKernelEntry) *ctFakeKernel {
 func (k *ctFakeKernel) reindex() {
 	k.byTuple = make(map[string]int, len(k.entries))
 	for i, e := range k.entries {
-		w := writer{}
+		w := nlmsg.AttrWriter{}
 		appendCTTuple(&w, ctaTupleOrig, e.proto, e.origSrc, e.origDst)
-		k.byTuple[string(w.b)] = i
+		k.byTuple[string(w.B)] = i
 	}
 }
 
@@ -193,13 +193,13 @@ func (s *ctFakeSocket) delete(msg []byte) syscall.Errno {
 		return k.deleteErrno
 	}
 	var tuple, id []byte
-	a := attrs{b: msg, off: nlmsg.GenlHeaderLen}
-	for a.next() {
-		switch a.typ {
+	a := nlmsg.NewAttrReader(msg[nlmsg.GenlHeaderLen:])
+	for a.Next() {
+		switch a.Type() {
 		case ctaTupleOrig:
-			tuple = a.whole()
+			tuple = a.Attr()
 		case ctaID:
-			id = a.data()
+			id = a.Data()
 		}
 	}
 	if tuple == nil || len(id) != 4 {

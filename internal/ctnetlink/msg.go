@@ -176,14 +176,14 @@ func (m *Matcher) DumpFilter(f int) DumpFilter {
 func AppendDump(b []byte, seq uint32, family uint8, d DumpFilter) []byte {
 	b, off := nlmsg.StartRequest(b, typeGet, nlmsg.FlagRequest|nlmsg.FlagDump, seq, family, 0)
 	if d.OrigFlags|d.ReplyFlags != 0 {
-		w := writer{b: b}
+		w := nlmsg.AttrWriter{B: b}
 		filterTuple(&w, ctaTupleOrig, d.OrigFlags, d.Proto, d.Virtual, ctaIPv4Dst, ctaProtoDstPort)
 		filterTuple(&w, ctaTupleReply, d.ReplyFlags, d.Proto, d.Real, ctaIPv4Src, ctaProtoSrcPort)
-		n := w.nest(ctaFilter)
-		w.u32(ctaFilterOrigFlags, d.OrigFlags)
-		w.u32(ctaFilterReplyFlags, d.ReplyFlags)
-		w.end(n)
-		b = w.b
+		n := w.Nest(ctaFilter)
+		w.U32(ctaFilterOrigFlags, d.OrigFlags)
+		w.U32(ctaFilterReplyFlags, d.ReplyFlags)
+		w.End(n)
+		b = w.B
 	}
 	return nlmsg.FinishRequest(b, off)
 }
@@ -191,27 +191,27 @@ func AppendDump(b []byte, seq uint32, family uint8, d DumpFilter) []byte {
 // filterTuple writes the tuple typ with the fields flags name: the
 // address as the IPv4 attribute ip4 (or its IPv6 counterpart, two on),
 // the port as port.
-func filterTuple(w *writer, typ uint16, flags uint32, proto uint8, ap netip.AddrPort, ip4, port uint16) {
+func filterTuple(w *nlmsg.AttrWriter, typ uint16, flags uint32, proto uint8, ap netip.AddrPort, ip4, port uint16) {
 	if flags == 0 {
 		return
 	}
-	t := w.nest(typ)
+	t := w.Nest(typ)
 	if flags&(FilterIPSrc|FilterIPDst) != 0 {
-		n := w.nest(ctaTupleIP)
+		n := w.Nest(ctaTupleIP)
 		if ap.Addr().Is4() {
-			w.addr(ip4, ap.Addr())
+			w.Addr(ip4, ap.Addr())
 		} else {
-			w.addr(ip4+2, ap.Addr())
+			w.Addr(ip4+2, ap.Addr())
 		}
-		w.end(n)
+		w.End(n)
 	}
-	n := w.nest(ctaTupleProto)
-	w.u8(ctaProtoNum, proto)
+	n := w.Nest(ctaTupleProto)
+	w.U8(ctaProtoNum, proto)
 	if flags&(filterSrcPort|filterDstPort) != 0 {
-		w.be16(port, ap.Port())
+		w.BE16(port, ap.Port())
 	}
-	w.end(n)
-	w.end(t)
+	w.End(n)
+	w.End(t)
 }
 
 // entry is what the flush reads of a dumped conntrack entry: the
@@ -233,33 +233,33 @@ func decodeEntry(msg []byte, e *entry) error {
 		return fmt.Errorf("conntrack message of %d bytes has no nfgenmsg header", len(msg))
 	}
 	*e = entry{}
-	a := attrs{b: msg, off: nlmsg.GenlHeaderLen}
+	a := nlmsg.NewAttrReader(msg[nlmsg.GenlHeaderLen:])
 	var origOK, replyOK bool
-	for a.next() {
-		switch a.typ {
+	for a.Next() {
+		switch a.Type() {
 		case ctaTupleOrig:
-			e.orig = a.whole()
+			e.orig = a.Attr()
 			var src netip.AddrPort
-			if err := decodeTuple(a.data(), &e.proto, &src, &e.origDst); err != nil {
+			if err := decodeTuple(a.Data(), &e.proto, &src, &e.origDst); err != nil {
 				return fmt.Errorf("original tuple: %w", err)
 			}
 			origOK = true
 		case ctaTupleReply:
 			var proto uint8
 			var dst netip.AddrPort
-			if err := decodeTuple(a.data(), &proto, &e.replySrc, &dst); err != nil {
+			if err := decodeTuple(a.Data(), &proto, &e.replySrc, &dst); err != nil {
 				return fmt.Errorf("reply tuple: %w", err)
 			}
 			replyOK = true
 		case ctaID:
-			e.id = a.fixed("CTA_ID", 4)
+			e.id = a.Fixed("CTA_ID", 4)
 		case ctaZone:
-			e.zone = a.fixed("CTA_ZONE", 2)
+			e.zone = a.Fixed("CTA_ZONE", 2)
 		}
 	}
 	switch {
-	case a.err != nil:
-		return a.err
+	case a.Err() != nil:
+		return a.Err()
 	case !origOK:
 		return fmt.Errorf("conntrack entry has no original tuple")
 	case !replyOK:
@@ -277,45 +277,45 @@ func decodeEntry(msg []byte, e *entry) error {
 func decodeTuple(b []byte, proto *uint8, src, dst *netip.AddrPort) error {
 	var sa, da netip.Addr
 	var sp, dp uint16
-	a := attrs{b: b}
-	for a.next() {
-		switch a.typ {
+	a := nlmsg.NewAttrReader(b)
+	for a.Next() {
+		switch a.Type() {
 		case ctaTupleIP:
-			ip := attrs{b: a.data()}
-			for ip.next() {
-				switch ip.typ {
+			ip := nlmsg.NewAttrReader(a.Data())
+			for ip.Next() {
+				switch ip.Type() {
 				case ctaIPv4Src:
-					sa = tupleAddr(ip.fixed("CTA_IP_V4_SRC", 4))
+					sa = tupleAddr(ip.Fixed("CTA_IP_V4_SRC", 4))
 				case ctaIPv4Dst:
-					da = tupleAddr(ip.fixed("CTA_IP_V4_DST", 4))
+					da = tupleAddr(ip.Fixed("CTA_IP_V4_DST", 4))
 				case ctaIPv6Src:
-					sa = tupleAddr(ip.fixed("CTA_IP_V6_SRC", 16))
+					sa = tupleAddr(ip.Fixed("CTA_IP_V6_SRC", 16))
 				case ctaIPv6Dst:
-					da = tupleAddr(ip.fixed("CTA_IP_V6_DST", 16))
+					da = tupleAddr(ip.Fixed("CTA_IP_V6_DST", 16))
 				}
 			}
-			if ip.err != nil {
-				return ip.err
+			if ip.Err() != nil {
+				return ip.Err()
 			}
 		case ctaTupleProto:
-			p := attrs{b: a.data()}
-			for p.next() {
-				switch p.typ {
+			p := nlmsg.NewAttrReader(a.Data())
+			for p.Next() {
+				switch p.Type() {
 				case ctaProtoNum:
-					*proto = p.u8("CTA_PROTO_NUM")
+					*proto = p.U8("CTA_PROTO_NUM")
 				case ctaProtoSrcPort:
-					sp = p.be16("CTA_PROTO_SRC_PORT")
+					sp = p.BE16("CTA_PROTO_SRC_PORT")
 				case ctaProtoDstPort:
-					dp = p.be16("CTA_PROTO_DST_PORT")
+					dp = p.BE16("CTA_PROTO_DST_PORT")
 				}
 			}
-			if p.err != nil {
-				return p.err
+			if p.Err() != nil {
+				return p.Err()
 			}
 		}
 	}
-	if a.err != nil {
-		return a.err
+	if a.Err() != nil {
+		return a.Err()
 	}
 	if !sa.IsValid() || !da.IsValid() {
 		return fmt.Errorf("tuple has no source or destination address")
@@ -347,12 +347,12 @@ func appendDelete(b []byte, seq uint32, family uint8, e *entry) []byte {
 	for len(b)%4 != 0 {
 		b = append(b, 0)
 	}
-	w := writer{b: b}
-	w.bytes(ctaID, e.id)
+	w := nlmsg.AttrWriter{B: b}
+	w.Bytes(ctaID, e.id)
 	if e.zone != nil {
-		w.bytes(ctaZone, e.zone)
+		w.Bytes(ctaZone, e.zone)
 	}
-	return nlmsg.FinishRequest(w.b, off)
+	return nlmsg.FinishRequest(w.B, off)
 }
 
 // setAck adds NLM_F_ACK to the flags of the request at the start of b.

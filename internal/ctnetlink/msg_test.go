@@ -36,28 +36,22 @@ func (e ctKernelEntry) family() uint8 {
 }
 
 // appendCTTuple writes a tuple as ctnetlink_dump_tuples does.
-func appendCTTuple(w *writer, typ uint16, proto uint8, src, dst netip.AddrPort) {
-	t := w.nest(typ)
-	ip := w.nest(ctaTupleIP)
+func appendCTTuple(w *nlmsg.AttrWriter, typ uint16, proto uint8, src, dst netip.AddrPort) {
+	t := w.Nest(typ)
+	ip := w.Nest(ctaTupleIP)
 	off := uint16(0)
 	if !src.Addr().Is4() {
 		off = 2
 	}
-	w.addr(ctaIPv4Src+off, src.Addr())
-	w.addr(ctaIPv4Dst+off, dst.Addr())
-	w.end(ip)
-	p := w.nest(ctaTupleProto)
-	w.u8(ctaProtoNum, proto)
-	w.be16(ctaProtoSrcPort, src.Port())
-	w.be16(ctaProtoDstPort, dst.Port())
-	w.end(p)
-	w.end(t)
-}
-
-// be32 writes a __be32, as the kernel writes most of an entry's numbers.
-func (w *writer) be32(typ uint16, v uint32) {
-	w.header(typ, 4)
-	w.b = binary.BigEndian.AppendUint32(w.b, v)
+	w.Addr(ctaIPv4Src+off, src.Addr())
+	w.Addr(ctaIPv4Dst+off, dst.Addr())
+	w.End(ip)
+	p := w.Nest(ctaTupleProto)
+	w.U8(ctaProtoNum, proto)
+	w.BE16(ctaProtoSrcPort, src.Port())
+	w.BE16(ctaProtoDstPort, dst.Port())
+	w.End(p)
+	w.End(t)
 }
 
 // payload is the message ctnetlink_fill_info makes of the entry, after
@@ -65,32 +59,32 @@ func (w *writer) be32(typ uint16, v uint32) {
 // skips (status, timeout, protocol info, counters, mark, use) around the
 // ones it reads.
 func (e ctKernelEntry) payload() []byte {
-	w := writer{b: []byte{e.family(), 0, 0, 0}}
+	w := nlmsg.AttrWriter{B: []byte{e.family(), 0, 0, 0}}
 	appendCTTuple(&w, ctaTupleOrig, e.proto, e.origSrc, e.origDst)
 	if !e.withoutReplyTuple {
 		appendCTTuple(&w, ctaTupleReply, e.proto, e.replySrc, e.replyDst)
 	}
 	if e.zone != 0 {
-		w.be16(ctaZone, e.zone)
+		w.BE16(ctaZone, e.zone)
 	}
-	w.be32(3, 0x18e)  // CTA_STATUS
-	w.be32(7, 119)    // CTA_TIMEOUT
-	p := w.nest(4)    // CTA_PROTOINFO
-	s := w.nest(3)    // CTA_PROTOINFO_SCTP
-	w.u8(1, 3)        // its state
-	w.be32(2, 0x1234) // a vtag
-	w.end(s)
-	w.end(p)
-	c := w.nest(9) // CTA_COUNTERS_ORIG
-	w.header(1, 8) // packets, a u64
-	w.b = binary.BigEndian.AppendUint64(w.b, 5)
-	w.end(c)
-	w.be32(8, 0) // CTA_MARK
+	w.BE32(3, 0x18e)  // CTA_STATUS
+	w.BE32(7, 119)    // CTA_TIMEOUT
+	p := w.Nest(4)    // CTA_PROTOINFO
+	s := w.Nest(3)    // CTA_PROTOINFO_SCTP
+	w.U8(1, 3)        // its state
+	w.BE32(2, 0x1234) // a vtag
+	w.End(s)
+	w.End(p)
+	c := w.Nest(9) // CTA_COUNTERS_ORIG
+	w.Header(1, 8) // packets, a u64
+	w.B = binary.BigEndian.AppendUint64(w.B, 5)
+	w.End(c)
+	w.BE32(8, 0) // CTA_MARK
 	if !e.withoutID {
-		w.be32(ctaID, e.id)
+		w.BE32(ctaID, e.id)
 	}
-	w.be32(11, 1) // CTA_USE
-	return w.b
+	w.BE32(11, 1) // CTA_USE
+	return w.B
 }
 
 func TestDecodeCTEntry(t *testing.T) {
@@ -115,10 +109,10 @@ func TestDecodeCTEntry(t *testing.T) {
 			t.Errorf("zone %x, want %d", e.zone, k.zone)
 		}
 		// The original tuple is sent back as it came.
-		w := writer{}
+		w := nlmsg.AttrWriter{}
 		appendCTTuple(&w, ctaTupleOrig, k.proto, k.origSrc, k.origDst)
-		if !bytes.Equal(e.orig, w.b) {
-			t.Errorf("original tuple\n%x, want\n%x", e.orig, w.b)
+		if !bytes.Equal(e.orig, w.B) {
+			t.Errorf("original tuple\n%x, want\n%x", e.orig, w.B)
 		}
 	}
 }
@@ -174,12 +168,12 @@ func TestCTDeleteRequest(t *testing.T) {
 	if !bytes.Equal(b[16:20], []byte{afInet, 0, 0, 0}) {
 		t.Errorf("nfgenmsg %x", b[16:20])
 	}
-	w := writer{}
+	w := nlmsg.AttrWriter{}
 	appendCTTuple(&w, ctaTupleOrig, 17, k.origSrc, k.origDst)
-	w.be32(ctaID, 0xdeadbeef)
-	w.be16(ctaZone, 7)
-	if !bytes.Equal(b[20:], w.b) {
-		t.Errorf("attributes\n%x, want\n%x", b[20:], w.b)
+	w.BE32(ctaID, 0xdeadbeef)
+	w.BE16(ctaZone, 7)
+	if !bytes.Equal(b[20:], w.B) {
+		t.Errorf("attributes\n%x, want\n%x", b[20:], w.B)
 	}
 	setAck(b)
 	if h, _ := nlmsg.ParseHeader(b); h.Flags != nlmsg.FlagRequest|nlmsg.FlagAck {
@@ -194,29 +188,29 @@ func ctDumpAttrs(t testing.TB, b []byte) (orig, reply uint32, fields map[string]
 	fields = map[string][]byte{}
 	var walk func(prefix string, b []byte)
 	walk = func(prefix string, b []byte) {
-		a := attrs{b: b}
-		for a.next() {
-			name := prefix + "/" + string(rune('0'+a.typ))
+		a := nlmsg.NewAttrReader(b)
+		for a.Next() {
+			name := prefix + "/" + string(rune('0'+a.Type()))
 			switch {
-			case prefix == "" && (a.typ == ctaTupleOrig || a.typ == ctaTupleReply),
-				strings.Count(prefix, "/") == 1 && (a.typ == ctaTupleIP || a.typ == ctaTupleProto):
-				walk(name, a.data())
-			case prefix == "" && a.typ == ctaFilter:
-				f := attrs{b: a.data()}
-				for f.next() {
-					switch f.typ {
+			case prefix == "" && (a.Type() == ctaTupleOrig || a.Type() == ctaTupleReply),
+				strings.Count(prefix, "/") == 1 && (a.Type() == ctaTupleIP || a.Type() == ctaTupleProto):
+				walk(name, a.Data())
+			case prefix == "" && a.Type() == ctaFilter:
+				f := nlmsg.NewAttrReader(a.Data())
+				for f.Next() {
+					switch f.Type() {
 					case ctaFilterOrigFlags:
-						orig = f.u32("orig flags")
+						orig = f.U32("orig flags")
 					case ctaFilterReplyFlags:
-						reply = f.u32("reply flags")
+						reply = f.U32("reply flags")
 					}
 				}
 			default:
-				fields[name] = a.data()
+				fields[name] = a.Data()
 			}
 		}
-		if a.err != nil {
-			t.Fatal(a.err)
+		if a.Err() != nil {
+			t.Fatal(a.Err())
 		}
 	}
 	walk("", b)
