@@ -2,7 +2,6 @@ package ipvs
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"math/bits"
 	"net/netip"
@@ -98,21 +97,6 @@ func checkAddrFamily(field string, f Family, a netip.Addr) error {
 		return invalidf(field+" address", "%s does not match family %s", a, f)
 	}
 	return nil
-}
-
-// decodeAddr interprets a union nf_inet_addr for the given family. The
-// kernel sends all 16 bytes in replies, and uses only the first 4 for
-// IPv4; requests may carry only those 4.
-func decodeAddr(f Family, b []byte) (netip.Addr, error) {
-	switch {
-	case f == FamilyIPv4 && len(b) >= 4 && len(b) <= 16:
-		return netip.AddrFrom4([4]byte(b[:4])), nil
-	case f == FamilyIPv6 && len(b) == 16:
-		return netip.AddrFrom16([16]byte(b)), nil
-	case f != FamilyIPv4 && f != FamilyIPv6:
-		return netip.Addr{}, fmt.Errorf("address of unknown family %s", f)
-	}
-	return netip.Addr{}, fmt.Errorf("%s address has %d bytes", f, len(b))
 }
 
 // Netmask is the granularity of a persistent service: clients whose

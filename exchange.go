@@ -218,21 +218,6 @@ func genlPayload(msg []byte, cmd uint8) ([]byte, error) {
 	return msg[nlmsg.GenlHeaderLen:], nil
 }
 
-// decodeNested finds the nest of type typ among the top-level attributes
-// p of a reply and decodes its payload.
-func decodeNested(p []byte, typ uint16, name string, decode func(b []byte) error) error {
-	a := nlmsg.NewAttrReader(p)
-	for a.Next() {
-		if a.Type() == typ {
-			return decode(a.Data())
-		}
-	}
-	if a.Err() != nil {
-		return a.Err()
-	}
-	return fmt.Errorf("reply has no %s attribute", name)
-}
-
 // genlFamily is the Generic Netlink family of IPVS as the kernel
 // registered it: its ID changes when ip_vs is loaded again.
 type genlFamily struct {

@@ -1,6 +1,7 @@
 // Package nlmsg frames Generic Netlink requests and reads their replies:
 // single replies, acknowledgements and multipart dumps, one datagram at a
-// time.
+// time. Its attribute writer and reader encode and decode the attributes
+// of IPVS and ctnetlink messages without allocating.
 //
 // It works on bytes and a receive function rather than on a socket, so the
 // same reader serves the real socket, the tests' fake kernel and the fuzzer.
