@@ -167,23 +167,17 @@ func ParseError(flags uint16, b []byte) (errno int32, ext *KernelError, err erro
 	if skip < HeaderLen || skip > len(rest) {
 		return errno, ke, nil
 	}
-	tlvs := rest[skip:]
-	for len(tlvs) >= 4 {
-		l := int(binary.NativeEndian.Uint16(tlvs))
-		t := binary.NativeEndian.Uint16(tlvs[2:]) & 0x3fff
-		if l < 4 || l > len(tlvs) {
-			break
-		}
-		v := tlvs[4:l]
-		switch t {
+	// Malformed TLVs end the reading the same way.
+	a := NewAttrReader(rest[skip:])
+	for a.Next() {
+		switch a.Type() {
 		case ErrAttrMsg:
-			ke.Message = string(CString(v))
+			ke.Message = a.Str()
 		case ErrAttrOffs:
-			if len(v) == 4 {
+			if v := a.Data(); len(v) == 4 {
 				ke.Offset = int(binary.NativeEndian.Uint32(v))
 			}
 		}
-		tlvs = tlvs[min(Align(l), len(tlvs)):]
 	}
 	return errno, ke, nil
 }
