@@ -45,7 +45,7 @@ type reply struct {
 // message builds one request of the IPVS family.
 func (c *rawConn) message(typ uint16, cmd uint8, flags uint16, body func(w *fakekernel.Writer)) []byte {
 	c.seq++
-	w := fakekernel.Writer{B: []byte{cmd, ipvsh.GenlVersion, 0, 0}}
+	w := fakekernel.GenlMsg(cmd, ipvsh.GenlVersion)
 	if body != nil {
 		body(&w)
 	}

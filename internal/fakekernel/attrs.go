@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"syscall"
+
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // The kernel's netlink attribute handling, reduced to what IPVS uses:
@@ -162,48 +164,10 @@ func indexNUL(b []byte) int {
 	return -1
 }
 
-// Writer appends attributes in the kernel's layout.
-type Writer struct{ B []byte }
-
-// Header writes the header of attribute t, whose payload of n bytes
-// follows.
-func (w *Writer) Header(t uint16, n int) {
-	w.B = binary.NativeEndian.AppendUint16(w.B, uint16(attrHeaderLen+n))
-	w.B = binary.NativeEndian.AppendUint16(w.B, t)
-}
-
-// Pad pads to the netlink alignment.
-func (w *Writer) Pad() {
-	for len(w.B)%4 != 0 {
-		w.B = append(w.B, 0)
-	}
-}
-
-// Bytes writes attribute t with payload v, padded.
-func (w *Writer) Bytes(t uint16, v []byte) {
-	w.Header(t, len(v))
-	w.B = append(w.B, v...)
-	w.Pad()
-}
-
-// U8 writes attribute t, a u8.
-func (w *Writer) U8(t uint16, v uint8) { w.Bytes(t, []byte{v}) }
-
-// U16 writes attribute t, a host-order u16.
-func (w *Writer) U16(t uint16, v uint16) {
-	w.Bytes(t, binary.NativeEndian.AppendUint16(nil, v))
-}
-
-// BE16 writes attribute t, a __be16.
-func (w *Writer) BE16(t uint16, v uint16) {
-	w.Bytes(t, binary.BigEndian.AppendUint16(nil, v))
-}
-
-// U32 writes attribute t, a host-order u32.
-func (w *Writer) U32(t uint16, v uint32) {
-	w.Header(t, 4)
-	w.B = binary.NativeEndian.AppendUint32(w.B, v)
-}
+// Writer appends attributes in the kernel's layout: nlmsg's writer, whose
+// bytes are the same as the kernel's (the golden requests and the replies
+// captured from kernels pin both), with the kernel's own nests.
+type Writer struct{ nlmsg.AttrWriter }
 
 // U64 writes attribute t, a host-order u64.
 func (w *Writer) U64(t uint16, v uint64) {
@@ -211,20 +175,12 @@ func (w *Writer) U64(t uint16, v uint64) {
 	w.B = binary.NativeEndian.AppendUint64(w.B, v)
 }
 
-// Str writes attribute t, a NUL-terminated string.
-func (w *Writer) Str(t uint16, s string) {
-	w.Header(t, len(s)+1)
-	w.B = append(w.B, s...)
-	w.B = append(w.B, 0)
-	w.Pad()
-}
-
 // Nest writes a nest without NLA_F_NESTED, as the kernel's replies do.
 func (w *Writer) Nest(t uint16, body func()) {
 	off := len(w.B)
 	w.Header(t, 0)
 	body()
-	binary.NativeEndian.PutUint16(w.B[off:], uint16(len(w.B)-off))
+	w.End(off)
 }
 
 // Addr16 returns the 16 bytes of union nf_inet_addr that hold a.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/ipvs-go/ipvs/internal/ipvsh"
+	"github.com/ipvs-go/ipvs/internal/nlmsg"
 )
 
 // The kernel's reply encoders (ip_vs_genl_fill_*), attribute by attribute
@@ -88,7 +89,7 @@ type Options struct {
 func GenlMsg(cmd, version uint8) Writer {
 	b := make([]byte, 4, 320) // a service's message is about 300 bytes
 	b[0], b[1] = cmd, version
-	return Writer{B: b}
+	return Writer{nlmsg.AttrWriter{B: b}}
 }
 
 // Service returns the payload of the NEW_SERVICE message describing s.

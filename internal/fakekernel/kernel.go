@@ -276,7 +276,7 @@ func AckMessage(req nlmsg.Header, pid uint32, errno syscall.Errno, msg string, b
 	b = binary.NativeEndian.AppendUint32(b, req.PID)
 	flags := uint16(nlmsg.FlagCapped)
 	if errno != 0 && msg != "" {
-		w := Writer{B: b}
+		w := Writer{nlmsg.AttrWriter{B: b}}
 		w.Str(nlmsg.ErrAttrMsg, msg)
 		if bad != 0 {
 			w.U32(nlmsg.ErrAttrOffs, uint32(bad))
