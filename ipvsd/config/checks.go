@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -55,14 +56,15 @@ var checkFields = []checkField{
 // resolve checks c, a check of the real server d, and returns its
 // definition, with its timing from the first of timings to set each
 // field. The definition is then validated as package check will run it,
-// once per distinct definition.
-func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string, timings ...*Timing) check.Definition {
+// once per distinct definition, and shared: the real servers whose
+// check resolves to the same definition get the same pointer.
+func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string, timings ...*Timing) *check.Definition {
 	field := func(name string) string { return join(path, name) }
 	c.Timing.validate(r, path)
 	def := check.Definition{Kind: check.Kind(c.Type), Mark: c.FWMark}
 	if !slices.Contains(CheckTypes, c.Type) {
 		r.addf(field("type"), "%q is not a check type: want one of %s", c.Type, strings.Join(CheckTypes, ", "))
-		return def
+		return &def
 	}
 	for _, f := range checkFields {
 		if f.set(c) && !strings.Contains(" "+f.types+" ", " "+c.Type+" ") {
@@ -102,23 +104,41 @@ func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string,
 			def.Timeout = time.Duration(*c.MiscTimeout)
 		}
 	}
-	if len(r.errs) == before {
-		r.validateCheck(path, def)
+	if len(r.errs) != before {
+		return &def
 	}
-	return def
+	return r.shared(path, def)
 }
 
-// validateCheck reports what package check finds wrong with def, once
-// per distinct definition: its programs and files are looked up there.
-func (r *report) validateCheck(path string, def check.Definition) {
+// shared returns the definition of the source equal to def, validated,
+// the first time a new one: a thousand virtual servers whose real
+// servers share their endpoints share a hundred definitions, where a
+// copy for each real server would be most of the configuration's heap.
+// Definitions of one Key are one check to package check; they are
+// shared only if equal as written, so that each real server's reads as
+// its file says.
+func (r *report) shared(path string, def check.Definition) *check.Definition {
 	k := def.Key()
 	if r.checked == nil {
-		r.checked = map[check.Key]bool{}
+		r.checked = map[check.Key][]*check.Definition{}
 	}
-	if r.checked[k] {
-		return
+	same, validated := r.checked[k]
+	for _, p := range same {
+		if reflect.DeepEqual(*p, def) {
+			return p
+		}
 	}
-	r.checked[k] = true
+	p := &def
+	r.checked[k] = append(same, p)
+	if !validated {
+		r.validateCheck(path, def)
+	}
+	return p
+}
+
+// validateCheck reports what package check finds wrong with def: its
+// programs and files are looked up there.
+func (r *report) validateCheck(path string, def check.Definition) {
 	err := check.Validate(def)
 	var fe *check.FieldError
 	if !errors.As(err, &fe) {

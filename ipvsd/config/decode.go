@@ -30,12 +30,12 @@ type report struct {
 	file    string
 	places  map[string]pos // field path -> place of its value
 	errs    Errors
-	seen    map[Error]bool     // the errors recorded, so that each is once
-	lost    int                // errors past maxRecorded
-	checked map[check.Key]bool // the check definitions validated
-	nodes   int                // nodes decoded, against budget
-	depth   int                // of the node being decoded, against maxDepth
-	budget  int                // most nodes the document may expand to
+	seen    map[Error]bool                    // the errors recorded, so that each is once
+	lost    int                               // errors past maxRecorded
+	checked map[check.Key][]*check.Definition // the check definitions validated, shared
+	nodes   int                               // nodes decoded, against budget
+	depth   int                               // of the node being decoded, against maxDepth
+	budget  int                               // most nodes the document may expand to
 	// broken are the fields that did not decode, once validation runs:
 	// what validation finds there or below follows from it, and is not
 	// reported again.

@@ -21,8 +21,9 @@ type Backend struct {
 	// Alpha is whether it starts as failed until its checks first pass.
 	Alpha bool
 	// Checks are its checks, as package check runs them; none means it
-	// is always up.
-	Checks               []check.Definition
+	// is always up. Real servers whose checks resolve to the same
+	// definition share it: it is read-only.
+	Checks               []*check.Definition
 	NotifyUp, NotifyDown *Command
 }
 

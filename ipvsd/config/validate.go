@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ipvs-go/ipvs"
+	"github.com/ipvs-go/ipvs/ipvsd/check"
 )
 
 // Schedulers are the IPVS schedulers a virtual server may name.
@@ -154,7 +155,10 @@ func (vs *VirtualServer) validate(r *report, path string) {
 
 	// Real servers.
 	defaultFwd := forwarding(r, path, vs.Forwarding, ipvs.Destination{Forward: ipvs.ForwardMasquerade})
-	seen := map[netip.AddrPort]int{}
+	seen := make(map[netip.AddrPort]int, len(vs.RealServers))
+	if len(vs.RealServers) > 0 {
+		res.backends = make([]Backend, 0, len(vs.RealServers))
+	}
 	for i := range vs.RealServers {
 		rs := &vs.RealServers[i]
 		rpath := fmt.Sprintf("%s[%d]", field("real_servers"), i)
@@ -257,10 +261,12 @@ func (vs *VirtualServer) realServer(r *report, path, vsChecks string, rs *RealSe
 	if host == "" {
 		host = vs.VirtualHost
 	}
+	if len(checks) > 0 {
+		out.Checks = make([]*check.Definition, len(checks))
+	}
 	for i := range checks {
 		c := &checks[i]
-		p := c.resolve(r, fmt.Sprintf("%s[%d]", cpath, i), d, host, &c.Timing, &rs.Timing, &vs.Timing)
-		out.Checks = append(out.Checks, p)
+		out.Checks[i] = c.resolve(r, fmt.Sprintf("%s[%d]", cpath, i), d, host, &c.Timing, &rs.Timing, &vs.Timing)
 	}
 	return out
 }

@@ -156,22 +156,34 @@ func (d *Director) applyLocked(cfg *config.Config, st storeData) error {
 	for _, w := range warnings {
 		d.log.Warn("ignoring a virtual server changed through the API", "err", w)
 	}
+	// The real servers of a configuration share their definitions where
+	// their checks are the same: each is keyed, named and given to the
+	// checks once, and the real servers share its Key's string.
 	var defs []check.Definition
+	keyOf := map[*check.Definition]check.Key{}
+	names := map[check.Key]string{}
 	vss := make([]*vsRuntime, len(set))
 	for i, c := range set {
 		vs := c.vs
+		bs := vs.Backends()
 		rt := &vsRuntime{cfg: vs, name: vs.DisplayName(), id: vs.Service().String(), source: c.source, quorumUp: true,
-			names: map[check.Key]string{}}
-		for _, b := range vs.Backends() {
-			var keys []check.Key
-			for _, def := range b.Checks {
-				k := def.Key()
-				keys = append(keys, k)
-				rt.names[k] = def.String()
-				defs = append(defs, def)
+			names: names, keys: make([][]check.Key, len(bs)), admins: make([]AdminState, len(bs))}
+		for j, b := range bs {
+			keys := make([]check.Key, len(b.Checks))
+			for n, def := range b.Checks {
+				k, ok := keyOf[def]
+				if !ok {
+					k = def.Key()
+					keyOf[def] = k
+					if _, twice := names[k]; !twice {
+						names[k] = def.String()
+						defs = append(defs, *def)
+					}
+				}
+				keys[n] = k
 			}
-			rt.keys = append(rt.keys, keys)
-			rt.admins = append(rt.admins, st.Admin[rt.name][addrPort(b.Destination).String()])
+			rt.keys[j] = keys
+			rt.admins[j] = st.Admin[rt.name][addrPort(b.Destination).String()]
 		}
 		if old := d.byName[rt.name]; old != nil && old.id == rt.id {
 			rt.quorumUp = old.quorumUp
