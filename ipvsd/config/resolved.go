@@ -44,6 +44,26 @@ const (
 // String returns "drain", "remove" or "inhibit".
 func (p Policy) String() string { return [...]string{"drain", "remove", "inhibit"}[p] }
 
+// Compact drops what the accessors have resolved of each valid virtual
+// server from its fields as written: its real servers and its checks,
+// which Backends holds, resolved, for as long as a director runs it.
+// Those fields are then empty; Backends and the other accessors answer
+// as before.
+func (c *Config) Compact() {
+	for i := range c.VirtualServers {
+		c.VirtualServers[i].Compact()
+	}
+}
+
+// Compact is Config.Compact for one virtual server; one that did not
+// validate keeps its fields.
+func (vs *VirtualServer) Compact() {
+	if vs.resolved == nil {
+		return
+	}
+	vs.RealServers, vs.Checks = nil, nil
+}
+
 // Service returns the virtual service as IPVS holds it.
 func (vs *VirtualServer) Service() ipvs.Service { return vs.resolved.service }
 

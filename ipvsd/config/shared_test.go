@@ -51,3 +51,45 @@ func TestSharedDefinitions(t *testing.T) {
 		t.Errorf("shared definition %+v", p)
 	}
 }
+
+// TestCompact: a compacted configuration answers as before, without the
+// real servers and checks as written.
+func TestCompact(t *testing.T) {
+	c, err := Parse("shared.yaml", []byte(sharedConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before [][]Backend
+	for i := range c.VirtualServers {
+		before = append(before, c.VirtualServers[i].Backends())
+	}
+	c.Compact()
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		if vs.RealServers != nil || vs.Checks != nil {
+			t.Errorf("virtual server %d keeps %d real servers and %d checks as written", i, len(vs.RealServers), len(vs.Checks))
+		}
+		after := vs.Backends()
+		if len(after) != len(before[i]) {
+			t.Fatalf("virtual server %d: %d backends, %d before", i, len(after), len(before[i]))
+		}
+		for j := range after {
+			if after[j].Destination != before[i][j].Destination || after[j].Checks[0] != before[i][j].Checks[0] {
+				t.Errorf("virtual server %d backend %d changed", i, j)
+			}
+		}
+		if vs.DisplayName() == "" || vs.Service().Port != 80 {
+			t.Errorf("virtual server %d: %q %v", i, vs.DisplayName(), vs.Service())
+		}
+	}
+}
+
+// TestCompactInvalid: a virtual server that did not validate keeps its
+// fields, which are all it has.
+func TestCompactInvalid(t *testing.T) {
+	vs := &VirtualServer{Address: "192.0.2.1", RealServers: []RealServer{{Address: "10.0.0.1"}}}
+	vs.Compact()
+	if len(vs.RealServers) != 1 {
+		t.Errorf("an unresolved virtual server lost its real servers")
+	}
+}

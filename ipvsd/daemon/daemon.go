@@ -180,7 +180,9 @@ func Run(ctx context.Context, c Config, client *ipvs.Client) error {
 }
 
 // ReadConfig reads and validates the configuration file at path, and
-// returns its content too.
+// returns its content too. The configuration is compacted: its real
+// servers and checks are held resolved only, as the director reads
+// them.
 func ReadConfig(path string) ([]byte, *config.Config, error) {
 	data, err := readLimited(path)
 	if err != nil {
@@ -190,6 +192,7 @@ func ReadConfig(path string) ([]byte, *config.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.Compact()
 	return data, cfg, nil
 }
 
