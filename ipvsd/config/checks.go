@@ -1,9 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -57,14 +57,15 @@ var checkFields = []checkField{
 // definition, with its timing from the first of timings to set each
 // field. The definition is then validated as package check will run it,
 // once per distinct definition, and shared: the real servers whose
-// check resolves to the same definition get the same pointer.
+// check resolves to the same definition get the same pointer. It is nil
+// if the check is wrong.
 func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string, timings ...*Timing) *check.Definition {
 	field := func(name string) string { return join(path, name) }
 	c.Timing.validate(r, path)
 	def := check.Definition{Kind: check.Kind(c.Type), Mark: c.FWMark}
 	if !slices.Contains(CheckTypes, c.Type) {
 		r.addf(field("type"), "%q is not a check type: want one of %s", c.Type, strings.Join(CheckTypes, ", "))
-		return &def
+		return nil
 	}
 	for _, f := range checkFields {
 		if f.set(c) && !strings.Contains(" "+f.types+" ", " "+c.Type+" ") {
@@ -105,35 +106,61 @@ func (c *Check) resolve(r *report, path string, d ipvs.Destination, host string,
 		}
 	}
 	if len(r.errs) != before {
-		return &def
+		return nil
 	}
-	return r.shared(path, def)
+	return r.shared(path, &def)
 }
 
-// shared returns the definition of the source equal to def, validated,
-// the first time a new one: a thousand virtual servers whose real
-// servers share their endpoints share a hundred definitions, where a
-// copy for each real server would be most of the configuration's heap.
-// Definitions of one Key are one check to package check; they are
+// shared returns the definition of the source equal to def, a copy of
+// it the first time, validated once per Key: a thousand virtual servers
+// whose real servers share their endpoints share a hundred definitions,
+// where a copy for each real server would be most of the configuration's
+// heap. Definitions of one Key are one check to package check; they are
 // shared only if equal as written, so that each real server's reads as
-// its file says.
-func (r *report) shared(path string, def check.Definition) *check.Definition {
-	k := def.Key()
-	if r.checked == nil {
-		r.checked = map[check.Key][]*check.Definition{}
+// its file says. The Key, which costs an encoding and a hash, is made
+// for the distinct definitions only.
+func (r *report) shared(path string, def *check.Definition) *check.Definition {
+	b := defBucket{def.Kind, def.Target, def.HTTP.Path, def.Interval}
+	if r.defs == nil {
+		r.defs, r.checked = map[defBucket][]*check.Definition{}, map[check.Key]bool{}
 	}
-	same, validated := r.checked[k]
-	for _, p := range same {
-		if reflect.DeepEqual(*p, def) {
+	for _, p := range r.defs[b] {
+		if sameDefinition(p, def) {
 			return p
 		}
 	}
-	p := &def
-	r.checked[k] = append(same, p)
-	if !validated {
-		r.validateCheck(path, def)
+	p := new(check.Definition)
+	*p = *def
+	r.defs[b] = append(r.defs[b], p)
+	if k := p.Key(); !r.checked[k] {
+		r.checked[k] = true
+		r.validateCheck(path, *p)
 	}
 	return p
+}
+
+// defBucket narrows the definitions that shared compares one with.
+type defBucket struct {
+	kind     check.Kind
+	target   netip.AddrPort
+	path     string
+	interval time.Duration
+}
+
+// sameDefinition reports whether a and b are equal, field by field
+// (reflect.DeepEqual would move every definition resolved to the heap).
+func sameDefinition(a, b *check.Definition) bool {
+	ah, bh, au, bu, ae, be := &a.HTTP, &b.HTTP, &a.UDP, &b.UDP, &a.Exec, &b.Exec
+	return a.Kind == b.Kind && a.Target == b.Target && a.Source == b.Source && a.Mark == b.Mark &&
+		a.Interval == b.Interval && a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall &&
+		a.Retry == b.Retry && a.RetryDelay == b.RetryDelay && a.Warmup == b.Warmup &&
+		ah.Path == bh.Path && ah.Host == bh.Host && slices.Equal(ah.Status, bh.Status) && ah.Regex == bh.Regex &&
+		ah.RegexNoMatch == bh.RegexNoMatch && ah.Digest == bh.Digest && ah.MaxBody == bh.MaxBody && ah.TLS == bh.TLS &&
+		bytes.Equal(au.Send, bu.Send) && au.RequireReply == bu.RequireReply && bytes.Equal(au.Expect, bu.Expect) &&
+		bytes.Equal(au.ExpectMask, bu.ExpectMask) && au.MinReply == bu.MinReply && au.MaxReply == bu.MaxReply &&
+		a.DNS == b.DNS &&
+		slices.Equal(ae.Command, be.Command) && ae.Dynamic == be.Dynamic && ae.MaxOutput == be.MaxOutput &&
+		ae.User == be.User && ae.Group == be.Group
 }
 
 // validateCheck reports what package check finds wrong with def: its

@@ -32,7 +32,8 @@ type report struct {
 	errs    Errors
 	seen    map[Error]bool                    // the errors recorded, so that each is once
 	lost    int                               // errors past maxRecorded
-	checked map[check.Key][]*check.Definition // the check definitions validated, shared
+	checked map[check.Key]bool                // the check definitions validated
+	defs    map[defBucket][]*check.Definition // the check definitions, shared
 	nodes   int                               // nodes decoded, against budget
 	depth   int                               // of the node being decoded, against maxDepth
 	budget  int                               // most nodes the document may expand to
