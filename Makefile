@@ -192,7 +192,7 @@ bench: goproxy $(PROGRAMS) $(BUILD)/ipvsd-memory
 # the same suites and sizes, BENCH_NOTE says under each of those suites
 # how it ran (the machine's load, what was left out), and BENCHMARKS.md
 # and its chart are made again from the whole file.
-bench-merge:
+bench-merge: goproxy
 	test -s "$(BENCH_LOG)" || { echo 'bench-merge: BENCH_LOG=FILE, the output of the suites to merge' >&2; exit 2; }
 	command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox; }
 	cd bench && $(GO) run . -mode merge -in results.jsonl -add $(abspath $(BENCH_LOG)) -note "$$BENCH_NOTE"
