@@ -12,15 +12,18 @@ import (
 // plan (one service with more makes a group of its own). A table is
 // planned and applied a group at a time, so that only the desired
 // table's compact form is held whole: each group's ipvs values, plan and
-// batch are garbage once the group is sent. Services are independent in
-// the kernel, so the groups' order changes nothing but the order of the
-// writes.
-const groupObjects = 4096
+// batch are garbage once the group is sent, and two groups are held at
+// a time (see send), so a group is kept small. Services are independent
+// in the kernel, so the groups' order changes nothing but the order of
+// the writes.
+const groupObjects = 1024
 
 // plans computes the plan from current to t a group of services at a
 // time, in the order of t, then the services of current that t does not
-// desire, and hands each group's plan to fn before computing the next:
-// the plan refers to buffers that the next group reuses.
+// desire, and hands each group's plan to fn before computing the next.
+// A plan refers to buffers that the group after the next reuses: it
+// stays valid until fn returns for the next group, so that fn may hand
+// it to another goroutine that is done with it by then.
 func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn func(*reconcile.Plan) error) error {
 	if current == nil {
 		current = &kernelTable{}
@@ -38,9 +41,16 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		}
 		next[i], first[k] = j, int32(i)
 	}
-	var want, have []ipvs.VirtualServer
-	// The destinations of the group's desired and current services.
-	var arena, room, curArena, curRoom []ipvs.Destination
+	// The buffers of a group: its desired and current services, and the
+	// destinations of each. Groups use the two sets in turn.
+	type buffers struct {
+		want, have      []ipvs.VirtualServer
+		arena, curArena []ipvs.Destination
+	}
+	var sets [2]buffers
+	g := &sets[0]
+	want, have := g.want, g.have
+	var room, curRoom []ipvs.Destination
 	objects := 0
 	flush := func() error {
 		if len(want) == 0 && len(have) == 0 {
@@ -50,13 +60,19 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		if err != nil {
 			return err
 		}
+		g.want, g.have = want, have
 		if err := fn(p); err != nil {
 			return err
 		}
-		clear(want)
-		clear(have)
-		want, have, objects = want[:0], have[:0], 0
-		room, curRoom = arena, curArena
+		if g == &sets[0] {
+			g = &sets[1]
+		} else {
+			g = &sets[0]
+		}
+		clear(g.want)
+		clear(g.have)
+		want, have, objects = g.want[:0], g.have[:0], 0
+		room, curRoom = g.arena, g.curArena
 		return nil
 	}
 	takeCurrent := func(k ipvs.ServiceKey) {
@@ -71,8 +87,8 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 				// Room for the group, or more for one service: a group
 				// holds at most groupObjects, but one service above
 				// them and its twins of a dump.
-				curArena = make([]ipvs.Destination, max(2*groupObjects, 2*n))
-				curRoom = curArena
+				g.curArena = make([]ipvs.Destination, max(2*groupObjects, 2*n))
+				curRoom = g.curArena
 			}
 			var v ipvs.VirtualServer
 			v, curRoom = current.virtualServer(int(j), curRoom)
@@ -92,8 +108,8 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 			}
 		}
 		if len(room) < n-1 {
-			arena = make([]ipvs.Destination, max(groupObjects, n-1))
-			room = arena
+			g.arena = make([]ipvs.Destination, max(groupObjects, n-1))
+			room = g.arena
 		}
 		var v ipvs.VirtualServer
 		v, room = e.virtualServer(room)
@@ -163,17 +179,15 @@ func (e *env) converge(t *desiredTable, current *kernelTable, running []ipvs.Dae
 		})
 	}
 	code := 0
-	err := t.plans(current, opts, func(p *reconcile.Plan) error {
-		if dryRun {
+	var err error
+	if dryRun {
+		err = t.plans(current, opts, func(p *reconcile.Plan) error {
 			e.out.WriteString(p.String())
 			return nil
-		}
-		if _, err := p.Apply(e.ctx, e.client); err != nil {
-			fmt.Fprintln(e.errw, err)
-			code = 255
-		}
-		return e.ctx.Err()
-	})
+		})
+	} else {
+		code, err = e.send(t, current, opts)
+	}
 	if err != nil {
 		if c := e.interrupted(); c != 0 {
 			return c
