@@ -23,6 +23,7 @@ const (
 // they parse to, or the first refusal among them.
 type chunk struct {
 	first   int    // the number of the first line
+	lines   int    // how many lines
 	text    string // the lines, each ending in a newline
 	cmds    []cli.Command
 	numbers []int32
@@ -38,8 +39,8 @@ func (c *chunk) parse(program string) {
 	defer close(c.done)
 	argv := []string{program}
 	rest := c.text
-	if n := strings.Count(rest, "\n"); cap(c.cmds) < n {
-		c.cmds = make([]cli.Command, 0, n)
+	if cap(c.cmds) < c.lines {
+		c.cmds = make([]cli.Command, 0, c.lines)
 	}
 	for n := c.first; rest != ""; n++ {
 		end := strings.IndexByte(rest, '\n')
@@ -97,7 +98,7 @@ func readChunks(r io.Reader, ordered, work chan<- *chunk, free <-chan *chunk, st
 		default:
 			c = &chunk{}
 		}
-		c.first, c.text, c.done = n-lines, string(buf), make(chan struct{})
+		c.first, c.lines, c.text, c.done = n-lines, lines, string(buf), make(chan struct{})
 		buf, lines = buf[:0], 0
 		select {
 		case ordered <- c:

@@ -134,6 +134,17 @@ func inetAton(s string) (netip.Addr, bool) {
 // stringToNumber is ipvsadm's string_to_number: strtol in base 10 over the
 // whole word, within [min, max].
 func stringToNumber(s string, min, max int64) (int64, bool) {
+	if len(s) > 0 && len(s) <= 18 && isDigits(s) {
+		// The common case, as strtol reads it, without its general ones.
+		var n int64
+		for i := 0; i < len(s); i++ {
+			n = n*10 + int64(s[i]-'0')
+		}
+		if n < min || n > max {
+			return 0, false
+		}
+		return n, true
+	}
 	t := strings.TrimLeft(s, " \t\n\v\f\r")
 	if t == "" {
 		return 0, false

@@ -59,7 +59,7 @@ func parse(cmd *Command, argv []string, restore bool) error {
 		cmd.Cmd = CmdList
 		return nil
 	}
-	sc := &scanner{table: optionIndex, argv: argv[1:]}
+	sc := &scanner{table: optionIndex, argv: argv[1:], simple: simpleWords(optionIndex, argv[1:])}
 	var startArg string
 	first := true
 	for {

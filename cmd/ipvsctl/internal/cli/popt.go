@@ -52,6 +52,32 @@ type scanner struct {
 	// noOptional makes argOptional options take no argument at all: the
 	// listing commands use -p for "pretty".
 	noOptional bool
+	// simple: argv is simple words alone (see simpleWords).
+	simple bool
+}
+
+// simpleWords reports whether every word of argv is a short option of
+// t alone ("-w") that takes no argument or one, followed by it: what the
+// lines of a save are made of, read without the general cases.
+func simpleWords(t *optionTable, argv []string) bool {
+	for i := 0; i < len(argv); i++ {
+		w := argv[i]
+		if len(w) != 2 || w[0] != '-' || w[1] == '-' {
+			return false
+		}
+		sp := t.short[w[1]]
+		switch {
+		case sp == nil:
+			return false
+		case sp.arg == argRequired:
+			if i++; i == len(argv) {
+				return false
+			}
+		case sp.arg != argNone:
+			return false
+		}
+	}
+	return true
 }
 
 // shortText spells each short option, so that a token costs no
@@ -93,6 +119,20 @@ func (s *scanner) find(long string, short byte) *spec {
 
 // nextToken returns the next option; ok is false at the end.
 func (s *scanner) nextToken() (t token, ok bool, err error) {
+	if s.simple {
+		// As below, for the words simpleWords allows.
+		if s.next == len(s.argv) {
+			return token{}, false, nil
+		}
+		c := s.argv[s.next][1]
+		s.next++
+		t = token{spec: s.table.short[c], text: shortText[c]}
+		if t.spec.arg == argRequired {
+			t.value, t.hasArg = s.argv[s.next], true
+			s.next++
+		}
+		return t, true, nil
+	}
 	if s.bundle != "" {
 		t, err = s.short()
 		return t, err == nil, err
