@@ -49,7 +49,12 @@ func Parse(argv []string) (*Command, error) {
 // ParseRestoreTo reads one line of a restore into cmd, as Parse does, but
 // also takes what ipvsadm 1.31 saves and then refuses: a GRE destination
 // with --tun-remcsum. cmd must be the zero Command.
-func ParseRestoreTo(cmd *Command, argv []string) error { return parse(cmd, argv, true) }
+func ParseRestoreTo(cmd *Command, argv []string) error {
+	if len(argv) > 1 && parseSaved(cmd, argv[1:]) {
+		return nil
+	}
+	return parse(cmd, argv, true)
+}
 
 func parse(cmd *Command, argv []string, restore bool) error {
 	st := &state{cmd: cmd, netmask: 0xffffffff, restore: restore}
