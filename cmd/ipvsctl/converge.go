@@ -18,12 +18,16 @@ import (
 // the writes.
 const groupObjects = 1024
 
+// planSets is how many groups' buffers plans keeps, used in turn.
+const planSets = 3
+
 // plans computes the plan from current to t a group of services at a
 // time, in the order of t, then the services of current that t does not
 // desire, and hands each group's plan to fn before computing the next.
-// A plan refers to buffers that the group after the next reuses: it
-// stays valid until fn returns for the next group, so that fn may hand
-// it to another goroutine that is done with it by then.
+// A plan refers to buffers that the group planSets after it reuses: it
+// stays valid until fn has returned for the planSets-1 groups after it,
+// so that fn may hand it to another goroutine that is done with it by
+// then.
 func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn func(*reconcile.Plan) error) error {
 	if current == nil {
 		current = &kernelTable{}
@@ -42,12 +46,13 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		next[i], first[k] = j, int32(i)
 	}
 	// The buffers of a group: its desired and current services, and the
-	// destinations of each. Groups use the two sets in turn.
+	// destinations of each. Groups use the sets in turn.
 	type buffers struct {
 		want, have      []ipvs.VirtualServer
 		arena, curArena []ipvs.Destination
 	}
-	var sets [2]buffers
+	var sets [planSets]buffers
+	set := 0
 	g := &sets[0]
 	want, have := g.want, g.have
 	var room, curRoom []ipvs.Destination
@@ -64,11 +69,8 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		if err := fn(p); err != nil {
 			return err
 		}
-		if g == &sets[0] {
-			g = &sets[1]
-		} else {
-			g = &sets[0]
-		}
+		set = (set + 1) % planSets
+		g = &sets[set]
 		clear(g.want)
 		clear(g.have)
 		want, have, objects = g.want[:0], g.have[:0], 0

@@ -37,21 +37,24 @@ func (e *env) send(t *desiredTable, current *kernelTable, opts reconcile.Options
 	// default meanwhile, on the CPU the kernel's work leaves idle, so
 	// that the heap grows half as far above the table.
 	defer debug.SetGCPercent(debug.SetGCPercent(sendGCPercent))
-	groups := make(chan sending)
+	// The groups planned ahead of the one sent: as many as plans keeps
+	// valid beyond the one sent and the one being planned. One absorbs
+	// the planning's unevenness (a collection, a large service).
+	groups := make(chan sending, planSets-2)
 	stop := make(chan struct{})
 	var planErr error
 	go func() {
 		defer close(groups)
-		// Two batches in turn, as plans uses its buffers: one being
-		// sent while the next is encoded.
-		var batches [2]ipvs.Batch
+		// Batches in turn, as plans uses its buffers: one being sent,
+		// one waiting, and the next being encoded.
+		var batches [planSets]ipvs.Batch
 		n := 0
 		planErr = t.plans(current, opts, func(p *reconcile.Plan) error {
 			if p.Empty() {
 				return nil
 			}
 			g := sending{p: p}
-			if b := &batches[n%2]; encodeCreations(b, p) {
+			if b := &batches[n%planSets]; encodeCreations(b, p) {
 				g.b, n = b, n+1
 			}
 			select {
