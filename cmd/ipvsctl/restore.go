@@ -23,11 +23,11 @@ func (e *env) restore(cmd *cli.Command) int {
 		return e.readFailed(err)
 	}
 	t := newDesired(current, daemons, cmd.Flush)
-	if code := e.readRestore(func(n int, line *cli.Command) error {
+	if code := e.readRestore(func(n int, line *cli.Command, rec *dest) error {
 		if line.NetNS != "" && line.NetNS != cmd.NetNS {
 			return fmt.Errorf("--netns in a restore line")
 		}
-		return t.apply(n, line)
+		return t.apply(n, line, rec)
 	}); code != 0 {
 		return code
 	}

@@ -130,7 +130,7 @@ func TestRestoreChunks(t *testing.T) {
 		var errb bytes.Buffer
 		e := &env{ctx: context.Background(), program: "ipvsctl", stdin: strings.NewReader(strings.Join(lines, "\n")), out: bufio.NewWriter(&bytes.Buffer{}), errw: &errb}
 		next := 1
-		code := e.readRestore(func(line int, c *cli.Command) error {
+		code := e.readRestore(func(line int, c *cli.Command, _ *dest) error {
 			if line != next || c.Service.Port != 80 {
 				t.Fatalf("line %d came as line %d", next, line)
 			}

@@ -27,6 +27,9 @@ type chunk struct {
 	text    string // the lines, each ending in a newline
 	cmds    []cli.Command
 	numbers []int32
+	// recs holds the record of each destination line's destination,
+	// made here rather than in the line's turn (see apply).
+	recs    []dest
 	err     error
 	errLine int
 	done    chan struct{}
@@ -41,6 +44,7 @@ func (c *chunk) parse(program string) {
 	rest := c.text
 	if cap(c.cmds) < c.lines {
 		c.cmds = make([]cli.Command, 0, c.lines)
+		c.recs = make([]dest, 0, c.lines)
 	}
 	for n := c.first; rest != ""; n++ {
 		end := strings.IndexByte(rest, '\n')
@@ -65,6 +69,11 @@ func (c *chunk) parse(program string) {
 			return
 		}
 		c.numbers = append(c.numbers, int32(n))
+		var rec dest
+		if cmd := &c.cmds[len(c.cmds)-1]; cmd.Cmd == cli.CmdAddDest || cmd.Cmd == cli.CmdEditDest {
+			rec = destOf(&cmd.Dest, cmd.Service.Key(), n)
+		}
+		c.recs = append(c.recs, rec)
 	}
 }
 
@@ -94,7 +103,7 @@ func readChunks(r io.Reader, ordered, work chan<- *chunk, free <-chan *chunk, st
 		var c *chunk
 		select {
 		case c = <-free:
-			c.cmds, c.numbers, c.err, c.errLine = c.cmds[:0], c.numbers[:0], nil, 0
+			c.cmds, c.numbers, c.recs, c.err, c.errLine = c.cmds[:0], c.numbers[:0], c.recs[:0], nil, 0
 		default:
 			c = &chunk{}
 		}
@@ -148,10 +157,10 @@ func readChunks(r io.Reader, ordered, work chan<- *chunk, free <-chan *chunk, st
 }
 
 // readRestore reads the lines of a restore and hands each parsed line to
-// apply, in order. Lines are parsed in chunks by a worker per CPU; the
+// apply, in order, with the record of its destination for -a and -e. Lines are parsed in chunks by a worker per CPU; the
 // first refusal, in line order, ends the reading before apply sees that
 // line. A signal ends it too, even while the input is silent.
-func (e *env) readRestore(apply func(lineNo int, cmd *cli.Command) error) int {
+func (e *env) readRestore(apply func(lineNo int, cmd *cli.Command, rec *dest) error) int {
 	workers := runtime.GOMAXPROCS(0)
 	ordered := make(chan *chunk, 2*workers)
 	work := make(chan *chunk, 2*workers)
@@ -188,7 +197,11 @@ func (e *env) readRestore(apply func(lineNo int, cmd *cli.Command) error) int {
 			return e.interrupted()
 		}
 		for i := range c.cmds {
-			if err := apply(int(c.numbers[i]), &c.cmds[i]); err != nil {
+			var rec *dest
+			if c.cmds[i].Cmd == cli.CmdAddDest || c.cmds[i].Cmd == cli.CmdEditDest {
+				rec = &c.recs[i]
+			}
+			if err := apply(int(c.numbers[i]), &c.cmds[i], rec); err != nil {
 				fmt.Fprintf(e.errw, "line %d: %v\n", c.numbers[i], err)
 				return 255
 			}

@@ -79,6 +79,11 @@ type desiredTable struct {
 	last    *entry
 	scratch []dest
 	names   map[string]string
+	// hit is the entry find found last, by its key: a service's lines
+	// mostly come together.
+	hitKey ipvs.ServiceKey
+	hit    int32
+	hitOK  bool
 	// ownAll: every service of the table is the input's, after -C or
 	// with --flush.
 	ownAll   bool
@@ -152,19 +157,26 @@ func (t *desiredTable) add(k ipvs.ServiceKey, svc ipvs.Service, line int) *entry
 
 // find returns k's entry, or nil if the table has no such service.
 func (t *desiredTable) find(k ipvs.ServiceKey) *entry {
-	i, ok := t.index[k]
-	if !ok || t.entries[i].gone {
-		return nil
+	if !t.hitOK || t.hitKey != k {
+		i, ok := t.index[k]
+		if !ok {
+			return nil
+		}
+		t.hitKey, t.hit, t.hitOK = k, i, true
 	}
-	return &t.entries[i]
+	if e := &t.entries[t.hit]; !e.gone {
+		return e
+	}
+	return nil
 }
 
-// apply applies line number line; the error is ipvsadm's message for
-// what the kernel would have refused.
-func (t *desiredTable) apply(line int, cmd *cli.Command) error {
+// apply applies line number line, with the record of its destination
+// (see destOf) if it was made already, else nil; the error is ipvsadm's
+// message for what the kernel would have refused.
+func (t *desiredTable) apply(line int, cmd *cli.Command, rec *dest) error {
 	switch cmd.Cmd {
 	case cli.CmdFlush:
-		t.entries, t.index, t.ownAll = nil, map[ipvs.ServiceKey]int32{}, true
+		t.entries, t.index, t.ownAll, t.hitOK = nil, map[ipvs.ServiceKey]int32{}, true, false
 		return nil
 	case cli.CmdTimeout:
 		if t.timeouts == nil {
@@ -219,6 +231,10 @@ func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 	}
 	e.owned = true
 	ds := e.own()
+	if rec == nil && cmd.Cmd != cli.CmdDelDest {
+		d := destOf(&cmd.Dest, k, line)
+		rec = &d
+	}
 	dk := cmd.Dest.Key(k)
 	i := 0
 	for i < len(ds) && !ds[i].is(dk) {
@@ -227,7 +243,7 @@ func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 	switch cmd.Cmd {
 	case cli.CmdAddDest:
 		if i < len(ds) {
-			ds[i] = destOf(&cmd.Dest, k, line)
+			ds[i] = *rec
 			break
 		}
 		if t.last != e {
@@ -235,13 +251,13 @@ func (t *desiredTable) apply(line int, cmd *cli.Command) error {
 			t.last, t.scratch = e, append(t.scratch[:0], ds...)
 			ds = t.scratch
 		}
-		e.dests = append(ds, destOf(&cmd.Dest, k, line))
+		e.dests = append(ds, *rec)
 		t.scratch = e.dests
 	case cli.CmdEditDest:
 		if i == len(ds) {
 			return ipvsadmError("No such destination")
 		}
-		ds[i] = destOf(&cmd.Dest, k, line)
+		ds[i] = *rec
 	case cli.CmdDelDest:
 		if i == len(ds) {
 			return ipvsadmError("No such destination")
