@@ -22,13 +22,27 @@ const groupObjects = 1024
 const planSets = 3
 
 // plans computes the plan from current to t a group of services at a
-// time, in the order of t, then the services of current that t does not
-// desire, and hands each group's plan to fn before computing the next.
-// A plan refers to buffers that the group planSets after it reuses: it
-// stays valid until fn has returned for the planSets-1 groups after it,
-// so that fn may hand it to another goroutine that is done with it by
-// then.
+// time (see groups), and hands each group's plan to fn before computing
+// the next. A plan stays valid as long as its group's buffers do.
 func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn func(*reconcile.Plan) error) error {
+	return t.groups(current, func(want, have []ipvs.VirtualServer) error {
+		p, err := reconcile.Compute(have, want, opts)
+		if err != nil {
+			return err
+		}
+		return fn(p)
+	})
+}
+
+// groups cuts the tables t and current into groups of services, in the
+// order of t, then the services of current that t does not desire, and
+// hands each group's desired and current services to fn before making
+// the next. The groups' services refer to buffers that the group
+// planSets after reuses: they stay valid until fn has returned for the
+// planSets-1 groups after theirs, so that fn may hand them, or a plan
+// that refers to them, to another goroutine that is done with them by
+// then.
+func (t *desiredTable) groups(current *kernelTable, fn func(want, have []ipvs.VirtualServer) error) error {
 	if current == nil {
 		current = &kernelTable{}
 	}
@@ -61,12 +75,8 @@ func (t *desiredTable) plans(current *kernelTable, opts reconcile.Options, fn fu
 		if len(want) == 0 && len(have) == 0 {
 			return nil
 		}
-		p, err := reconcile.Compute(have, want, opts)
-		if err != nil {
-			return err
-		}
 		g.want, g.have = want, have
-		if err := fn(p); err != nil {
+		if err := fn(want, have); err != nil {
 			return err
 		}
 		set = (set + 1) % planSets

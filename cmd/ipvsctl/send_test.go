@@ -2,11 +2,16 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/ipvstest"
+	"github.com/ipvs-go/ipvs/reconcile"
 )
 
 // restoreOfGroups is a restore of services × 3 destinations, enough
@@ -57,5 +62,45 @@ func TestSendReportsRefusals(t *testing.T) {
 	got, want := mustCtl(t, f, "", "-Sn"), mustCtl(t, fakeWith(t, input), "", "-Sn")
 	if missing := "-a -t 10.1.2.100:80 -r 172.16.0.3:8080 -m -w 1\n"; got != strings.Replace(want, missing, "", 1) {
 		t.Errorf("the table is not the input's less the refused destination (%d lines against %d)", strings.Count(got, "\n"), strings.Count(want, "\n"))
+	}
+}
+
+// TestCreations: a group of services the kernel's table lacks is encoded
+// as the plan's Apply encodes it, change by change: the same changes, in
+// the same order and form.
+func TestCreations(t *testing.T) {
+	a := netip.MustParseAddr
+	want := []ipvs.VirtualServer{
+		{Service: ipvs.Service{Protocol: ipvs.ProtocolTCP, Address: a("10.0.0.1"), Port: 80, Scheduler: "rr"},
+			Destinations: []ipvs.Destination{{Address: a("10.1.0.1"), Forward: ipvs.ForwardDirectRoute, Weight: 1},
+				{Address: a("::ffff:10.1.0.2"), Port: 8080, Forward: ipvs.ForwardMasquerade, Weight: 3, UpperThreshold: 9}}},
+		{Service: ipvs.Service{Family: ipvs.FamilyIPv6, Protocol: ipvs.ProtocolUDP, Address: a("2001:db8::1"), Port: 53, Scheduler: "wlc",
+			Flags: ipvs.FlagPersistent | ipvs.FlagHashed, Timeout: 300 * time.Second}},
+		{Service: ipvs.Service{Family: ipvs.FamilyIPv4, FWMark: 7, Scheduler: "sh", Flags: ipvs.FlagSched1, Stats: ipvs.Stats{Connections: 5}},
+			Destinations: []ipvs.Destination{{Address: a("10.1.0.3"), Forward: ipvs.ForwardTunnel, TunnelType: ipvs.TunnelGUE, TunnelPort: 6080,
+				Weight: 2, ActiveConnections: 4}}},
+	}
+	p, err := reconcile.Compute(nil, want, reconcile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []reconcile.Change
+	creations(want, func(svc ipvs.Service, d *ipvs.Destination) {
+		c := reconcile.Change{Kind: reconcile.KindCreateService, Service: svc}
+		if d != nil {
+			c.Kind, c.Destination = reconcile.KindCreateDestination, *d
+		}
+		got = append(got, c)
+	})
+	changes := p.Changes()
+	if len(got) != len(changes) {
+		t.Fatalf("%d creations, the plan has %d changes", len(got), len(changes))
+	}
+	for i := range changes {
+		c := changes[i]
+		c.Reason = ""
+		if !reflect.DeepEqual(got[i], c) {
+			t.Errorf("creation %d:\n%+v\nthe plan's:\n%+v", i, got[i], c)
+		}
 	}
 }
