@@ -12,13 +12,13 @@ import (
 // plan (one service with more makes a group of its own). A table is
 // planned and applied a group at a time, so that only the desired
 // table's compact form is held whole: each group's ipvs values, plan and
-// batch are garbage once the group is sent, and two groups are held at
-// a time (see send), so a group is kept small. Services are independent
+// batch are garbage once the group is sent, and planSets groups are
+// held at a time (see send), so a group is kept small. Services are independent
 // in the kernel, so the groups' order changes nothing but the order of
 // the writes.
 const groupObjects = 1024
 
-// planSets is how many groups' buffers plans keeps, used in turn.
+// planSets is how many groups' buffers groups keeps, used in turn.
 const planSets = 3
 
 // plans computes the plan from current to t a group of services at a
