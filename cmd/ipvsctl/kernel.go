@@ -1,10 +1,18 @@
 package main
 
 import (
+	"fmt"
 	"runtime"
 
 	"github.com/ipvs-go/ipvs"
 )
+
+// maxKernelServices bounds the table readKernel holds, as the library
+// bounds the tables it collects (VirtualServers), so that a dump that
+// never ends can not grow memory without bound.
+const maxKernelServices = 1 << 22
+
+var errKernelTooLarge = fmt.Errorf("the kernel's table has more than %d services", maxKernelServices)
 
 // collectAfter is the number of services and destinations from which
 // readKernel collects the table it read.
@@ -26,17 +34,24 @@ type kernelTable struct {
 	dests    [][]held
 	// objects counts the services and destinations.
 	objects int
+	arena   []held // room for the destinations of services to come
 }
 
-// readKernel reads the client's table, in its compact form. The table as
-// read is garbage then, and for a large one collected at once, so that
-// the room it took is reused by what comes next rather than added to.
+// readKernel reads the client's table into its compact form as the
+// library yields it, a window of services at a time, so that the table
+// is never held whole in the library's form: its peak, and not only what
+// stays, is the compact form's.
 func (e *env) readKernel() (*kernelTable, error) {
-	vs, err := e.client.VirtualServers(e.ctx)
-	if err != nil {
-		return nil, err
+	k := &kernelTable{}
+	for vs, err := range e.client.AllVirtualServers(e.ctx) {
+		if err != nil {
+			return nil, err
+		}
+		if len(k.services) == maxKernelServices {
+			return nil, errKernelTooLarge
+		}
+		k.add(&vs)
 	}
-	k := compact(vs)
 	if k.objects >= collectAfter {
 		runtime.GC()
 	}
@@ -45,25 +60,36 @@ func (e *env) readKernel() (*kernelTable, error) {
 
 // compact returns the kernel's table vs in its compact form.
 func compact(vs []ipvs.VirtualServer) *kernelTable {
-	n := 0
+	k := &kernelTable{}
 	for i := range vs {
-		n += len(vs[i].Destinations)
-	}
-	arena := make([]held, n)
-	k := &kernelTable{services: make([]ipvs.Service, len(vs)), dests: make([][]held, len(vs)), objects: len(vs) + n}
-	for i := range vs {
-		s := vs[i].Service
-		s.Stats = ipvs.Stats{}
-		k.services[i] = s
-		ds := arena[:len(vs[i].Destinations):len(vs[i].Destinations)]
-		arena = arena[len(ds):]
-		for j := range vs[i].Destinations {
-			d := &vs[i].Destinations[j]
-			ds[j] = held{destOf(d, s.Key(), 0), d.ActiveConnections, d.InactiveConnections, d.PersistentConnections}
-		}
-		k.dests[i] = ds
+		k.add(&vs[i])
 	}
 	return k
+}
+
+// heldArena is how many destinations add allocates at once, to share
+// among the services it adds.
+const heldArena = 4096
+
+// add appends vs to the table in its compact form, its destinations
+// taken from the table's arena.
+func (k *kernelTable) add(vs *ipvs.VirtualServer) {
+	s := vs.Service
+	s.Stats = ipvs.Stats{}
+	n := len(vs.Destinations)
+	if len(k.arena) < n {
+		k.arena = make([]held, max(n, heldArena))
+	}
+	ds := k.arena[:n:n]
+	k.arena = k.arena[n:]
+	key := s.Key()
+	for j := range vs.Destinations {
+		d := &vs.Destinations[j]
+		ds[j] = held{destOf(d, key, 0), d.ActiveConnections, d.InactiveConnections, d.PersistentConnections}
+	}
+	k.services = append(k.services, s)
+	k.dests = append(k.dests, ds)
+	k.objects += 1 + n
 }
 
 // virtualServer returns service i as the library's, its destinations
