@@ -106,3 +106,24 @@ func TestRunInputPassesInputAndReportsStderr(t *testing.T) {
 		}
 	}
 }
+
+// TestResetPeakRSS: after 200 MiB touched and let go, resetPeakRSS
+// lowers the bench's peak, so that the next contender's is its own.
+func TestResetPeakRSS(t *testing.T) {
+	touch(200)
+	touched = nil
+	high, err := processPeakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resetPeakRSS(); err != nil {
+		t.Fatal(err)
+	}
+	low, err := processPeakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if high < 200<<10 || low > high-150<<10 {
+		t.Fatalf("peak %d KiB after 200 MiB touched, %d KiB after the reset", high, low)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -159,15 +160,25 @@ func conntrackSuite(entries, dests, rep int) error {
 			}
 		}
 		for _, contender := range []string{"ipvs", "conntrack -D", "ti-mo/conntrack"} {
-			runtime.GC()
+			// Each contender's own peak: the bench's high-water mark is
+			// lowered to what it holds now before one in its process, and
+			// conntrack -D's are its processes' own (runPeak).
+			if err := resetPeakRSS(); err != nil {
+				return err
+			}
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			n, err := flushWith(contender, c, k)
+			n, peak, err := flushWith(contender, c, k)
 			elapsed := time.Since(start)
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", contender, workload, err)
+			}
+			if contender != "conntrack -D" {
+				if peak, err = processPeakRSS(os.Getpid()); err != nil {
+					return err
+				}
 			}
 			if n != want {
 				return fmt.Errorf("%s, %s: deleted %d entries, want %d", contender, workload, n, want)
@@ -177,7 +188,7 @@ func conntrackSuite(entries, dests, rep int) error {
 				allocs = -1 // another process's
 			}
 			emit(result{Group: "conntrack", Contender: contender, Workload: workload, Services: entries, Dests: dests, Rep: rep,
-				Objects: n, Seconds: elapsed.Seconds(), Allocs: allocs})
+				Objects: n, Seconds: elapsed.Seconds(), Allocs: allocs, RSSKiB: peak})
 			if err := fill(k); err != nil {
 				return err
 			}
@@ -189,31 +200,52 @@ func conntrackSuite(entries, dests, rep int) error {
 // flushWith deletes the entries of the first k real servers and returns
 // how many went: through the library; through ti-mo/conntrack, one dump
 // for all; or through conntrack -D, once per server, as a script that
-// removes them would.
-func flushWith(contender string, c *lib.Client, k int) (int, error) {
+// removes them would, with the largest peak RSS of those processes.
+func flushWith(contender string, c *lib.Client, k int) (n int, peak int64, err error) {
 	switch contender {
 	case "ipvs":
 		filters := make([]lib.ConntrackFilter, k)
 		for j := range k {
 			filters[j] = lib.ConntrackFilter{Service: ctBenchSvc, Destination: lib.Destination{Address: ctBenchReal(j)}}
 		}
-		return c.FlushConntrack(context.Background(), filters...)
+		n, err = c.FlushConntrack(context.Background(), filters...)
+		return n, 0, err
 	case "ti-mo/conntrack":
-		return flushTiMo(k)
+		n, err = flushTiMo(k)
+		return n, 0, err
 	}
-	total := 0
+	out, err := tempFile("bench-conntrack-", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer out.Close()
 	for j := range k {
-		out, err := exec.Command("conntrack", "-D", "-p", "udp", "--orig-dst", ctBenchVIP.String(), "--orig-port-dst", "53",
-			"--reply-src", ctBenchReal(j).String(), "--reply-port-src", "53").CombinedOutput()
-		// It exits 1 when it deleted nothing: its count says it all.
-		m := deletedRe.FindSubmatch(out)
-		if m == nil {
-			return total, fmt.Errorf("conntrack -D: %v: %s", err, out)
+		if err := out.Truncate(0); err != nil {
+			return n, peak, err
 		}
-		n, _ := strconv.Atoi(string(m[1]))
-		total += n
+		if _, err := out.Seek(0, io.SeekStart); err != nil {
+			return n, peak, err
+		}
+		cmd := exec.Command("conntrack", "-D", "-p", "udp", "--orig-dst", ctBenchVIP.String(), "--orig-port-dst", "53",
+			"--reply-src", ctBenchReal(j).String(), "--reply-port-src", "53")
+		cmd.Stdout, cmd.Stderr = out, out
+		// It runs traced (runPeak), at no cost to its time: ptrace stops
+		// it only at its exit, a C program without signals.
+		kib, runErr := runPeak(cmd)
+		peak = max(peak, kib)
+		if _, err := out.Seek(0, io.SeekStart); err != nil {
+			return n, peak, err
+		}
+		text, _ := io.ReadAll(out)
+		// It exits 1 when it deleted nothing: its count says it all.
+		m := deletedRe.FindSubmatch(text)
+		if m == nil {
+			return n, peak, fmt.Errorf("conntrack -D: %v: %s", runErr, text)
+		}
+		d, _ := strconv.Atoi(string(m[1]))
+		n += d
 	}
-	return total, nil
+	return n, peak, nil
 }
 
 var deletedRe = regexp.MustCompile(`(\d+) flow entries have been deleted`)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +64,16 @@ func processPeakRSS(pid int) (int64, error) {
 	}
 	kib, _, _ := strings.Cut(strings.TrimSpace(v), " ")
 	return strconv.ParseInt(kib, 10, 64)
+}
+
+// resetPeakRSS lowers the bench's own peak resident set (VmHWM) to what
+// it holds now, once its garbage is collected and returned to the
+// system, so that a later processPeakRSS of it is the peak of what ran
+// in between (Linux's clear_refs, value 5).
+func resetPeakRSS() error {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // stopDaemon ends a daemon with SIGTERM and waits for it. One still
