@@ -25,6 +25,9 @@
 // rounds in a row take an up check down; a check starts Unknown, and its
 // first round decides. Rounds begin Interval apart, the first one after
 // a delay between zero and Warmup that depends on the Key alone, so that
-// checks defined together spread over the warmup and keep their spacing.
-// Each attempt ends at Timeout.
+// checks defined together spread over the warmup and keep their spacing,
+// but for this: an attempt may start up to a twentieth of its wait (the
+// Interval, or RetryDelay), at most 50ms, before it is due, with one that
+// is due, so that checks due close together start together and cost the
+// daemon one wake-up. Each attempt ends at Timeout.
 package check

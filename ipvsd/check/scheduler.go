@@ -75,8 +75,9 @@ type entry struct {
 	spec       *spec
 	st         Status
 	due        time.Time
-	index      int // in the queue, or -1
-	attempt    int // the attempt in flight or next, 0 between rounds
+	wait       time.Duration // from the attempt before to due: what early takes a share of
+	index      int           // in the queue, or -1
+	attempt    int           // the attempt in flight or next, 0 between rounds
 	roundStart time.Time
 	cancel     context.CancelFunc
 	removed    bool
@@ -141,7 +142,7 @@ func (s *Scheduler) Set(defs []Definition) error {
 			continue
 		}
 		e := &entry{spec: sp, st: Status{Key: k, Kind: sp.def.Kind}, index: -1}
-		e.due = now.Add(warmupDelay(k, sp.def.Warmup))
+		e.due, e.wait = now.Add(warmupDelay(k, sp.def.Warmup)), sp.def.Interval
 		s.entries[k] = e
 		heap.Push(&s.queue, e)
 	}
@@ -192,7 +193,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 func (s *Scheduler) startDue(ctx context.Context, now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.queue) > 0 && s.inFlight < s.opts.MaxInFlight && !s.queue[0].due.After(now) {
+	for len(s.queue) > 0 && s.inFlight < s.opts.MaxInFlight && !s.queue[0].due.After(now.Add(s.queue[0].early())) {
 		s.start(ctx, heap.Pop(&s.queue).(*entry), now)
 	}
 	sleep := heartbeat
@@ -202,6 +203,24 @@ func (s *Scheduler) startDue(ctx context.Context, now time.Time) time.Duration {
 	s.nextWake = now.Add(sleep)
 	return sleep
 }
+
+// early returns how much before its due time e's attempt may start: a
+// tick woken for one check starts the others due a little later too, so
+// that checks spread over their interval start in batches, one wake-up of
+// the loop, the workers and the network poller each, instead of one wake-up
+// of each per probe. A round starts at most a twentieth of its interval
+// early, and its next is due an interval after that start: the batches
+// keep together round after round.
+func (e *entry) early() time.Duration {
+	return min(maxEarly, e.wait/earlyShare)
+}
+
+// maxEarly and earlyShare bound early: the first whatever the wait, the
+// second as a share of it.
+const (
+	maxEarly   = 50 * time.Millisecond
+	earlyShare = 20
+)
 
 // start starts an attempt of e's check; s.mu is held.
 func (s *Scheduler) start(ctx context.Context, e *entry, now time.Time) {
@@ -253,11 +272,11 @@ func (s *Scheduler) finish(e *entry, r Result, canceled bool) {
 	changed := false
 	if !r.OK() && e.attempt <= d.Retry && e.st.Health != Down {
 		e.attempt++
-		e.due = now.Add(d.RetryDelay)
+		e.due, e.wait = now.Add(d.RetryDelay), d.RetryDelay
 	} else {
 		changed = e.st.endRound(r, d, now)
 		e.attempt = 0
-		e.due = e.roundStart.Add(d.Interval)
+		e.due, e.wait = e.roundStart.Add(d.Interval), d.Interval
 		if e.due.Before(now) {
 			e.due = now
 		}
