@@ -105,11 +105,25 @@ func NewScheduler(opts Options) *Scheduler {
 // canceled. Every definition is validated first: on an error, which
 // names the definition's index and String and wraps its *FieldError,
 // nothing changes.
-func (s *Scheduler) Set(defs []Definition) error {
+func (s *Scheduler) Set(defs []Definition) error { return s.SetKeyed(defs, nil) }
+
+// SetKeyed is Set for a caller that has keyed the definitions already:
+// keys[i] is defs[i].Key(), or keys is nil. A Key costs an encoding and
+// a hash of the whole definition, which a reload of many checks would
+// otherwise pay twice.
+func (s *Scheduler) SetKeyed(defs []Definition, keys []Key) error {
+	if keys != nil && len(keys) != len(defs) {
+		return fmt.Errorf("check: %d keys for %d definitions", len(keys), len(defs))
+	}
 	specs := make(map[Key]*spec, len(defs))
 	files := newFileCache()
 	for i, d := range defs {
-		k := d.Key()
+		var k Key
+		if keys != nil {
+			k = keys[i]
+		} else {
+			k = d.Key()
+		}
 		if _, ok := specs[k]; ok {
 			continue
 		}

@@ -26,6 +26,12 @@ type Checker interface {
 	LastTick() time.Time
 }
 
+// keyedChecker is a Checker that takes the definitions' Keys with them,
+// as a *check.Scheduler does, rather than compute them again.
+type keyedChecker interface {
+	SetKeyed(defs []check.Definition, keys []check.Key) error
+}
+
 // Options configure a Director.
 type Options struct {
 	// Client is the IPVS table the director manages.
@@ -160,6 +166,7 @@ func (d *Director) applyLocked(cfg *config.Config, st storeData) error {
 	// their checks are the same: each is keyed, named and given to the
 	// checks once, and the real servers share its Key's string.
 	var defs []check.Definition
+	var defKeys []check.Key
 	keyOf := map[*check.Definition]check.Key{}
 	names := map[check.Key]string{}
 	vss := make([]*vsRuntime, len(set))
@@ -178,6 +185,7 @@ func (d *Director) applyLocked(cfg *config.Config, st storeData) error {
 					if _, twice := names[k]; !twice {
 						names[k] = def.String()
 						defs = append(defs, *def)
+						defKeys = append(defKeys, k)
 					}
 				}
 				keys[n] = k
@@ -191,7 +199,12 @@ func (d *Director) applyLocked(cfg *config.Config, st storeData) error {
 		}
 		vss[i] = rt
 	}
-	if err := d.checks.Set(defs); err != nil {
+	if kc, ok := d.checks.(keyedChecker); ok {
+		err = kc.SetKeyed(defs, defKeys)
+	} else {
+		err = d.checks.Set(defs)
+	}
+	if err != nil {
 		return err
 	}
 	d.cfg, d.node, d.vss = cfg, node, vss
