@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -190,7 +191,7 @@ func ReadConfig(path string) ([]byte, *config.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer lessGarbage()()
+	defer lessGarbage(len(data))()
 	cfg, err := config.Parse(path, data)
 	if err != nil {
 		return nil, nil, err
@@ -237,7 +238,15 @@ func (dm *daemon) reload() error {
 // memory is there, not in its steady state. The price is a few more
 // collections while a file is read. The daemon reads one file at a
 // time: reloads hold reloadMu.
-func lessGarbage() (restore func()) {
+//
+// A file of size bytes whose reading allocates less than the heap holds
+// live already fits in the room the usual pace leaves, and gets no more
+// collections, which a small director would pay at each reload for no
+// lower peak.
+func lessGarbage(size int) (restore func()) {
+	if int64(size)*readAllocPerByte <= liveHeap() {
+		return func() {}
+	}
 	old := debug.SetGCPercent(readingGCPercent)
 	if old < readingGCPercent {
 		debug.SetGCPercent(old)
@@ -248,3 +257,17 @@ func lessGarbage() (restore func()) {
 
 // readingGCPercent is the GOGC while a configuration is read.
 const readingGCPercent = 25
+
+// readAllocPerByte is about what reading a configuration allocates per
+// byte of its file, tree and validation together, rounded up.
+const readAllocPerByte = 160
+
+// liveHeap returns the bytes of the heap the last collection found live.
+func liveHeap() int64 {
+	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
+}
