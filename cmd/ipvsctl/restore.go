@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/ipvs-go/ipvs"
 	"github.com/ipvs-go/ipvs/cmd/ipvsctl/internal/cli"
@@ -14,6 +15,10 @@ import (
 // stay as they are, unless --flush (or a -C line) asks for the input's
 // table alone, as ipvsadm-restore's flush does.
 func (e *env) restore(cmd *cli.Command) int {
+	// A restore's peak holds two tables, the kernel's and the input's,
+	// whole: the collector runs as often as while a table is sent from
+	// the start, so that the heap grows half as far above them.
+	defer debug.SetGCPercent(debug.SetGCPercent(sendGCPercent))
 	current, err := e.readKernel()
 	if err != nil {
 		return e.readFailed(err)

@@ -20,7 +20,8 @@ type sending struct {
 
 var errSendStopped = errors.New("the sender stopped")
 
-// sendGCPercent is the collector's GOGC while a table is sent.
+// sendGCPercent is the collector's GOGC while a table is sent, and
+// through the whole of a restore.
 const sendGCPercent = 50
 
 // send applies t's groups (see groups) to the kernel. Sending a batch is
