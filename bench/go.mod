@@ -4,11 +4,11 @@ go 1.26.0
 
 require (
 	github.com/cloudflare/ipvs v0.12.0
-	github.com/ipvs-go/ipvs v0.0.0-20261206000853-cee6b7d3f2ab
-	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261206000853-cee6b7d3f2ab
-	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261206000853-cee6b7d3f2ab
-	github.com/ipvs-go/ipvs/exporter v0.0.0-20261206000853-cee6b7d3f2ab
-	github.com/ipvs-go/ipvs/ipvsd v0.0.0-20261206000853-cee6b7d3f2ab
+	github.com/ipvs-go/ipvs v0.0.0-20261206013838-463561abf2de
+	github.com/ipvs-go/ipvs/compat/cloudflare v0.0.0-20261206013838-463561abf2de
+	github.com/ipvs-go/ipvs/compat/moby v0.0.0-20261206013838-463561abf2de
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261206013838-463561abf2de
+	github.com/ipvs-go/ipvs/ipvsd v0.0.0-20261206013838-463561abf2de
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/mdlayher/netlink v1.11.2
 	github.com/moby/ipvs v1.1.0

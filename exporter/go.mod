@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/alecthomas/kingpin/v2 v2.4.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
-	github.com/ipvs-go/ipvs v0.0.0-20261206000853-cee6b7d3f2ab
+	github.com/ipvs-go/ipvs v0.0.0-20261206013838-463561abf2de
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.74.0

@@ -7,8 +7,8 @@ require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/fsnotify/fsnotify v1.9.0
 	github.com/google/go-cmp v0.7.0
-	github.com/ipvs-go/ipvs v0.0.0-20261206000853-cee6b7d3f2ab
-	github.com/ipvs-go/ipvs/exporter v0.0.0-20261206000853-cee6b7d3f2ab
+	github.com/ipvs-go/ipvs v0.0.0-20261206013838-463561abf2de
+	github.com/ipvs-go/ipvs/exporter v0.0.0-20261206013838-463561abf2de
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.74.0

@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/cmd/ipvsctl
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261206000853-cee6b7d3f2ab
+	github.com/ipvs-go/ipvs v0.0.0-20261206013838-463561abf2de
 	go.yaml.in/yaml/v3 v3.0.6
 )
 

@@ -3,7 +3,7 @@ module github.com/ipvs-go/ipvs/compat/moby
 go 1.26.0
 
 require (
-	github.com/ipvs-go/ipvs v0.0.0-20261206000853-cee6b7d3f2ab
+	github.com/ipvs-go/ipvs v0.0.0-20261206013838-463561abf2de
 	github.com/mdlayher/genetlink v1.4.0
 	github.com/vishvananda/netlink v1.1.0
 	github.com/vishvananda/netns v0.0.4
