@@ -1,6 +1,7 @@
 package check
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -132,4 +133,23 @@ func (d Definition) String() string {
 		}
 	}
 	return b.String()
+}
+
+// Equal reports whether d and o are equal as written, field by field:
+// definitions with one Key may still differ (a zero field and its
+// default), and comparing is cheaper than keying, which encodes and
+// hashes. reflect.DeepEqual would move every definition compared to the
+// heap.
+func (d *Definition) Equal(o *Definition) bool {
+	dh, oh, du, ou, de, oe := &d.HTTP, &o.HTTP, &d.UDP, &o.UDP, &d.Exec, &o.Exec
+	return d.Kind == o.Kind && d.Target == o.Target && d.Source == o.Source && d.Mark == o.Mark &&
+		d.Interval == o.Interval && d.Timeout == o.Timeout && d.Rise == o.Rise && d.Fall == o.Fall &&
+		d.Retry == o.Retry && d.RetryDelay == o.RetryDelay && d.Warmup == o.Warmup &&
+		dh.Path == oh.Path && dh.Host == oh.Host && slices.Equal(dh.Status, oh.Status) && dh.Regex == oh.Regex &&
+		dh.RegexNoMatch == oh.RegexNoMatch && dh.Digest == oh.Digest && dh.MaxBody == oh.MaxBody && dh.TLS == oh.TLS &&
+		bytes.Equal(du.Send, ou.Send) && du.RequireReply == ou.RequireReply && bytes.Equal(du.Expect, ou.Expect) &&
+		bytes.Equal(du.ExpectMask, ou.ExpectMask) && du.MinReply == ou.MinReply && du.MaxReply == ou.MaxReply &&
+		d.DNS == o.DNS &&
+		slices.Equal(de.Command, oe.Command) && de.Dynamic == oe.Dynamic && de.MaxOutput == oe.MaxOutput &&
+		de.User == oe.User && de.Group == oe.Group
 }

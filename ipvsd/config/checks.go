@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"slices"
@@ -125,7 +124,7 @@ func (r *report) shared(path string, def *check.Definition) *check.Definition {
 		r.defs, r.checked = map[defBucket][]*check.Definition{}, map[check.Key]bool{}
 	}
 	for _, p := range r.defs[b] {
-		if sameDefinition(p, def) {
+		if p.Equal(def) {
 			return p
 		}
 	}
@@ -145,22 +144,6 @@ type defBucket struct {
 	target   netip.AddrPort
 	path     string
 	interval time.Duration
-}
-
-// sameDefinition reports whether a and b are equal, field by field
-// (reflect.DeepEqual would move every definition resolved to the heap).
-func sameDefinition(a, b *check.Definition) bool {
-	ah, bh, au, bu, ae, be := &a.HTTP, &b.HTTP, &a.UDP, &b.UDP, &a.Exec, &b.Exec
-	return a.Kind == b.Kind && a.Target == b.Target && a.Source == b.Source && a.Mark == b.Mark &&
-		a.Interval == b.Interval && a.Timeout == b.Timeout && a.Rise == b.Rise && a.Fall == b.Fall &&
-		a.Retry == b.Retry && a.RetryDelay == b.RetryDelay && a.Warmup == b.Warmup &&
-		ah.Path == bh.Path && ah.Host == bh.Host && slices.Equal(ah.Status, bh.Status) && ah.Regex == bh.Regex &&
-		ah.RegexNoMatch == bh.RegexNoMatch && ah.Digest == bh.Digest && ah.MaxBody == bh.MaxBody && ah.TLS == bh.TLS &&
-		bytes.Equal(au.Send, bu.Send) && au.RequireReply == bu.RequireReply && bytes.Equal(au.Expect, bu.Expect) &&
-		bytes.Equal(au.ExpectMask, bu.ExpectMask) && au.MinReply == bu.MinReply && au.MaxReply == bu.MaxReply &&
-		a.DNS == b.DNS &&
-		slices.Equal(ae.Command, be.Command) && ae.Dynamic == be.Dynamic && ae.MaxOutput == be.MaxOutput &&
-		ae.User == be.User && ae.Group == be.Group
 }
 
 // validateCheck reports what package check finds wrong with def: its
